@@ -1,0 +1,60 @@
+# VegaFS developer commands. `make help` lists them; CI runs `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+TREE ?= .
+
+.PHONY: help run build dev test lint fmt cargo-test stubtest pytest bench clean
+
+help: ## List the developer commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/maturin:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 'maturin>=1.7,<2'
+
+build: $(BIN)/maturin ## Build the Rust core (release) and install VegaFS into .venv
+	$(BIN)/maturin develop --release --extras dev --quiet
+
+dev: $(BIN)/maturin ## Same with a debug build: quicker to compile, slower to run
+	$(BIN)/maturin develop --extras dev --quiet
+
+run: build ## Build, install and analyze a tree: make run [TREE=path]
+	$(BIN)/vegafs analyze $(TREE)
+
+test: lint cargo-test stubtest pytest ## Everything CI runs: lint, cargo test, stub check, pytest
+
+lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(BIN)/maturin ## Format Rust and Python, apply safe lint fixes
+	cargo fmt --all
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+cargo-test: ## Rust unit and integration tests
+	scripts/ensure-packages.sh util-linux
+	cargo test -p vegafs-core --release
+
+stubtest: build ## Check python/vegafs/_native.pyi against the built module
+	$(BIN)/python -m mypy.stubtest vegafs._native
+
+pytest: build ## Python tests (CLI, API) on real trees
+	scripts/ensure-packages.sh strace util-linux
+	$(BIN)/pytest
+
+bench: build ## Benchmarks against du, gdu, fd and Python (docs/benchmarks.md)
+	scripts/ensure-packages.sh gdu fd-find time
+	$(BIN)/python bench/analyze.py $(BENCH_ARGS)
+
+clean: ## Remove build outputs and the virtualenv
+	cargo clean
+	rm -rf $(VENV) python/vegafs/*.so .mypy_cache .ruff_cache .pytest_cache

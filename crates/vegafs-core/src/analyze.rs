@@ -1,0 +1,291 @@
+//! `analyze`: statistics of a directory tree in one parallel pass.
+//!
+//! Each pool thread fills its own [`Analysis`]; they are merged at the end. The same merge joins
+//! the analyses of disjoint subtrees (sharded jobs). Memory grows with the tree's depth and
+//! width in flight, the top-N sizes, the distinct extensions and owners, and the multiply-linked
+//! inodes (the one set that grows with the tree, as in `du`), never with the number of files.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::control::Control;
+use crate::error::{CoreError, WalkError};
+use crate::kinds::{extension_of, Kind, MAX_EXTENSION_LEN};
+use crate::selection::{EntryType, Selection};
+use crate::topn::TopN;
+use crate::walk::{walk, Entry, Visitor};
+
+#[derive(Debug, Clone, Copy)]
+pub struct AnalyzeOptions {
+    /// How many largest files and largest directories to keep.
+    pub top: usize,
+    /// How many errors to list (all are counted).
+    pub max_errors: usize,
+    /// The reference time for the age histogram, seconds since the epoch.
+    pub now: i64,
+}
+
+/// Files and bytes; bytes count each (device, inode) once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Counts {
+    fn add(&mut self, bytes: u64) {
+        self.files += 1;
+        self.bytes += bytes;
+    }
+    fn merge(&mut self, other: Counts) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Size buckets: 0 holds empty files, bucket `i` holds sizes in `[2^(i-1), 2^i)`.
+pub const SIZE_BUCKETS: usize = 65;
+
+/// Age buckets by modification time: (name, upper bound in seconds). A file dated in the future
+/// counts as less than a day old.
+pub const AGE_BUCKETS: [(&str, Option<i64>); 5] = [
+    ("<1d", Some(86_400)),
+    ("<1w", Some(7 * 86_400)),
+    ("<1mo", Some(30 * 86_400)),
+    ("<1y", Some(365 * 86_400)),
+    ("older", None),
+];
+
+pub fn size_bucket(size: u64) -> usize {
+    (u64::BITS - size.leading_zeros()) as usize
+}
+
+/// Inclusive lower and exclusive upper bound of a size bucket (`None`: no upper bound).
+pub fn size_bucket_bounds(i: usize) -> (u64, Option<u64>) {
+    match i {
+        0 => (0, Some(1)),
+        64 => (1 << 63, None),
+        _ => (1 << (i - 1), Some(1 << i)),
+    }
+}
+
+fn age_bucket(now: i64, mtime: i64) -> usize {
+    let age = now.saturating_sub(mtime);
+    AGE_BUCKETS
+        .iter()
+        .position(|(_, max)| max.is_none_or(|m| age < m))
+        .unwrap_or(AGE_BUCKETS.len() - 1)
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub options: AnalyzeOptions,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub other: u64,
+    /// st_size of every entry (directories and symlinks included, as `du -b`), each inode once.
+    pub apparent_bytes: u64,
+    /// st_blocks * 512 of every entry, each inode once (as `du -B1`).
+    pub disk_bytes: u64,
+    /// st_size of regular files, each inode once.
+    pub file_bytes: u64,
+    /// Entries whose inode was already counted (further hard links).
+    pub repeated_links: u64,
+    pub by_extension: FxHashMap<Box<[u8]>, Counts>,
+    pub size_histogram: [Counts; SIZE_BUCKETS],
+    pub age_histogram: [Counts; AGE_BUCKETS.len()],
+    pub by_owner: FxHashMap<u32, Counts>,
+    pub largest_files: TopN<PathBuf>,
+    pub largest_dirs: TopN<PathBuf>,
+    pub error_count: u64,
+    /// The first `max_errors` errors by path.
+    pub errors: Vec<WalkError>,
+    pub elapsed: Duration,
+}
+
+impl Analysis {
+    pub fn new(options: AnalyzeOptions) -> Self {
+        Analysis {
+            options,
+            files: 0,
+            dirs: 0,
+            symlinks: 0,
+            other: 0,
+            apparent_bytes: 0,
+            disk_bytes: 0,
+            file_bytes: 0,
+            repeated_links: 0,
+            by_extension: FxHashMap::default(),
+            size_histogram: [Counts::default(); SIZE_BUCKETS],
+            age_histogram: [Counts::default(); AGE_BUCKETS.len()],
+            by_owner: FxHashMap::default(),
+            largest_files: TopN::new(options.top),
+            largest_dirs: TopN::new(options.top),
+            error_count: 0,
+            errors: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Adds `other` into `self`. Exact for analyses of disjoint subtrees that share no
+    /// multiply-linked inode (a shared inode's bytes would count once per side).
+    pub fn merge(&mut self, other: Analysis) {
+        self.files += other.files;
+        self.dirs += other.dirs;
+        self.symlinks += other.symlinks;
+        self.other += other.other;
+        self.apparent_bytes += other.apparent_bytes;
+        self.disk_bytes += other.disk_bytes;
+        self.file_bytes += other.file_bytes;
+        self.repeated_links += other.repeated_links;
+        for (ext, c) in other.by_extension {
+            self.by_extension.entry(ext).or_default().merge(c);
+        }
+        for (mine, theirs) in self.size_histogram.iter_mut().zip(other.size_histogram) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.age_histogram.iter_mut().zip(other.age_histogram) {
+            mine.merge(theirs);
+        }
+        for (uid, c) in other.by_owner {
+            self.by_owner.entry(uid).or_default().merge(c);
+        }
+        self.largest_files.merge(other.largest_files);
+        self.largest_dirs.merge(other.largest_dirs);
+        self.error_count += other.error_count;
+        self.errors.extend(other.errors);
+        self.errors.sort_by(|a, b| a.path.cmp(&b.path));
+        self.errors.truncate(self.options.max_errors);
+        self.elapsed = self.elapsed.max(other.elapsed);
+    }
+
+    /// Files and bytes per kind, in [`Kind::ALL`] order, derived from the extensions.
+    pub fn by_kind(&self) -> Vec<(Kind, Counts)> {
+        let mut kinds: FxHashMap<Kind, Counts> = FxHashMap::default();
+        for (ext, c) in &self.by_extension {
+            let kind = Kind::of_extension(std::str::from_utf8(ext).unwrap_or(""));
+            kinds.entry(kind).or_default().merge(*c);
+        }
+        Kind::ALL.iter().map(|k| (*k, kinds.get(k).copied().unwrap_or_default())).collect()
+    }
+}
+
+/// Each inode with more than one link, so that its bytes count once. Sharded: pool threads
+/// rarely meet on one lock.
+#[derive(Default)]
+struct LinkSet {
+    shards: [Mutex<FxHashSet<(u64, u64)>>; 16],
+}
+
+impl LinkSet {
+    fn first_sight(&self, dev: u64, ino: u64) -> bool {
+        let shard = &self.shards[(ino % 16) as usize];
+        shard.lock().unwrap_or_else(|p| p.into_inner()).insert((dev, ino))
+    }
+}
+
+struct Accumulator {
+    analysis: Analysis,
+    links: Arc<LinkSet>,
+}
+
+impl Visitor for Accumulator {
+    fn entry(&mut self, entry: &Entry<'_>) -> u64 {
+        let m = entry.meta;
+        let a = &mut self.analysis;
+        match m.kind {
+            EntryType::File => a.files += 1,
+            EntryType::Dir => a.dirs += 1,
+            EntryType::Symlink => a.symlinks += 1,
+            EntryType::Other => a.other += 1,
+        }
+        let first =
+            m.nlink <= 1 || m.kind == EntryType::Dir || self.links.first_sight(m.dev, m.ino);
+        let (size, disk) = if first { (m.size, m.blocks * 512) } else { (0, 0) };
+        a.repeated_links += u64::from(!first);
+        a.apparent_bytes += size;
+        a.disk_bytes += disk;
+        if m.kind != EntryType::File {
+            return size;
+        }
+        a.file_bytes += size;
+        let mut buf = [0u8; MAX_EXTENSION_LEN];
+        let n = extension_of(entry.name.as_bytes(), &mut buf);
+        match a.by_extension.get_mut(&buf[..n]) {
+            Some(c) => c.add(size),
+            None => a.by_extension.entry(buf[..n].into()).or_default().add(size),
+        }
+        a.size_histogram[size_bucket(m.size)].add(size);
+        a.age_histogram[age_bucket(a.options.now, m.mtime)].add(size);
+        a.by_owner.entry(m.uid).or_default().add(size);
+        if first && a.largest_files.accepts(m.size) {
+            a.largest_files.push(m.size, entry.path());
+        }
+        size
+    }
+
+    fn dir_complete(&mut self, path: &Path, depth: usize, subtree_weight: u64) {
+        // Roots are left out: their totals are the summary.
+        if depth > 0 && self.analysis.largest_dirs.accepts(subtree_weight) {
+            self.analysis.largest_dirs.push(subtree_weight, path.to_path_buf());
+        }
+    }
+
+    fn error(&mut self, error: WalkError) {
+        self.analysis.error_count += 1;
+        if self.analysis.errors.len() < self.analysis.options.max_errors {
+            self.analysis.errors.push(error);
+        }
+    }
+}
+
+/// Analyzes the tree(s) selected.
+pub fn analyze(
+    selection: &Selection,
+    options: AnalyzeOptions,
+    control: &Control,
+) -> Result<Analysis, CoreError> {
+    let start = Instant::now();
+    let links = Arc::new(LinkSet::default());
+    let parts = walk(selection, control, || Accumulator {
+        analysis: Analysis::new(options),
+        links: links.clone(),
+    })?;
+    let mut total = Analysis::new(options);
+    for part in parts {
+        total.merge(part.analysis);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_buckets_are_powers_of_two() {
+        assert_eq!(size_bucket(0), 0);
+        assert_eq!(size_bucket(1), 1);
+        assert_eq!(size_bucket(1023), 10);
+        assert_eq!(size_bucket(1024), 11);
+        assert_eq!(size_bucket_bounds(11), (1024, Some(2048)));
+        assert_eq!(size_bucket(u64::MAX), 64);
+    }
+
+    #[test]
+    fn age_buckets() {
+        let now = 1_000_000_000;
+        assert_eq!(age_bucket(now, now + 50), 0);
+        assert_eq!(age_bucket(now, now - 86_399), 0);
+        assert_eq!(age_bucket(now, now - 86_400), 1);
+        assert_eq!(age_bucket(now, now - 29 * 86_400), 2);
+        assert_eq!(age_bucket(now, now - 364 * 86_400), 3);
+        assert_eq!(age_bucket(now, 0), 4);
+    }
+}

@@ -1,0 +1,67 @@
+//! Errors: [`CoreError`] ends a call; [`WalkError`] is one entry that could not be read, the walk
+//! goes on. Both name the path.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An error that ends the whole call.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("invalid {field}: {message}")]
+    InvalidSelection { field: &'static str, message: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl CoreError {
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        CoreError::Io { path: path.into(), source }
+    }
+}
+
+/// Why one entry could not be read. Stable names: they appear in JSON output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    PermissionDenied,
+    /// The entry was listed by its directory but was gone when we looked at it.
+    Vanished,
+    /// A followed symlink leads back to one of its own ancestors.
+    Loop,
+    Io,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Vanished => "vanished",
+            ErrorKind::Loop => "loop",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+/// One entry the walk could not read; the walk records it and goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkError {
+    pub path: PathBuf,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl WalkError {
+    pub fn from_io(path: PathBuf, err: &io::Error) -> Self {
+        let kind = match err.kind() {
+            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            io::ErrorKind::NotFound => ErrorKind::Vanished,
+            _ => ErrorKind::Io,
+        };
+        WalkError { path, kind, message: err.to_string() }
+    }
+
+    pub fn from_errno(path: PathBuf, err: rustix::io::Errno) -> Self {
+        Self::from_io(path, &io::Error::from(err))
+    }
+}

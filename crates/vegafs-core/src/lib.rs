@@ -1,0 +1,22 @@
+//! VegaFS core: a parallel walk over a [`Selection`] and the operations that run on it.
+//!
+//! Pure Rust, no Python. The `vegafs-py` crate wraps it for the `vegafs._native` module.
+//!
+//! - [`selection`]: which entries an operation sees (roots, globs, regex, types, ranges...).
+//! - [`walk`]: the one parallel walker; per-thread visitors, post-order directory totals.
+//! - [`control`]: cancel token and progress counters shared with the caller.
+//! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
+//! - [`kinds`]: the extension -> kind table.
+
+pub mod analyze;
+pub mod control;
+pub mod error;
+pub mod kinds;
+pub mod selection;
+pub mod topn;
+pub mod walk;
+
+pub use analyze::{analyze, Analysis, AnalyzeOptions};
+pub use control::{CancelToken, Control, Progress};
+pub use error::{CoreError, ErrorKind, WalkError};
+pub use selection::{EntryType, EntryTypes, Selection};

@@ -1,0 +1,71 @@
+//! A bounded "N largest" collection: a min-heap that asks before the caller builds a path.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+#[derive(Debug, Clone)]
+pub struct TopN<T: Ord> {
+    cap: usize,
+    heap: BinaryHeap<Reverse<(u64, T)>>,
+}
+
+impl<T: Ord> TopN<T> {
+    pub fn new(cap: usize) -> Self {
+        TopN { cap, heap: BinaryHeap::with_capacity(cap + 1) }
+    }
+
+    /// Whether an item of this size would get in; lets the caller skip building it.
+    pub fn accepts(&self, size: u64) -> bool {
+        if self.heap.len() < self.cap {
+            return true;
+        }
+        matches!(self.heap.peek(), Some(Reverse((min, _))) if size > *min)
+    }
+
+    pub fn push(&mut self, size: u64, item: T) {
+        if self.cap == 0 {
+            return;
+        }
+        self.heap.push(Reverse((size, item)));
+        if self.heap.len() > self.cap {
+            self.heap.pop();
+        }
+    }
+
+    pub fn merge(&mut self, other: TopN<T>) {
+        for Reverse((size, item)) in other.heap {
+            self.push(size, item);
+        }
+    }
+
+    /// Largest first; equal sizes in ascending item order, so output is deterministic.
+    pub fn into_sorted(self) -> Vec<(u64, T)> {
+        let mut v: Vec<(u64, T)> = self.heap.into_iter().map(|Reverse(x)| x).collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TopN;
+
+    #[test]
+    fn keeps_the_n_largest_sorted() {
+        let mut t = TopN::new(3);
+        for (s, n) in [(5, "e"), (1, "a"), (9, "i"), (7, "g"), (7, "f"), (2, "b")] {
+            if t.accepts(s) {
+                t.push(s, n);
+            }
+        }
+        assert_eq!(t.into_sorted(), vec![(9, "i"), (7, "f"), (7, "g")]);
+    }
+
+    #[test]
+    fn zero_capacity_keeps_nothing() {
+        let mut t = TopN::new(0);
+        assert!(!t.accepts(10));
+        t.push(10, "x");
+        assert!(t.into_sorted().is_empty());
+    }
+}

@@ -1,0 +1,51 @@
+//! Python handles on the core's cancel token and progress counters.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use vegafs_core::control;
+
+/// Set it from any thread to stop a running call; the call then raises `vegafs.errors.Cancelled`.
+#[pyclass(frozen, module = "vegafs._native")]
+#[derive(Default)]
+pub struct CancelToken(pub control::CancelToken);
+
+#[pymethods]
+impl CancelToken {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+    fn cancel(&self) {
+        self.0.cancel();
+    }
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+/// Counters a running call bumps; read them from another thread while it runs.
+#[pyclass(frozen, module = "vegafs._native")]
+#[derive(Default)]
+pub struct Progress(pub Arc<control::Progress>);
+
+#[pymethods]
+impl Progress {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+    /// (entries, dirs, bytes, errors) read together.
+    fn snapshot(&self) -> (u64, u64, u64, u64) {
+        self.0.snapshot()
+    }
+}
+
+/// The core's `Control` for one call, sharing the caller's token and counters when given.
+pub fn control_of(progress: Option<&Progress>, cancel: Option<&CancelToken>) -> control::Control {
+    control::Control {
+        cancel: cancel.map(|c| c.0.clone()).unwrap_or_default(),
+        progress: progress.map(|p| p.0.clone()).unwrap_or_default(),
+    }
+}

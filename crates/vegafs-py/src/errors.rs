@@ -1,0 +1,26 @@
+//! CoreError -> Python exception. I/O errors become OSError with errno and filename, which Python
+//! turns into FileNotFoundError, PermissionError, FileExistsError...; the rest map onto the
+//! hierarchy in python/vegafs/errors.py.
+
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use vegafs_core::CoreError;
+
+pyo3::import_exception!(vegafs.errors, SelectionError);
+pyo3::import_exception!(vegafs.errors, Cancelled);
+
+pub fn to_pyerr(err: CoreError) -> PyErr {
+    match err {
+        CoreError::Io { path, source } => {
+            let message = source.to_string();
+            // "No such file or directory (os error 2)" -> "No such file or directory"
+            let strerror = message.split(" (os error").next().unwrap_or(&message).to_string();
+            match source.raw_os_error() {
+                Some(errno) => PyOSError::new_err((errno, strerror, path.into_os_string())),
+                None => PyOSError::new_err(format!("{}: {message}", path.display())),
+            }
+        }
+        CoreError::InvalidSelection { field, message } => SelectionError::new_err((message, field)),
+        CoreError::Cancelled => Cancelled::new_err("cancelled"),
+    }
+}

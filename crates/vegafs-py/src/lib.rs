@@ -1,0 +1,19 @@
+//! `vegafs._native`: the Python face of vegafs-core. Converts arguments and results, maps errors,
+//! and runs every long call without the interpreter lock (see `detach`). No logic of its own.
+
+mod analyze;
+mod control;
+mod detach;
+mod errors;
+mod selection;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<control::CancelToken>()?;
+    m.add_class::<control::Progress>()?;
+    m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+"""The Selection: which entries an operation sees. One model for every operation, every layer."""
+
+from datetime import datetime
+from math import floor
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+EntryTypeName = Literal["file", "dir", "symlink", "other"]
+ALL_TYPES: frozenset[EntryTypeName] = frozenset({"file", "dir", "symlink", "other"})
+
+
+class Selection(BaseModel):
+    """Roots to walk and the filters applied while walking.
+
+    ``include``, ``path_regex``, ``types``, the size and the mtime bounds choose which entries are
+    reported; directories are walked whatever they say. ``exclude``, ``hidden``, ``ignore_files``,
+    ``max_depth`` and ``one_file_system`` also decide which directories are walked.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    roots: list[Path] = Field(min_length=1, description="Directories (or files) to walk.")
+    include: list[str] = Field(
+        default=[],
+        description="Globs an entry must match (any). No '/': matched against the name; "
+        "with '/': against the path relative to its root.",
+    )
+    exclude: list[str] = Field(
+        default=[], description="Globs that remove entries; a matching directory is not walked."
+    )
+    path_regex: str | None = Field(default=None, description="Regex searched in the whole path.")
+    types: frozenset[EntryTypeName] = Field(default=ALL_TYPES, description="Entry types reported.")
+    min_size: NonNegativeInt | None = Field(default=None, description="Smallest size, bytes.")
+    max_size: NonNegativeInt | None = Field(default=None, description="Largest size, bytes.")
+    newer_than: datetime | None = Field(default=None, description="mtime >= this (seconds).")
+    older_than: datetime | None = Field(default=None, description="mtime < this (seconds).")
+    hidden: bool = Field(default=True, description="Visit names starting with a dot.")
+    ignore_files: bool = Field(
+        default=False, description="Honour .gitignore, .ignore and .vegafsignore files."
+    )
+    max_depth: NonNegativeInt | None = Field(
+        default=None, description="Deepest level visited; a root is 0, its entries 1."
+    )
+    one_file_system: bool = Field(
+        default=False, description="Do not walk into other file systems."
+    )
+    follow_symlinks: bool = Field(
+        default=False, description="Follow symlinks; loops are reported, never walked twice."
+    )
+
+    def to_native(self) -> dict[str, Any]:
+        """The dict ``vegafs._native`` takes: every field, times as whole seconds."""
+        return {
+            "roots": [str(p) for p in self.roots],
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+            "path_regex": self.path_regex,
+            "types": sorted(self.types),
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "newer_than": _seconds(self.newer_than),
+            "older_than": _seconds(self.older_than),
+            "hidden": self.hidden,
+            "ignore_files": self.ignore_files,
+            "max_depth": self.max_depth,
+            "one_file_system": self.one_file_system,
+            "follow_symlinks": self.follow_symlinks,
+        }
+
+
+def _seconds(t: datetime | None) -> int | None:
+    return None if t is None else floor(t.timestamp())

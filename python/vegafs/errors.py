@@ -1,0 +1,22 @@
+"""Exceptions of VegaFS.
+
+I/O failures are the standard library's own classes (FileNotFoundError, PermissionError, ...,
+with ``filename`` set); everything else VegaFS raises is a ``VegaFSError``.
+"""
+
+
+class VegaFSError(Exception):
+    """Base of the errors VegaFS raises that are not plain OSErrors."""
+
+
+class SelectionError(VegaFSError, ValueError):
+    """A Selection field that cannot be used (bad glob, bad regex, empty range...)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(f"invalid {field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Cancelled(VegaFSError):
+    """The call was stopped through its CancelToken."""
