@@ -1,21 +1,12 @@
 """VegaFS: process, analyse and reorganise huge file trees at native speed.
 
-    >>> from vegafs import analyze, Selection
-    >>> result = analyze(Selection(roots=["/data"], exclude=["*.tmp"]), top=5)
-    >>> result.files, result.apparent_bytes
+>>> from vegafs import analyze, Selection
+>>> result = analyze(Selection(roots=["/data"], exclude=["*.tmp"]), top=5)
+>>> result.files, result.apparent_bytes
 """
 
-from vegafs.engine import (
-    AnalyzeResult,
-    CancelToken,
-    Progress,
-    Selection,
-    analyze,
-)
+from vegafs.engine import AnalyzeResult, CancelToken, Progress, Selection, __version__, analyze
 from vegafs.errors import Cancelled, SelectionError, VegaFSError
-
-__version__: str
-from vegafs.engine import __version__
 
 __all__ = [
     "AnalyzeResult",

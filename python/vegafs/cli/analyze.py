@@ -5,15 +5,26 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.progress import ProgressLine
-from vegafs.cli.report import print_report, write_csv
 from vegafs.cli.selection_options import (
-    Exclude, Follow, Hidden, IgnoreFiles, Include, MaxDepth, MaxSize, MinSize, Newer, Older,
-    OneFileSystem, Paths, Regex, Types, build_selection,
+    Exclude,
+    Follow,
+    Hidden,
+    IgnoreFiles,
+    Include,
+    MaxDepth,
+    MaxSize,
+    MinSize,
+    Newer,
+    Older,
+    OneFileSystem,
+    Paths,
+    Regex,
+    Types,
+    build_selection,
 )  # fmt: skip
 from vegafs.cli.values import parse_time, show_path
 from vegafs.engine.analyze import AnalyzeResult
@@ -23,12 +34,25 @@ from vegafs.ops.analyze import AnalyzeSpec
 
 def analyze(
     paths: Paths,
-    top: Annotated[int, typer.Option("--top", "-n", min=0, help="Largest files and directories listed.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object (schema: docs/cli.md).")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="The tables as CSV: table,key,files,bytes.")] = False,
-    now: Annotated[str | None, typer.Option("--now", help="Reference time of the age histogram "
-                   "(ISO time or @seconds; default: now).")] = None,
-    max_errors: Annotated[int, typer.Option("--max-errors", min=0, help="Errors listed (all are counted).")] = 1000,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=0, help="Largest files and directories listed.")
+    ] = 10,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object (schema: docs/cli.md).")
+    ] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="The tables as CSV: table,key,files,bytes.")
+    ] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Reference time of the age histogram (ISO time or @seconds; default: now).",
+        ),
+    ] = None,
+    max_errors: Annotated[
+        int, typer.Option("--max-errors", min=0, help="Errors listed (all are counted).")
+    ] = 1000,
     include: Include = None,
     exclude: Exclude = None,
     regex: Regex = None,
@@ -79,6 +103,9 @@ def analyze(
 
 
 def _print(result: AnalyzeResult, as_json: bool, as_csv: bool) -> None:
+    # The report's modules (rich) load only when used: --json starts faster without them.
+    from vegafs.cli.report import print_report, write_csv
+
     if as_json:
         # ASCII output: a name that is not UTF-8 appears as \udcXX (Python's surrogateescape).
         json.dump(result.model_dump(mode="json"), sys.stdout, separators=(",", ":"))
@@ -88,7 +115,7 @@ def _print(result: AnalyzeResult, as_json: bool, as_csv: bool) -> None:
         sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
         write_csv(result, sys.stdout)
     else:
-        print_report(result, Console(highlight=False))
+        print_report(result)
 
 
 def _fail(message: str, code: int) -> typer.Exit:

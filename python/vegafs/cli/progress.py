@@ -48,7 +48,9 @@ class ProgressLine:
         while True:
             entries, dirs, size, errors = self._progress.snapshot()
             rate = entries / max(time.monotonic() - start, 1e-9)
-            line = f"{entries:,} entries · {dirs:,} dirs · {human_bytes(size)} · {rate:,.0f} entries/s"
+            line = (
+                f"{entries:,} entries · {dirs:,} dirs · {human_bytes(size)} · {rate:,.0f} entries/s"
+            )
             if errors:
                 line += f" · {errors:,} errors"
             self._stream.write(f"\r\x1b[K{line}")

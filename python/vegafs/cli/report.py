@@ -14,7 +14,8 @@ from vegafs.engine.analyze import AnalyzeResult, SizeBucket
 BAR_WIDTH = 24
 
 
-def print_report(r: AnalyzeResult, console: Console) -> None:
+def print_report(r: AnalyzeResult, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
     roots = ", ".join(show_path(p) for p in r.roots)
     console.print(Text(f"VegaFS analysis of {roots}", style="bold"))
     entries = r.files + r.dirs + r.symlinks + r.other
@@ -48,7 +49,9 @@ def print_report(r: AnalyzeResult, console: Console) -> None:
     sizes = _table("size", "", "files", "bytes")
     top_size = max((b.files for b in r.size_histogram), default=1)
     for b in r.size_histogram:
-        sizes.add_row(_bucket_name(b), _bar(b.files, top_size), f"{b.files:,}", human_bytes(b.bytes))
+        sizes.add_row(
+            _bucket_name(b), _bar(b.files, top_size), f"{b.files:,}", human_bytes(b.bytes)
+        )
     _section(console, "Sizes", sizes)
 
     ages = _table("modified", "", "files", "bytes")
@@ -62,7 +65,10 @@ def print_report(r: AnalyzeResult, console: Console) -> None:
         owners.add_row(o.user or "?", str(o.uid), f"{o.files:,}", human_bytes(o.bytes))
     _section(console, "Owners", owners)
 
-    for title, rows in (("Largest files", r.largest_files), ("Largest directories", r.largest_dirs)):
+    for title, rows in (
+        ("Largest files", r.largest_files),
+        ("Largest directories", r.largest_dirs),
+    ):
         t = _table("bytes", "path")
         for p in rows:
             t.add_row(human_bytes(p.bytes), Text(show_path(p.path)))
@@ -70,9 +76,13 @@ def print_report(r: AnalyzeResult, console: Console) -> None:
 
     if r.errors:
         t = _table("kind", "path", "error")
-        for e in r.errors:
-            t.add_row(e.kind, Text(show_path(e.path)), e.error)
-        shown = f" (first {len(r.errors):,} of {r.error_count:,})" if r.error_count > len(r.errors) else ""
+        for err in r.errors:
+            t.add_row(err.kind, Text(show_path(err.path)), err.error)
+        shown = (
+            f" (first {len(r.errors):,} of {r.error_count:,})"
+            if r.error_count > len(r.errors)
+            else ""
+        )
         _section(console, f"Errors{shown}", t)
 
 

@@ -13,7 +13,9 @@ from vegafs.engine.selection import ALL_TYPES
 PANEL = "Selection"
 T = TypeVar("T")
 
-Paths = Annotated[list[Path], typer.Argument(help="Directories or files to walk.", show_default=False)]
+Paths = Annotated[
+    list[Path], typer.Argument(help="Directories or files to walk.", show_default=False)
+]
 Include = Annotated[
     list[str] | None,
     typer.Option("--include", "-g", help="Only entries matching this glob (repeatable). No '/': "

@@ -5,7 +5,7 @@ Ctrl-C in the main thread stops a call within a fraction of a second (KeyboardIn
 """
 
 from vegafs._native import CancelToken, Progress
-from vegafs._native import __version__ as __version__
+from vegafs._native import __version__
 from vegafs.engine.analyze import AnalyzeResult, analyze
 from vegafs.engine.selection import EntryTypeName, Selection
 
@@ -15,5 +15,6 @@ __all__ = [
     "EntryTypeName",
     "Progress",
     "Selection",
+    "__version__",
     "analyze",
 ]

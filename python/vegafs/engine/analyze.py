@@ -3,18 +3,17 @@
 import heapq
 import pwd
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.selection import Selection
 
-SCHEMA_VERSION = 1
 KINDS = (
     "text", "code", "image", "audio", "video", "archive", "document", "data", "binary", "other"
 )  # fmt: skip
@@ -24,38 +23,33 @@ class _Row(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class KindRow(_Row):
-    kind: str
+class _Counted(_Row):
     files: int
-    bytes: int
+    bytes: int  # each (device, inode) counted once
 
 
-class ExtensionRow(_Row):
+class KindRow(_Counted):
+    kind: str
+
+
+class ExtensionRow(_Counted):
     extension: str  # lower case, no dot; "" for none
     kind: str
-    files: int
-    bytes: int
 
 
-class SizeBucket(_Row):
+class SizeBucket(_Counted):
     min_bytes: int
     max_bytes: int | None  # exclusive; None: no upper bound
-    files: int
-    bytes: int
 
 
-class AgeBucket(_Row):
+class AgeBucket(_Counted):
     bucket: str
     max_age_s: int | None  # exclusive; None: no upper bound
-    files: int
-    bytes: int
 
 
-class OwnerRow(_Row):
+class OwnerRow(_Counted):
     uid: int
     user: str | None  # None when the uid has no name on this machine
-    files: int
-    bytes: int
 
 
 class PathSize(_Row):
@@ -72,7 +66,7 @@ class EntryError(_Row):
 class AnalyzeResult(_Row):
     """What ``analyze`` found. Field meanings and counting rules: docs/cli.md."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     roots: list[str]
     now: int
     top: int
@@ -101,52 +95,39 @@ class AnalyzeResult(_Row):
         inode (its bytes would count once per side); both must use the same ``now``."""
         if other.now != self.now:
             raise ValueError(f"cannot merge analyses with different now: {self.now}, {other.now}")
-        top, max_errors = max(self.top, other.top), max(self.max_errors, other.max_errors)
-        sums = {
-            field: getattr(self, field) + getattr(other, field)
-            for field in (
-                "files", "dirs", "symlinks", "other", "apparent_bytes", "disk_bytes",
-                "file_bytes", "repeated_links", "error_count",
-            )
-        }  # fmt: skip
+        a, b = self, other
+        top, max_errors = max(a.top, b.top), max(a.max_errors, b.max_errors)
         return AnalyzeResult(
-            roots=self.roots + other.roots,
-            now=self.now,
+            roots=a.roots + b.roots,
+            now=a.now,
             top=top,
             max_errors=max_errors,
-            **sums,
-            by_kind=[
-                KindRow(kind=k, files=f, bytes=b)
-                for (k,), (f, b) in _add_up(self.by_kind, other.by_kind, ("kind",))
-            ],
-            by_extension=_extension_rows(
-                (e, k, f, b)
-                for (e, k), (f, b) in _add_up(
-                    self.by_extension, other.by_extension, ("extension", "kind")
-                )
+            files=a.files + b.files,
+            dirs=a.dirs + b.dirs,
+            symlinks=a.symlinks + b.symlinks,
+            other=a.other + b.other,
+            apparent_bytes=a.apparent_bytes + b.apparent_bytes,
+            disk_bytes=a.disk_bytes + b.disk_bytes,
+            file_bytes=a.file_bytes + b.file_bytes,
+            repeated_links=a.repeated_links + b.repeated_links,
+            by_kind=_add_up(a.by_kind + b.by_kind, lambda r: r.kind),
+            by_extension=_most_bytes_first(
+                _add_up(a.by_extension + b.by_extension, lambda r: r.extension),
+                lambda r: r.extension,
             ),
             size_histogram=sorted(
-                (
-                    SizeBucket(min_bytes=lo, max_bytes=hi, files=f, bytes=b)
-                    for (lo, hi), (f, b) in _add_up(
-                        self.size_histogram, other.size_histogram, ("min_bytes", "max_bytes")
-                    )
-                ),
+                _add_up(a.size_histogram + b.size_histogram, lambda r: r.min_bytes),
                 key=lambda r: r.min_bytes,
             ),
-            age_histogram=[
-                AgeBucket(bucket=n, max_age_s=m, files=f, bytes=b)
-                for (n, m), (f, b) in _add_up(
-                    self.age_histogram, other.age_histogram, ("bucket", "max_age_s")
-                )
-            ],
-            by_owner=_owner_rows(
-                (u, f, b) for (u,), (f, b) in _add_up(self.by_owner, other.by_owner, ("uid",))
+            age_histogram=_add_up(a.age_histogram + b.age_histogram, lambda r: r.bucket),
+            by_owner=_most_bytes_first(
+                _add_up(a.by_owner + b.by_owner, lambda r: r.uid), lambda r: r.uid
             ),
-            largest_files=_largest(self.largest_files + other.largest_files, top),
-            largest_dirs=_largest(self.largest_dirs + other.largest_dirs, top),
-            errors=sorted(self.errors + other.errors, key=lambda e: e.path)[:max_errors],
-            elapsed_s=max(self.elapsed_s, other.elapsed_s),
+            largest_files=_largest(a.largest_files + b.largest_files, top),
+            largest_dirs=_largest(a.largest_dirs + b.largest_dirs, top),
+            error_count=a.error_count + b.error_count,
+            errors=sorted(a.errors + b.errors, key=lambda e: e.path)[:max_errors],
+            elapsed_s=max(a.elapsed_s, b.elapsed_s),
         )
 
 
@@ -171,7 +152,9 @@ def analyze(
         selection = Selection(roots=[Path(r) for r in roots])
     if top < 0 or max_errors < 0:
         raise ValueError("top and max_errors must be >= 0")
-    now_s = int(time.time() if now is None else now.timestamp() if isinstance(now, datetime) else now)
+    now_s = int(
+        time.time() if now is None else now.timestamp() if isinstance(now, datetime) else now
+    )
     raw = _native.analyze(
         selection.to_native(),
         top=top,
@@ -221,27 +204,38 @@ def user_name(uid: int) -> str | None:
 
 
 def _extension_rows(rows: Iterable[tuple[str, str, int, int]]) -> list[ExtensionRow]:
-    """Most bytes first, then by extension: a stable order for output and tests."""
     out = [ExtensionRow(extension=e, kind=k, files=f, bytes=b) for e, k, f, b in rows]
-    return sorted(out, key=lambda r: (-r.bytes, r.extension))
+    return _most_bytes_first(out, lambda r: r.extension)
 
 
 def _owner_rows(rows: Iterable[tuple[int, int, int]]) -> list[OwnerRow]:
     out = [OwnerRow(uid=u, user=user_name(u), files=f, bytes=b) for u, f, b in rows]
-    return sorted(out, key=lambda r: (-r.bytes, r.uid))
+    return _most_bytes_first(out, lambda r: r.uid)
 
 
 def _largest(rows: list[PathSize], top: int) -> list[PathSize]:
     return heapq.nsmallest(top, rows, key=lambda r: (-r.bytes, r.path))
 
 
-def _add_up(
-    mine: Sequence[BaseModel], theirs: Sequence[BaseModel], key: tuple[str, ...]
-) -> list[tuple[tuple[object, ...], tuple[int, int]]]:
-    """Adds files and bytes of rows with the same key; keeps first-seen key order."""
-    totals: dict[tuple[object, ...], tuple[int, int]] = {}
-    for row in (*mine, *theirs):
-        k = tuple(getattr(row, f) for f in key)
-        files, size = totals.get(k, (0, 0))
-        totals[k] = (files + getattr(row, "files"), size + getattr(row, "bytes"))
-    return list(totals.items())
+C = TypeVar("C", bound=_Counted)
+
+
+def _most_bytes_first(rows: list[C], then: Callable[[C], str | int]) -> list[C]:
+    """A stable order for output and tests: most bytes first, ties by ``then``."""
+    return sorted(rows, key=lambda r: (-r.bytes, then(r)))
+
+
+def _add_up(rows: Iterable[C], key: Callable[[C], Hashable]) -> list[C]:
+    """Adds up files and bytes of the rows with equal keys, in first-seen order."""
+    totals: dict[Hashable, C] = {}
+    for row in rows:
+        k = key(row)
+        seen = totals.get(k)
+        totals[k] = (
+            row
+            if seen is None
+            else seen.model_copy(
+                update={"files": seen.files + row.files, "bytes": seen.bytes + row.bytes}
+            )
+        )
+    return list(totals.values())

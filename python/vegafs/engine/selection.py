@@ -43,9 +43,7 @@ class Selection(BaseModel):
     max_depth: NonNegativeInt | None = Field(
         default=None, description="Deepest level visited; a root is 0, its entries 1."
     )
-    one_file_system: bool = Field(
-        default=False, description="Do not walk into other file systems."
-    )
+    one_file_system: bool = Field(default=False, description="Do not walk into other file systems.")
     follow_symlinks: bool = Field(
         default=False, description="Follow symlinks; loops are reported, never walked twice."
     )
