@@ -208,6 +208,11 @@ impl<'a, V: Visitor> Walk<'a, V> {
             return;
         }
         let weight = if self.sel.types.contains(EntryType::Dir) { v.entry(&entry) } else { 0 };
+        if self.sel.max_depth == Some(0) {
+            v.dir_complete(path, 0, weight);
+            self.control.progress.add(1, 1, weight, 0);
+            return;
+        }
         drop(v);
         if let Some(walked) = &self.walked {
             walked.lock().unwrap_or_else(|p| p.into_inner()).insert((meta.dev, meta.ino));

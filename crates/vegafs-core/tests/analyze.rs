@@ -185,6 +185,7 @@ fn filters_select_entries_and_exclude_prunes() {
     assert_eq!(count(&|s| s.min_size = Some(2000)), (4, 4));
     assert_eq!(count(&|s| s.max_size = Some(100)), (2, 4));
     assert_eq!(count(&|s| s.max_depth = Some(1)), (2, 3));
+    assert_eq!(count(&|s| s.max_depth = Some(0)), (0, 1), "the root alone");
     assert_eq!(count(&|s| s.older_than = Some(NOW)), (0, 4));
     assert_eq!(count(&|s| s.newer_than = Some(NOW)), (6, 4));
 }
