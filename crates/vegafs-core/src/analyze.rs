@@ -5,8 +5,9 @@
 //! width in flight, the top-N sizes, the distinct extensions and owners, and the multiply-linked
 //! inodes (the one set that grows with the tree, as in `du`), never with the number of files.
 
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,10 +101,11 @@ pub struct Analysis {
     pub size_histogram: [Counts; SIZE_BUCKETS],
     pub age_histogram: [Counts; AGE_BUCKETS.len()],
     pub by_owner: FxHashMap<u32, Counts>,
-    pub largest_files: TopN<PathBuf>,
-    pub largest_dirs: TopN<PathBuf>,
+    /// Paths as bytes: ties at the cut go to the byte-wise smallest path.
+    pub largest_files: TopN<OsString>,
+    pub largest_dirs: TopN<OsString>,
     pub error_count: u64,
-    /// The first `max_errors` errors by path.
+    /// The first `max_errors` errors in byte-wise path order (see [`keep_first_errors`]).
     pub errors: Vec<WalkError>,
     pub elapsed: Duration,
 }
@@ -159,8 +161,7 @@ impl Analysis {
         self.largest_dirs.merge(other.largest_dirs);
         self.error_count += other.error_count;
         self.errors.extend(other.errors);
-        self.errors.sort_by(|a, b| a.path.cmp(&b.path));
-        self.errors.truncate(self.options.max_errors);
+        keep_first_errors(&mut self.errors, self.options.max_errors);
         self.elapsed = self.elapsed.max(other.elapsed);
     }
 
@@ -173,6 +174,13 @@ impl Analysis {
         }
         Kind::ALL.iter().map(|k| (*k, kinds.get(k).copied().unwrap_or_default())).collect()
     }
+}
+
+/// Keeps the first `cap` errors in byte-wise path order, so the list does not depend on which
+/// thread met which error first.
+pub fn keep_first_errors(errors: &mut Vec<WalkError>, cap: usize) {
+    errors.sort_by(|a, b| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()));
+    errors.truncate(cap);
 }
 
 /// Each inode with more than one link, so that its bytes count once. Sharded: pool threads
@@ -224,7 +232,7 @@ impl Visitor for Accumulator {
         a.age_histogram[age_bucket(a.options.now, m.mtime)].add(size);
         a.by_owner.entry(m.uid).or_default().add(size);
         if first && a.largest_files.accepts(m.size) {
-            a.largest_files.push(m.size, entry.path());
+            a.largest_files.push(m.size, entry.path().into_os_string());
         }
         size
     }
@@ -232,14 +240,18 @@ impl Visitor for Accumulator {
     fn dir_complete(&mut self, path: &Path, depth: usize, subtree_weight: u64) {
         // Roots are left out: their totals are the summary.
         if depth > 0 && self.analysis.largest_dirs.accepts(subtree_weight) {
-            self.analysis.largest_dirs.push(subtree_weight, path.to_path_buf());
+            self.analysis.largest_dirs.push(subtree_weight, path.as_os_str().to_owned());
         }
     }
 
     fn error(&mut self, error: WalkError) {
-        self.analysis.error_count += 1;
-        if self.analysis.errors.len() < self.analysis.options.max_errors {
-            self.analysis.errors.push(error);
+        let a = &mut self.analysis;
+        a.error_count += 1;
+        a.errors.push(error);
+        // Trimmed now and then rather than kept sorted: errors are few, and usually far fewer
+        // than the cap.
+        if a.errors.len() >= 2 * a.options.max_errors.max(64) {
+            keep_first_errors(&mut a.errors, a.options.max_errors);
         }
     }
 }
@@ -260,6 +272,7 @@ pub fn analyze(
     for part in parts {
         total.merge(part.analysis);
     }
+    keep_first_errors(&mut total.errors, options.max_errors);
     total.elapsed = start.elapsed();
     Ok(total)
 }

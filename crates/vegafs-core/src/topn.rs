@@ -1,4 +1,7 @@
 //! A bounded "N largest" collection: a min-heap that asks before the caller builds a path.
+//!
+//! The order is total (size descending, then item ascending), so the N kept do not depend on the
+//! order items arrive in: per-thread collections merge into the same answer every run.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -6,7 +9,9 @@ use std::collections::BinaryHeap;
 #[derive(Debug, Clone)]
 pub struct TopN<T: Ord> {
     cap: usize,
-    heap: BinaryHeap<Reverse<(u64, T)>>,
+    /// The top of this heap is the first to go: the smallest size, and among equal sizes the
+    /// largest item.
+    heap: BinaryHeap<Reverse<(u64, Reverse<T>)>>,
 }
 
 impl<T: Ord> TopN<T> {
@@ -14,33 +19,35 @@ impl<T: Ord> TopN<T> {
         TopN { cap, heap: BinaryHeap::with_capacity(cap + 1) }
     }
 
-    /// Whether an item of this size would get in; lets the caller skip building it.
+    /// Whether an item of this size could get in (a tie may, depending on the item); lets the
+    /// caller skip building it.
     pub fn accepts(&self, size: u64) -> bool {
         if self.heap.len() < self.cap {
             return true;
         }
-        matches!(self.heap.peek(), Some(Reverse((min, _))) if size > *min)
+        matches!(self.heap.peek(), Some(Reverse((min, _))) if size >= *min)
     }
 
     pub fn push(&mut self, size: u64, item: T) {
         if self.cap == 0 {
             return;
         }
-        self.heap.push(Reverse((size, item)));
+        self.heap.push(Reverse((size, Reverse(item))));
         if self.heap.len() > self.cap {
             self.heap.pop();
         }
     }
 
     pub fn merge(&mut self, other: TopN<T>) {
-        for Reverse((size, item)) in other.heap {
+        for Reverse((size, Reverse(item))) in other.heap {
             self.push(size, item);
         }
     }
 
     /// Largest first; equal sizes in ascending item order, so output is deterministic.
     pub fn into_sorted(self) -> Vec<(u64, T)> {
-        let mut v: Vec<(u64, T)> = self.heap.into_iter().map(|Reverse(x)| x).collect();
+        let mut v: Vec<(u64, T)> =
+            self.heap.into_iter().map(|Reverse((size, Reverse(item)))| (size, item)).collect();
         v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         v
     }
@@ -59,6 +66,19 @@ mod tests {
             }
         }
         assert_eq!(t.into_sorted(), vec![(9, "i"), (7, "f"), (7, "g")]);
+    }
+
+    #[test]
+    fn ties_keep_the_smallest_items_whatever_the_arrival_order() {
+        for order in [["b", "a", "d", "c"], ["d", "c", "b", "a"], ["a", "b", "c", "d"]] {
+            let mut t = TopN::new(2);
+            for item in order {
+                if t.accepts(5) {
+                    t.push(5, item);
+                }
+            }
+            assert_eq!(t.into_sorted(), vec![(5, "a"), (5, "b")]);
+        }
     }
 
     #[test]

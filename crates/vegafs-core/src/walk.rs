@@ -187,7 +187,11 @@ impl IgnoreChain {
 #[derive(Default)]
 struct Tally {
     entries: u64,
+    /// The weight of the entries that stay with this directory (not those of subdirectories
+    /// it will walk: their own nodes carry them).
     weight: u64,
+    /// The weight of every entry listed, for progress.
+    listed_weight: u64,
     errors: u64,
 }
 
@@ -214,6 +218,7 @@ impl<'a, V: Visitor> Walk<'a, V> {
             return;
         }
         drop(v);
+        self.control.progress.add(1, 0, weight, 0);
         if let Some(walked) = &self.walked {
             walked.lock().unwrap_or_else(|p| p.into_inner()).insert((meta.dev, meta.ino));
         }
@@ -237,7 +242,7 @@ impl<'a, V: Visitor> Walk<'a, V> {
         let mut v = self.visitor();
         let mut subdirs = Vec::new();
         let tally = self.list(&node, &mut *v, &mut subdirs);
-        self.control.progress.add(tally.entries, 1, tally.weight, tally.errors);
+        self.control.progress.add(tally.entries, 1, tally.listed_weight, tally.errors);
         node.weight.fetch_add(tally.weight, Ordering::Relaxed);
         node.pending.fetch_add(subdirs.len(), Ordering::Relaxed);
         for child in subdirs {
@@ -334,7 +339,9 @@ impl<'a, V: Visitor> Walk<'a, V> {
         let entry = Entry { parent: &node.path, name: name_os, meta: &meta, depth: node.depth + 1 };
         if !is_dir {
             if self.reports(&entry, relative.as_deref()) {
-                tally.weight += v.entry(&entry);
+                let w = v.entry(&entry);
+                tally.weight += w;
+                tally.listed_weight += w;
             }
             return;
         }
@@ -345,6 +352,7 @@ impl<'a, V: Visitor> Walk<'a, V> {
             return;
         }
         let weight = if self.sel.types.contains(EntryType::Dir) { v.entry(&entry) } else { 0 };
+        tally.listed_weight += weight;
         if !self.descends(node, &meta) {
             tally.weight += weight;
             return;

@@ -1,5 +1,8 @@
 //! `analyze(selection, top, max_errors, now, progress=None, cancel=None) -> dict`
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use vegafs_core::analyze::{size_bucket_bounds, AGE_BUCKETS};
@@ -47,9 +50,9 @@ fn to_dict(py: Python<'_>, a: Analysis) -> PyResult<Bound<'_, PyDict>> {
         .by_extension
         .iter()
         .map(|(ext, c)| {
-            let ext = String::from_utf8_lossy(ext);
-            let kind = Kind::of_extension(&ext).as_str();
-            (ext.into_owned(), kind, c.files, c.bytes)
+            let kind = Kind::of_extension(std::str::from_utf8(ext).unwrap_or(""));
+            // Bytes that are not UTF-8 reach Python as surrogate escapes, like every name.
+            (OsStr::from_bytes(ext), kind.as_str(), c.files, c.bytes)
         })
         .collect();
     d.set_item("by_extension", by_extension)?;
@@ -72,11 +75,9 @@ fn to_dict(py: Python<'_>, a: Analysis) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("age_histogram", ages)?;
     let owners: Vec<_> = a.by_owner.iter().map(|(uid, c)| (*uid, c.files, c.bytes)).collect();
     d.set_item("by_owner", owners)?;
-    let files: Vec<_> =
-        a.largest_files.into_sorted().into_iter().map(|(n, p)| (p.into_os_string(), n)).collect();
+    let files: Vec<_> = a.largest_files.into_sorted().into_iter().map(|(n, p)| (p, n)).collect();
     d.set_item("largest_files", files)?;
-    let dirs: Vec<_> =
-        a.largest_dirs.into_sorted().into_iter().map(|(n, p)| (p.into_os_string(), n)).collect();
+    let dirs: Vec<_> = a.largest_dirs.into_sorted().into_iter().map(|(n, p)| (p, n)).collect();
     d.set_item("largest_dirs", dirs)?;
     d.set_item("error_count", a.error_count)?;
     let errors: Vec<_> = a

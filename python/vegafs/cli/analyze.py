@@ -5,9 +5,11 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from vegafs import ops
 from vegafs.cli import exits
+from vegafs.cli.exits import describe, fail
 from vegafs.cli.progress import ProgressLine
 from vegafs.cli.selection_options import (
     Exclude,
@@ -78,27 +80,33 @@ def analyze(
         reference = parse_time(now) if now is not None else None
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--now") from None
-    selection = build_selection(
-        paths, include, exclude, regex, types, min_size, max_size, newer, older, hidden,
-        ignore_files, max_depth, one_file_system, follow,
-        now=reference.timestamp() if reference else None,
-    )  # fmt: skip
-    spec = AnalyzeSpec(selection=selection, top=top, max_errors=max_errors, now=reference)
+    try:
+        selection = build_selection(
+            paths, include, exclude, regex, types, min_size, max_size, newer, older, hidden,
+            ignore_files, max_depth, one_file_system, follow,
+            now=reference.timestamp() if reference else None,
+        )  # fmt: skip
+        spec = AnalyzeSpec(selection=selection, top=top, max_errors=max_errors, now=reference)
+    except ValidationError as e:
+        fail(describe(e), exits.USAGE)
     ctx = ops.RunContext()
     try:
         with ProgressLine(ctx.progress):
             result = ops.run("analyze", spec, ctx)
     except KeyboardInterrupt:
-        _fail("interrupted", exits.INTERRUPTED)
+        fail("interrupted", exits.INTERRUPTED)
     except OSError as e:
         where = show_path(str(e.filename)) if e.filename is not None else "?"
-        _fail(f"{where}: {e.strerror or e}", exits.USAGE)
+        fail(f"{where}: {e.strerror or e}", exits.USAGE)
     except SelectionError as e:
-        _fail(str(e), exits.USAGE)
+        fail(str(e), exits.USAGE)
     assert isinstance(result, AnalyzeResult)
     _print(result, as_json, as_csv)
     if result.error_count:
-        print(f"vegafs: {result.error_count:,} entries could not be read", file=sys.stderr)
+        n = result.error_count
+        print(
+            f"vegafs: {n:,} {'entry' if n == 1 else 'entries'} could not be read", file=sys.stderr
+        )
         raise typer.Exit(exits.ERRORS_LISTED)
 
 
@@ -116,8 +124,3 @@ def _print(result: AnalyzeResult, as_json: bool, as_csv: bool) -> None:
         write_csv(result, sys.stdout)
     else:
         print_report(result)
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    print(f"vegafs: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)

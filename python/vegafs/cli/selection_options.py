@@ -13,8 +13,12 @@ from vegafs.engine.selection import ALL_TYPES
 PANEL = "Selection"
 T = TypeVar("T")
 
+# readable=False: an unreadable root is the core's to report (a listed error), not click's.
 Paths = Annotated[
-    list[Path], typer.Argument(help="Directories or files to walk.", show_default=False)
+    list[Path],
+    typer.Argument(
+        help="Directories or files to walk.", metavar="PATH...", show_default=False, readable=False
+    ),
 ]
 Include = Annotated[
     list[str] | None,
@@ -28,7 +32,7 @@ Exclude = Annotated[
 ]  # fmt: skip
 Regex = Annotated[
     str | None,
-    typer.Option("--regex", help="Only entries whose whole path matches this regex.",
+    typer.Option("--regex", help="Only entries whose path contains a match of this regex.",
                  rich_help_panel=PANEL),
 ]  # fmt: skip
 Types = Annotated[

@@ -17,28 +17,30 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"not a size: {text!r} (examples: 500, 10k, 1.5M, 2G)")
     unit = (m.group(2) or "").lower()[:1]
-    return int(float(m.group(1)) * 1024 ** _UNITS[unit])
+    size = int(float(m.group(1)) * 1024 ** _UNITS[unit])
+    if size >= 2**64:
+        raise ValueError(f"{text!r} is more than 16 EiB")
+    return size
 
 
 def parse_time(text: str, now: float | None = None) -> datetime:
     """An ISO date or time ('2024-05-01', '2024-05-01T12:00:00+02:00'), seconds since the epoch
     ('@1714557600'), or an age before ``now`` ('90m', '12h', '7d', '2w', '1y')."""
     m = _AGO.match(text)
-    if m:
-        base = time.time() if now is None else now
-        return datetime.fromtimestamp(base - float(m.group(1)) * _AGO_SECONDS[m.group(2)], UTC)
-    if text.startswith("@"):
-        try:
-            return datetime.fromtimestamp(float(text[1:]), UTC)
-        except ValueError:
-            pass
     try:
+        if m:
+            base = time.time() if now is None else now
+            ago = float(m.group(1)) * _AGO_SECONDS[m.group(2)]
+            return datetime.fromtimestamp(base - ago, UTC)
+        if text.startswith("@"):
+            return datetime.fromtimestamp(float(text[1:]), UTC)
         t = datetime.fromisoformat(text)
-    except ValueError:
+        return t if t.tzinfo else t.astimezone()
+    except (ValueError, OverflowError, OSError):
+        # OverflowError and OSError (EOVERFLOW): a time outside what datetime can hold.
         raise ValueError(
             f"not a time: {text!r} (examples: 2024-05-01, 2024-05-01T12:00:00Z, @1714557600, 7d)"
         ) from None
-    return t if t.tzinfo else t.astimezone()
 
 
 def human_bytes(n: float) -> str:
@@ -49,7 +51,9 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in range(0x20)} | {0x7F: "\\x7f", 0x0A: "\\n", 0x09: "\\t"}
+# C0, DEL and C1 control characters (C1 includes CSI, which terminals obey).
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROL |= {0x0A: "\\n", 0x09: "\\t"}
 
 
 def show_path(path: str) -> str:

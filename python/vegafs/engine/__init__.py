@@ -4,8 +4,7 @@ Every call here releases the interpreter while the core runs, so threads analyse
 Ctrl-C in the main thread stops a call within a fraction of a second (KeyboardInterrupt).
 """
 
-from vegafs._native import CancelToken, Progress
-from vegafs._native import __version__
+from vegafs._native import CancelToken, Progress, __version__
 from vegafs.engine.analyze import AnalyzeResult, analyze
 from vegafs.engine.selection import EntryTypeName, Selection
 

@@ -1,6 +1,7 @@
 """analyze(): statistics of directory trees, and the result's JSON schema (version 1)."""
 
 import heapq
+import os
 import pwd
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -126,7 +127,7 @@ class AnalyzeResult(_Row):
             largest_files=_largest(a.largest_files + b.largest_files, top),
             largest_dirs=_largest(a.largest_dirs + b.largest_dirs, top),
             error_count=a.error_count + b.error_count,
-            errors=sorted(a.errors + b.errors, key=lambda e: e.path)[:max_errors],
+            errors=sorted(a.errors + b.errors, key=lambda e: os.fsencode(e.path))[:max_errors],
             elapsed_s=max(a.elapsed_s, b.elapsed_s),
         )
 
@@ -214,7 +215,7 @@ def _owner_rows(rows: Iterable[tuple[int, int, int]]) -> list[OwnerRow]:
 
 
 def _largest(rows: list[PathSize], top: int) -> list[PathSize]:
-    return heapq.nsmallest(top, rows, key=lambda r: (-r.bytes, r.path))
+    return heapq.nsmallest(top, rows, key=lambda r: (-r.bytes, os.fsencode(r.path)))
 
 
 C = TypeVar("C", bound=_Counted)

@@ -3,12 +3,14 @@
 from datetime import datetime
 from math import floor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field
 
 EntryTypeName = Literal["file", "dir", "symlink", "other"]
 ALL_TYPES: frozenset[EntryTypeName] = frozenset({"file", "dir", "symlink", "other"})
+# What the core takes: sizes and depths are unsigned 64-bit numbers.
+U64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
 
 
 class Selection(BaseModel):
@@ -32,15 +34,15 @@ class Selection(BaseModel):
     )
     path_regex: str | None = Field(default=None, description="Regex searched in the whole path.")
     types: frozenset[EntryTypeName] = Field(default=ALL_TYPES, description="Entry types reported.")
-    min_size: NonNegativeInt | None = Field(default=None, description="Smallest size, bytes.")
-    max_size: NonNegativeInt | None = Field(default=None, description="Largest size, bytes.")
+    min_size: U64 | None = Field(default=None, description="Smallest size, bytes.")
+    max_size: U64 | None = Field(default=None, description="Largest size, bytes.")
     newer_than: datetime | None = Field(default=None, description="mtime >= this (seconds).")
     older_than: datetime | None = Field(default=None, description="mtime < this (seconds).")
     hidden: bool = Field(default=True, description="Visit names starting with a dot.")
     ignore_files: bool = Field(
         default=False, description="Honour .gitignore, .ignore and .vegafsignore files."
     )
-    max_depth: NonNegativeInt | None = Field(
+    max_depth: U64 | None = Field(
         default=None, description="Deepest level visited; a root is 0, its entries 1."
     )
     one_file_system: bool = Field(default=False, description="Do not walk into other file systems.")

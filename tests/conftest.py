@@ -1,0 +1,199 @@
+"""Shared fixtures: the `vegafs` executable, a sample tree checked against find and du, and a
+way to run code without the root's power to read everything (setpriv)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MIB = 1024 * 1024
+SUBPROCESS_TIMEOUT = 120.0
+
+# Root reads everything through CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH; drop both for the child.
+_CAPS = "-dac_override,-dac_read_search"
+SETPRIV = ["setpriv", f"--inh-caps={_CAPS}", f"--bounding-set={_CAPS}", "--"]
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def text(self) -> str:
+        """stdout as str; bytes that are not UTF-8 kept as surrogates (os.fsdecode style)."""
+        return self.stdout.decode("utf-8", "surrogateescape")
+
+    def json(self) -> dict[str, Any]:
+        value = json.loads(self.stdout)
+        assert isinstance(value, dict)
+        return value
+
+
+class Vegafs:
+    """Runs the installed `vegafs` executable."""
+
+    def __init__(self, exe: Path) -> None:
+        self.exe = exe
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path,
+        prefix: list[str] | None = None,
+        timeout: float = SUBPROCESS_TIMEOUT,
+    ) -> CliResult:
+        done = subprocess.run(
+            [*(prefix or []), str(self.exe), *args],
+            cwd=cwd,
+            env=cli_env(),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+
+
+def cli_env() -> dict[str, str]:
+    """A wide terminal without colours, so that messages are never wrapped or styled."""
+    env = dict(os.environ)
+    env.update({"COLUMNS": "400", "LINES": "100", "NO_COLOR": "1", "TERM": "dumb"})
+    env.pop("FORCE_COLOR", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def vegafs_exe() -> Path:
+    exe = Path(sys.executable).parent / "vegafs"
+    assert exe.is_file(), f"{exe} is missing: run `maturin develop` first"
+    return exe
+
+
+@pytest.fixture(scope="session")
+def vegafs(vegafs_exe: Path) -> Vegafs:
+    return Vegafs(vegafs_exe)
+
+
+@pytest.fixture(scope="session")
+def unprivileged() -> list[str]:
+    """Command prefix under which `chmod 000` denies access (empty when not root)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is missing: cannot drop root's DAC capabilities")
+    probe = subprocess.run(
+        [*SETPRIV, "true"], capture_output=True, timeout=SUBPROCESS_TIMEOUT, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"setpriv cannot drop capabilities here: {probe.stderr.decode().strip()}")
+    return SETPRIV
+
+
+@pytest.fixture
+def locked_tree(tmp_path: Path) -> Iterator[Path]:
+    """tree/open/f (3 bytes), tree/open/g (5 bytes), tree/locked/ (mode 000, holds one file).
+    Permissions are restored afterwards so that tmp_path can be removed."""
+    root = tmp_path / "tree"
+    (root / "open").mkdir(parents=True)
+    (root / "open" / "f").write_bytes(b"abc")
+    (root / "open" / "g").write_bytes(b"12345")
+    locked = root / "locked"
+    locked.mkdir()
+    (locked / "hidden-away").write_bytes(b"x" * 1000)
+    locked.chmod(0)
+    try:
+        yield root
+    finally:
+        locked.chmod(0o755)
+
+
+def write(path: Path, size: int, mtime: int | None = None) -> Path:
+    """A file of `size` bytes (parents created), with this mtime if given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def find_count(root: Path, kind: str) -> int:
+    """`find ROOT -type KIND | wc -l`, counted without a shell (names may hold newlines)."""
+    out = subprocess.run(
+        ["find", str(root), "-type", kind, "-print0"],
+        capture_output=True,
+        check=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    ).stdout
+    return out.count(b"\0")
+
+
+def du_bytes(path: Path, *flags: str) -> int:
+    """The number `du -s FLAGS PATH` prints."""
+    out = subprocess.run(
+        ["du", "-s", *flags, str(path)],
+        capture_output=True,
+        check=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    ).stdout
+    return int(out.split()[0])
+
+
+@dataclass(frozen=True)
+class SampleTree:
+    """A tree holding every kind of entry, with what find and du say about it."""
+
+    root: Path
+    sparse: Path
+    files: int
+    dirs: int
+    symlinks: int
+    other: int
+    apparent_bytes: int
+    disk_bytes: int
+
+
+def build_sample_tree(root: Path) -> SampleTree:
+    """root/
+    a/one.txt (100 B), a/hard2 (hard link to a/b/c/hard1)
+    a/b/two.py (2,000 B)
+    a/b/c/three.bin (30,000 B), a/b/c/hard1 (4,000 B)
+    empty/
+    link_to_file -> a/one.txt, dangling -> does-not-exist, fifo, sparse.img (10 MiB, 1 B written)
+    """
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "empty").mkdir()
+    (root / "a" / "one.txt").write_bytes(b"1" * 100)
+    (root / "a" / "b" / "two.py").write_bytes(b"2" * 2000)
+    (root / "a" / "b" / "c" / "three.bin").write_bytes(b"3" * 30_000)
+    (root / "a" / "b" / "c" / "hard1").write_bytes(b"h" * 4000)
+    os.link(root / "a" / "b" / "c" / "hard1", root / "a" / "hard2")
+    (root / "link_to_file").symlink_to("a/one.txt")
+    (root / "dangling").symlink_to("does-not-exist")
+    os.mkfifo(root / "fifo")
+    sparse = root / "sparse.img"
+    with sparse.open("wb") as f:
+        f.write(b"s")
+        f.truncate(10 * MIB)
+    return SampleTree(
+        root=root,
+        sparse=sparse,
+        files=find_count(root, "f"),
+        dirs=find_count(root, "d"),
+        symlinks=find_count(root, "l"),
+        other=find_count(root, "p"),
+        apparent_bytes=du_bytes(root, "-b"),
+        disk_bytes=du_bytes(root, "-B1"),
+    )
+
+
+@pytest.fixture
+def sample_tree(tmp_path: Path) -> SampleTree:
+    return build_sample_tree(tmp_path / "tree")
