@@ -188,40 +188,25 @@ def test_json_and_csv_together_exit_2(vegafs: Vegafs, tmp_path: Path) -> None:
     assert "choose one of --json and --csv" in out.stderr
 
 
-def test_bad_glob_exits_2_naming_include(vegafs: Vegafs, tmp_path: Path) -> None:
-    out = vegafs.run("analyze", ".", "-g", "a[", cwd=tmp_path)
-    assert out.returncode == 2
-    assert 'vegafs: error: invalid include: "a["' in out.stderr
-
-
-def test_bad_size_exits_2_naming_the_option(vegafs: Vegafs, tmp_path: Path) -> None:
-    out = vegafs.run("analyze", ".", "--min-size", "10q", cwd=tmp_path)
-    assert out.returncode == 2
-    assert "Invalid value for --min-size: not a size: '10q'" in out.stderr
-
-
-def test_bad_type_exits_2_naming_the_option(vegafs: Vegafs, tmp_path: Path) -> None:
-    out = vegafs.run("analyze", ".", "-t", "file,socket", cwd=tmp_path)
-    assert out.returncode == 2
-    assert "Invalid value for --type: unknown type 'socket'" in out.stderr
-
-
-def test_bad_time_exits_2_naming_the_option(vegafs: Vegafs, tmp_path: Path) -> None:
-    out = vegafs.run("analyze", ".", "--newer", "last tuesday", cwd=tmp_path)
-    assert out.returncode == 2
-    assert "Invalid value for --newer: not a time: 'last tuesday'" in out.stderr
-
-
-def test_out_of_range_time_exits_2_naming_the_option(vegafs: Vegafs, tmp_path: Path) -> None:
-    out = vegafs.run("analyze", ".", "--newer", "@1e20", cwd=tmp_path)
-    assert (out.returncode, "Traceback" in out.stderr) == (2, False)
-    assert "Invalid value for --newer" in out.stderr
-
-
-def test_size_beyond_u64_exits_2_naming_the_option(vegafs: Vegafs, tmp_path: Path) -> None:
-    out = vegafs.run("analyze", ".", "--min-size", "99999999999999999999T", cwd=tmp_path)
-    assert (out.returncode, "Traceback" in out.stderr) == (2, False)
-    assert "--min-size" in out.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-g", "a["], 'vegafs: error: invalid include: "a["'),
+        (["--min-size", "10q"], "Invalid value for --min-size: not a size: '10q'"),
+        (["--min-size", "99999999999999999999T"], "Invalid value for --min-size: "),
+        (["-t", "file,socket"], "Invalid value for --type: unknown type 'socket'"),
+        (["--newer", "last tuesday"], "Invalid value for --newer: not a time: 'last tuesday'"),
+        (["--newer", "@1e20"], "Invalid value for --newer: not a time: '@1e20'"),
+        (["--now", "99999999999999d"], "Invalid value for --now: not a time"),
+    ],
+)
+def test_bad_option_value_exits_2_naming_the_option(
+    vegafs: Vegafs, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = vegafs.run("analyze", ".", *args, cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, b"")
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_unreadable_directory_exits_1_and_lists_it(
