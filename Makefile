@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 TREE ?= .
 
-.PHONY: help run build dev test lint fmt cargo-test stubtest pytest bench clean
+.PHONY: help run build dev test lint fmt cargo-test stubtest pytest services bench clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,9 +47,12 @@ cargo-test: ## Rust unit and integration tests
 stubtest: build ## Check python/vegafs/_native.pyi against the built module
 	$(BIN)/python -m mypy.stubtest vegafs._native
 
-pytest: build ## Python tests (CLI, API) on real trees
+pytest: build services ## Python tests (CLI, API) on real trees and real servers
 	scripts/ensure-packages.sh strace util-linux
-	$(BIN)/pytest
+	set -a && . ./.services.env && set +a && $(BIN)/pytest
+
+services: ## Start PostgreSQL and Redis on loopback (installed when missing); URLs in .services.env
+	scripts/services.sh > .services.env
 
 bench: build ## Benchmarks against du, gdu, fd and Python (docs/benchmarks.md)
 	scripts/ensure-packages.sh gdu fd-find time
