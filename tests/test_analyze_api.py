@@ -688,3 +688,24 @@ def test_an_unused_token_does_not_cancel(sample_tree: SampleTree) -> None:
     r = analyze(sample_tree.root, cancel=token)
     assert r.files == sample_tree.files
     assert not token.cancelled
+
+
+def test_extensions_past_the_table_size_are_counted_unlisted_in_merge_too(
+    tmp_path: Path,
+) -> None:
+    from vegafs.engine.analyze import MAX_EXTENSIONS
+
+    half = MAX_EXTENSIONS // 2 + 1000
+    for side, offset in (("a", 0), ("b", half)):
+        (tmp_path / side).mkdir()
+        for i in range(half):
+            (tmp_path / side / f"f.x{offset + i:06}").write_bytes(b"ab")
+    merged = analyze(tmp_path / "a", now=0).merge(analyze(tmp_path / "b", now=0))
+    both = analyze([tmp_path / "a", tmp_path / "b"], now=0)
+    for r in (merged, both):
+        assert len(r.by_extension) == MAX_EXTENSIONS
+        assert (r.unlisted_extensions.files, r.unlisted_extensions.bytes) == (2000, 4000)
+        assert sum(e.files for e in r.by_extension) + 2000 == r.files == 2 * half
+        assert [k.files for k in r.by_kind if k.kind == "other"] == [2 * half]
+    # Equal bytes everywhere: the merge keeps the smallest extensions.
+    assert merged.by_extension[-1].extension == f"x{MAX_EXTENSIONS - 1:06}"

@@ -48,6 +48,10 @@ impl Counts {
     }
 }
 
+/// Distinct extensions listed. Files with further extensions count in `unlisted_extensions`, so
+/// that a tree of temporary files named `x.a8f3b2` cannot grow the table with every file.
+pub const MAX_EXTENSIONS: usize = 10_000;
+
 /// Size buckets: 0 holds empty files, bucket `i` holds sizes in `[2^(i-1), 2^i)`.
 pub const SIZE_BUCKETS: usize = 65;
 
@@ -97,7 +101,12 @@ pub struct Analysis {
     pub file_bytes: u64,
     /// Entries whose inode was already counted (further hard links).
     pub repeated_links: u64,
-    pub by_extension: FxHashMap<Box<[u8]>, Counts>,
+    /// Lower-cased extension (no dot, empty for none) -> its kind and counts.
+    pub by_extension: FxHashMap<Box<[u8]>, (Kind, Counts)>,
+    /// Files whose extension did not fit in the table (see [`MAX_EXTENSIONS`]).
+    pub unlisted_extensions: Counts,
+    /// Indexed by `Kind as usize`, in [`Kind::ALL`] order.
+    pub by_kind: [Counts; Kind::ALL.len()],
     pub size_histogram: [Counts; SIZE_BUCKETS],
     pub age_histogram: [Counts; AGE_BUCKETS.len()],
     pub by_owner: FxHashMap<u32, Counts>,
@@ -123,6 +132,8 @@ impl Analysis {
             file_bytes: 0,
             repeated_links: 0,
             by_extension: FxHashMap::default(),
+            unlisted_extensions: Counts::default(),
+            by_kind: [Counts::default(); Kind::ALL.len()],
             size_histogram: [Counts::default(); SIZE_BUCKETS],
             age_histogram: [Counts::default(); AGE_BUCKETS.len()],
             by_owner: FxHashMap::default(),
@@ -145,8 +156,15 @@ impl Analysis {
         self.disk_bytes += other.disk_bytes;
         self.file_bytes += other.file_bytes;
         self.repeated_links += other.repeated_links;
-        for (ext, c) in other.by_extension {
-            self.by_extension.entry(ext).or_default().merge(c);
+        for (ext, (kind, c)) in other.by_extension {
+            self.by_extension.entry(ext).or_insert((kind, Counts::default())).1.merge(c);
+        }
+        self.unlisted_extensions.merge(other.unlisted_extensions);
+        if self.by_extension.len() > MAX_EXTENSIONS {
+            self.trim_extensions();
+        }
+        for (mine, theirs) in self.by_kind.iter_mut().zip(other.by_kind) {
+            mine.merge(theirs);
         }
         for (mine, theirs) in self.size_histogram.iter_mut().zip(other.size_histogram) {
             mine.merge(theirs);
@@ -165,14 +183,14 @@ impl Analysis {
         self.elapsed = self.elapsed.max(other.elapsed);
     }
 
-    /// Files and bytes per kind, in [`Kind::ALL`] order, derived from the extensions.
-    pub fn by_kind(&self) -> Vec<(Kind, Counts)> {
-        let mut kinds: FxHashMap<Kind, Counts> = FxHashMap::default();
-        for (ext, c) in &self.by_extension {
-            let kind = Kind::of_extension(std::str::from_utf8(ext).unwrap_or(""));
-            kinds.entry(kind).or_default().merge(*c);
+    /// Keeps the [`MAX_EXTENSIONS`] extensions with the most bytes; the rest become unlisted.
+    fn trim_extensions(&mut self) {
+        let mut all: Vec<_> = self.by_extension.drain().collect();
+        all.sort_unstable_by(|a, b| b.1 .1.bytes.cmp(&a.1 .1.bytes).then_with(|| a.0.cmp(&b.0)));
+        for (_, (_, c)) in all.drain(MAX_EXTENSIONS..) {
+            self.unlisted_extensions.merge(c);
         }
-        Kind::ALL.iter().map(|k| (*k, kinds.get(k).copied().unwrap_or_default())).collect()
+        self.by_extension.extend(all);
     }
 }
 
@@ -223,11 +241,24 @@ impl Visitor for Accumulator {
         }
         a.file_bytes += size;
         let mut buf = [0u8; MAX_EXTENSION_LEN];
-        let n = extension_of(entry.name.as_bytes(), &mut buf);
-        match a.by_extension.get_mut(&buf[..n]) {
-            Some(c) => c.add(size),
-            None => a.by_extension.entry(buf[..n].into()).or_default().add(size),
-        }
+        let len = extension_of(entry.name.as_bytes(), &mut buf);
+        let ext = &buf[..len];
+        let kind = match a.by_extension.get_mut(ext) {
+            Some((kind, c)) => {
+                c.add(size);
+                *kind
+            }
+            None => {
+                let kind = Kind::of_extension(std::str::from_utf8(ext).unwrap_or(""));
+                if a.by_extension.len() < MAX_EXTENSIONS {
+                    a.by_extension.insert(ext.into(), (kind, Counts { files: 1, bytes: size }));
+                } else {
+                    a.unlisted_extensions.add(size);
+                }
+                kind
+            }
+        };
+        a.by_kind[kind as usize].add(size);
         a.size_histogram[size_bucket(m.size)].add(size);
         a.age_histogram[age_bucket(a.options.now, m.mtime)].add(size);
         a.by_owner.entry(m.uid).or_default().add(size);

@@ -8,6 +8,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use vegafs_core::analyze::MAX_EXTENSIONS;
+use vegafs_core::kinds::Kind;
 use vegafs_core::{
     analyze, Analysis, AnalyzeOptions, CancelToken, Control, CoreError, EntryType, EntryTypes,
     ErrorKind, Selection,
@@ -71,12 +73,13 @@ fn counts_every_entry_and_counts_bytes_like_du() {
 fn tables_by_extension_kind_size_age_and_owner() {
     let t = sample_tree();
     let a = run_on(t.path());
-    let ext = |e: &str| a.by_extension.get(e.as_bytes()).copied().map(|c| (c.files, c.bytes));
+    let ext = |e: &str| a.by_extension.get(e.as_bytes()).map(|(_, c)| (c.files, c.bytes));
     assert_eq!(ext("jpg"), Some((2, 5000)), "two links, bytes once");
     assert_eq!(ext("txt"), Some((2, 107)));
     assert_eq!(ext("bin"), Some((1, 10 << 20)));
-    let kinds: Vec<_> = a.by_kind().into_iter().filter(|(_, c)| c.files > 0).collect();
-    let names: Vec<_> = kinds.iter().map(|(k, c)| (k.as_str(), c.files)).collect();
+    let kinds = Kind::ALL.iter().zip(a.by_kind);
+    let names: Vec<_> =
+        kinds.filter(|(_, c)| c.files > 0).map(|(k, c)| (k.as_str(), c.files)).collect();
     assert_eq!(names, vec![("text", 2), ("code", 1), ("image", 2), ("binary", 1)]);
     assert_eq!(a.size_histogram.iter().map(|c| c.files).sum::<u64>(), 6);
     assert_eq!(a.size_histogram[vegafs_core::analyze::size_bucket(5000)].files, 2);
@@ -154,6 +157,24 @@ fn largest_ties_and_the_error_cap_do_not_depend_on_walk_order() {
     assert_eq!(a.error_count, 40);
     let errors: Vec<_> = a.errors.iter().map(|e| e.path.clone()).collect();
     assert_eq!(errors, ["d0/loop00", "d0/loop07", "d0/loop14"].map(|p| t.path().join(p)));
+}
+
+#[test]
+fn extensions_past_the_table_size_are_counted_unlisted() {
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..MAX_EXTENSIONS + 50 {
+        let dir = t.path().join(format!("d{}", i % 10));
+        if i < 10 {
+            fs::create_dir(&dir).unwrap();
+        }
+        fs::File::create(dir.join(format!("f.x{i:06}"))).unwrap().write_all(b"ab").unwrap();
+    }
+    let a = run_on(t.path());
+    assert_eq!(a.by_extension.len(), MAX_EXTENSIONS);
+    assert_eq!(a.unlisted_extensions.files, 50);
+    let listed: u64 = a.by_extension.values().map(|(_, c)| c.files).sum();
+    assert_eq!(listed + 50, a.files);
+    assert_eq!(a.by_kind[Kind::Other as usize].files, a.files, "kinds stay exact");
 }
 
 #[test]

@@ -44,18 +44,16 @@ fn to_dict(py: Python<'_>, a: Analysis) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("file_bytes", a.file_bytes)?;
     d.set_item("repeated_links", a.repeated_links)?;
     let by_kind: Vec<_> =
-        a.by_kind().into_iter().map(|(k, c)| (k.as_str(), c.files, c.bytes)).collect();
+        Kind::ALL.iter().zip(a.by_kind).map(|(k, c)| (k.as_str(), c.files, c.bytes)).collect();
     d.set_item("by_kind", by_kind)?;
     let by_extension: Vec<_> = a
         .by_extension
         .iter()
-        .map(|(ext, c)| {
-            let kind = Kind::of_extension(std::str::from_utf8(ext).unwrap_or(""));
-            // Bytes that are not UTF-8 reach Python as surrogate escapes, like every name.
-            (OsStr::from_bytes(ext), kind.as_str(), c.files, c.bytes)
-        })
+        // Bytes that are not UTF-8 reach Python as surrogate escapes, like every name.
+        .map(|(ext, (kind, c))| (OsStr::from_bytes(ext), kind.as_str(), c.files, c.bytes))
         .collect();
     d.set_item("by_extension", by_extension)?;
+    d.set_item("unlisted_extensions", (a.unlisted_extensions.files, a.unlisted_extensions.bytes))?;
     let sizes: Vec<_> = a
         .size_histogram
         .iter()

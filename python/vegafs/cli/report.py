@@ -43,6 +43,9 @@ def print_report(r: AnalyzeResult, console: Console | None = None) -> None:
     exts = _table("extension", "kind", "files", "bytes")
     for e in r.by_extension[:15]:
         exts.add_row(e.extension or "(none)", e.kind, f"{e.files:,}", human_bytes(e.bytes))
+    if r.unlisted_extensions.files:
+        u = r.unlisted_extensions
+        exts.add_row("(unlisted)", "", f"{u.files:,}", human_bytes(u.bytes))
     more = len(r.by_extension) - 15
     _section(console, "Top extensions" + (f" ({more} more in --json)" if more > 0 else ""), exts)
 
@@ -100,6 +103,7 @@ def _csv_rows(r: AnalyzeResult) -> Iterator[tuple[str, str, int | str, int]]:
         yield ("kind", k.kind, k.files, k.bytes)
     for e in r.by_extension:
         yield ("extension", e.extension, e.files, e.bytes)
+    yield ("unlisted_extensions", "", r.unlisted_extensions.files, r.unlisted_extensions.bytes)
     for b in r.size_histogram:
         yield ("size", _bucket_name(b), b.files, b.bytes)
     for a in r.age_histogram:

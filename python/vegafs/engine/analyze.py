@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from vegafs import _native
 from vegafs.engine.selection import Selection
 
+# As vegafs_core::analyze::MAX_EXTENSIONS: the most rows by_extension has.
+MAX_EXTENSIONS = 10_000
 KINDS = (
     "text", "code", "image", "audio", "video", "archive", "document", "data", "binary", "other"
 )  # fmt: skip
@@ -24,31 +26,31 @@ class _Row(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class _Counted(_Row):
+class Counts(_Row):
     files: int
     bytes: int  # each (device, inode) counted once
 
 
-class KindRow(_Counted):
+class KindRow(Counts):
     kind: str
 
 
-class ExtensionRow(_Counted):
+class ExtensionRow(Counts):
     extension: str  # lower case, no dot; "" for none
     kind: str
 
 
-class SizeBucket(_Counted):
+class SizeBucket(Counts):
     min_bytes: int
     max_bytes: int | None  # exclusive; None: no upper bound
 
 
-class AgeBucket(_Counted):
+class AgeBucket(Counts):
     bucket: str
     max_age_s: int | None  # exclusive; None: no upper bound
 
 
-class OwnerRow(_Counted):
+class OwnerRow(Counts):
     uid: int
     user: str | None  # None when the uid has no name on this machine
 
@@ -82,6 +84,7 @@ class AnalyzeResult(_Row):
     repeated_links: int
     by_kind: list[KindRow]
     by_extension: list[ExtensionRow]
+    unlisted_extensions: Counts  # files whose extension did not fit in by_extension
     size_histogram: list[SizeBucket]
     age_histogram: list[AgeBucket]
     by_owner: list[OwnerRow]
@@ -97,6 +100,9 @@ class AnalyzeResult(_Row):
         if other.now != self.now:
             raise ValueError(f"cannot merge analyses with different now: {self.now}, {other.now}")
         a, b = self, other
+        extensions = _most_bytes_first(
+            _add_up(a.by_extension + b.by_extension, lambda r: r.extension), lambda r: r.extension
+        )
         top, max_errors = max(a.top, b.top), max(a.max_errors, b.max_errors)
         return AnalyzeResult(
             roots=a.roots + b.roots,
@@ -112,9 +118,9 @@ class AnalyzeResult(_Row):
             file_bytes=a.file_bytes + b.file_bytes,
             repeated_links=a.repeated_links + b.repeated_links,
             by_kind=_add_up(a.by_kind + b.by_kind, lambda r: r.kind),
-            by_extension=_most_bytes_first(
-                _add_up(a.by_extension + b.by_extension, lambda r: r.extension),
-                lambda r: r.extension,
+            by_extension=extensions[:MAX_EXTENSIONS],
+            unlisted_extensions=_total(
+                [a.unlisted_extensions, b.unlisted_extensions, *extensions[MAX_EXTENSIONS:]]
             ),
             size_histogram=sorted(
                 _add_up(a.size_histogram + b.size_histogram, lambda r: r.min_bytes),
@@ -179,6 +185,9 @@ def analyze(
         repeated_links=raw["repeated_links"],
         by_kind=[KindRow(kind=k, files=f, bytes=b) for k, f, b in raw["by_kind"]],
         by_extension=_extension_rows(raw["by_extension"]),
+        unlisted_extensions=Counts(
+            files=raw["unlisted_extensions"][0], bytes=raw["unlisted_extensions"][1]
+        ),
         size_histogram=[
             SizeBucket(min_bytes=lo, max_bytes=hi, files=f, bytes=b)
             for lo, hi, f, b in raw["size_histogram"]
@@ -218,12 +227,16 @@ def _largest(rows: list[PathSize], top: int) -> list[PathSize]:
     return heapq.nsmallest(top, rows, key=lambda r: (-r.bytes, os.fsencode(r.path)))
 
 
-C = TypeVar("C", bound=_Counted)
+C = TypeVar("C", bound=Counts)
 
 
 def _most_bytes_first(rows: list[C], then: Callable[[C], str | int]) -> list[C]:
     """A stable order for output and tests: most bytes first, ties by ``then``."""
     return sorted(rows, key=lambda r: (-r.bytes, then(r)))
+
+
+def _total(rows: Sequence[Counts]) -> Counts:
+    return Counts(files=sum(r.files for r in rows), bytes=sum(r.bytes for r in rows))
 
 
 def _add_up(rows: Iterable[C], key: Callable[[C], Hashable]) -> list[C]:
