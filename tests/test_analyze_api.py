@@ -709,3 +709,15 @@ def test_extensions_past_the_table_size_are_counted_unlisted_in_merge_too(
         assert [k.files for k in r.by_kind if k.kind == "other"] == [2 * half]
     # Equal bytes everywhere: the merge keeps the smallest extensions.
     assert merged.by_extension[-1].extension == f"x{MAX_EXTENSIONS - 1:06}"
+
+
+def test_one_file_system_does_not_walk_into_other_mounts() -> None:
+    # /dev/pts is its own file system (devpts) under /dev wherever a terminal can be opened.
+    pts = Path("/dev/pts")
+    if not (pts / "ptmx").exists() or Path("/dev").stat().st_dev == pts.stat().st_dev:
+        pytest.skip("/dev/pts is not a separate file system here")
+    below_pts = Selection(roots=[Path("/dev")], path_regex="^/dev/pts/", max_depth=2)
+    walked = analyze(below_pts)
+    assert walked.other >= 1  # /dev/pts/ptmx at least
+    kept_out = analyze(below_pts.model_copy(update={"one_file_system": True}))
+    assert (kept_out.files, kept_out.symlinks, kept_out.other) == (0, 0, 0)
