@@ -301,9 +301,8 @@ pub fn analyze(
     })?;
     let mut total = Analysis::new(options);
     for part in parts {
-        total.merge(part.analysis);
+        total.merge(part.analysis); // merge keeps the first max_errors errors
     }
-    keep_first_errors(&mut total.errors, options.max_errors);
     total.elapsed = start.elapsed();
     Ok(total)
 }

@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from vegafs import ops
 from vegafs.cli import exits
-from vegafs.cli.exits import describe, fail
 from vegafs.cli.progress import ProgressLine
 from vegafs.cli.selection_options import (
     Exclude,
@@ -27,7 +26,7 @@ from vegafs.cli.selection_options import (
     Regex,
     Types,
     build_selection,
-)  # fmt: skip
+)
 from vegafs.cli.values import parse_time, show_path
 from vegafs.engine.analyze import AnalyzeResult
 from vegafs.errors import SelectionError
@@ -73,7 +72,7 @@ def analyze(
 
     Exit code 0: done; 1: done, with entries that could not be read (listed); 2: bad usage or a
     root that cannot be read; 130: interrupted.
-    """  # fmt: skip
+    """
     if as_json and as_csv:
         raise typer.BadParameter("choose one of --json and --csv", param_hint="--json")
     try:
@@ -88,18 +87,18 @@ def analyze(
         )  # fmt: skip
         spec = AnalyzeSpec(selection=selection, top=top, max_errors=max_errors, now=reference)
     except ValidationError as e:
-        fail(describe(e), exits.USAGE)
+        exits.fail(exits.describe(e), exits.USAGE)
     ctx = ops.RunContext()
     try:
         with ProgressLine(ctx.progress):
             result = ops.run("analyze", spec, ctx)
     except KeyboardInterrupt:
-        fail("interrupted", exits.INTERRUPTED)
+        exits.fail("interrupted", exits.INTERRUPTED)
     except OSError as e:
         where = show_path(str(e.filename)) if e.filename is not None else "?"
-        fail(f"{where}: {e.strerror or e}", exits.USAGE)
+        exits.fail(f"{where}: {e.strerror or e}", exits.USAGE)
     except SelectionError as e:
-        fail(str(e), exits.USAGE)
+        exits.fail(str(e), exits.USAGE)
     assert isinstance(result, AnalyzeResult)
     _print(result, as_json, as_csv)
     if result.error_count:

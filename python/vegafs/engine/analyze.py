@@ -17,9 +17,6 @@ from vegafs.engine.selection import Selection
 
 # As vegafs_core::analyze::MAX_EXTENSIONS: the most rows by_extension has.
 MAX_EXTENSIONS = 10_000
-KINDS = (
-    "text", "code", "image", "audio", "video", "archive", "document", "data", "binary", "other"
-)  # fmt: skip
 
 
 class _Row(BaseModel):
