@@ -21,7 +21,7 @@ if ! pg_lsclusters --no-header | awk '{print $1, $2}' | grep -qx "$version main"
     pg_createcluster --port "$pg_port" "$version" main >/dev/null
 fi
 if ! pg_ctlcluster "$version" main status >/dev/null 2>&1; then
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2
 fi
 wait_for PostgreSQL pg_isready -q -h 127.0.0.1 -p "$pg_port"
 psql_admin() { su postgres -c "psql -p $pg_port -v ON_ERROR_STOP=1 -tAc \"$1\""; }

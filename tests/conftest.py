@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from stack import Backend, Stack
+
 MIB = 1024 * 1024
 SUBPROCESS_TIMEOUT = 120.0
 
@@ -197,3 +199,73 @@ def build_sample_tree(root: Path) -> SampleTree:
 @pytest.fixture
 def sample_tree(tmp_path: Path) -> SampleTree:
     return build_sample_tree(tmp_path / "tree")
+
+
+# --- the service: SQLite (embedded) and PostgreSQL + Redis ------------------------------------
+
+PG_URL = os.environ.get("VEGAFS_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("VEGAFS_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> str:
+    """The PostgreSQL test database, migrated once per session."""
+    if not PG_URL or not REDIS_URL:
+        pytest.skip("VEGAFS_TEST_DATABASE_URL / VEGAFS_TEST_REDIS_URL unset: run `make pytest`")
+    from sqlalchemy import text
+
+    from vegafs.db import Database, migrate
+
+    db = Database(PG_URL)
+    with db.write() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS job_results, jobs, api_keys, alembic_version"))
+    migrate.upgrade(db)
+    db.dispose()
+    return PG_URL
+
+
+def clean_pg(url: str) -> None:
+    from sqlalchemy import text
+
+    from vegafs.db import Database
+
+    db = Database(url)
+    with db.write() as conn:
+        conn.execute(text("TRUNCATE job_results, jobs, api_keys RESTART IDENTITY CASCADE"))
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each service test runs twice: embedded SQLite, and PostgreSQL + Redis (emptied first)."""
+    if request.param == "sqlite":
+        return Backend("sqlite", None, None)
+    url = request.getfixturevalue("pg_schema")
+    clean_pg(url)
+    import redis
+
+    assert REDIS_URL is not None
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return Backend("pg", url, REDIS_URL)
+
+
+@pytest.fixture
+def service_root(tmp_path: Path) -> Path:
+    """The one directory the test service may touch (VEGAFS_ROOTS), with a few files."""
+    root = Path(os.path.realpath(tmp_path / "root"))
+    (root / "a" / "b").mkdir(parents=True)
+    write(root / "a" / "one.txt", 100)
+    write(root / "a" / "b" / "two.bin", 2000)
+    write(root / "three.log", 30)
+    return root
+
+
+@pytest.fixture
+def stack(backend: Backend, tmp_path: Path, service_root: Path) -> Iterator[Stack]:
+    """A running service (server, plus a worker process on PostgreSQL), stopped afterwards."""
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        yield s.start()
+    finally:
+        s.stop()

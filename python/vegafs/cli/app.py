@@ -2,7 +2,7 @@
 
 import typer
 
-from vegafs.cli import analyze
+from vegafs.cli import analyze, service
 
 app = typer.Typer(
     name="vegafs",
@@ -13,6 +13,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command(name="analyze", no_args_is_help=True)(analyze.analyze)
+app.command(name="serve")(service.serve)
+app.command(name="worker")(service.worker)
+app.add_typer(service.db_app, name="db")
+app.add_typer(service.keys_app, name="keys")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from math import floor
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 EntryTypeName = Literal["file", "dir", "symlink", "other"]
 ALL_TYPES: frozenset[EntryTypeName] = frozenset({"file", "dir", "symlink", "other"})
@@ -49,6 +49,11 @@ class Selection(BaseModel):
     follow_symlinks: bool = Field(
         default=False, description="Follow symlinks; loops are reported, never walked twice."
     )
+
+    @field_serializer("types")
+    def _sorted_types(self, types: frozenset[EntryTypeName]) -> list[str]:
+        """Sorted, so that equal selections serialise to equal JSON (cache keys, idempotency)."""
+        return sorted(types)
 
     def to_native(self) -> dict[str, Any]:
         """The dict ``vegafs._native`` takes: every field, times as whole seconds."""

@@ -1,11 +1,12 @@
 """The ``analyze`` operation."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from vegafs import engine
-from vegafs.engine.analyze import AnalyzeResult
+from vegafs.engine.analyze import AnalyzeResult, EntryError
 from vegafs.ops.registry import Operation, RunContext, register
 
 
@@ -31,6 +32,11 @@ def run_analyze(spec: AnalyzeSpec, ctx: RunContext) -> AnalyzeResult:
     )
 
 
+def split_analyze(result: AnalyzeResult) -> tuple[dict[str, Any], list[EntryError]]:
+    """The summary is the whole result but its error list; the listed errors are the rows."""
+    return result.model_dump(mode="json", exclude={"errors"}), result.errors
+
+
 ANALYZE = register(
     Operation(
         name="analyze",
@@ -38,5 +44,7 @@ ANALYZE = register(
         spec=AnalyzeSpec,
         result=AnalyzeResult,
         run=run_analyze,
+        split=split_analyze,
+        cacheable=True,
     )
 )

@@ -1,12 +1,14 @@
 """The operation registry."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from vegafs.engine import CancelToken, Progress
+from vegafs.ops.confine import confine_selection
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,15 @@ class Operation:
     result: type[BaseModel]
     run: Callable[[Any, RunContext], BaseModel]
     mutates: bool = False
+    # The spec with every path it names confined to the roots (ops.confine), or PathNotAllowed.
+    confine: Callable[[Any, Sequence[Path]], Any] = confine_selection
+    # Splits a result into its summary and its rows (stored apart; rows are paged).
+    split: Callable[[Any], "tuple[dict[str, Any], Iterable[BaseModel]]"] = lambda result: (
+        result.model_dump(mode="json"),
+        (),
+    )
+    # Results may be served from the cache (for a read-only operation on unchanged input).
+    cacheable: bool = False
 
     def params_schema(self) -> dict[str, Any]:
         """JSON Schema of the operation's parameters."""

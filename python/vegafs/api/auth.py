@@ -1,0 +1,107 @@
+"""API keys and scopes.
+
+``Authorization: Bearer vfs_...``. While no key exists the service is open (every request acts as
+the ``local`` principal with every scope); ``vegafs serve`` refuses a non-loopback address in that
+state. Once a key exists, every request needs one. Verified keys are remembered for
+``VEGAFS_AUTH_MEMO_S`` seconds (5), so a revoked key stops working within that time, and the
+first key created makes the service closed within that time too.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Depends, Request
+
+from vegafs.api.problems import Problem
+from vegafs.db import Database
+from vegafs.db import keys as key_repo
+
+LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    scopes: frozenset[str]
+    root: Path | None
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.scopes
+
+    def may_see(self, owner: str) -> bool:
+        return self.admin or owner == self.name
+
+
+OPEN = Principal(LOCAL, frozenset(key_repo.SCOPES), None)
+
+
+class Authenticator:
+    def __init__(self, db: Database, memo_s: float) -> None:
+        self._db = db
+        self._memo_s = memo_s
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[float, Principal | None]] = {}
+        self._open_until = 0.0
+        self._open = False
+
+    def _is_open(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._open_until:
+                return self._open
+        is_open = key_repo.active_count(self._db) == 0
+        with self._lock:
+            self._open, self._open_until = is_open, now + self._memo_s
+        return is_open
+
+    def principal(self, authorization: str | None) -> Principal:
+        if authorization is None:
+            if self._is_open():
+                return OPEN
+            raise _unauthorized("an API key is required (Authorization: Bearer <key>)")
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise _unauthorized("the Authorization header must be 'Bearer <key>'")
+        key = key.strip()
+        now = time.monotonic()
+        with self._lock:
+            memo = self._keys.get(key)
+        if memo is None or memo[0] < now:
+            info = key_repo.verify(self._db, key)
+            found = (
+                None
+                if info is None
+                else Principal(info.name, info.scopes, Path(info.root) if info.root else None)
+            )
+            with self._lock:
+                if len(self._keys) > 10_000:
+                    self._keys.clear()
+                self._keys[key] = memo = (now + self._memo_s, found)
+        if memo[1] is None:
+            raise _unauthorized("the API key is not valid (unknown or revoked)")
+        return memo[1]
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def require(scope: str) -> Callable[[Request], Principal]:
+    """A dependency: the caller's principal, which must hold ``scope``."""
+
+    def dependency(request: Request) -> Principal:
+        auth: Authenticator = request.app.state.services.auth
+        who = auth.principal(request.headers.get("authorization"))
+        if scope not in who.scopes and not who.admin:
+            raise Problem(403, "forbidden", f"the API key lacks the {scope!r} scope")
+        return who
+
+    return dependency
+
+
+ReadPrincipal = Depends(require("read"))
+SubmitPrincipal = Depends(require("submit"))

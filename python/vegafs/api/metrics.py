@@ -1,0 +1,82 @@
+"""``GET /metrics``: Prometheus text. Jobs by state and queue depth are read from the database
+at scrape time (so every API replica reports the same); HTTP latency is this process's; job
+durations are those of the worker running in this process (a ``vegafs worker`` serves its own
+with ``--metrics-port``)."""
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vegafs.db import Database, DatabaseUnavailable
+from vegafs.db import jobs as job_repo
+
+HTTP_SECONDS = Histogram(
+    "vegafs_http_request_duration_seconds",
+    "HTTP request latency, by method, route and status.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+class JobCollector(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily(
+            "vegafs_jobs", "Jobs by operation and status.", labels=["operation", "status"]
+        )
+        depth = GaugeMetricFamily("vegafs_queue_depth", "Queued jobs that are due now.")
+        up = GaugeMetricFamily("vegafs_database_up", "1 when the database answered the scrape.")
+        try:
+            counts = job_repo.counts_by_status(self.db)
+            due = job_repo.queue_depth(self.db)
+        except DatabaseUnavailable:
+            up.add_metric([], 0)
+            yield up
+            return
+        for (operation, status), n in sorted(counts.items()):
+            jobs.add_metric([operation, status], n)
+        depth.add_metric([], due)
+        up.add_metric([], 1)
+        yield from (jobs, depth, up)
+
+
+class HttpMetrics:
+    """Times every request; the label is the route's template, never the raw path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            HTTP_SECONDS.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - start
+            )
+
+
+def exposition(db: Database) -> bytes:
+    """This process's metrics followed by the database-derived ones."""
+    jobs = CollectorRegistry(auto_describe=False)
+    jobs.register(JobCollector(db))
+    return generate_latest(REGISTRY) + generate_latest(jobs)

@@ -1,0 +1,133 @@
+"""Errors as RFC 9457 ``application/problem+json``, each with a stable ``type``.
+
+The ``type`` is a relative URI, ``/problems/<slug>``; the slugs are listed in docs/api/index.md
+and never change meaning.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vegafs.db import DatabaseUnavailable
+
+MEDIA_TYPE = "application/problem+json"
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "params", "selection", "roots", 0)`` -> ``params.selection.roots[0]``."""
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and not out:
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def validation_problem(errors: list[dict[str, Any]], prefix: tuple[Any, ...] = ()) -> Problem:
+    items = [
+        {"field": field_name((*prefix, *e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        for e in errors
+    ]
+    first = items[0] if items else {"field": "body", "message": "invalid"}
+    return Problem(422, "validation", f"invalid {first['field']}: {first['message']}", errors=items)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.slug,
+            exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        p = validation_problem([dict(e) for e in exc.errors()])
+        return problem_response(422, p.slug, p.detail, instance=request.url.path, **p.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            exc.status_code,
+            slug,
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _db_down(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return problem_response(
+            503,
+            "database-unavailable",
+            "the database cannot be reached; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            500, "internal", "internal server error (logged)", instance=request.url.path
+        )

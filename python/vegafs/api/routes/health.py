@@ -1,0 +1,37 @@
+"""Liveness, readiness and metrics."""
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from vegafs.api.metrics import exposition
+from vegafs.api.problems import Problem
+from vegafs.api.schemas import Health
+from vegafs.db import DatabaseUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="The database answers",
+    responses={503: {"description": "The database cannot be reached."}},
+)
+def readyz(request: Request) -> Health:
+    try:
+        request.app.state.services.db.ping()
+    except DatabaseUnavailable as e:
+        raise Problem(503, "database-unavailable", f"database: {e}") from e
+    return Health(status="ok")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    body = await run_in_threadpool(exposition, request.app.state.services.db)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,277 @@
+"""Jobs: submit, list, show, results, cancel, retry, delete. Events are in api/sse.py."""
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+
+from vegafs import ops
+from vegafs.api.auth import Principal, ReadPrincipal, SubmitPrincipal
+from vegafs.api.problems import Problem, validation_problem
+from vegafs.api.schemas import (
+    ANALYZE_EXAMPLE,
+    JobOut,
+    JobPage,
+    ResultPage,
+    ResultRow,
+    Status,
+    SubmitJob,
+)
+from vegafs.api.services import Services
+from vegafs.cache.bus import cancel_topic, job_topic
+from vegafs.db import jobs as job_repo
+from vegafs.jobs.wakeup import QUEUE_TOPIC
+from vegafs.ops.confine import PathNotAllowed, inside
+from vegafs.settings import Settings
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+BASE = "/api/v1"
+JobId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The job's id.")]
+Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")]
+
+
+def services(request: Request) -> Services:
+    s: Services = request.app.state.services
+    return s
+
+
+def allowed_roots(settings: Settings, who: Principal) -> list[Path]:
+    """The roots a principal's paths must lie in: the service's, narrowed by the key's root."""
+    if who.root is None:
+        return list(settings.roots)
+    key_root = Path(os.path.realpath(who.root))
+    return [key_root] if any(inside(key_root, r) for r in settings.roots) else []
+
+
+def visible_job(svc: Services, job_id: int, who: Principal) -> Any:
+    row = job_repo.get(svc.db, job_id)
+    if row is None:
+        raise Problem(404, "job-not-found", f"no job {job_id}")
+    if not who.may_see(row.owner):
+        raise Problem(403, "forbidden", f"job {job_id} belongs to another API key")
+    return row
+
+
+def out(row: Any) -> JobOut:
+    return JobOut.from_row(row, BASE)
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Submit a job",
+    responses={
+        200: {"description": "A repeat of an earlier request (same Idempotency-Key)."},
+        409: {"description": "The Idempotency-Key was used with other parameters."},
+        422: {"description": "Unknown operation, bad params, or a path outside the roots."},
+    },
+)
+def submit(
+    request: Request,
+    response: Response,
+    body: Annotated[SubmitJob, Body(openapi_examples={"analyze": {"value": ANALYZE_EXAMPLE}})],
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, description="Repeats return the first job.")
+    ] = None,
+    who: Principal = SubmitPrincipal,
+) -> JobOut:
+    svc = services(request)
+    try:
+        op = ops.get(body.operation)
+    except KeyError as e:
+        raise Problem(
+            422,
+            "validation",
+            f"invalid operation: {e.args[0]}",
+            errors=[{"field": "operation", "message": str(e.args[0])}],
+        ) from None
+    try:
+        spec = op.spec.model_validate(body.params)
+    except ValidationError as e:
+        raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
+    try:
+        spec = op.confine(spec, allowed_roots(svc.settings, who))
+    except PathNotAllowed as e:
+        raise Problem(422, "path-not-allowed", str(e), path=e.path) from None
+    try:
+        row, created = job_repo.submit(
+            svc.db,
+            operation=op.name,
+            spec=spec.model_dump(mode="json"),
+            owner=who.name,
+            priority=body.priority,
+            max_attempts=body.max_attempts or svc.settings.max_attempts,
+            use_cache=not body.fresh,
+            idempotency_key=idempotency_key,
+        )
+    except job_repo.IdempotencyConflict as e:
+        raise Problem(409, "idempotency-key-reused", str(e)) from None
+    if created:
+        svc.bus.publish(QUEUE_TOPIC)
+    else:
+        response.status_code = 200
+    job = out(row)
+    response.headers["Location"] = job.links.self
+    return job
+
+
+@router.get("", summary="List jobs, newest first")
+def list_jobs(
+    request: Request,
+    status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
+    operation: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    who: Principal = ReadPrincipal,
+) -> JobPage:
+    svc = services(request)
+    rows = job_repo.list_jobs(
+        svc.db,
+        owner=None if who.admin else who.name,
+        statuses=status or (),
+        operation=operation,
+        before_id=_cursor(cursor),
+        limit=min(limit, svc.settings.page_max),
+    )
+    more = len(rows) == limit
+    return JobPage(items=[out(r) for r in rows], next_cursor=str(rows[-1].id) if more else None)
+
+
+def _cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    value = int(cursor)
+    if value > 2**63 - 1:
+        raise Problem(422, "validation", "invalid cursor: out of range", errors=[])
+    return value
+
+
+@router.get("/{job_id}", summary="A job: status, progress, summary, error")
+def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> JobOut:
+    return out(visible_job(services(request), job_id, who))
+
+
+@router.get(
+    "/{job_id}/results",
+    summary="A job's result rows, by cursor; or all of them as an NDJSON or CSV download",
+    response_model=ResultPage,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+)
+def get_results(
+    request: Request,
+    job_id: JobId,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Annotated[Literal["json", "ndjson", "csv"], Query()] = "json",
+    who: Principal = ReadPrincipal,
+) -> Any:
+    svc = services(request)
+    visible_job(svc, job_id, who)
+    if format == "json":
+        after = _cursor(cursor)
+        rows = job_repo.results(
+            svc.db, job_id, after_seq=-1 if after is None else after, limit=limit
+        )
+        more = len(rows) == limit
+        return ResultPage(
+            items=[ResultRow(seq=r.seq, data=r.data) for r in rows],
+            next_cursor=str(rows[-1].seq) if more else None,
+        )
+    media = "application/x-ndjson" if format == "ndjson" else "text/csv"
+    lines = _ndjson(svc, job_id) if format == "ndjson" else _csv(svc, job_id)
+    return StreamingResponse(
+        lines,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="job-{job_id}-results.{format}"'},
+    )
+
+
+def _all_rows(svc: Services, job_id: int) -> Iterator[dict[str, Any]]:
+    after = -1
+    while True:
+        batch = job_repo.results(svc.db, job_id, after_seq=after, limit=1000)
+        yield from (r.data for r in batch)
+        if len(batch) < 1000:
+            return
+        after = batch[-1].seq
+
+
+def _ndjson(svc: Services, job_id: int) -> Iterator[str]:
+    for row in _all_rows(svc, job_id):
+        yield json.dumps(row, separators=(",", ":")) + "\n"
+
+
+def _csv(svc: Services, job_id: int) -> Iterator[str]:
+    """Columns are the first row's keys; nested values are written as JSON."""
+    buffer = io.StringIO()
+    writer: Any = None
+    for row in _all_rows(svc, job_id):
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(row), extrasaction="ignore")
+            writer.writeheader()
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=202,
+    summary="Cancel a job: a queued one at once, a running one within a second",
+    responses={409: {"description": "The job has finished."}},
+)
+def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> JobOut:
+    svc = services(request)
+    row = visible_job(svc, job_id, who)
+    if row.status in job_repo.FINISHED:
+        raise Problem(409, "job-finished", f"job {job_id} has already {row.status}")
+    row = job_repo.request_cancel(svc.db, job_id)
+    if row is None:
+        raise Problem(404, "job-not-found", f"no job {job_id}")
+    svc.bus.publish(cancel_topic(job_id))
+    svc.bus.publish(job_topic(job_id))
+    return out(row)
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    summary="Queue a failed or cancelled job again",
+    responses={409: {"description": "The job is not failed or cancelled."}},
+)
+def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> JobOut:
+    svc = services(request)
+    row = visible_job(svc, job_id, who)
+    if row.status not in ("failed", "cancelled"):
+        raise Problem(409, "job-not-retryable", f"job {job_id} is {row.status}")
+    row = job_repo.requeue(svc.db, job_id)
+    if row is None or row.status != "queued":  # finished or deleted meanwhile
+        raise Problem(409, "job-not-retryable", f"job {job_id} cannot be retried now")
+    svc.bus.publish(QUEUE_TOPIC)
+    svc.bus.publish(job_topic(job_id))
+    return out(row)
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=204,
+    summary="Delete a finished job and its results",
+    responses={409: {"description": "The job has not finished."}},
+)
+def delete_job(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
+    svc = services(request)
+    row = visible_job(svc, job_id, who)
+    if row.status not in job_repo.FINISHED or not job_repo.delete_finished(svc.db, job_id):
+        raise Problem(409, "job-not-finished", f"job {job_id} is {row.status}")
+    return Response(status_code=204)

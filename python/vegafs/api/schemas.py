@@ -1,0 +1,126 @@
+"""The request and response bodies of the API."""
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+ANALYZE_EXAMPLE: dict[str, Any] = {
+    "operation": "analyze",
+    "params": {"selection": {"roots": ["/srv/data"], "exclude": ["*.tmp"]}, "top": 20},
+}
+
+
+class SubmitJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ANALYZE_EXAMPLE]})
+
+    operation: str = Field(max_length=100, description="A name from GET /api/v1/operations.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The operation's parameters (its JSON Schema)."
+    )
+    priority: int = Field(default=0, ge=-100, le=100, description="Higher runs first.")
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=20, description="Attempts before failing (default: server's)."
+    )
+    fresh: bool = Field(default=False, description="Bypass the result cache.")
+
+
+class JobLinks(BaseModel):
+    self: str
+    results: str
+    events: str
+    cancel: str
+    retry: str
+
+
+class JobOut(BaseModel):
+    id: int
+    operation: str
+    params: dict[str, Any]
+    status: Status
+    priority: int
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    owner: str
+    progress: dict[str, Any] | None = Field(
+        description="Counters of the running or last attempt: entries, dirs, bytes, errors, "
+        "elapsed_s, rate_per_s, eta_s (null when unknown), cached."
+    )
+    summary: dict[str, Any] | None
+    error: dict[str, Any] | None
+    result_rows: int
+    version: int
+    worker_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    run_after: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    links: JobLinks
+
+    @classmethod
+    def from_row(cls, row: Any, base: str) -> "JobOut":
+        url = f"{base}/jobs/{row.id}"
+        return cls(
+            id=row.id,
+            operation=row.operation,
+            params=row.spec,
+            status=row.status,
+            priority=row.priority,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            cancel_requested=row.cancel_requested,
+            owner=row.owner,
+            progress=row.progress,
+            summary=row.summary,
+            error=row.error,
+            result_rows=row.result_rows,
+            version=row.version,
+            worker_id=row.worker_id,
+            created_at=_utc(row.created_at),
+            updated_at=_utc(row.updated_at),
+            run_after=_utc(row.run_after),
+            started_at=_utc(row.started_at),
+            finished_at=_utc(row.finished_at),
+            links=JobLinks(
+                self=url,
+                results=f"{url}/results",
+                events=f"{url}/events",
+                cancel=f"{url}/cancel",
+                retry=f"{url}/retry",
+            ),
+        )
+
+
+def _utc(t: datetime | None) -> Any:
+    return None if t is None else t.replace(tzinfo=UTC)
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
+
+
+class ResultRow(BaseModel):
+    seq: int
+    data: dict[str, Any]
+
+
+class ResultPage(BaseModel):
+    items: list[ResultRow]
+    next_cursor: str | None
+
+
+class OperationOut(BaseModel):
+    name: str
+    summary: str
+    mutates: bool
+    params_schema: dict[str, Any]
+    result_schema: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

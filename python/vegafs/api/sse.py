@@ -1,0 +1,87 @@
+"""``GET /jobs/{id}/events``: Server-Sent Events of a job's progress and state changes.
+
+Every change of a job bumps its ``version``, which is the event's ``id:``. An event carries the
+whole job (as ``GET /jobs/{id}``): ``state`` when its status changed (and always first), else
+``progress``. A client that reconnects with ``Last-Event-ID: N`` gets the job's state as soon as
+its version is past N and nothing it has already seen; progress snapshots in between are
+superseded, not replayed. The stream ends after the event of a finished job. The bus (in-process
+or Redis) wakes the stream at once; without it, the stream reads the database every ``poll_s``.
+A comment line is sent after ``sse_keepalive_s`` of silence.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from vegafs.api.auth import Principal, ReadPrincipal
+from vegafs.api.routes.jobs import JobId, out, services, visible_job
+from vegafs.cache.bus import job_topic
+from vegafs.db import DatabaseUnavailable
+from vegafs.db import jobs as job_repo
+
+router = APIRouter(tags=["jobs"])
+
+
+def _event(kind: str, row: Any) -> str:
+    data = json.dumps(out(row).model_dump(mode="json"), separators=(",", ":"))
+    return f"id: {row.version}\nevent: {kind}\ndata: {data}\n\n"
+
+
+def _last_id(header: str | None) -> int:
+    try:
+        return max(0, int(header or 0))
+    except ValueError:
+        return 0
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    summary="Live progress and state changes (Server-Sent Events; resumable)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def job_events(
+    request: Request,
+    job_id: JobId,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    who: Principal = ReadPrincipal,
+) -> StreamingResponse:
+    svc = services(request)
+    first_row = await run_in_threadpool(visible_job, svc, job_id, who)
+    loop = asyncio.get_running_loop()
+    poll_s, keepalive_s = svc.settings.poll_s, svc.settings.sse_keepalive_s
+
+    async def stream() -> AsyncIterator[str]:
+        seen, status = _last_id(last_event_id), None
+        row: Any = first_row
+        quiet_since = time.monotonic()
+        with svc.bus.hub.subscribe(job_topic(job_id), loop=loop) as waiter:
+            yield "retry: 1000\n\n"
+            while row is not None:
+                if row.version > seen:
+                    yield _event("state" if row.status != status else "progress", row)
+                    seen, status = row.version, row.status
+                    quiet_since = time.monotonic()
+                if row.status in job_repo.FINISHED:
+                    return
+                await waiter.wait_async(poll_s)
+                if time.monotonic() - quiet_since >= keepalive_s:
+                    yield ": keep-alive\n\n"
+                    quiet_since = time.monotonic()
+                try:
+                    row = await run_in_threadpool(job_repo.get, svc.db, job_id)
+                except DatabaseUnavailable:
+                    continue
+            yield f"event: deleted\ndata: {json.dumps({'id': job_id})}\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,423 @@
+"""The job repository: every SQL statement that touches ``jobs`` and ``job_results``.
+
+Writes made by a worker after it claims a job (heartbeat, progress, rows, completion) carry the
+lease token in their WHERE clause: a worker whose lease expired and was taken over matches no row
+and learns that it lost the job, so it can never overwrite the new owner's work.
+"""
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+
+from vegafs.db.database import Database, utcnow
+from vegafs.db.models import Job, JobResult
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+NOTIFY_CHANNEL = "vegafs_jobs"
+
+JOB = cast(Table, Job.__table__)
+RESULT = cast(Table, JobResult.__table__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    operation: str
+    spec: dict[str, Any]
+    use_cache: bool
+    attempts: int
+    max_attempts: int
+    lease_token: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Beat:
+    """The answer to a heartbeat: whether the lease is still ours, and whether to stop."""
+
+    held: bool
+    cancel_requested: bool = False
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with another operation or other params."""
+
+
+def _bump() -> dict[str, Any]:
+    return {"version": JOB.c.version + 1, "updated_at": utcnow()}
+
+
+def submit(
+    db: Database,
+    *,
+    operation: str,
+    spec: dict[str, Any],
+    owner: str,
+    priority: int = 0,
+    max_attempts: int = 3,
+    use_cache: bool = True,
+    idempotency_key: str | None = None,
+) -> tuple[Row[Any], bool]:
+    """Queue a job. Returns (job, created); a repeated idempotency key returns the first job."""
+    now = utcnow()
+    values = {
+        "operation": operation,
+        "spec": spec,
+        "status": "queued",
+        "priority": priority,
+        "use_cache": use_cache,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": now,
+        "owner": owner,
+        "idempotency_key": idempotency_key,
+        "cancel_requested": False,
+        "result_rows": 0,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with db.write() as conn:
+        if idempotency_key is not None:
+            existing = _by_idempotency_key(conn, owner, idempotency_key)
+            if existing is not None:
+                return _same_request(existing, operation, spec), False
+        stmt = _insert_ignoring_conflict(db, values).returning(*JOB.c)
+        row = conn.execute(stmt).first()
+        if row is None:  # a concurrent request with the same key won the race
+            existing = _by_idempotency_key(conn, owner, idempotency_key or "")
+            assert existing is not None
+            return _same_request(existing, operation, spec), False
+        if not db.is_sqlite:
+            conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        return row, True
+
+
+def _insert_ignoring_conflict(db: Database, values: dict[str, Any]) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if db.is_sqlite:
+        return sqlite.insert(JOB).values(values).on_conflict_do_nothing()
+    return postgresql.insert(JOB).values(values).on_conflict_do_nothing()
+
+
+def _by_idempotency_key(conn: Connection, owner: str, key: str) -> Row[Any] | None:
+    stmt = select(JOB).where(JOB.c.owner == owner, JOB.c.idempotency_key == key)
+    return conn.execute(stmt).first()
+
+
+def _same_request(row: Row[Any], operation: str, spec: dict[str, Any]) -> Row[Any]:
+    if row.operation != operation or row.spec != spec:
+        raise IdempotencyConflict(
+            f"Idempotency-Key was first used for job {row.id} with other parameters"
+        )
+    return row
+
+
+def get(db: Database, job_id: int) -> Row[Any] | None:
+    with db.read() as conn:
+        return conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
+
+
+def list_jobs(
+    db: Database,
+    *,
+    owner: str | None,
+    statuses: Sequence[str] = (),
+    operation: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[Row[Any]]:
+    """Newest first; ``before_id`` is the cursor (the last id of the previous page)."""
+    stmt = select(JOB).order_by(JOB.c.id.desc()).limit(limit)
+    if owner is not None:
+        stmt = stmt.where(JOB.c.owner == owner)
+    if statuses:
+        stmt = stmt.where(JOB.c.status.in_(statuses))
+    if operation is not None:
+        stmt = stmt.where(JOB.c.operation == operation)
+    if before_id is not None:
+        stmt = stmt.where(JOB.c.id < before_id)
+    with db.read() as conn:
+        return list(conn.execute(stmt))
+
+
+def results(db: Database, job_id: int, *, after_seq: int = -1, limit: int = 1000) -> list[Row[Any]]:
+    stmt = (
+        select(RESULT.c.seq, RESULT.c.data)
+        .where(RESULT.c.job_id == job_id, RESULT.c.seq > after_seq)
+        .order_by(RESULT.c.seq)
+        .limit(limit)
+    )
+    with db.read() as conn:
+        return list(conn.execute(stmt))
+
+
+def counts_by_status(db: Database) -> dict[tuple[str, str], int]:
+    stmt = select(JOB.c.operation, JOB.c.status, func.count()).group_by(
+        JOB.c.operation, JOB.c.status
+    )
+    with db.read() as conn:
+        return {(op, status): n for op, status, n in conn.execute(stmt)}
+
+
+def queue_depth(db: Database) -> int:
+    stmt = select(func.count()).where(JOB.c.status == "queued", JOB.c.run_after <= utcnow())
+    with db.read() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+# ---- the queue: claim, heartbeat, rows, completion ---------------------------------------------
+
+
+def claim(db: Database, worker_id: str, lease_s: float) -> Claimed | None:
+    """Take the next due job: highest priority, then oldest. One statement on both databases:
+    a fenced (MATERIALIZED) CTE picks the row with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+    concurrent workers skip each other's rows; SQLite runs it under ``BEGIN IMMEDIATE``."""
+    now = utcnow()
+    token = secrets.token_hex(16)
+    expires = now + timedelta(seconds=lease_s)
+    pick = (
+        select(JOB.c.id)
+        .where(JOB.c.status == "queued", JOB.c.run_after <= now)
+        .order_by(JOB.c.priority.desc(), JOB.c.run_after, JOB.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .cte("next_job")
+        .prefix_with("MATERIALIZED")
+    )
+    stmt = (
+        update(JOB)
+        .where(JOB.c.id.in_(select(pick.c.id)))
+        .values(
+            status="running",
+            lease_token=token,
+            lease_expires_at=expires,
+            worker_id=worker_id,
+            attempts=JOB.c.attempts + 1,
+            started_at=now,
+            progress=None,
+            error=None,
+            **_bump(),
+        )
+        .returning(
+            JOB.c.id,
+            JOB.c.operation,
+            JOB.c.spec,
+            JOB.c.use_cache,
+            JOB.c.attempts,
+            JOB.c.max_attempts,
+        )
+    )
+    with db.write() as conn:
+        row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        # Rows of an earlier attempt that died half-way are not part of this attempt's result.
+        conn.execute(delete(RESULT).where(RESULT.c.job_id == row.id))
+    return Claimed(
+        id=row.id,
+        operation=row.operation,
+        spec=row.spec,
+        use_cache=row.use_cache,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        lease_token=token,
+        lease_expires_at=expires,
+    )
+
+
+def reclaim_expired(db: Database) -> list[int]:
+    """Jobs whose worker stopped renewing its lease go back to the queue (or end, when their
+    attempts are used up or a cancel was asked for). Returns the ids touched."""
+    now = utcnow()
+    expired = and_(JOB.c.status == "running", JOB.c.lease_expires_at < now)
+    with db.write() as conn:
+        ids = [r.id for r in conn.execute(select(JOB.c.id).where(expired))]
+        if not ids:
+            return []
+        lost = {"type": "lease-expired", "message": "the worker stopped renewing its lease"}
+        common = {"lease_token": None, "lease_expires_at": None, "worker_id": None, **_bump()}
+        conn.execute(
+            update(JOB)
+            .where(JOB.c.id.in_(ids), expired, JOB.c.cancel_requested)
+            .values(status="cancelled", finished_at=now, **common)
+        )
+        conn.execute(
+            update(JOB)
+            .where(JOB.c.id.in_(ids), expired, JOB.c.attempts >= JOB.c.max_attempts)
+            .values(status="failed", finished_at=now, error=lost, **common)
+        )
+        conn.execute(
+            update(JOB)
+            .where(JOB.c.id.in_(ids), expired)
+            .values(status="queued", run_after=now, error=lost, **common)
+        )
+        if not db.is_sqlite:
+            conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return ids
+
+
+def _fenced(job_id: int, token: str) -> Any:
+    return and_(JOB.c.id == job_id, JOB.c.lease_token == token, JOB.c.status == "running")
+
+
+def heartbeat(
+    db: Database, job_id: int, token: str, lease_s: float, progress: dict[str, Any]
+) -> Beat:
+    """Renew the lease and record progress; tells whether a cancel was asked for."""
+    stmt = (
+        update(JOB)
+        .where(_fenced(job_id, token))
+        .values(
+            lease_expires_at=utcnow() + timedelta(seconds=lease_s), progress=progress, **_bump()
+        )
+        .returning(JOB.c.cancel_requested)
+    )
+    with db.write() as conn:
+        row = conn.execute(stmt).first()
+    return Beat(held=False) if row is None else Beat(held=True, cancel_requested=row[0])
+
+
+def add_rows(
+    db: Database, job_id: int, token: str, first_seq: int, rows: Iterable[dict[str, Any]]
+) -> bool:
+    """Append one batch of result rows, if the lease is still ours."""
+    batch = [{"job_id": job_id, "seq": first_seq + i, "data": d} for i, d in enumerate(rows)]
+    with db.write() as conn:
+        held = conn.execute(
+            update(JOB).where(_fenced(job_id, token)).values(updated_at=utcnow())
+        ).rowcount
+        if held != 1:
+            return False
+        if batch:
+            conn.execute(insert(RESULT), batch)
+    return True
+
+
+def finish(
+    db: Database,
+    job_id: int,
+    token: str,
+    *,
+    status: str,
+    progress: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+    result_rows: int = 0,
+) -> bool:
+    """End the attempt: succeeded, failed or cancelled. False: the lease was lost."""
+    assert status in FINISHED
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "summary": summary,
+        "error": error,
+        "result_rows": result_rows,
+        "finished_at": now,
+        "lease_token": None,
+        "lease_expires_at": None,
+        **_bump(),
+    }
+    if progress is not None:
+        values["progress"] = progress
+    with db.write() as conn:
+        return conn.execute(update(JOB).where(_fenced(job_id, token)).values(values)).rowcount == 1
+
+
+def retry_later(
+    db: Database, job_id: int, token: str, *, delay_s: float, error: dict[str, Any]
+) -> bool:
+    """Give the job back to the queue after a transient failure, due in ``delay_s``."""
+    values = {
+        "status": "queued",
+        "run_after": utcnow() + timedelta(seconds=delay_s),
+        "error": error,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "worker_id": None,
+        **_bump(),
+    }
+    with db.write() as conn:
+        return conn.execute(update(JOB).where(_fenced(job_id, token)).values(values)).rowcount == 1
+
+
+# ---- what the API asks ----------------------------------------------------------------------
+
+
+def request_cancel(db: Database, job_id: int) -> Row[Any] | None:
+    """A queued job is cancelled at once; a running one is asked to stop (its worker sees the
+    flag at its next heartbeat). A finished job is left as it is."""
+    now = utcnow()
+    with db.write() as conn:
+        conn.execute(
+            update(JOB)
+            .where(JOB.c.id == job_id, JOB.c.status == "queued")
+            .values(status="cancelled", cancel_requested=True, finished_at=now, **_bump())
+        )
+        conn.execute(
+            update(JOB)
+            .where(JOB.c.id == job_id, JOB.c.status == "running", ~JOB.c.cancel_requested)
+            .values(cancel_requested=True, **_bump())
+        )
+        return conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
+
+
+def requeue(db: Database, job_id: int) -> Row[Any] | None:
+    """Retry a failed or cancelled job: queued again with its attempts reset, results dropped."""
+    now = utcnow()
+    with db.write() as conn:
+        done = conn.execute(
+            update(JOB)
+            .where(JOB.c.id == job_id, JOB.c.status.in_(("failed", "cancelled")))
+            .values(
+                status="queued",
+                attempts=0,
+                run_after=now,
+                cancel_requested=False,
+                error=None,
+                summary=None,
+                progress=None,
+                result_rows=0,
+                started_at=None,
+                finished_at=None,
+                **_bump(),
+            )
+        ).rowcount
+        if done:
+            conn.execute(delete(RESULT).where(RESULT.c.job_id == job_id))
+            if not db.is_sqlite:
+                conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        return conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
+
+
+def delete_finished(db: Database, job_id: int) -> bool:
+    with db.write() as conn:
+        conn.execute(
+            delete(RESULT).where(
+                RESULT.c.job_id == job_id,
+                RESULT.c.job_id.in_(
+                    select(JOB.c.id).where(JOB.c.id == job_id, JOB.c.status.in_(FINISHED))
+                ),
+            )
+        )
+        return (
+            conn.execute(delete(JOB).where(JOB.c.id == job_id, JOB.c.status.in_(FINISHED))).rowcount
+            == 1
+        )

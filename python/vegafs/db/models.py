@@ -1,0 +1,81 @@
+"""The tables. One job table serves SQLite and PostgreSQL alike.
+
+Times are naive UTC (``datetime.now(UTC)`` without tzinfo), written by the application: hosts
+sharing one database are expected to keep their clocks in sync (NTP), as with any lease.
+"""
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT on PostgreSQL, INTEGER on SQLite (the rowid alias, so ids autoincrement there too).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    # none_as_null: a Python None is SQL NULL, not the JSON value null.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON(none_as_null=True)}
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The key is "vfs_<lookup>_<secret>"; lookup finds the row, the SHA-256 of the key proves it.
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(100))  # comma-separated: read,submit,admin
+    root: Mapped[str | None] = mapped_column(String(4096))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    operation: Mapped[str] = mapped_column(String(100))
+    spec: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # queued running succeeded failed cancelled
+    priority: Mapped[int] = mapped_column(default=0)
+    use_cache: Mapped[bool] = mapped_column(default=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int]
+    run_after: Mapped[datetime]
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    owner: Mapped[str] = mapped_column(String(100))  # API key name, or "local"
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    progress: Mapped[dict[str, Any] | None]
+    summary: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]  # {"type": ..., "message": ..., "path"?: ...}
+    result_rows: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)  # +1 on every change; the SSE event id
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("owner", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
+        Index("ix_jobs_claim", "status", "priority", "run_after"),
+        Index("ix_jobs_lease", "status", "lease_expires_at"),
+        Index("ix_jobs_owner", "owner", "id"),
+    )
+
+
+class JobResult(Base):
+    """A job's result rows, written in batches and read by cursor (job_id, seq)."""
+
+    __tablename__ = "job_results"
+
+    job_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]]

@@ -1,0 +1,324 @@
+"""The worker: claims jobs, runs them with a lease it keeps renewing, records the outcome.
+
+Each slot is a thread that claims one job at a time. The operation runs on a thread of its own
+(the core releases the interpreter), while the slot renews the lease every ``heartbeat_s``,
+writing the progress counters with it. A heartbeat that finds the lease gone (it expired and
+another worker took the job) or a cancel request sets the operation's cancel token: the core stops
+within a fraction of a second, and a worker that lost its lease writes nothing more.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Histogram
+
+from vegafs import ops
+from vegafs.cache import Cache, result_key
+from vegafs.cache.bus import Bus, cancel_topic, job_topic
+from vegafs.db import Database, DatabaseUnavailable
+from vegafs.db import jobs as queue
+from vegafs.errors import Cancelled
+from vegafs.jobs.failures import backoff_s, describe, is_transient
+from vegafs.jobs.wakeup import QUEUE_TOPIC, PgListener
+from vegafs.ops.confine import PathNotAllowed
+from vegafs.settings import Settings
+
+log = logging.getLogger("vegafs.worker")
+ROW_BATCH = 1000
+
+JOB_SECONDS = Histogram(
+    "vegafs_job_duration_seconds",
+    "Run time of job attempts, by operation and outcome.",
+    ["operation", "status"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600),
+)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class _Attempt:
+    """One run of an operation on its own thread."""
+
+    job: queue.Claimed
+    ctx: ops.RunContext = field(default_factory=ops.RunContext)
+    result: Any = None
+    error: BaseException | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def progress(self) -> dict[str, Any]:
+        entries, dirs, size, errors = self.ctx.progress.snapshot()
+        elapsed = time.monotonic() - self.started
+        return {
+            "entries": entries,
+            "dirs": dirs,
+            "bytes": size,
+            "errors": errors,
+            "elapsed_s": round(elapsed, 3),
+            "rate_per_s": round(entries / elapsed, 1) if elapsed > 0 else 0.0,
+            "eta_s": None,  # a walk does not know its total in advance
+        }
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        cache: Cache,
+        bus: Bus,
+        settings: Settings,
+        *,
+        concurrency: int = 1,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.cache = cache
+        self.bus = bus
+        self.settings = settings
+        self.concurrency = concurrency
+        self.id = worker_id or default_worker_id()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listener: PgListener | None = None
+        self._last_reclaim = 0.0
+        self._reclaim_lock = threading.Lock()
+        self._running: dict[int, _Attempt] = {}
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self.db.is_sqlite:
+            self._listener = PgListener(self.db.url, self.bus.hub)
+        for n in range(self.concurrency):
+            t = threading.Thread(target=self._slot, name=f"vegafs-worker-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        log.info("worker %s: %d slot(s)", self.id, self.concurrency)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; running operations are cancelled and their jobs queued again."""
+        self._stop.set()
+        for attempt in list(self._running.values()):
+            attempt.ctx.cancel.cancel()
+        self.bus.hub.deliver(QUEUE_TOPIC)
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if self._listener is not None:
+            self._listener.close()
+
+    def wait(self) -> None:
+        for t in self._threads:
+            while t.is_alive():
+                t.join(0.5)
+
+    # ---- one slot -----------------------------------------------------------------------
+
+    def _slot(self) -> None:
+        with self.bus.hub.subscribe(QUEUE_TOPIC) as wakeup:
+            while not self._stop.is_set():
+                try:
+                    self._reclaim_now_and_then()
+                    job = queue.claim(self.db, self.id, self.settings.lease_s)
+                except DatabaseUnavailable as e:
+                    log.warning("database unavailable: %s", e)
+                    self._stop.wait(self.settings.poll_s)
+                    continue
+                if job is None:
+                    wakeup.wait(self.settings.poll_s)
+                    continue
+                self._publish(job.id)
+                try:
+                    self._run(job)
+                except DatabaseUnavailable as e:
+                    # The outcome could not be written; the lease will expire and the job be
+                    # retried by whichever worker claims it then.
+                    log.warning("job %d: database unavailable, left to its lease: %s", job.id, e)
+                except Exception:
+                    log.exception("job %d: worker error, left to its lease", job.id)
+
+    def _reclaim_now_and_then(self) -> None:
+        now = time.monotonic()
+        period = min(self.settings.lease_s / 2, 5.0)
+        with self._reclaim_lock:
+            if now - self._last_reclaim < period:
+                return
+            self._last_reclaim = now
+        for job_id in queue.reclaim_expired(self.db):
+            log.warning("job %d: lease expired, reclaimed", job_id)
+            self._publish(job_id)
+
+    def _publish(self, job_id: int) -> None:
+        self.bus.publish(job_topic(job_id))
+
+    # ---- one job ------------------------------------------------------------------------
+
+    def _run(self, job: queue.Claimed) -> None:
+        attempt = _Attempt(job)
+        try:
+            op = ops.get(job.operation)
+            spec = op.spec.model_validate(job.spec)
+            if self.settings.roots:  # checked again: the tree may have changed since submit
+                spec = op.confine(spec, self.settings.roots)
+        except (KeyError, ValueError, PathNotAllowed) as e:
+            self._end(attempt, "failed", error=_params_error(e))
+            return
+
+        key = result_key(job.operation, job.spec)
+        if op.cacheable and job.use_cache:
+            cached = self.cache.get(key)
+            if cached is not None:
+                entry = json.loads(cached)
+                self._succeed(attempt, entry["summary"], entry["rows"], cached=True)
+                return
+
+        lost = self._supervise(attempt, op, spec)
+        status = "lost" if lost else ("failed" if attempt.error else "succeeded")
+        JOB_SECONDS.labels(job.operation, status).observe(time.monotonic() - attempt.started)
+        if lost:
+            log.warning("job %d: lease lost; this attempt's outcome is dropped", job.id)
+            return
+        if attempt.error is None:
+            summary, rows = op.split(attempt.result)
+            rows_json = [r.model_dump(mode="json") for r in rows]
+            if self._succeed(attempt, summary, rows_json) and op.cacheable:
+                value = json.dumps({"summary": summary, "rows": rows_json}).encode()
+                self.cache.set(key, value, self.settings.cache_ttl_s)
+            return
+        self._fail(attempt, attempt.error)
+
+    def _supervise(self, attempt: _Attempt, op: ops.Operation, spec: Any) -> bool:
+        """Run the operation, renewing the lease; True when the lease was lost."""
+        job, s = attempt.job, self.settings
+
+        def target() -> None:
+            try:
+                attempt.result = op.run(spec, attempt.ctx)
+            except BaseException as e:
+                attempt.error = e
+            finally:
+                self.bus.hub.deliver(cancel_topic(job.id))  # wakes the loop below
+
+        self._running[job.id] = attempt
+        lost = False
+        lease_until = time.monotonic() + s.lease_s
+        with self.bus.hub.subscribe(cancel_topic(job.id)) as signal:
+            thread = threading.Thread(target=target, name=f"vegafs-job-{job.id}", daemon=True)
+            thread.start()
+            while thread.is_alive():
+                signal.wait(s.heartbeat_s)
+                if not thread.is_alive():
+                    break
+                try:
+                    beat = queue.heartbeat(
+                        self.db, job.id, job.lease_token, s.lease_s, attempt.progress()
+                    )
+                except DatabaseUnavailable as e:
+                    if time.monotonic() > lease_until - s.heartbeat_s:
+                        log.warning("job %d: lease ran out while the database was away", job.id)
+                        attempt.ctx.cancel.cancel()
+                        lost = True
+                    else:
+                        log.debug("job %d: heartbeat failed: %s", job.id, e)
+                    continue
+                lease_until = time.monotonic() + s.lease_s
+                if not beat.held:
+                    attempt.ctx.cancel.cancel()
+                    lost = True
+                elif beat.cancel_requested:
+                    attempt.ctx.cancel.cancel()
+                self._publish(job.id)
+            thread.join()
+        del self._running[job.id]
+        return lost
+
+    def _succeed(
+        self,
+        attempt: _Attempt,
+        summary: dict[str, Any],
+        rows: list[dict[str, Any]],
+        *,
+        cached: bool = False,
+    ) -> bool:
+        job = attempt.job
+        for start in range(0, len(rows), ROW_BATCH):
+            if not queue.add_rows(
+                self.db, job.id, job.lease_token, start, rows[start : start + ROW_BATCH]
+            ):
+                log.warning("job %d: lease lost while writing rows", job.id)
+                return False
+        progress = {**attempt.progress(), "cached": cached}
+        return self._end(attempt, "succeeded", summary=summary, rows=len(rows), progress=progress)
+
+    def _fail(self, attempt: _Attempt, error: BaseException) -> None:
+        job = attempt.job
+        if isinstance(error, Cancelled):
+            if self._stop.is_set():  # the worker is stopping: give the job back untouched
+                queue.retry_later(
+                    self.db,
+                    job.id,
+                    job.lease_token,
+                    delay_s=0,
+                    error={"type": "worker-stopped", "message": "worker stopped"},
+                )
+                self._publish(job.id)
+                return
+            self._end(attempt, "cancelled", error=describe(error))
+            return
+        record = describe(error)
+        if is_transient(error) and job.attempts < job.max_attempts:
+            delay = backoff_s(job.attempts, self.settings.retry_base_s, self.settings.retry_max_s)
+            record["retry_in_s"] = round(delay, 3)
+            log.warning(
+                "job %d: attempt %d failed (%s); retrying in %.1f s",
+                job.id,
+                job.attempts,
+                record["message"],
+                delay,
+            )
+            queue.retry_later(self.db, job.id, job.lease_token, delay_s=delay, error=record)
+            self._publish(job.id)
+            return
+        self._end(attempt, "failed", error=record)
+
+    def _end(
+        self,
+        attempt: _Attempt,
+        status: str,
+        *,
+        summary: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        rows: int = 0,
+        progress: dict[str, Any] | None = None,
+    ) -> bool:
+        job = attempt.job
+        done = queue.finish(
+            self.db,
+            job.id,
+            job.lease_token,
+            status=status,
+            summary=summary,
+            error=error,
+            result_rows=rows,
+            progress=progress or attempt.progress(),
+        )
+        if not done:
+            log.warning("job %d: lease lost before it could be marked %s", job.id, status)
+        self._publish(job.id)
+        return done
+
+
+def _params_error(e: Exception) -> dict[str, Any]:
+    if isinstance(e, PathNotAllowed):
+        return {"type": "path-not-allowed", "message": str(e), "path": e.path}
+    if isinstance(e, KeyError):
+        return {"type": "unknown-operation", "message": str(e.args[0])}
+    return describe(e)

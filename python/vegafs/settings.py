@@ -1,0 +1,77 @@
+"""The service's settings: one pydantic-settings object, read once from ``VEGAFS_*`` variables.
+
+The defaults are the embedded service: a SQLite file in the data directory, an in-process cache
+and event bus, no server to install.
+"""
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "vegafs"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VEGAFS_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file vegafs.db in data_dir."
+    )
+    redis_url: str | None = Field(default=None, description="None: in-process cache and bus.")
+    roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Directories the API may touch, separated by ':' (os.pathsep).",
+    )
+
+    # Queue
+    lease_s: PositiveFloat = 30.0
+    heartbeat_s: PositiveFloat = 0.5
+    poll_s: PositiveFloat = 1.0
+    max_attempts: PositiveInt = 3
+    retry_base_s: PositiveFloat = 2.0
+    retry_max_s: PositiveFloat = 300.0
+
+    # Cache
+    cache_ttl_s: PositiveFloat = 300.0
+    cache_timeout_s: PositiveFloat = 0.25
+
+    # API
+    auth_memo_s: float = Field(default=5.0, ge=0, description="How long a checked key is trusted.")
+    max_body_bytes: PositiveInt = 1 << 20
+    page_max: PositiveInt = 1000
+    sse_keepalive_s: PositiveFloat = 15.0
+
+    @field_validator("roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p for p in value.split(os.pathsep) if p]
+        return value
+
+    @field_validator("roots")
+    @classmethod
+    def _resolve_roots(cls, value: list[Path]) -> list[Path]:
+        return [Path(os.path.realpath(p)) for p in value]
+
+    @property
+    def database(self) -> str:
+        """The database URL, with the default filled in."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'vegafs.db'}"
+
+    @property
+    def embedded(self) -> bool:
+        """True on SQLite: `vegafs serve` then runs a worker in its own process."""
+        return self.database.startswith("sqlite")
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
