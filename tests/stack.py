@@ -172,3 +172,44 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+# --- jobs that take a while, on demand ---------------------------------------------------------
+
+
+def strace_missing() -> str | None:
+    """Why slowed-down workers cannot run here, or None."""
+    import shutil
+
+    if shutil.which("strace") is None:
+        return "strace is missing (apt-get install strace)"
+    probe = subprocess.run(
+        ["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True, timeout=30, check=False
+    )
+    return None if probe.returncode == 0 else f"ptrace not permitted: {probe.stderr!r}"
+
+
+def slow_tree(root: Path, depth: int = 30) -> list[Path]:
+    """``depth`` nested directories under ``root`` (which must lie in the service's roots).
+    Returns every directory, root first: pass them to ``slowed``."""
+    names = [f"d{i:02d}" for i in range(depth)]
+    dirs = [root.joinpath(*names[:n]) for n in range(depth + 1)]
+    dirs[-1].mkdir(parents=True, exist_ok=True)
+    (dirs[-1] / "leaf.txt").write_bytes(b"x" * 10)
+    return dirs
+
+
+def slowed(dirs: list[Path], delay_ms: int = 200) -> list[str]:
+    """A command prefix under which every getdents64 on ``dirs`` (and only those) waits
+    ``delay_ms``: analysing the nested tree then takes about depth * 2 * delay_ms, while the
+    rest of the process (imports, database, HTTP) runs at full speed."""
+    cmd = ["strace", "-f", "-qq", "-o", "/dev/null"]
+    for d in dirs:
+        cmd += ["-P", str(d)]
+    return [
+        *cmd,
+        "-e",
+        "trace=getdents64",
+        "-e",
+        f"inject=getdents64:delay_enter={delay_ms * 1000}",
+    ]
