@@ -107,9 +107,11 @@ class Stack:
             check=False,
         )
 
-    def start_server(self, *extra: str) -> subprocess.Popen[bytes]:
+    def start_server(
+        self, *extra: str, prefix: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """`vegafs serve` (with its in-process worker on SQLite); returns when /healthz answers."""
-        proc = self._spawn(["serve", "--port", str(self.port), *extra])
+        proc = self._spawn(["serve", "--port", str(self.port), *extra], prefix)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if proc.poll() is not None:
@@ -124,11 +126,14 @@ class Stack:
     def start_worker(self, *extra: str, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
         return self._spawn(["worker", *extra], prefix)
 
-    def start(self) -> "Stack":
-        """The usual service: the server, plus one `vegafs worker` process when not embedded."""
-        self.start_server()
-        if not self.backend.embedded:
-            self.start_worker("--concurrency", "2")
+    def start(self, prefix: list[str] | None = None) -> "Stack":
+        """The usual service: the server, plus one `vegafs worker` process when not embedded.
+        ``prefix`` (e.g. ``slowed(...)``) wraps whichever process runs the jobs."""
+        if self.backend.embedded:
+            self.start_server(prefix=prefix)
+        else:
+            self.start_server()
+            self.start_worker("--concurrency", "2", prefix=prefix)
         return self
 
     def create_key(self, name: str, scopes: str = "read,submit", root: Path | None = None) -> str:
