@@ -1,13 +1,36 @@
-"""A job's life over HTTP, on SQLite and on PostgreSQL + Redis."""
+"""A job's life over HTTP, on SQLite and on PostgreSQL + Redis: submit, watch, results, cancel,
+retry, delete, idempotency, the result cache, SSE resume."""
 
+import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stack import Stack
+import httpx
+import pytest
+
+from conftest import write
+from stack import Backend, Stack, slow_tree, slowed, strace_missing
 
 
 def analyze_body(root: Path, **params: Any) -> dict[str, Any]:
     return {"operation": "analyze", "params": {"selection": {"roots": [str(root)]}, **params}}
+
+
+@pytest.fixture
+def slow_stack(backend: Backend, tmp_path: Path, service_root: Path) -> Iterator[Stack]:
+    """A service whose jobs on ``service_root/slow`` take ~10 s (nested dirs, slowed getdents)."""
+    why_not = strace_missing()
+    if why_not:
+        pytest.skip(why_not)
+    dirs = slow_tree(service_root / "slow", depth=25)
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        yield s.start(prefix=slowed(dirs, delay_ms=200))
+    finally:
+        s.stop()
 
 
 def test_a_job_runs_from_submit_to_results(stack: Stack, service_root: Path) -> None:
@@ -18,13 +41,311 @@ def test_a_job_runs_from_submit_to_results(stack: Stack, service_root: Path) -> 
         assert r.headers["location"] == f"/api/v1/jobs/{job['id']}"
         assert job["status"] == "queued"
         assert job["params"]["selection"]["roots"] == [str(service_root)]
+        assert job["links"]["results"] == f"/api/v1/jobs/{job['id']}/results"
         done = stack.wait_job(http, job["id"], {"succeeded", "failed"})
         assert done["status"] == "succeeded", done
         assert done["attempts"] == 1
+        assert done["error"] is None
         summary = done["summary"]
         assert (summary["files"], summary["dirs"], summary["file_bytes"]) == (3, 3, 2130)
         assert [f["bytes"] for f in summary["largest_files"]] == [2000, 100]
+        assert "errors" not in summary  # they are the result rows
         assert done["progress"]["entries"] == 6
+        assert done["progress"]["cached"] is False
         assert done["result_rows"] == 0
+        assert done["started_at"] <= done["finished_at"]
         page = http.get(f"/jobs/{job['id']}/results").json()
         assert page == {"items": [], "next_cursor": None}
+
+
+def test_results_are_the_entries_that_could_not_be_read(
+    backend: Backend, tmp_path: Path, service_root: Path, unprivileged: list[str]
+) -> None:
+    locked = [service_root / f"locked{i}" for i in range(5)]
+    for d in locked:
+        d.mkdir()
+        d.chmod(0)
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        s.start(prefix=unprivileged)
+        with s.client() as http:
+            job = http.post("/jobs", json=analyze_body(service_root)).json()
+            done = s.wait_job(http, job["id"], {"succeeded", "failed"})
+            assert done["status"] == "succeeded", done
+            assert done["result_rows"] == 5
+            assert done["summary"]["error_count"] == 5
+            first = http.get(f"/jobs/{job['id']}/results", params={"limit": 2}).json()
+            assert [row["seq"] for row in first["items"]] == [0, 1]
+            assert first["next_cursor"] == "1"
+            rest = http.get(f"/jobs/{job['id']}/results", params={"limit": 2, "cursor": "1"}).json()
+            assert [row["seq"] for row in rest["items"]] == [2, 3]
+            last = http.get(f"/jobs/{job['id']}/results", params={"limit": 2, "cursor": "3"}).json()
+            assert [row["seq"] for row in last["items"]] == [4]
+            assert last["next_cursor"] is None
+            rows = [r["data"] for r in first["items"] + rest["items"] + last["items"]]
+            assert [r["path"] for r in rows] == [str(d) for d in locked]
+            assert {r["kind"] for r in rows} == {"permission_denied"}
+
+            nd = http.get(f"/jobs/{job['id']}/results", params={"format": "ndjson"})
+            assert nd.headers["content-type"] == "application/x-ndjson"
+            assert [json.loads(line) for line in nd.text.splitlines()] == rows
+            csv_text = http.get(f"/jobs/{job['id']}/results", params={"format": "csv"}).text
+            lines = csv_text.splitlines()
+            assert lines[0] == "path,kind,error"
+            assert [line.split(",")[0] for line in lines[1:]] == [str(d) for d in locked]
+    finally:
+        s.stop()
+        for d in locked:
+            d.chmod(0o755)
+
+
+def test_a_repeated_idempotency_key_returns_the_same_job(stack: Stack, service_root: Path) -> None:
+    body = analyze_body(service_root)
+    with stack.client() as http:
+        first = http.post("/jobs", json=body, headers={"Idempotency-Key": "k1"})
+        again = http.post("/jobs", json=body, headers={"Idempotency-Key": "k1"})
+        assert (first.status_code, again.status_code) == (202, 200)
+        assert again.json()["id"] == first.json()["id"]
+        other = http.post(
+            "/jobs", json=analyze_body(service_root, top=3), headers={"Idempotency-Key": "k1"}
+        )
+        assert other.status_code == 409
+        assert other.headers["content-type"] == "application/problem+json"
+        assert other.json()["type"] == "/problems/idempotency-key-reused"
+        fresh = http.post("/jobs", json=body, headers={"Idempotency-Key": "k2"})
+        assert fresh.status_code == 202
+        assert fresh.json()["id"] != first.json()["id"]
+        listed = http.get("/jobs").json()["items"]
+        assert sorted(j["id"] for j in listed) == sorted([first.json()["id"], fresh.json()["id"]])
+
+
+def test_the_second_identical_analysis_comes_from_the_cache_unless_fresh(
+    stack: Stack, service_root: Path
+) -> None:
+    with stack.client() as http:
+        ids = []
+        for extra in ({}, {}, {"fresh": True}):
+            job = http.post("/jobs", json={**analyze_body(service_root), **extra}).json()
+            ids.append(stack.wait_job(http, job["id"], {"succeeded"}))
+        assert [j["progress"]["cached"] for j in ids] == [False, True, False]
+        assert ids[1]["summary"] == ids[0]["summary"]
+        write(service_root / "new.txt", 7)
+        # A fresh run sees the change; the cached one (within its TTL) did not.
+        assert ids[2]["summary"]["files"] == 3  # submitted before the new file
+        newer = http.post("/jobs", json={**analyze_body(service_root), "fresh": True}).json()
+        assert stack.wait_job(http, newer["id"], {"succeeded"})["summary"]["files"] == 4
+
+
+def test_listing_filters_and_pages(stack: Stack, service_root: Path) -> None:
+    with stack.client() as http:
+        ids = [http.post("/jobs", json=analyze_body(service_root)).json()["id"] for _ in range(5)]
+        for i in ids:
+            stack.wait_job(http, i, {"succeeded"})
+        bad = http.post("/jobs", json=analyze_body(service_root / "a", top=1)).json()["id"]
+        stack.wait_job(http, bad, {"succeeded"})
+        page1 = http.get("/jobs", params={"limit": 4}).json()
+        assert [j["id"] for j in page1["items"]] == [bad, *ids[::-1][:3]]
+        page2 = http.get("/jobs", params={"limit": 4, "cursor": page1["next_cursor"]}).json()
+        assert [j["id"] for j in page2["items"]] == ids[1::-1]
+        assert page2["next_cursor"] is None
+        assert http.get("/jobs", params={"status": "failed"}).json()["items"] == []
+        assert (
+            len(http.get("/jobs", params={"status": ["succeeded", "failed"]}).json()["items"]) == 6
+        )
+        assert http.get("/jobs", params={"operation": "nope"}).json()["items"] == []
+        r = http.get("/jobs", params={"status": "sleeping"})
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "status[0]"
+
+
+def test_cancel_stops_a_running_job_within_a_second(slow_stack: Stack, service_root: Path) -> None:
+    with slow_stack.client() as http:
+        job = http.post("/jobs", json=analyze_body(service_root / "slow")).json()
+        slow_stack.wait_job(http, job["id"], {"running"})
+        time.sleep(0.5)
+        asked = time.monotonic()
+        r = http.post(f"/jobs/{job['id']}/cancel")
+        assert r.status_code == 202
+        assert r.json()["cancel_requested"] is True
+        done = slow_stack.wait_job(http, job["id"], {"cancelled", "succeeded", "failed"})
+        took = time.monotonic() - asked
+        assert done["status"] == "cancelled", done
+        assert done["error"]["type"] == "cancelled"
+        assert done["summary"] is None
+        assert took < 2.0, f"cancel took {took:.2f} s"
+        again = http.post(f"/jobs/{job['id']}/cancel")
+        assert again.status_code == 409
+        assert again.json()["type"] == "/problems/job-finished"
+
+
+def test_a_queued_job_is_cancelled_at_once_and_can_be_retried(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        s.start_server("--no-worker")
+        with s.client() as http:
+            job = http.post("/jobs", json=analyze_body(service_root)).json()
+            r = http.post(f"/jobs/{job['id']}/cancel")
+            assert (r.status_code, r.json()["status"]) == (202, "cancelled")
+            assert http.post(f"/jobs/{job['id']}/retry").json()["status"] == "queued"
+            running = http.post("/jobs", json=analyze_body(service_root)).json()
+            assert http.post(f"/jobs/{running['id']}/retry").status_code == 409
+            assert http.delete(f"/jobs/{running['id']}").status_code == 409
+            s.start_worker()
+            assert s.wait_job(http, job["id"], {"succeeded"})["attempts"] == 1
+    finally:
+        s.stop()
+
+
+def test_a_failed_job_can_be_retried_and_deleted(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    target = service_root / "later"
+    target.mkdir()
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        s.start_server("--no-worker")
+        with s.client() as http:
+            # Submitted while the directory exists; gone when a worker looks: a permanent
+            # failure, not retried.
+            job = http.post("/jobs", json=analyze_body(target)).json()
+            target.rmdir()
+            s.start_worker()
+            failed = s.wait_job(http, job["id"], {"succeeded", "failed"})
+            assert failed["status"] == "failed"
+            assert failed["error"]["type"] == "path-not-allowed"
+            assert failed["error"]["path"] == str(target)
+            assert failed["attempts"] == 1
+            target.mkdir()
+            r = http.post(f"/jobs/{job['id']}/retry")
+            assert (r.status_code, r.json()["status"], r.json()["attempts"]) == (202, "queued", 0)
+            assert r.json()["error"] is None
+            assert s.wait_job(http, job["id"], {"succeeded"})["summary"]["dirs"] == 1
+            assert http.delete(f"/jobs/{job['id']}").status_code == 204
+            gone = http.get(f"/jobs/{job['id']}")
+            assert gone.status_code == 404
+            assert gone.json()["type"] == "/problems/job-not-found"
+    finally:
+        s.stop()
+
+
+def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    event: dict[str, Any] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in event:
+                yield event
+            event = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(": ")
+            event[name] = json.loads(value) if name == "data" else value
+
+
+def test_events_stream_progress_and_resume_after_the_last_id(
+    slow_stack: Stack, service_root: Path
+) -> None:
+    with slow_stack.client(timeout=60) as http:
+        job = http.post("/jobs", json=analyze_body(service_root / "slow")).json()
+        seen: list[dict[str, Any]] = []
+        with http.stream("GET", f"/jobs/{job['id']}/events") as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            for event in sse_events(r):
+                seen.append(event)
+                if event["data"]["status"] == "running" and event["event"] == "progress":
+                    break
+        assert seen[0]["event"] == "state"
+        ids = [int(e["id"]) for e in seen]
+        assert ids == sorted(set(ids)), ids
+        assert [e["data"]["version"] for e in seen] == ids
+        last = ids[-1]
+        resumed: list[dict[str, Any]] = []
+        headers = {"Last-Event-ID": str(last)}
+        with http.stream("GET", f"/jobs/{job['id']}/events", headers=headers) as r:
+            resumed = list(sse_events(r))
+        assert all(int(e["id"]) > last for e in resumed), [e["id"] for e in resumed]
+        assert resumed[-1]["event"] == "state"
+        assert resumed[-1]["data"]["status"] == "succeeded"
+        assert [e["event"] for e in resumed].count("state") == 2  # resumed, then finished
+        # Resuming after the final event: nothing more to say, the stream ends at once.
+        headers = {"Last-Event-ID": resumed[-1]["id"]}
+        with http.stream("GET", f"/jobs/{job['id']}/events", headers=headers) as r:
+            assert list(sse_events(r)) == []
+
+
+def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
+    with stack.client() as http:
+        ops = http.get("/operations").json()
+    assert [op["name"] for op in ops] == ["analyze"]
+    assert "selection" in ops[0]["params_schema"]["properties"]
+    assert ops[0]["mutates"] is False
+
+
+def test_health_readiness_and_metrics(stack: Stack, service_root: Path) -> None:
+    with stack.client() as http:
+        job = http.post("/jobs", json=analyze_body(service_root)).json()
+        stack.wait_job(http, job["id"], {"succeeded"})
+    assert httpx.get(f"{stack.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{stack.url}/readyz").json() == {"status": "ok"}
+    text = httpx.get(f"{stack.url}/metrics").text
+    assert 'vegafs_jobs{operation="analyze",status="succeeded"} 1.0' in text
+    assert "vegafs_queue_depth 0.0" in text
+    assert "vegafs_database_up 1.0" in text
+    posts = 'vegafs_http_request_duration_seconds_count{method="POST",route="/api/v1/jobs",'
+    assert posts + 'status="202"} 1.0' in text
+    if stack.backend.embedded:  # the worker runs in the server's process
+        assert (
+            'vegafs_job_duration_seconds_count{operation="analyze",status="succeeded"} 1.0' in text
+        )
+
+
+def test_bad_requests_get_problems_naming_the_field(stack: Stack, service_root: Path) -> None:
+    with stack.client() as http:
+        r = http.post("/jobs", json={"operation": "defrag", "params": {}})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert body["type"] == "/problems/validation"
+        assert body["errors"][0]["field"] == "operation"
+        assert "defrag" in body["detail"]
+
+        r = http.post("/jobs", json=analyze_body(service_root, top=-1))
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "params.top"
+
+        bad = {
+            "operation": "analyze",
+            "params": {"selection": {"roots": [str(service_root)], "min_size": "big"}},
+        }
+        r = http.post("/jobs", json=bad)
+        assert r.json()["errors"][0]["field"] == "params.selection.min_size"
+
+        r = http.post("/jobs", json={"operation": "analyze", "params": {}, "colour": "red"})
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "colour"
+
+        r = http.post("/jobs", content=b"{not json", headers={"content-type": "application/json"})
+        assert r.status_code == 422
+
+        huge = {"operation": "analyze", "params": {"pad": "x" * (2 << 20)}}
+        r = http.post("/jobs", json=huge)
+        assert r.status_code == 413
+        assert r.json()["type"] == "/problems/payload-too-large"
+
+        for path in ("/jobs/0", "/jobs/99999", "/jobs/abc"):
+            r = http.get(path)
+            assert r.status_code in (404, 422), path
+            assert r.headers["content-type"] == "application/problem+json"
+        assert http.get("/jobs/99999").json()["type"] == "/problems/job-not-found"
+        assert http.get("/nowhere").json()["type"] == "/problems/not-found"
+
+
+def test_a_non_loopback_address_needs_a_key(stack: Stack) -> None:
+    done = stack.cli("serve", "--host", "0.0.0.0", "--port", "1")
+    assert done.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without an API key" in done.stderr

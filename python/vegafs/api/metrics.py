@@ -68,8 +68,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _template(scope)
             HTTP_SECONDS.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - start
             )
@@ -80,3 +79,13 @@ def exposition(db: Database) -> bytes:
     jobs = CollectorRegistry(auto_describe=False)
     jobs.register(JobCollector(db))
     return generate_latest(REGISTRY) + generate_latest(jobs)
+
+
+def _template(scope: Scope) -> str:
+    """The matched route as a template (``/api/v1/jobs/{job_id}``): a bounded label set."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path: str = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
