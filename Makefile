@@ -6,7 +6,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-TREE ?= .
+# The directories `make run`'s service may touch (':'-separated); default: this checkout.
+VEGAFS_ROOTS ?= $(CURDIR)
 
 .PHONY: help run build dev test lint fmt cargo-test stubtest pytest services bench clean
 
@@ -23,8 +24,8 @@ build: $(BIN)/maturin ## Build the Rust core (release) and install VegaFS into .
 dev: $(BIN)/maturin ## Same with a debug build: quicker to compile, slower to run
 	$(BIN)/maturin develop --extras dev --quiet
 
-run: build ## Build, install and analyze a tree: make run [TREE=path]
-	$(BIN)/vegafs analyze $(TREE)
+run: build ## Build, install, serve the API on 127.0.0.1:8000 (SQLite; jobs may touch VEGAFS_ROOTS)
+	VEGAFS_ROOTS="$(VEGAFS_ROOTS)" $(BIN)/vegafs serve --host 127.0.0.1 --port 8000
 
 test: lint cargo-test stubtest pytest ## Everything CI runs: lint, cargo test, stub check, pytest
 

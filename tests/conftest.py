@@ -208,20 +208,30 @@ REDIS_URL = os.environ.get("VEGAFS_TEST_REDIS_URL")
 
 
 @pytest.fixture(scope="session")
-def pg_schema() -> str:
-    """The PostgreSQL test database, migrated once per session."""
+def pg_schema() -> Iterator[str]:
+    """A PostgreSQL database of this test session's own (so that two sessions never meet),
+    migrated once, dropped at the end."""
     if not PG_URL or not REDIS_URL:
         pytest.skip("VEGAFS_TEST_DATABASE_URL / VEGAFS_TEST_REDIS_URL unset: run `make pytest`")
-    from sqlalchemy import text
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
     from vegafs.db import Database, migrate
+    from vegafs.db.database import normalise_url
 
-    db = Database(PG_URL)
-    with db.write() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS job_results, jobs, api_keys, alembic_version"))
+    name = f"vegafs_t{os.getpid()}"
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
     migrate.upgrade(db)
     db.dispose()
-    return PG_URL
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 def clean_pg(url: str) -> None:
@@ -243,10 +253,14 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     url = request.getfixturevalue("pg_schema")
     clean_pg(url)
     import redis
+    from sqlalchemy.engine import make_url
 
     assert REDIS_URL is not None
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    return Backend("pg", url, REDIS_URL)
+    # A Redis database of this session's own too (1-15), emptied before each test.
+    redis_url = make_url(REDIS_URL).set(database=str(os.getpid() % 15 + 1))
+    redis_text = redis_url.render_as_string(hide_password=False)
+    redis.Redis.from_url(redis_text).flushdb()
+    return Backend("pg", url, redis_text)
 
 
 @pytest.fixture
