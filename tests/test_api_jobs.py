@@ -349,3 +349,26 @@ def test_a_non_loopback_address_needs_a_key(stack: Stack) -> None:
     done = stack.cli("serve", "--host", "0.0.0.0", "--port", "1")
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 without an API key" in done.stderr
+
+
+def test_a_quiet_event_stream_sends_keep_alives(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        s.start_server("--no-worker")  # the job stays queued: nothing to report
+        with s.client(timeout=30) as http:
+            job = http.post("/jobs", json=analyze_body(service_root)).json()
+            lines: list[str] = []
+            with http.stream("GET", f"/jobs/{job['id']}/events") as r:
+                for line in r.iter_lines():
+                    lines.append(line)
+                    if line == ": keep-alive":
+                        break
+        assert lines[:3] == ["retry: 1000", "", "id: 1"]
+        assert lines[3] == "event: state"
+        assert json.loads(lines[4].removeprefix("data: "))["status"] == "queued"
+        assert lines[5:] == ["", ": keep-alive"]  # VEGAFS_SSE_KEEPALIVE_S is 1 s in tests
+    finally:
+        s.stop()

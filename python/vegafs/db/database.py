@@ -76,22 +76,24 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._translate(), self.engine.begin() as conn:
+        with self.translate(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: BEGIN IMMEDIATE on SQLite, a plain one elsewhere."""
-        with self._translate(), self._writer.begin() as conn:
+        with self.translate(), self._writer.begin() as conn:
             yield conn
 
     @contextmanager
-    def _translate(self) -> Iterator[None]:
+    def translate(self) -> Iterator[None]:
+        """Lost or refused connections become DatabaseUnavailable."""
         try:
             yield
         except DBAPIError as e:
             if e.connection_invalidated or _is_connection_error(e):
-                raise DatabaseUnavailable(str(e.orig).strip() or type(e.orig).__name__) from e
+                message = " ".join(str(e.orig).split()) or type(e.orig).__name__
+                raise DatabaseUnavailable(message) from e
             raise
 
     def ping(self) -> None:

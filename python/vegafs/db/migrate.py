@@ -20,7 +20,8 @@ def _config(db: Database) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    command.upgrade(_config(db), revision)
+    with db.translate():
+        command.upgrade(_config(db), revision)
 
 
 def head() -> str:
@@ -31,7 +32,7 @@ def head() -> str:
 
 
 def current(db: Database) -> str | None:
-    with db.engine.connect() as conn:
+    with db.translate(), db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -43,3 +44,8 @@ def _config_for_script() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
+
+
+def downgrade(db: Database, revision: str) -> None:
+    with db.translate():
+        command.downgrade(_config(db), revision)
