@@ -107,9 +107,7 @@ class Stack:
             check=False,
         )
 
-    def start_server(
-        self, *extra: str, prefix: list[str] | None = None
-    ) -> subprocess.Popen[bytes]:
+    def start_server(self, *extra: str, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
         """`vegafs serve` (with its in-process worker on SQLite); returns when /healthz answers."""
         proc = self._spawn(["serve", "--port", str(self.port), *extra], prefix)
         deadline = time.monotonic() + START_TIMEOUT_S

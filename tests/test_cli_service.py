@@ -7,9 +7,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from stack import Backend, Stack
 
 from conftest import PG_URL
+from stack import Backend, Stack
 from vegafs.db import Database, migrate
 from vegafs.db.database import normalise_url
 

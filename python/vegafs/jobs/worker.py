@@ -135,6 +135,7 @@ class Worker:
                 if job is None:
                     wakeup.wait(self.settings.poll_s)
                     continue
+                log.info("job %d: claimed by %s (attempt %d)", job.id, self.id, job.attempts)
                 self._publish(job.id)
                 try:
                     self._run(job)
