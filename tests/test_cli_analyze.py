@@ -344,3 +344,21 @@ def test_unreadable_file_root_is_counted_since_analyze_reads_no_content(
     assert out.returncode == 0, out.stderr
     data = out.json()
     assert (data["files"], data["file_bytes"], data["error_count"]) == (1, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--top", "100001", "invalid top: Input should be less than or equal to 100000"),
+        (
+            "--max-errors",
+            "1000001",
+            "invalid max_errors: Input should be less than or equal to 1000000",
+        ),
+    ],
+)
+def test_listing_bounds_are_usage_errors(
+    vegafs: Vegafs, tmp_path: Path, flag: str, value: str, message: str
+) -> None:
+    done = vegafs.run("analyze", str(tmp_path), flag, value, cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (2, f"vegafs: error: {message}")

@@ -16,7 +16,8 @@ pub struct TopN<T: Ord> {
 
 impl<T: Ord> TopN<T> {
     pub fn new(cap: usize) -> Self {
-        TopN { cap, heap: BinaryHeap::with_capacity(cap + 1) }
+        // The heap grows as items come: a huge `cap` costs nothing until that many are kept.
+        TopN { cap, heap: BinaryHeap::with_capacity(cap.min(1024) + 1) }
     }
 
     /// Whether an item of this size could get in (a tie may, depending on the item); lets the
@@ -56,6 +57,14 @@ impl<T: Ord> TopN<T> {
 #[cfg(test)]
 mod tests {
     use super::TopN;
+
+    #[test]
+    fn a_huge_cap_reserves_nothing_up_front() {
+        let mut t = TopN::new(usize::MAX);
+        t.push(3, "a");
+        t.push(5, "b");
+        assert_eq!(t.into_sorted(), vec![(5, "b"), (3, "a")]);
+    }
 
     #[test]
     fn keeps_the_n_largest_sorted() {

@@ -10,12 +10,21 @@ from vegafs.engine.analyze import AnalyzeResult, EntryError
 from vegafs.ops.registry import Operation, RunContext, register
 
 
+# Bounds on what one result lists: they are kept in memory while the walk runs.
+MAX_TOP = 100_000
+MAX_LISTED_ERRORS = 1_000_000
+
+
 class AnalyzeSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     selection: engine.Selection
-    top: NonNegativeInt = Field(default=10, description="Largest files and directories listed.")
-    max_errors: NonNegativeInt = Field(default=1000, description="Errors listed (all counted).")
+    top: NonNegativeInt = Field(
+        default=10, le=MAX_TOP, description="Largest files and directories listed."
+    )
+    max_errors: NonNegativeInt = Field(
+        default=1000, le=MAX_LISTED_ERRORS, description="Errors listed (all counted)."
+    )
     now: datetime | None = Field(
         default=None, description="Reference time of the age histogram (default: now)."
     )
