@@ -2,6 +2,7 @@
 retry, delete, idempotency, the result cache, SSE resume."""
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -372,3 +373,21 @@ def test_a_quiet_event_stream_sends_keep_alives(
         assert lines[5:] == ["", ": keep-alive"]  # VEGAFS_SSE_KEEPALIVE_S is 1 s in tests
     finally:
         s.stop()
+
+
+def test_names_that_are_not_utf8_come_back_as_their_exact_bytes(
+    stack: Stack, service_root: Path
+) -> None:
+    name = os.fsencode(service_root) + b"/caf\xe9-\xff.bin"
+    Path(os.fsdecode(name)).write_bytes(b"x" * 5000)
+    with stack.client() as http:
+        job = http.post("/jobs", json=analyze_body(service_root, top=1)).json()
+        stack.wait_job(http, job["id"], {"succeeded"})
+        r = http.get(f"/jobs/{job['id']}")
+        assert r.status_code == 200
+        r.content.decode("ascii")  # escaped, never raw bytes in JSON
+        [largest] = r.json()["summary"]["largest_files"]
+        assert os.fsencode(largest["path"]) == name
+        with http.stream("GET", f"/jobs/{job['id']}/events") as events:
+            [event] = list(sse_events(events))
+        assert os.fsencode(event["data"]["summary"]["largest_files"][0]["path"]) == name

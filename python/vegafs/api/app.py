@@ -10,6 +10,7 @@ from vegafs import __version__
 from vegafs.api import problems, sse
 from vegafs.api.limits import BodyLimit
 from vegafs.api.metrics import HttpMetrics
+from vegafs.api.responses import AsciiJSONResponse
 from vegafs.api.routes import health, jobs, operations
 from vegafs.api.services import Services
 from vegafs.settings import Settings, get_settings
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, worker_concurrency: int = 0)
         openapi_url="/api/v1/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        default_response_class=AsciiJSONResponse,
     )
     problems.install(app)
     for router in (jobs.router, sse.router, operations.router, health.router):

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vegafs.api.responses import AsciiJSONResponse
 from vegafs.db import DatabaseUnavailable
 
 MEDIA_TYPE = "application/problem+json"
@@ -66,7 +67,7 @@ def problem_response(
     if instance is not None:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return AsciiJSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from vegafs.api.auth import Principal, ReadPrincipal
+from vegafs.api.responses import dumps
 from vegafs.api.routes.jobs import JobId, out, services, visible_job
 from vegafs.cache.bus import job_topic
 from vegafs.db import DatabaseUnavailable
@@ -29,7 +30,7 @@ router = APIRouter(tags=["jobs"])
 
 
 def _event(kind: str, row: Any) -> str:
-    data = json.dumps(out(row).model_dump(mode="json"), separators=(",", ":"))
+    data = dumps(out(row))
     return f"id: {row.version}\nevent: {kind}\ndata: {data}\n\n"
 
 

@@ -16,14 +16,15 @@ from pydantic import ValidationError
 from vegafs import ops
 from vegafs.api.auth import Principal, ReadPrincipal, SubmitPrincipal
 from vegafs.api.problems import Problem, validation_problem
+from vegafs.api.responses import AsciiJSONResponse, dumps
 from vegafs.api.schemas import (
     ANALYZE_EXAMPLE,
     JobOut,
     JobPage,
     ResultPage,
-    ResultRow,
     Status,
     SubmitJob,
+    job_json,
 )
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
@@ -60,13 +61,20 @@ def visible_job(svc: Services, job_id: int, who: Principal) -> Any:
     return row
 
 
-def out(row: Any) -> JobOut:
-    return JobOut.from_row(row, BASE)
+def out(row: Any) -> dict[str, Any]:
+    return job_json(row, BASE)
+
+
+def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Responses are built here, not by FastAPI from the return value: no second validation,
+    and ASCII JSON for paths that are not UTF-8 (api/responses.py)."""
+    return AsciiJSONResponse(content, status_code=status, headers=headers)
 
 
 @router.post(
     "",
     status_code=202,
+    response_model=JobOut,
     summary="Submit a job",
     responses={
         200: {"description": "A repeat of an earlier request (same Idempotency-Key)."},
@@ -76,13 +84,12 @@ def out(row: Any) -> JobOut:
 )
 def submit(
     request: Request,
-    response: Response,
     body: Annotated[SubmitJob, Body(openapi_examples={"analyze": {"value": ANALYZE_EXAMPLE}})],
     idempotency_key: Annotated[
         str | None, Header(max_length=200, description="Repeats return the first job.")
     ] = None,
     who: Principal = SubmitPrincipal,
-) -> JobOut:
+) -> Response:
     svc = services(request)
     try:
         op = ops.get(body.operation)
@@ -116,14 +123,11 @@ def submit(
         raise Problem(409, "idempotency-key-reused", str(e)) from None
     if created:
         svc.bus.publish(QUEUE_TOPIC)
-    else:
-        response.status_code = 200
     job = out(row)
-    response.headers["Location"] = job.links.self
-    return job
+    return reply(job, 202 if created else 200, {"Location": job["links"]["self"]})
 
 
-@router.get("", summary="List jobs, newest first")
+@router.get("", response_model=JobPage, summary="List jobs, newest first")
 def list_jobs(
     request: Request,
     status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
@@ -131,7 +135,7 @@ def list_jobs(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     who: Principal = ReadPrincipal,
-) -> JobPage:
+) -> Response:
     svc = services(request)
     rows = job_repo.list_jobs(
         svc.db,
@@ -142,7 +146,9 @@ def list_jobs(
         limit=min(limit, svc.settings.page_max),
     )
     more = len(rows) == limit
-    return JobPage(items=[out(r) for r in rows], next_cursor=str(rows[-1].id) if more else None)
+    return reply(
+        {"items": [out(r) for r in rows], "next_cursor": str(rows[-1].id) if more else None}
+    )
 
 
 def _cursor(cursor: str | None) -> int | None:
@@ -154,9 +160,9 @@ def _cursor(cursor: str | None) -> int | None:
     return value
 
 
-@router.get("/{job_id}", summary="A job: status, progress, summary, error")
-def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> JobOut:
-    return out(visible_job(services(request), job_id, who))
+@router.get("/{job_id}", response_model=JobOut, summary="A job: status, progress, summary, error")
+def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> Response:
+    return reply(out(visible_job(services(request), job_id, who)))
 
 
 @router.get(
@@ -181,9 +187,11 @@ def get_results(
             svc.db, job_id, after_seq=-1 if after is None else after, limit=limit
         )
         more = len(rows) == limit
-        return ResultPage(
-            items=[ResultRow(seq=r.seq, data=r.data) for r in rows],
-            next_cursor=str(rows[-1].seq) if more else None,
+        return reply(
+            {
+                "items": [{"seq": r.seq, "data": r.data} for r in rows],
+                "next_cursor": str(rows[-1].seq) if more else None,
+            }
         )
     media = "application/x-ndjson" if format == "ndjson" else "text/csv"
     lines = _ndjson(svc, job_id) if format == "ndjson" else _csv(svc, job_id)
@@ -206,11 +214,12 @@ def _all_rows(svc: Services, job_id: int) -> Iterator[dict[str, Any]]:
 
 def _ndjson(svc: Services, job_id: int) -> Iterator[str]:
     for row in _all_rows(svc, job_id):
-        yield json.dumps(row, separators=(",", ":")) + "\n"
+        yield dumps(row) + "\n"
 
 
-def _csv(svc: Services, job_id: int) -> Iterator[str]:
-    """Columns are the first row's keys; nested values are written as JSON."""
+def _csv(svc: Services, job_id: int) -> Iterator[bytes]:
+    """Columns are the first row's keys; nested values are written as JSON. A path that is not
+    UTF-8 is written as its own bytes, as `vegafs analyze --csv` does."""
     buffer = io.StringIO()
     writer: Any = None
     for row in _all_rows(svc, job_id):
@@ -220,7 +229,7 @@ def _csv(svc: Services, job_id: int) -> Iterator[str]:
         writer.writerow(
             {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
         )
-        yield buffer.getvalue()
+        yield buffer.getvalue().encode("utf-8", "surrogateescape")
         buffer.seek(0)
         buffer.truncate()
 
@@ -228,10 +237,11 @@ def _csv(svc: Services, job_id: int) -> Iterator[str]:
 @router.post(
     "/{job_id}/cancel",
     status_code=202,
+    response_model=JobOut,
     summary="Cancel a job: a queued one at once, a running one within a second",
     responses={409: {"description": "The job has finished."}},
 )
-def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> JobOut:
+def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
     row = visible_job(svc, job_id, who)
     if row.status in job_repo.FINISHED:
@@ -241,16 +251,17 @@ def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) ->
         raise Problem(404, "job-not-found", f"no job {job_id}")
     svc.bus.publish(cancel_topic(job_id))
     svc.bus.publish(job_topic(job_id))
-    return out(row)
+    return reply(out(row), 202)
 
 
 @router.post(
     "/{job_id}/retry",
     status_code=202,
+    response_model=JobOut,
     summary="Queue a failed or cancelled job again",
     responses={409: {"description": "The job is not failed or cancelled."}},
 )
-def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> JobOut:
+def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
     row = visible_job(svc, job_id, who)
     if row.status not in ("failed", "cancelled"):
@@ -260,7 +271,7 @@ def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> 
         raise Problem(409, "job-not-retryable", f"job {job_id} cannot be retried now")
     svc.bus.publish(QUEUE_TOPIC)
     svc.bus.publish(job_topic(job_id))
-    return out(row)
+    return reply(out(row), 202)
 
 
 @router.delete(
