@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt cargo-test stubtest pytest services bench clean
+.PHONY: help run build dev test lint fmt cargo-test stubtest pytest services bench bench-api clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,10 @@ services: ## Start PostgreSQL and Redis on loopback (installed when missing); UR
 bench: build ## Benchmarks against du, gdu, fd and Python (docs/benchmarks.md)
 	scripts/ensure-packages.sh gdu fd-find time
 	$(BIN)/python bench/analyze.py $(BENCH_ARGS)
+
+bench-api: build services ## Job service under wrk on PostgreSQL: submits/s, GET latency (docs/benchmarks.md)
+	scripts/ensure-packages.sh wrk
+	$(BIN)/python bench/jobs_api.py $(BENCH_API_ARGS)
 
 clean: ## Remove build outputs and the virtualenv
 	cargo clean

@@ -159,6 +159,25 @@ class Stack:
                 raise AssertionError(f"job {job_id} still {job.get('status')}:\n{self.log_text()}")
             time.sleep(0.05)
 
+    def log_of(self, proc: subprocess.Popen[bytes]) -> str:
+        """What one of this stack's processes has logged so far."""
+        return self.logs[self.procs.index(proc)].read_text(errors="replace")
+
+    def wait_log(self, proc: subprocess.Popen[bytes], text: str, timeout: float = 30) -> str:
+        """Wait until ``proc``'s log holds ``text``; returns the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log_of(proc)
+            if text in log:
+                return log
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in the log:\n{self.log_text()}")
+            time.sleep(0.05)
+
+    def signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
+        """Send ``sig`` to ``proc``'s whole process group (strace and its tracee alike)."""
+        os.killpg(proc.pid, sig)
+
     def log_text(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.logs

@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from vegafs import __version__
@@ -12,7 +13,7 @@ from vegafs.api.limits import BodyLimit
 from vegafs.api.metrics import HttpMetrics
 from vegafs.api.responses import AsciiJSONResponse
 from vegafs.api.routes import health, jobs, operations
-from vegafs.api.services import Services
+from vegafs.api.services import API_THREADS, Services
 from vegafs.settings import Settings, get_settings
 
 log = logging.getLogger("vegafs.api")
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, worker_concurrency: int = 0)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.open(settings, worker_concurrency=worker_concurrency)
         app.state.services = services
+        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         if services.worker is not None:
             services.worker.start()
         try:

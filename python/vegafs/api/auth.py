@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vegafs.api.problems import Problem
 from vegafs.db import Database
@@ -90,10 +92,20 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require(scope: str) -> Callable[[Request], Principal]:
+# Declares the scheme in the OpenAPI schema; the header is read and checked by Authenticator.
+BEARER = HTTPBearer(
+    auto_error=False,
+    bearerFormat="vfs_<lookup>_<secret>",
+    description="An API key from `vegafs keys create`. Not needed while no key exists.",
+)
+
+
+def require(scope: str) -> Callable[..., Principal]:
     """A dependency: the caller's principal, which must hold ``scope``."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+    ) -> Principal:
         auth: Authenticator = request.app.state.services.auth
         who = auth.principal(request.headers.get("authorization"))
         if scope not in who.scopes and not who.admin:

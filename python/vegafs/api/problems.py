@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vegafs.api.responses import AsciiJSONResponse
 from vegafs.db import DatabaseUnavailable
@@ -28,6 +30,47 @@ TITLES = {
     422: "Unprocessable content",
     500: "Internal server error",
     503: "Service unavailable",
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: `operation`, `params.selection.roots[0]`, `limit`.")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response (the OpenAPI schema ``Problem``)."""
+
+    model_config = ConfigDict(title="Problem", extra="allow")
+
+    type: str = Field(description="`/problems/<slug>`: stable, never changes meaning.")
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong, for a human.")
+    instance: str | None = Field(default=None, description="The request's path.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="`validation` only: every invalid field."
+    )
+    path: str | None = Field(default=None, description="`path-not-allowed` only: the path.")
+
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry: this description, a problem+json body."""
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}}
+
+
+UNAUTHORIZED = problem("`unauthorized`: no API key, or not a valid one (once any key exists).")
+FORBIDDEN = problem("`forbidden`: the key lacks the scope, or the job is another key's.")
+INVALID = problem("`validation`: a parameter or the body is invalid.")
+DB_DOWN = problem("`database-unavailable`: the database cannot be reached; retry shortly.")
+# The errors every authenticated route may answer (routers declare them for all their routes).
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    503: DB_DOWN,
 }
 
 
@@ -109,12 +152,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         return problem_response(
             exc.status_code,
             slug,
             str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(DatabaseUnavailable)
@@ -132,3 +178,29 @@ def install(app: FastAPI) -> None:
         return problem_response(
             500, "internal", "internal server error (logged)", instance=request.url.path
         )
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema plus the ``Problem`` schema that the error responses refer to."""
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            body = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+            found = schema.setdefault("components", {}).setdefault("schemas", {})
+            found.update(body.pop("$defs", {}))
+            found["Problem"] = body
+        return app.openapi_schema  # type: ignore[return-value]  # set by default_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. (The router's 405 names only the first
+    matching route's, so ``GET /jobs`` beside ``POST /jobs`` gave ``Allow: POST``.) Each method
+    is matched from the top as a fresh request would be ("fastapi" holds routing state)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method, "fastapi": {}}
+        if any(r.matches(probe)[0] == Match.FULL for r in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)

@@ -9,6 +9,13 @@ from vegafs.db import Database
 from vegafs.jobs import Worker
 from vegafs.settings import Settings
 
+# The API's blocking work (every database call) runs on AnyIO's thread pool, which create_app
+# sizes to this, and the database pool keeps as many connections. With more threads than pooled
+# connections, SQLAlchemy opens and closes a connection for each request over the pool's size
+# (AnyIO's default of 40 threads on a pool of 10 cost a third of GET throughput, and more
+# threads than this gain nothing in one process: docs/benchmarks.md).
+API_THREADS = 16
+
 
 @dataclass
 class Services:
@@ -21,7 +28,7 @@ class Services:
 
     @classmethod
     def open(cls, settings: Settings, *, worker_concurrency: int = 0) -> "Services":
-        db = Database(settings.database)
+        db = Database(settings.database, pool_size=API_THREADS)
         cache, bus = connect(settings.redis_url, settings.cache_timeout_s)
         worker = (
             Worker(db, cache, bus, settings, concurrency=worker_concurrency)

@@ -20,13 +20,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from vegafs.api.auth import Principal, ReadPrincipal
+from vegafs.api.problems import AUTH_RESPONSES, INVALID
 from vegafs.api.responses import dumps
-from vegafs.api.routes.jobs import JobId, out, services, visible_job
+from vegafs.api.routes.jobs import NO_JOB, JobId, out, services, visible_job
 from vegafs.cache.bus import job_topic
 from vegafs.db import DatabaseUnavailable
 from vegafs.db import jobs as job_repo
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
 
 
 def _event(kind: str, row: Any) -> str:
@@ -45,7 +46,7 @@ def _last_id(header: str | None) -> int:
     "/jobs/{job_id}/events",
     summary="Live progress and state changes (Server-Sent Events; resumable)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, 404: NO_JOB},
 )
 async def job_events(
     request: Request,

@@ -107,14 +107,17 @@ class RedisBus:
                 last_ping = time.monotonic()
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is None:
+                        if time.monotonic() - last_ping > 5:
+                            pubsub.ping()
+                            last_ping = time.monotonic()
+                    elif message["type"] == "pmessage":  # not the "pong" answering the ping
                         channel = message["channel"].decode()
                         self.hub.deliver(channel.removeprefix(CHANNEL_PREFIX))
-                    elif time.monotonic() - last_ping > 5:
-                        pubsub.ping()
-                        last_ping = time.monotonic()
             except (redis.RedisError, OSError) as e:
                 log.debug("redis bus listener: %s", e)
+            except Exception:  # never let the listener die: this process would go deaf
+                log.exception("redis bus listener failed; reconnecting")
             finally:
                 try:
                     pubsub.close()

@@ -2,7 +2,7 @@
 
 import typer
 
-from vegafs.cli import analyze, service
+from vegafs.cli import analyze, jobs, service
 
 app = typer.Typer(
     name="vegafs",
@@ -17,6 +17,7 @@ app.command(name="serve")(service.serve)
 app.command(name="worker")(service.worker)
 app.add_typer(service.db_app, name="db")
 app.add_typer(service.keys_app, name="keys")
+app.add_typer(jobs.jobs_app, name="jobs")
 
 
 @app.command()

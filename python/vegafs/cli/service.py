@@ -1,12 +1,13 @@
 """``vegafs serve``, ``vegafs worker``, ``vegafs db upgrade`` and ``vegafs keys``."""
 
+import copy
 import ipaddress
 import logging
 import signal
 import socket
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,12 +20,28 @@ db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _uvicorn_log_config(verbose: bool) -> dict[str, Any]:
+    """uvicorn's logging plus a root handler in `_logging`'s format. uvicorn applies it in every
+    process, so with ``--workers`` the VegaFS loggers of the worker processes log as usual."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["vegafs"] = {"format": LOG_FORMAT}
+    config["handlers"]["vegafs"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "vegafs",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"handlers": ["vegafs"], "level": "DEBUG" if verbose else "INFO"}
+    return config
 
 
 def _open_db(*, migrate: bool | None = None) -> "Database":
@@ -86,6 +103,22 @@ def serve(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-j", min=1, help="Jobs the worker runs at once.")
     ] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes sharing the port. More than one needs --no-worker: jobs then "
+            "run in `vegafs worker` processes.",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log every request (uvicorn's access log; costs about 10% of throughput).",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run the REST API (and, on the embedded SQLite default, a worker)."""
@@ -110,8 +143,26 @@ def serve(
             "VEGAFS_ROOTS is empty: every path in a job will be refused"
         )
     run_worker = settings.embedded if worker is None else worker
-    app = create_app(settings, worker_concurrency=concurrency if run_worker else 0)
-    uvicorn.run(app, host=host, port=port, log_level="debug" if verbose else "info")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "debug" if verbose else "info",
+        "log_config": _uvicorn_log_config(verbose),
+        "access_log": access_log,
+    }
+    if workers == 1:
+        app = create_app(settings, worker_concurrency=concurrency if run_worker else 0)
+        uvicorn.run(app, **common)
+        return
+    if run_worker:
+        exits.fail(
+            f"--workers {workers} starts {workers} server processes, and a job worker must not run "
+            "in each: pass --no-worker and run jobs with `vegafs worker`",
+            exits.USAGE,
+        )
+    # Each process builds its own app (create_app() reads the same VEGAFS_* settings), with no
+    # in-process worker. /metrics' HTTP latency is then per process: a scrape sees one of them.
+    uvicorn.run("vegafs.api.app:create_app", factory=True, workers=workers, **common)
 
 
 def worker(

@@ -36,6 +36,8 @@ def normalise_url(url: str) -> str:
 
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        """``pool_size``: the connections kept open on PostgreSQL; give a process that calls
+        from N threads at least N, or every call beyond them opens and closes a connection."""
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.engine = self._sqlite_engine() if self.is_sqlite else self._pg_engine(pool_size)

@@ -15,7 +15,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def _config(db: Database) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["engine"] = db.engine
+    # A write transaction (BEGIN IMMEDIATE on SQLite): processes starting together on a fresh
+    # file then migrate one after the other, instead of failing with "database is locked" when
+    # their read transactions both try to write.
+    cfg.attributes["engine"] = db.engine.execution_options(vegafs_write=True)
     return cfg
 
 

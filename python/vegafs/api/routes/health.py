@@ -6,7 +6,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from vegafs.api.metrics import exposition
-from vegafs.api.problems import Problem
+from vegafs.api.problems import DB_DOWN, Problem
 from vegafs.api.schemas import Health
 from vegafs.db import DatabaseUnavailable
 
@@ -21,7 +21,7 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="The database answers",
-    responses={503: {"description": "The database cannot be reached."}},
+    responses={503: DB_DOWN},
 )
 def readyz(request: Request) -> Health:
     try:
@@ -31,7 +31,12 @@ def readyz(request: Request) -> Health:
     return Health(status="ok")
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     body = await run_in_threadpool(exposition, request.app.state.services.db)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,13 @@ from pydantic import ValidationError
 
 from vegafs import ops
 from vegafs.api.auth import Principal, ReadPrincipal, SubmitPrincipal
-from vegafs.api.problems import Problem, validation_problem
+from vegafs.api.problems import (
+    AUTH_RESPONSES,
+    INVALID,
+    Problem,
+    problem,
+    validation_problem,
+)
 from vegafs.api.responses import AsciiJSONResponse, dumps
 from vegafs.api.schemas import (
     ANALYZE_EXAMPLE,
@@ -33,10 +39,13 @@ from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import PathNotAllowed, inside
 from vegafs.settings import Settings
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
+NO_JOB = problem("`job-not-found`: no job with this id.")
 BASE = "/api/v1"
 JobId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The job's id.")]
-Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")]
+Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")]
+# PostgreSQL refuses NUL in text: a NUL in a filter is a 422, not a 500.
+NO_NUL = r"^[^\x00]*$"
 
 
 def services(request: Request) -> Services:
@@ -77,9 +86,17 @@ def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None
     response_model=JobOut,
     summary="Submit a job",
     responses={
-        200: {"description": "A repeat of an earlier request (same Idempotency-Key)."},
-        409: {"description": "The Idempotency-Key was used with other parameters."},
-        422: {"description": "Unknown operation, bad params, or a path outside the roots."},
+        200: {
+            "model": JobOut,
+            "description": "A repeat of an earlier request (same Idempotency-Key): that job.",
+        },
+        400: problem("`http-error`: the body could not be read (it is not UTF-8)."),
+        409: problem("`idempotency-key-reused`: the key was used with other parameters."),
+        413: problem("`payload-too-large`: the body is over VEGAFS_MAX_BODY_BYTES."),
+        422: problem(
+            "`validation`: unknown operation or bad params; `path-not-allowed`: a path is "
+            "not absolute, does not exist, or lies outside the allowed roots."
+        ),
     },
 )
 def submit(
@@ -131,19 +148,20 @@ def submit(
 def list_jobs(
     request: Request,
     status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
-    operation: Annotated[str | None, Query(max_length=100)] = None,
+    operation: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     who: Principal = ReadPrincipal,
 ) -> Response:
     svc = services(request)
+    limit = min(limit, svc.settings.page_max)  # before `more` below compares with it
     rows = job_repo.list_jobs(
         svc.db,
         owner=None if who.admin else who.name,
         statuses=status or (),
         operation=operation,
         before_id=_cursor(cursor),
-        limit=min(limit, svc.settings.page_max),
+        limit=limit,
     )
     more = len(rows) == limit
     return reply(
@@ -151,16 +169,18 @@ def list_jobs(
     )
 
 
-def _cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    value = int(cursor)
-    if value > 2**63 - 1:
-        raise Problem(422, "validation", "invalid cursor: out of range", errors=[])
-    return value
+def _cursor(cursor: str | None, largest: int = 2**63 - 1) -> int | None:
+    """The cursor as an id (BIGINT) or a seq (INTEGER: ``largest=2**31 - 1``). A cursor past any
+    there can be is the end (an empty page), not a value the database must refuse."""
+    return None if cursor is None else min(int(cursor), largest)
 
 
-@router.get("/{job_id}", response_model=JobOut, summary="A job: status, progress, summary, error")
+@router.get(
+    "/{job_id}",
+    response_model=JobOut,
+    summary="A job: status, progress, summary, error",
+    responses={404: NO_JOB},
+)
 def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> Response:
     return reply(out(visible_job(services(request), job_id, who)))
 
@@ -169,7 +189,7 @@ def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> 
     "/{job_id}/results",
     summary="A job's result rows, by cursor; or all of them as an NDJSON or CSV download",
     response_model=ResultPage,
-    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}, 404: NO_JOB},
 )
 def get_results(
     request: Request,
@@ -182,7 +202,7 @@ def get_results(
     svc = services(request)
     visible_job(svc, job_id, who)
     if format == "json":
-        after = _cursor(cursor)
+        after = _cursor(cursor, 2**31 - 1)
         rows = job_repo.results(
             svc.db, job_id, after_seq=-1 if after is None else after, limit=limit
         )
@@ -239,7 +259,7 @@ def _csv(svc: Services, job_id: int) -> Iterator[bytes]:
     status_code=202,
     response_model=JobOut,
     summary="Cancel a job: a queued one at once, a running one within a second",
-    responses={409: {"description": "The job has finished."}},
+    responses={404: NO_JOB, 409: problem("`job-finished`: the job has already finished.")},
 )
 def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
@@ -259,7 +279,10 @@ def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) ->
     status_code=202,
     response_model=JobOut,
     summary="Queue a failed or cancelled job again",
-    responses={409: {"description": "The job is not failed or cancelled."}},
+    responses={
+        404: NO_JOB,
+        409: problem("`job-not-retryable`: the job is not failed or cancelled."),
+    },
 )
 def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
@@ -278,7 +301,7 @@ def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> 
     "/{job_id}",
     status_code=204,
     summary="Delete a finished job and its results",
-    responses={409: {"description": "The job has not finished."}},
+    responses={404: NO_JOB, 409: problem("`job-not-finished`: the job has not finished.")},
 )
 def delete_job(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)

@@ -4,9 +4,10 @@ from fastapi import APIRouter
 
 from vegafs import ops
 from vegafs.api.auth import Principal, ReadPrincipal
+from vegafs.api.problems import AUTH_RESPONSES
 from vegafs.api.schemas import OperationOut
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=AUTH_RESPONSES)
 
 
 @router.get("/operations", summary="Operations and the JSON Schema of their params")
