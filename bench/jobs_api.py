@@ -2,21 +2,23 @@
 
 Usage: python bench/jobs_api.py [--database-url URL] [--redis-url URL | --no-redis]
                                 [--connections 64] [--threads 2] [--duration 12]
-                                [--runs 3] [--warmup 3] [--serve-args "--workers 2"]
+                                [--runs 3] [--warmup 3] [--serve-args="--workers 2"]
                                 [--vegafs CMD] [--json-out FILE]
 
-Runs `vegafs serve --no-worker` on PostgreSQL (+ Redis) on a free loopback port, with an API key
-(authentication on, as in production) and no worker, so submitted jobs stay queued: what is
-measured is the API and the queue insert. wrk (Debian package `wrk`) drives it with
-bench/jobs_api.lua: first POST /api/v1/jobs (an analyze job on a small tree made for the run),
-then GET /api/v1/jobs/{id} over the ids that phase created. Each phase runs --runs times,
-alternating; the table gives every run, the median and the spread, the server's and
-PostgreSQL's CPU use, and the goals (>= 500 submits/s, GET p99 <= 25 ms) as PASS/FAIL.
+Runs `vegafs serve --no-worker --workers 2` (--serve-args) on PostgreSQL + Redis on a free
+loopback port, with an API key (authentication on, as in production) and no job worker, so
+submitted jobs stay queued: what is measured is the API and the queue insert. wrk (Debian
+package `wrk`) drives it with bench/jobs_api.lua: POST /api/v1/jobs (an analyze job on a small
+tree made for the run), then GET /api/v1/jobs/{id} over the ids queued so far; the pair runs
+--runs times. The report gives every run (requests/s, latency percentiles, errors, the CPU used
+by the server, PostgreSQL, wrk and everything else), the medians, the best and the spread, and
+the goals (>= 500 submits/s, GET p99 <= 25 ms) as PASS/FAIL on the medians.
 
 The database (default: `vegafs_bench` on the server of VEGAFS_TEST_DATABASE_URL, from the
 environment or .services.env) is created when missing and migrated with `vegafs db upgrade`.
-The run's key and jobs are deleted at the end. Always exits 0 with a report, except 2 when
-something needed is missing or the service fails.
+The run's key and jobs (and those left by an interrupted run: names starting with `bench-`) are
+deleted. Always exits 0 with a report, except 2 when something needed is missing or the service
+fails.
 """
 
 from __future__ import annotations
@@ -321,14 +323,16 @@ class Service:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        """SIGTERM to the server's process group (its worker processes too), then SIGKILL."""
+        if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
     def log_tail(self) -> str:
@@ -654,8 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         delete_bench_rows(args.database_url)
         key = service.cli("keys", "create", "--name", owner, "--scopes", "read,submit")
         body = json.dumps({"operation": "analyze", "params": {"selection": {"roots": [str(root)]}}})
-        serve_cmd = service.start(shlex.split(args.serve_args))
         try:
+            serve_cmd = service.start(shlex.split(args.serve_args))
             print(f"server: {shlex.join(serve_cmd)}")
             print(
                 f"database: {urlsplit(args.database_url).path.lstrip('/')}, "
@@ -668,7 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log = service.log_tail()
             delete_bench_rows(args.database_url)
         if "Traceback" in log:
-            print(f"WARNING: the server logged errors:\n{log}")
+            print(f"WARNING: the server logged errors; the end of its log:\n{log[-2000:]}")
     print_runs(phases)
     print_summary(phases)
     print()

@@ -326,6 +326,26 @@ def test_bad_requests_get_problems_naming_the_field(stack: Stack, service_root: 
         r = http.post("/jobs", json=bad)
         assert r.json()["errors"][0]["field"] == "params.selection.min_size"
 
+        # What the core would refuse is refused at submit, naming the field.
+        for selection, field, message in (
+            ({"include": ["a["]}, "params.selection.include", "unclosed character class"),
+            ({"path_regex": "("}, "params.selection.path_regex", "unclosed group"),
+            ({"min_size": 5, "max_size": 1}, "params.selection.min_size", "larger than"),
+            ({"exclude": ["\udcff"]}, "params.selection", "exclude"),
+        ):
+            body = analyze_body(service_root)
+            body["params"]["selection"].update(selection)
+            # json.dumps escapes the lone surrogate as \udcff, as a JSON client may send it.
+            r = http.post(
+                "/jobs", content=json.dumps(body), headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 422, (selection, r.text)
+            assert r.json()["errors"][0]["field"] == field
+            assert message in r.json()["detail"], r.json()
+        r = http.post("/jobs", json=analyze_body(service_root, now="0001-01-01T00:00:00"))
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "params.now"
+
         r = http.post("/jobs", json={"operation": "analyze", "params": {}, "colour": "red"})
         assert r.status_code == 422
         assert r.json()["errors"][0]["field"] == "colour"

@@ -129,6 +129,26 @@ def test_paths_are_confined_to_the_roots(stack: Stack, service_root: Path) -> No
         assert http.get("/jobs").json()["items"][0]["id"] == r.json()["id"]
 
 
+def test_a_submit_key_sees_its_own_jobs(stack: Stack, service_root: Path) -> None:
+    submitter = stack.create_key("ci", "submit")
+    with stack.client(submitter) as http:
+        job = http.post("/jobs", json=analyze_body(str(service_root))).json()
+        assert http.get(f"/jobs/{job['id']}").status_code == 200
+        assert [j["id"] for j in http.get("/jobs").json()["items"]] == [job["id"]]
+
+
+def test_a_key_root_outside_the_roots_is_named(stack: Stack, service_root: Path) -> None:
+    elsewhere = service_root.parent / "elsewhere"
+    elsewhere.mkdir()
+    key = stack.create_key("stray", root=elsewhere)
+    with stack.client(key) as http:
+        r = http.post("/jobs", json=analyze_body(str(service_root)))
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        f"the API key's root {elsewhere} is outside the service's roots (VEGAFS_ROOTS)"
+    )
+
+
 def test_a_key_with_a_root_is_confined_to_it(stack: Stack, service_root: Path) -> None:
     narrow = stack.create_key("narrow", root=service_root / "a")
     with stack.client(narrow) as http:

@@ -1,7 +1,7 @@
 # Stubs of the Rust extension; `make test` checks them against the built module (mypy.stubtest).
 from typing import Any, Final, final
 
-__all__ = ["CancelToken", "Progress", "__version__", "analyze"]
+__all__ = ["CancelToken", "Progress", "__version__", "analyze", "check_selection"]
 
 __version__: Final[str]
 
@@ -26,3 +26,4 @@ def analyze(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]: ...
+def check_selection(selection: dict[str, Any]) -> None: ...

@@ -15,5 +15,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<control::CancelToken>()?;
     m.add_class::<control::Progress>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     Ok(())
 }

@@ -55,3 +55,11 @@ impl TryFrom<SelectionArg> for Selection {
         })
     }
 }
+
+/// `check_selection(selection)`: raises what a call with this selection would raise before
+/// walking (a bad glob or regex, an empty range: `SelectionError` naming the field), without
+/// walking. The service checks a job's selection with it when the job is submitted.
+#[pyfunction]
+pub fn check_selection(selection: SelectionArg) -> PyResult<()> {
+    Selection::try_from(selection)?.compile().map(drop).map_err(crate::errors::to_pyerr)
+}

@@ -108,7 +108,9 @@ def require(scope: str) -> Callable[..., Principal]:
     ) -> Principal:
         auth: Authenticator = request.app.state.services.auth
         who = auth.principal(request.headers.get("authorization"))
-        if scope not in who.scopes and not who.admin:
+        # submit implies read: a key sees the jobs it submits.
+        held = who.scopes | ({"read"} if "submit" in who.scopes else set())
+        if scope not in held and not who.admin:
             raise Problem(403, "forbidden", f"the API key lacks the {scope!r} scope")
         return who
 

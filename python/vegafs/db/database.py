@@ -5,6 +5,7 @@ timeout instead of failing half-way; reads use deferred transactions and, in WAL
 for a writer.
 """
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -107,7 +108,11 @@ class Database:
 
 
 def _is_connection_error(e: DBAPIError) -> bool:
+    """A lost or refused connection, or SQLite still locked after its busy timeout."""
     orig = e.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig)
+        return "locked" in text or "busy" in text
     name = type(orig).__module__ + "." + type(orig).__name__
     if name.startswith("psycopg"):
         import psycopg

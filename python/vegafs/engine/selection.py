@@ -55,6 +55,19 @@ class Selection(BaseModel):
         """Sorted, so that equal selections serialise to equal JSON (cache keys, idempotency)."""
         return sorted(types)
 
+    def check(self) -> None:
+        """Raise SelectionError (naming the field) for what the core would refuse before
+        walking: a bad glob or regex, an empty range, a value it cannot take."""
+        from vegafs import _native
+        from vegafs.errors import SelectionError
+
+        try:
+            _native.check_selection(self.to_native())
+        except SelectionError:
+            raise
+        except (TypeError, ValueError, OverflowError) as e:  # values the core cannot hold
+            raise SelectionError(str(e), "selection") from None
+
     def to_native(self) -> dict[str, Any]:
         """The dict ``vegafs._native`` takes: every field, times as whole seconds."""
         return {

@@ -132,6 +132,10 @@ class Worker:
                     log.warning("database unavailable: %s", e)
                     self._stop.wait(self.settings.poll_s)
                     continue
+                except Exception:  # a slot never dies: log, wait, try again
+                    log.exception("claiming a job failed")
+                    self._stop.wait(self.settings.poll_s)
+                    continue
                 if job is None:
                     wakeup.wait(self.settings.poll_s)
                     continue
@@ -182,7 +186,7 @@ class Worker:
                 return
 
         lost = self._supervise(attempt, op, spec)
-        status = "lost" if lost else ("failed" if attempt.error else "succeeded")
+        status = "lost" if lost else _outcome(attempt.error)
         JOB_SECONDS.labels(job.operation, status).observe(time.monotonic() - attempt.started)
         if lost:
             log.warning("job %d: lease lost; this attempt's outcome is dropped", job.id)
@@ -315,6 +319,12 @@ class Worker:
             log.warning("job %d: lease lost before it could be marked %s", job.id, status)
         self._publish(job.id)
         return done
+
+
+def _outcome(error: BaseException | None) -> str:
+    if error is None:
+        return "succeeded"
+    return "cancelled" if isinstance(error, Cancelled) else "failed"
 
 
 def _params_error(e: Exception) -> dict[str, Any]:

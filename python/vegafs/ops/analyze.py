@@ -3,12 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
 
 from vegafs import engine
 from vegafs.engine.analyze import AnalyzeResult, EntryError
 from vegafs.ops.registry import Operation, RunContext, register
-
 
 # Bounds on what one result lists: they are kept in memory while the walk runs.
 MAX_TOP = 100_000
@@ -28,6 +27,16 @@ class AnalyzeSpec(BaseModel):
     now: datetime | None = Field(
         default=None, description="Reference time of the age histogram (default: now)."
     )
+
+    @field_validator("now")
+    @classmethod
+    def _now_in_range(cls, now: datetime | None) -> datetime | None:
+        if now is not None:
+            try:
+                now.timestamp()
+            except (OverflowError, ValueError, OSError) as e:
+                raise ValueError(f"out of range ({e})") from None
+        return now
 
 
 def run_analyze(spec: AnalyzeSpec, ctx: RunContext) -> AnalyzeResult:

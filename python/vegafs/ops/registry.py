@@ -29,6 +29,9 @@ class Operation:
     mutates: bool = False
     # The spec with every path it names confined to the roots (ops.confine), or PathNotAllowed.
     confine: Callable[[Any, Sequence[Path]], Any] = confine_selection
+    # Raises what running the spec would raise before any work (SelectionError naming the
+    # field), so that the API refuses a bad job when it is submitted, not when it runs.
+    check: Callable[[Any], None] = lambda spec: spec.selection.check()
     # Splits a result into its summary and its rows (stored apart; rows are paged).
     split: Callable[[Any], "tuple[dict[str, Any], Iterable[BaseModel]]"] = lambda result: (
         result.model_dump(mode="json"),

@@ -27,7 +27,9 @@ def readyz(request: Request) -> Health:
     try:
         request.app.state.services.db.ping()
     except DatabaseUnavailable as e:
-        raise Problem(503, "database-unavailable", f"database: {e}") from e
+        raise Problem(
+            503, "database-unavailable", f"database: {e}", headers={"Retry-After": "1"}
+        ) from e
     return Health(status="ok")
 
 

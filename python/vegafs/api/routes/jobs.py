@@ -35,6 +35,7 @@ from vegafs.api.schemas import (
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
+from vegafs.errors import SelectionError
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import PathNotAllowed, inside
 from vegafs.settings import Settings
@@ -58,7 +59,14 @@ def allowed_roots(settings: Settings, who: Principal) -> list[Path]:
     if who.root is None:
         return list(settings.roots)
     key_root = Path(os.path.realpath(who.root))
-    return [key_root] if any(inside(key_root, r) for r in settings.roots) else []
+    if not any(inside(key_root, r) for r in settings.roots):
+        raise Problem(
+            422,
+            "path-not-allowed",
+            f"the API key's root {key_root} is outside the service's roots (VEGAFS_ROOTS)",
+            path=str(key_root),
+        )
+    return [key_root]
 
 
 def visible_job(svc: Services, job_id: int, who: Principal) -> Any:
@@ -125,6 +133,16 @@ def submit(
         spec = op.confine(spec, allowed_roots(svc.settings, who))
     except PathNotAllowed as e:
         raise Problem(422, "path-not-allowed", str(e), path=e.path) from None
+    try:
+        op.check(spec)
+    except SelectionError as e:
+        field = f"params.selection.{e.field}" if e.field != "selection" else "params.selection"
+        raise Problem(
+            422,
+            "validation",
+            f"invalid {field}: {e.message}",
+            errors=[{"field": field, "message": e.message}],
+        ) from None
     try:
         row, created = job_repo.submit(
             svc.db,
