@@ -81,3 +81,19 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("vegafs: error: database unavailable: ")
     assert "127.0.0.1" in done.stderr
+
+
+def test_a_bad_setting_is_named_and_an_unknown_one_reported(tmp_path: Path) -> None:
+    s = Stack(Backend("sqlite", None, None), tmp_path, [tmp_path], {"VEGAFS_LEASE_S": "soon"})
+    done = s.cli("worker")
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "vegafs: error: invalid VEGAFS_LEASE_S: Input should be a valid number, "
+        "unable to parse string as a number",
+    )
+    s = Stack(Backend("sqlite", None, None), tmp_path, [tmp_path], {"VEGAFS_LEASE": "3"})
+    s.start_server()
+    try:
+        assert "WARNING vegafs: VEGAFS_LEASE is not a VegaFS setting (ignored)" in s.log_text()
+    finally:
+        s.stop()

@@ -75,3 +75,21 @@ class Settings(BaseSettings):
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# VEGAFS_* variables that are read elsewhere: by the CLI's client commands, and by the tests.
+_OTHER_VARIABLES = frozenset({"VEGAFS_SERVER", "VEGAFS_API_KEY"})
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """VEGAFS_* variables in the environment that name no setting."""
+    env = os.environ if environ is None else environ
+    known = {f"VEGAFS_{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in env
+        if name.startswith("VEGAFS_")
+        and name not in known
+        and name not in _OTHER_VARIABLES
+        and not name.startswith("VEGAFS_TEST_")
+    )

@@ -15,6 +15,7 @@ from vegafs.cli import exits
 
 if TYPE_CHECKING:
     from vegafs.db import Database
+    from vegafs.settings import Settings
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -44,14 +45,31 @@ def _uvicorn_log_config(verbose: bool) -> dict[str, Any]:
     return config
 
 
+def _settings(*, warn: bool = False) -> "Settings":
+    """The VEGAFS_* settings, or a one-line error naming the variable (exit 2). Variables that
+    look like settings but are none are reported, so that a typo does not go unnoticed."""
+    from pydantic import ValidationError
+
+    from vegafs.settings import get_settings, unknown_variables
+
+    try:
+        settings = get_settings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "VEGAFS_" + str(first["loc"][0]).upper() if first["loc"] else "VEGAFS_*"
+        exits.fail(f"invalid {name}: {first['msg']}", exits.USAGE)
+    for name in unknown_variables() if warn else ():
+        logging.getLogger("vegafs").warning("%s is not a VegaFS setting (ignored)", name)
+    return settings
+
+
 def _open_db(*, migrate: bool | None = None) -> "Database":
     """The configured database, migrated (by default on SQLite only: on a shared database,
     migrating is `vegafs db upgrade`'s job) or checked to be current (else exit 2)."""
     from vegafs.db import Database, DatabaseUnavailable
     from vegafs.db import migrate as migrations
-    from vegafs.settings import get_settings
 
-    settings = get_settings()
+    settings = _settings()
     if migrate is None:
         migrate = settings.embedded
     db = Database(settings.database)
@@ -126,10 +144,9 @@ def serve(
 
     from vegafs.api import create_app
     from vegafs.db import keys
-    from vegafs.settings import get_settings
 
     _logging(verbose)
-    settings = get_settings()
+    settings = _settings(warn=True)
     db = _open_db()
     if not _is_loopback(host) and keys.active_count(db) == 0:
         exits.fail(
@@ -180,10 +197,9 @@ def worker(
     """Run a worker: claim queued jobs and run them until SIGINT/SIGTERM."""
     from vegafs.cache import connect
     from vegafs.jobs import Worker
-    from vegafs.settings import get_settings
 
     _logging(verbose)
-    settings = get_settings()
+    settings = _settings(warn=True)
     db = _open_db()
     cache, bus = connect(settings.redis_url, settings.cache_timeout_s)
     if metrics_port is not None:
