@@ -414,27 +414,31 @@ def _machine_ticks() -> tuple[int, int]:
 @dataclass(frozen=True)
 class CpuSample:
     at: float
-    server: int
+    server: dict[int, int]  # pid -> CPU ticks, for the server and its children
     postgres: dict[int, int]
     machine: tuple[int, int]
 
 
 def cpu_sample(server_pid: int) -> CpuSample:
     stats = _proc_stats()
-    server = sum(stats[p][2] for p in _descendants(stats, server_pid) if p in stats)
+    server = {p: stats[p][2] for p in _descendants(stats, server_pid) if p in stats}
     postgres = {pid: t for pid, (_, name, t) in stats.items() if name.startswith("postgres")}
     return CpuSample(time.monotonic(), server, postgres, _machine_ticks())
+
+
+def _ticks_between(before: dict[int, int], after: dict[int, int]) -> int:
+    """A process that exited meanwhile is lost; one that started counts from zero."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items())
 
 
 def cpu_between(before: CpuSample, after: CpuSample) -> tuple[float, float, float]:
     """Cores used by the server and by PostgreSQL, and the machine's busy fraction."""
     seconds = after.at - before.at
-    server = (after.server - before.server) / CLOCK_TICKS / seconds
-    # A backend that exited meanwhile is lost; one that started counts from zero.
-    pg_ticks = sum(t - before.postgres.get(pid, 0) for pid, t in after.postgres.items())
+    server = _ticks_between(before.server, after.server) / CLOCK_TICKS / seconds
+    postgres = _ticks_between(before.postgres, after.postgres) / CLOCK_TICKS / seconds
     busy = after.machine[0] - before.machine[0]
     total = after.machine[1] - before.machine[1]
-    return server, pg_ticks / CLOCK_TICKS / seconds, busy / total if total else 0.0
+    return server, postgres, busy / total if total else 0.0
 
 
 # ---- wrk --------------------------------------------------------------------------------------
@@ -514,6 +518,8 @@ def run_wrk(cmd: list[str], server_pid: int) -> WrkRun:
     wrk_s = (wrk_usage.ru_utime - children.ru_utime) + (wrk_usage.ru_stime - children.ru_stime)
     run = parse_wrk(proc.stdout)
     run.server_cpu, run.postgres_cpu, run.machine_busy = cpu_between(before, after)
+    if before.server.keys() - after.server.keys():
+        print("  WARNING: a server process exited during this run (its CPU time is not counted)")
     run.wrk_cpu = wrk_s / (after.at - before.at)
     busy_cores = run.machine_busy * (os.cpu_count() or 1)
     run.other_cpu = max(0.0, busy_cores - run.server_cpu - run.postgres_cpu - run.wrk_cpu)
@@ -586,7 +592,7 @@ def versions(vegafs: list[str], wrk: str) -> dict[str, str]:
         return " ".join(lines[0].split()) if lines else "unknown"
 
     return {
-        "vegafs": first_line([*vegafs, "--version"]),
+        "vegafs": first_line([*vegafs, "version"]),
         "wrk": first_line([wrk, "--version"]),
         "python": platform.python_version(),
     }
