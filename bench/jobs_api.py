@@ -273,6 +273,16 @@ def delete_bench_rows(url: str) -> None:
     sql_execute(url, "VACUUM ANALYZE jobs")
 
 
+def clean_up(url: str) -> None:
+    """delete_bench_rows, that a database gone down meanwhile only warns about."""
+    import psycopg
+
+    try:
+        delete_bench_rows(url)
+    except psycopg.Error as e:
+        print(f"WARNING: could not delete this run's jobs and key ({e}); the next run will")
+
+
 def job_id_range(url: str, owner: str) -> tuple[int, int]:
     rows = sql_execute(url, "SELECT min(id), max(id) FROM jobs WHERE owner = %s", (owner,))
     first, last = rows[0]
@@ -676,7 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             service.stop()
             log = service.log_tail()
-            delete_bench_rows(args.database_url)
+            clean_up(args.database_url)
         if "Traceback" in log:
             print(f"WARNING: the server logged errors; the end of its log:\n{log[-2000:]}")
     print_runs(phases)
