@@ -191,13 +191,18 @@ def test_json_and_csv_together_exit_2(vegafs: Vegafs, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-g", "a["], 'vegafs: error: invalid include: "a["'),
-        (["--min-size", "10q"], "Invalid value for --min-size: not a size: '10q'"),
-        (["--min-size", "99999999999999999999T"], "Invalid value for --min-size: "),
-        (["-t", "file,socket"], "Invalid value for --type: unknown type 'socket'"),
-        (["--newer", "last tuesday"], "Invalid value for --newer: not a time: 'last tuesday'"),
-        (["--newer", "@1e20"], "Invalid value for --newer: not a time: '@1e20'"),
-        (["--now", "99999999999999d"], "Invalid value for --now: not a time"),
+        (["-g", "a["], 'vegafs: error: invalid -g/--include: "a["'),
+        (["--min-size", "10q"], "vegafs: error: invalid --min-size: not a size: '10q'"),
+        (["--min-size", "99999999999999999999T"], "vegafs: error: invalid --min-size: "),
+        (["-t", "file,socket"], "vegafs: error: invalid -t/--type: unknown type 'socket'"),
+        (["--newer", "last tuesday"], "vegafs: error: invalid --newer: not a time: 'last tuesday'"),
+        (["--newer", "@1e20"], "vegafs: error: invalid --newer: not a time: '@1e20'"),
+        (["--now", "99999999999999d"], "vegafs: error: invalid --now: not a time"),
+        (
+            ["--min-size", "10k", "--max-size", "1k"],
+            "vegafs: error: invalid --min-size: 10240 is larger than --max-size 1024",
+        ),
+        (["-d", "-1"], "vegafs: error: invalid -d/--max-depth: Input should be greater than"),
     ],
 )
 def test_bad_option_value_exits_2_naming_the_option(
@@ -349,11 +354,11 @@ def test_unreadable_file_root_is_counted_since_analyze_reads_no_content(
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--top", "100001", "invalid top: Input should be less than or equal to 100000"),
+        ("--top", "100001", "invalid -n/--top: Input should be less than or equal to 100000"),
         (
             "--max-errors",
             "1000001",
-            "invalid max_errors: Input should be less than or equal to 1000000",
+            "invalid --max-errors: Input should be less than or equal to 1000000",
         ),
     ],
 )
@@ -362,3 +367,44 @@ def test_listing_bounds_are_usage_errors(
 ) -> None:
     done = vegafs.run("analyze", str(tmp_path), flag, value, cwd=tmp_path)
     assert (done.returncode, done.stderr.strip()) == (2, f"vegafs: error: {message}")
+
+
+# --- the rough edges a new user meets -------------------------------------------------------
+
+
+def test_options_without_a_path_say_missing_path_before_the_usage(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    out = vegafs.run("analyze", "--top", "3", cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, b"")
+    lines = out.stderr.splitlines()
+    assert lines[0] == "vegafs: error: missing PATH: the directories or files to walk"
+    assert lines[1].startswith("Usage: vegafs analyze [OPTIONS] [PATH...]")
+
+
+def test_report_to_a_pipe_keeps_long_paths_on_one_line(vegafs: Vegafs, tmp_path: Path) -> None:
+    deep = tmp_path / "tree" / ("d" * 200) / ("e" * 200)
+    write(deep / ("f" * 200 + ".bin"), 5000)
+    out = vegafs.run("analyze", "tree", cwd=tmp_path)  # COLUMNS=400 (cli_env): no matter
+    assert out.returncode == 0, out.stderr
+    expected = f"tree/{'d' * 200}/{'e' * 200}/{'f' * 200}.bin".encode()
+    assert any(line.strip().endswith(expected) for line in out.stdout.split(b"\n"))
+
+
+def test_a_reader_that_stops_early_ends_it_as_a_closed_pipe_does(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    for i in range(200):
+        write(tmp_path / "tree" / f"{i:03}" / "x.txt", 10)
+    # `true` reads nothing: every write meets a closed pipe.
+    script = f"{vegafs.exe} analyze --top 200 tree | true"
+    done = subprocess.run(
+        ["bash", "-c", script + "; echo status=${PIPESTATUS[0]}"],
+        cwd=tmp_path,
+        capture_output=True,
+        env=cli_env(),
+        timeout=SUBPROCESS_TIMEOUT,
+        check=False,
+    )
+    assert done.stdout.decode().splitlines() == [f"status={128 + signal.SIGPIPE}"]
+    assert done.stderr == b""

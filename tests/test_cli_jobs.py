@@ -190,8 +190,8 @@ def test_submit_list_cancel_retry_delete_and_refusals(
         assert refused(run(s, "jobs", "submit", "analyze", str(outside))) == refusal
         assert refused(run(s, "analyze", str(outside), "--submit", "--wait")) == refusal
         assert refused(run(s, "jobs", "submit", "analyze", r, "--follow")) == (
-            "vegafs: error: selection.follow_symlinks: cannot be true for a job "
-            "(links could leave the roots)\n"
+            "vegafs: error: -L/--follow: a job cannot follow symlinks "
+            "(a link could lead out of the server's roots)\n"
         )
 
         # Once a key exists, requests need one, with the scope they use.
@@ -297,7 +297,7 @@ def test_what_needs_no_server_and_a_server_that_cannot_be_reached(tmp_path: Path
     # Checked before any request: the same messages as the local command.
     done = run(None, "jobs", "submit", "analyze", str(tmp_path), "--min-size", "10q")
     assert done.returncode == 2
-    assert "Invalid value for --min-size: not a size: '10q'" in done.stderr
+    assert "vegafs: error: invalid --min-size: not a size: '10q'" in done.stderr
     done = run(None, "analyze", str(tmp_path), "--wait")
     assert done.returncode == 2
     assert "--wait needs --submit" in done.stderr

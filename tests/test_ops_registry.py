@@ -5,7 +5,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from vegafs import AnalyzeResult, Cancelled, CancelToken, ops
+from vegafs import Cancelled, CancelToken, ops
+from vegafs.engine.analyze import AnalyzeSummary, EntryError
 from vegafs.ops.analyze import AnalyzeSpec
 
 
@@ -22,9 +23,11 @@ def test_all_operations_lists_analyze() -> None:
     assert "analyze" in names
     assert names == sorted(names)
     analyze = ops.get("analyze")
-    assert analyze.spec is AnalyzeSpec
-    assert analyze.result is AnalyzeResult
+    assert analyze.params is AnalyzeSpec
+    assert analyze.result is AnalyzeSummary
+    assert analyze.row is EntryError
     assert analyze.mutates is False
+    assert ops.names() == names
 
 
 def test_analyze_params_schema_describes_the_selection() -> None:
@@ -39,10 +42,13 @@ def test_analyze_params_schema_describes_the_selection() -> None:
     assert "follow_symlinks" in selection["properties"]
 
 
-def test_run_validates_a_dict_and_returns_an_exact_analyze_result(tmp_path: Path) -> None:
+def test_run_validates_a_dict_and_returns_an_exact_analyze_summary(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "tree")
-    result = ops.run("analyze", {"selection": {"roots": [str(root)]}, "top": 1})
-    assert isinstance(result, AnalyzeResult)
+    ctx = ops.RunContext()
+    result = ops.run("analyze", {"selection": {"roots": [str(root)]}, "top": 1}, ctx)
+    assert isinstance(result, AnalyzeSummary)
+    assert isinstance(ctx.rows, ops.RowBuffer)
+    assert ctx.rows.rows == []
     assert (result.files, result.dirs, result.symlinks, result.other) == (2, 2, 1, 0)
     assert result.file_bytes == 210
     assert result.top == 1
@@ -53,7 +59,7 @@ def test_run_accepts_a_spec_model(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "tree")
     spec = AnalyzeSpec.model_validate({"selection": {"roots": [root], "include": ["*.py"]}})
     result = ops.run("analyze", spec)
-    assert isinstance(result, AnalyzeResult)
+    assert isinstance(result, AnalyzeSummary)
     assert (result.files, result.file_bytes) == (1, 200)
 
 
@@ -96,7 +102,5 @@ def test_negative_top_in_params_raises_validation_error(tmp_path: Path) -> None:
 
 
 def test_registering_a_name_twice_is_refused() -> None:
-    from vegafs.ops.registry import register
-
     with pytest.raises(ValueError, match="operation 'analyze' registered twice"):
-        register(ops.get("analyze"))
+        ops.register(ops.get("analyze"))

@@ -3,10 +3,30 @@
 >>> from vegafs import analyze, Selection
 >>> result = analyze(Selection(roots=["/data"], exclude=["*.tmp"]), top=5)
 >>> result.files, result.apparent_bytes
+
+The names below load when first used, so that ``import vegafs.cli`` (and the ``vegafs``
+command) does not pay for the engine's models before it needs them.
 """
 
-from vegafs.engine import AnalyzeResult, CancelToken, Progress, Selection, __version__, analyze
-from vegafs.errors import Cancelled, SelectionError, VegaFSError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vegafs._native import CancelToken, Progress
+    from vegafs.engine.analyze import AnalyzeResult, analyze
+    from vegafs.engine.selection import Selection
+    from vegafs.errors import Cancelled, SelectionError, VegaFSError
+
+_WHERE = {
+    "AnalyzeResult": "vegafs.engine",
+    "CancelToken": "vegafs.engine",
+    "Progress": "vegafs.engine",
+    "Selection": "vegafs.engine",
+    "analyze": "vegafs.engine",
+    "Cancelled": "vegafs.errors",
+    "SelectionError": "vegafs.errors",
+    "VegaFSError": "vegafs.errors",
+}
 
 __all__ = [
     "AnalyzeResult",
@@ -19,3 +39,15 @@ __all__ = [
     "__version__",
     "analyze",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    value: Any
+    if name == "__version__":
+        from vegafs._native import __version__ as value
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+    else:
+        raise AttributeError(f"module 'vegafs' has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -121,7 +121,10 @@ class OperationOut(BaseModel):
     summary: str
     mutates: bool
     params_schema: dict[str, Any]
-    result_schema: dict[str, Any]
+    result_schema: dict[str, Any] = Field(description="The job's summary.")
+    row_schema: dict[str, Any] | None = Field(
+        description="One result row (GET /jobs/{id}/results); null: the operation has none."
+    )
 
 
 class Health(BaseModel):

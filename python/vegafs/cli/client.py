@@ -25,11 +25,7 @@ from vegafs.cli.values import show_path
 if TYPE_CHECKING:
     import httpx
 
-# Exit codes of the commands that talk to a server, beside exits.OK (0), exits.USAGE (2) and
-# exits.INTERRUPTED (130). `jobs watch` exits with the job's outcome.
-JOB_FAILED = 1  # the job failed (`analyze --submit --wait`: or listed unreadable entries)
-JOB_CANCELLED = 3  # the job was cancelled
-UNAVAILABLE = 4  # the server cannot be reached, timed out, or failed (5xx)
+from vegafs.cli.exits import UNAVAILABLE
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 API = "/api/v1"

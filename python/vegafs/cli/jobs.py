@@ -9,20 +9,16 @@ message is its ``detail``) or bad usage; 4 the server cannot be reached or faile
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vegafs.cli import exits
-from vegafs.cli.analyze import MaxErrors, Now, Top, build_spec
 from vegafs.cli.client import (
     DEFAULT_SERVER,
     FINISHED,
-    JOB_CANCELLED,
-    JOB_FAILED,
-    UNAVAILABLE,
     ApiKey,
     RequestFailed,
     Server,
@@ -30,33 +26,37 @@ from vegafs.cli.client import (
     connect,
     dumps,
 )
-from vegafs.cli.selection_options import (
-    Exclude,
-    Follow,
-    Hidden,
-    IgnoreFiles,
-    Include,
-    MaxDepth,
-    MaxSize,
-    MinSize,
-    Newer,
-    Older,
-    OneFileSystem,
-    Paths,
-    Regex,
-    Types,
-)
+from vegafs.cli.exits import JOB_CANCELLED, JOB_FAILED, UNAVAILABLE
 from vegafs.cli.values import human_bytes
 
 if TYPE_CHECKING:
     from vegafs.cli.client import Client
+    from vegafs.cli.present import Presenter
 
 jobs_app = typer.Typer(
     help="Jobs on a VegaFS server: submit, list, show, watch, cancel, retry, delete, results.",
     no_args_is_help=True,
 )
+
+
+class SubmitGroup(typer.core.TyperGroup):
+    """`vegafs jobs submit OP`: a command per operation, made when asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from vegafs import ops
+
+        return ops.names()
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        from vegafs.cli.operations import command_for, submit_command
+
+        return command_for(cmd_name, submit_command)
+
+
 submit_app = typer.Typer(
-    help="Submit an operation as a job; prints its id and URL.", no_args_is_help=True
+    cls=SubmitGroup,
+    help="Submit an operation as a job; prints its id and URL.",
+    no_args_is_help=True,
 )
 jobs_app.add_typer(submit_app, name="submit")
 
@@ -80,81 +80,31 @@ class ResultFormat(StrEnum):
 
 JobId = Annotated[int, typer.Argument(min=1, help="The job's id.", show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="The job as JSON (as GET /jobs/{id}).")]
-Priority = Annotated[
-    int,
-    typer.Option("--priority", min=-100, max=100, help="Higher runs first.",
-                 rich_help_panel=SUBMIT_PANEL),
-]  # fmt: skip
-MaxAttempts = Annotated[
-    int | None,
-    typer.Option("--max-attempts", min=1, max=20, show_default=False,
-                 help="Attempts before the job fails (default: the server's).",
-                 rich_help_panel=SUBMIT_PANEL),
-]  # fmt: skip
-Fresh = Annotated[
-    bool,
-    typer.Option("--fresh", help="Run it even if the server has this result cached.",
-                 rich_help_panel=SUBMIT_PANEL),
-]  # fmt: skip
-IdempotencyKey = Annotated[
-    str | None,
-    typer.Option("--idempotency-key", show_default=False, rich_help_panel=SUBMIT_PANEL,
-                 help="Submitting again with this key gives the first job, not a new one."),
-]  # fmt: skip
-Wait = Annotated[
-    bool,
-    typer.Option("--wait", help="Then watch the job to its end (exit codes of `watch`).",
-                 rich_help_panel=SUBMIT_PANEL),
-]  # fmt: skip
-Quiet = Annotated[
-    bool,
-    typer.Option("--quiet", "-q", help="Print only the job's id.", rich_help_panel=SUBMIT_PANEL),
-]
 
 
 # ---- submit ----------------------------------------------------------------------------------
 
 
-@submit_app.command("analyze", no_args_is_help=True)
-def submit_analyze(
-    paths: Paths,
-    top: Top = 10,
-    now: Now = None,
-    max_errors: MaxErrors = 1000,
-    include: Include = None,
-    exclude: Exclude = None,
-    regex: Regex = None,
-    types: Types = None,
-    min_size: MinSize = None,
-    max_size: MaxSize = None,
-    newer: Newer = None,
-    older: Older = None,
-    hidden: Hidden = True,
-    ignore_files: IgnoreFiles = False,
-    max_depth: MaxDepth = None,
-    one_file_system: OneFileSystem = False,
-    follow: Follow = False,
-    priority: Priority = 0,
-    max_attempts: MaxAttempts = None,
-    fresh: Fresh = False,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = False,
-    as_json: AsJson = False,
-    quiet: Quiet = False,
-    server: Server = DEFAULT_SERVER,
-    api_key: ApiKey = None,
+def submit_and_report(
+    operation: str,
+    params: dict[str, Any],
+    *,
+    server: str,
+    api_key: str | None,
+    priority: int = 0,
+    max_attempts: int | None = None,
+    fresh: bool = False,
+    idempotency_key: str | None = None,
+    wait: bool = False,
+    as_json: bool = False,
+    quiet: bool = False,
 ) -> None:
-    """`vegafs analyze PATH...` as a job: the same options. Relative paths are made absolute
-    here; the server must see them, inside its VEGAFS_ROOTS."""
-    spec = build_spec(
-        [p.absolute() for p in paths], top, now, max_errors, include, exclude, regex, types,
-        min_size, max_size, newer, older, hidden, ignore_files, max_depth, one_file_system, follow,
-    )  # fmt: skip
+    """`vegafs jobs submit OP`: submit, announce the job, and with ``wait`` watch it to its end."""
     with connect(server, api_key) as client:
         job = submit(
             client,
-            "analyze",
-            spec.model_dump(mode="json"),
+            operation,
+            params,
             priority=priority,
             max_attempts=max_attempts,
             fresh=fresh,
@@ -534,7 +484,7 @@ def _quiet_stdout() -> None:
     raise typer.Exit(exits.OK)
 
 
-# ---- for `vegafs analyze --submit` -----------------------------------------------------------
+# ---- for `vegafs OP --submit` -----------------------------------------------------------------
 
 
 def run_remote(
@@ -544,15 +494,16 @@ def run_remote(
     server: str,
     api_key: str | None,
     wait: bool,
-    as_json: bool,
-    on_success: Callable[["Client", dict[str, Any]], None],
+    fresh: bool,
+    presenter: "Presenter",
 ) -> None:
     """Submit; without ``wait`` announce the job on stdout; with it, announce it on stderr, watch
-    it, and hand the succeeded job to ``on_success`` (a failed one exits 1, cancelled 3)."""
+    it, and show its result through ``presenter`` as a local run shows it (a failed job exits 1,
+    a cancelled one 3)."""
     with connect(server, api_key) as client:
-        job = submit(client, operation, params)
+        job = submit(client, operation, params, fresh=fresh)
         if not wait:
-            announce(client, job, as_json=as_json)
+            announce(client, job, as_json=presenter.as_json)
             return
         sys.stdout.flush()
         print(
@@ -561,19 +512,21 @@ def run_remote(
         )
         final = watch(client, job["id"], shown=job["status"])
         check(final, quiet=True)
-        on_success(client, final)
+        if final["result_rows"]:
+            for rows in result_pages(client, job["id"]):
+                presenter.rows(rows)
+        presenter.finish(final["summary"] or {})
 
 
-def result_rows(client: "Client", job_id: int) -> list[dict[str, Any]]:
-    """Every result row of a job, page by page."""
-    rows: list[dict[str, Any]] = []
+def result_pages(client: "Client", job_id: int) -> Iterator[list[dict[str, Any]]]:
+    """A job's result rows, a page at a time."""
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {"limit": 1000}
         if cursor is not None:
             params["cursor"] = cursor
         page = client.get(f"/jobs/{job_id}/results", params=params)
-        rows.extend(item["data"] for item in page["items"])
+        yield [item["data"] for item in page["items"]]
         cursor = page.get("next_cursor")
         if not cursor:
-            return rows
+            return

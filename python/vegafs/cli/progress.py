@@ -12,18 +12,27 @@ from vegafs.engine import Progress
 
 class ProgressLine:
     """Shows entries, entries/s and bytes every 100 ms, after a 300 ms quiet start, only when the
-    stream is a terminal; clears its line when done."""
+    stream is a terminal (and ``enabled``: not over rows written to the same terminal); clears
+    its line when done."""
 
-    def __init__(self, progress: Progress, stream: TextIO | None = None, delay: float = 0.3):
+    def __init__(
+        self,
+        progress: Progress,
+        stream: TextIO | None = None,
+        delay: float = 0.3,
+        *,
+        enabled: bool = True,
+    ):
         self._progress = progress
         self._stream = stream or sys.stderr
         self._delay = delay
+        self._enabled = enabled
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._shown = False
 
     def __enter__(self) -> "ProgressLine":
-        if self._stream.isatty():
+        if self._enabled and self._stream.isatty():
             self._thread = threading.Thread(target=self._run, name="vegafs-progress", daemon=True)
             self._thread.start()
         return self

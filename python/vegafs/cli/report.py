@@ -12,10 +12,26 @@ from vegafs.cli.values import human_bytes, show_path
 from vegafs.engine.analyze import AnalyzeResult, SizeBucket
 
 BAR_WIDTH = 24
+UNWRAPPED = 100_000  # columns of a report written to a file or pipe
+
+
+class ReportConsole(Console):
+    """Rich's console, but a file or a pipe gets lines as long as they are (paths are never
+    split at 80 columns), and a reader that went away ends the process as a closed pipe does."""
+
+    def __init__(self) -> None:
+        super().__init__(highlight=False)
+        if not self.is_terminal:
+            self.width = UNWRAPPED
+
+    def on_broken_pipe(self) -> None:
+        from vegafs.cli.present import closed_pipe
+
+        closed_pipe()
 
 
 def print_report(r: AnalyzeResult, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or ReportConsole()
     roots = ", ".join(show_path(p) for p in r.roots)
     console.print(Text(f"VegaFS analysis of {roots}", style="bold"))
     entries = r.files + r.dirs + r.symlinks + r.other

@@ -1,153 +1,90 @@
-"""The Selection's command-line options, shared by every command that walks trees."""
+"""The Selection's command-line options, declared once for every command that walks trees.
+
+Each row of ``SELECTION_OPTIONS`` names the Selection field it fills, its flags, its help and how
+its text is read; ``vegafs.cli.commands`` turns the rows into options and errors about a field
+back into the flag the user typed.
+"""
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, TypeVar
-
-import typer
+from dataclasses import dataclass
+from typing import Any
 
 from vegafs.cli.values import parse_size, parse_time
-from vegafs.engine import EntryTypeName, Selection
-from vegafs.engine.selection import ALL_TYPES
 
 PANEL = "Selection"
-T = TypeVar("T")
-
-# readable=False: an unreadable root is the core's to report (a listed error), not click's.
-Paths = Annotated[
-    list[Path],
-    typer.Argument(
-        help="Directories or files to walk.", metavar="PATH...", show_default=False, readable=False
-    ),
-]
-Include = Annotated[
-    list[str] | None,
-    typer.Option("--include", "-g", help="Only entries matching this glob (repeatable). No '/': "
-                 "matches the name; with '/': the path below the root.", rich_help_panel=PANEL),
-]  # fmt: skip
-Exclude = Annotated[
-    list[str] | None,
-    typer.Option("--exclude", "-E", help="Skip entries matching this glob; matching directories "
-                 "are not walked (repeatable).", rich_help_panel=PANEL),
-]  # fmt: skip
-Regex = Annotated[
-    str | None,
-    typer.Option("--regex", help="Only entries whose path contains a match of this regex.",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
-Types = Annotated[
-    list[str] | None,
-    typer.Option("--type", "-t", help="Only these entry types: file, dir, symlink, other "
-                 "(repeatable).", rich_help_panel=PANEL),
-]  # fmt: skip
-MinSize = Annotated[
-    str | None,
-    typer.Option("--min-size", help="Only files at least this big (500, 10k, 1.5M, 2G).",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
-MaxSize = Annotated[
-    str | None,
-    typer.Option("--max-size", help="Only files at most this big.", rich_help_panel=PANEL),
-]
-Newer = Annotated[
-    str | None,
-    typer.Option("--newer", help="Only entries modified at or after this time (2024-05-01, "
-                 "@1714557600) or within this age (7d, 12h).", rich_help_panel=PANEL),
-]  # fmt: skip
-Older = Annotated[
-    str | None,
-    typer.Option("--older", help="Only entries modified before this time or age.",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
-Hidden = Annotated[
-    bool,
-    typer.Option("--hidden/--no-hidden", help="Visit names starting with a dot.",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
-IgnoreFiles = Annotated[
-    bool,
-    typer.Option("--ignore-files/--no-ignore-files", help="Honour .gitignore, .ignore and "
-                 ".vegafsignore files (off: count what is on disk).", rich_help_panel=PANEL),
-]  # fmt: skip
-MaxDepth = Annotated[
-    int | None,
-    typer.Option("--max-depth", "-d", min=0, help="Deepest level visited (a root's entries are 1).",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
-OneFileSystem = Annotated[
-    bool,
-    typer.Option("--one-file-system", "-x", help="Do not walk into other file systems.",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
-Follow = Annotated[
-    bool,
-    typer.Option("--follow", "-L", help="Follow symlinks (loops are reported, never walked twice).",
-                 rich_help_panel=PANEL),
-]  # fmt: skip
 
 
-def build_selection(
-    paths: list[Path],
-    include: list[str] | None,
-    exclude: list[str] | None,
-    regex: str | None,
-    types: list[str] | None,
-    min_size: str | None,
-    max_size: str | None,
-    newer: str | None,
-    older: str | None,
-    hidden: bool,
-    ignore_files: bool,
-    max_depth: int | None,
-    one_file_system: bool,
-    follow: bool,
-    now: float | None = None,
-) -> Selection:
-    """The Selection the options describe; typer.BadParameter naming the option otherwise."""
-    return Selection(
-        roots=paths,
-        include=include or [],
-        exclude=exclude or [],
-        path_regex=regex,
-        types=_types(types),
-        min_size=_checked(parse_size, min_size, "--min-size"),
-        max_size=_checked(parse_size, max_size, "--max-size"),
-        newer_than=_checked(lambda t: parse_time(t, now), newer, "--newer"),
-        older_than=_checked(lambda t: parse_time(t, now), older, "--older"),
-        hidden=hidden,
-        ignore_files=ignore_files,
-        max_depth=max_depth,
-        one_file_system=one_file_system,
-        follow_symlinks=follow,
-    )
+@dataclass(frozen=True)
+class Flag:
+    """One command-line option that fills one field."""
+
+    field: str  # the field it fills
+    flags: tuple[str, ...]  # "--min-size" or ("--type", "-t"); a switch: "--hidden/--no-hidden"
+    help: str
+    # "value": one value; "many": repeatable; "switch": a boolean flag.
+    kind: str = "value"
+    # text -> value; `now` is the reference time of relative ages (seconds, or None: now)
+    parse: Callable[[str, float | None], Any] | None = None
+    metavar: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The flag as users know it: ``--min-size``."""
+        return self.flags[0].split("/")[0]
+
+    @property
+    def shown(self) -> str:
+        """Every spelling: ``-t/--type``."""
+        return "/".join(sorted((f.split("/")[0] for f in self.flags), key=len))
 
 
-def _types(values: list[str] | None) -> frozenset[EntryTypeName]:
-    if not values:
-        return ALL_TYPES
-    chosen: set[EntryTypeName] = set()
-    for value in values:
-        for name in value.split(","):
-            match name.strip():
-                case "f" | "file":
-                    chosen.add("file")
-                case "d" | "dir":
-                    chosen.add("dir")
-                case "l" | "symlink":
-                    chosen.add("symlink")
-                case "o" | "other":
-                    chosen.add("other")
-                case bad:
-                    raise typer.BadParameter(
-                        f"unknown type {bad!r} (file, dir, symlink, other)", param_hint="--type"
-                    )
-    return frozenset(chosen)
+def _size(text: str, _now: float | None) -> int:
+    return parse_size(text)
 
 
-def _checked(parse: Callable[[str], T], text: str | None, option: str) -> T | None:
-    if text is None:
-        return None
-    try:
-        return parse(text)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint=option) from None
+def _types(text: str, _now: float | None) -> list[str]:
+    chosen: list[str] = []
+    for name in text.split(","):
+        match name.strip():
+            case "f" | "file":
+                chosen.append("file")
+            case "d" | "dir":
+                chosen.append("dir")
+            case "l" | "symlink":
+                chosen.append("symlink")
+            case "o" | "other":
+                chosen.append("other")
+            case bad:
+                raise ValueError(f"unknown type {bad!r} (file, dir, symlink, other)")
+    return chosen
+
+
+SELECTION_OPTIONS: tuple[Flag, ...] = (
+    Flag("include", ("--include", "-g"), "Only entries matching this glob (repeatable). No '/': "
+         "matches the name; with '/': the path below the root.", "many", metavar="GLOB"),
+    Flag("exclude", ("--exclude", "-E"), "Skip entries matching this glob; matching directories "
+         "are not walked (repeatable).", "many", metavar="GLOB"),
+    Flag("path_regex", ("--regex",), "Only entries whose path contains a match of this regex.",
+         metavar="RE"),
+    Flag("types", ("--type", "-t"), "Only these entry types: file, dir, symlink, other "
+         "(repeatable or comma-separated).", "many", _types, metavar="T"),
+    Flag("min_size", ("--min-size",), "Only files at least this big (500, 10k, 1.5M, 2G).",
+         parse=_size, metavar="SIZE"),
+    Flag("max_size", ("--max-size",), "Only files at most this big.", parse=_size,
+         metavar="SIZE"),
+    Flag("newer_than", ("--newer",), "Only entries modified at or after this time (2024-05-01, "
+         "@1714557600) or within this age (7d, 12h).", parse=parse_time, metavar="TIME"),
+    Flag("older_than", ("--older",), "Only entries modified before this time or age.",
+         parse=parse_time, metavar="TIME"),
+    Flag("hidden", ("--hidden/--no-hidden",), "Visit names starting with a dot.", "switch"),
+    Flag("ignore_files", ("--ignore-files/--no-ignore-files",), "Honour .gitignore, .ignore and "
+         ".vegafsignore files (off: count what is on disk).", "switch"),
+    Flag("max_depth", ("--max-depth", "-d"), "Deepest level visited (a root's entries are 1).",
+         parse=lambda text, _now: int(text), metavar="N"),
+    Flag("one_file_system", ("--one-file-system", "-x"), "Do not walk into other file systems.",
+         "switch"),
+    Flag("follow_symlinks", ("--follow", "-L"), "Follow symlinks (loops are reported, never "
+         "walked twice).", "switch"),
+)  # fmt: skip
+
+BY_FIELD = {flag.field: flag for flag in SELECTION_OPTIONS}

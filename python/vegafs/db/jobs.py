@@ -298,14 +298,22 @@ def heartbeat(
 
 
 def add_rows(
-    db: Database, job_id: int, token: str, first_seq: int, rows: Iterable[dict[str, Any]]
+    db: Database,
+    job_id: int,
+    token: str,
+    first_seq: int,
+    rows: Iterable[dict[str, Any]],
+    lease_s: float | None = None,
 ) -> bool:
-    """Append one batch of result rows, if the lease is still ours."""
+    """Append one batch of result rows, if the lease is still ours; with ``lease_s``, the write
+    renews the lease too (a long stream of writes is itself a sign of life)."""
     batch = [{"job_id": job_id, "seq": first_seq + i, "data": d} for i, d in enumerate(rows)]
+    now = utcnow()
+    values: dict[str, Any] = {"updated_at": now}
+    if lease_s is not None:
+        values["lease_expires_at"] = now + timedelta(seconds=lease_s)
     with db.write() as conn:
-        held = conn.execute(
-            update(JOB).where(_fenced(job_id, token)).values(updated_at=utcnow())
-        ).rowcount
+        held = conn.execute(update(JOB).where(_fenced(job_id, token)).values(**values)).rowcount
         if held != 1:
             return False
         if batch:

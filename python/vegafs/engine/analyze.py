@@ -63,8 +63,9 @@ class EntryError(_Row):
     error: str
 
 
-class AnalyzeResult(_Row):
-    """What ``analyze`` found. Field meanings and counting rules: docs/cli.md."""
+class AnalyzeSummary(_Row):
+    """What ``analyze`` found but the listed errors (the ``analyze`` job's summary; its result
+    rows are the errors). Field meanings and counting rules: docs/cli.md."""
 
     schema_version: Literal[1] = 1
     roots: list[str]
@@ -88,8 +89,13 @@ class AnalyzeResult(_Row):
     largest_files: list[PathSize]
     largest_dirs: list[PathSize]
     error_count: int
-    errors: list[EntryError]
     elapsed_s: float
+
+
+class AnalyzeResult(AnalyzeSummary):
+    """What ``analyze`` found, with the first ``max_errors`` errors in byte-wise path order."""
+
+    errors: list[EntryError]
 
     def merge(self, other: "AnalyzeResult") -> "AnalyzeResult":
         """The result over both trees. Exact when they are disjoint and share no hard-linked
@@ -143,13 +149,15 @@ def analyze(
     now: datetime | float | None = None,
     progress: _native.Progress | None = None,
     cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
 ) -> AnalyzeResult:
     """Analyze the selected trees in one parallel pass.
 
     ``selection`` may be a Selection or just the root path(s). ``now`` pins the reference time of
     the age histogram (default: the current time). Raises FileNotFoundError / PermissionError
     naming a root that cannot be read, SelectionError for a bad filter, Cancelled when
-    ``cancel`` is set, KeyboardInterrupt on Ctrl-C.
+    ``cancel`` is set, KeyboardInterrupt on Ctrl-C. ``beneath``: directories every root must be
+    opened beneath, never through a symlink (PathNotAllowed otherwise); the service's roots.
     """
     if not isinstance(selection, Selection):
         roots = [selection] if isinstance(selection, str | Path) else list(selection)
@@ -160,7 +168,7 @@ def analyze(
         time.time() if now is None else now.timestamp() if isinstance(now, datetime) else now
     )
     raw = _native.analyze(
-        selection.to_native(),
+        selection.to_native(beneath),
         top=top,
         max_errors=max_errors,
         now=now_s,

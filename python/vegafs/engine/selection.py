@@ -1,5 +1,6 @@
 """The Selection: which entries an operation sees. One model for every operation, every layer."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from math import floor
 from pathlib import Path
@@ -68,8 +69,9 @@ class Selection(BaseModel):
         except (TypeError, ValueError, OverflowError) as e:  # values the core cannot hold
             raise SelectionError(str(e), "selection") from None
 
-    def to_native(self) -> dict[str, Any]:
-        """The dict ``vegafs._native`` takes: every field, times as whole seconds."""
+    def to_native(self, beneath: Sequence[Path] = ()) -> dict[str, Any]:
+        """The dict ``vegafs._native`` takes: every field, times as whole seconds. ``beneath``:
+        directories every root must be opened beneath (jobs; empty: anywhere)."""
         return {
             "roots": [str(p) for p in self.roots],
             "include": list(self.include),
@@ -85,6 +87,7 @@ class Selection(BaseModel):
             "max_depth": self.max_depth,
             "one_file_system": self.one_file_system,
             "follow_symlinks": self.follow_symlinks,
+            "beneath": [str(p) for p in beneath],
         }
 
 

@@ -31,6 +31,7 @@ from vegafs.settings import Settings
 
 log = logging.getLogger("vegafs.worker")
 ROW_BATCH = 1000
+CACHE_ROWS = 10_000  # a result with more rows is not cached
 
 JOB_SECONDS = Histogram(
     "vegafs_job_duration_seconds",
@@ -44,12 +45,42 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class LeaseLost(Exception):
+    """The job's lease was taken over while its rows were being written."""
+
+
+class _ResultWriter:
+    """Where a running job's rows go: into ``job_results`` batch by batch as the operation sends
+    them (each write renews the lease), so the worker never holds a job's rows. The first
+    CACHE_ROWS rows are kept as well, for the cache; a longer result is not cached."""
+
+    def __init__(self, db: Database, job: queue.Claimed, lease_s: float) -> None:
+        self.db, self.job, self.lease_s = db, job, lease_s
+        self.written = 0
+        self.kept: list[dict[str, Any]] | None = []
+
+    def __call__(self, batch: ops.Rows) -> None:
+        job = self.job
+        for start in range(0, len(batch), ROW_BATCH):
+            chunk = batch[start : start + ROW_BATCH]
+            if not queue.add_rows(
+                self.db, job.id, job.lease_token, self.written, chunk, self.lease_s
+            ):
+                raise LeaseLost(f"job {job.id}: lease lost while writing rows")
+            self.written += len(chunk)
+        if self.kept is not None and len(self.kept) + len(batch) <= CACHE_ROWS:
+            self.kept.extend(batch)
+        else:
+            self.kept = None
+
+
 @dataclass
 class _Attempt:
     """One run of an operation on its own thread."""
 
     job: queue.Claimed
-    ctx: ops.RunContext = field(default_factory=ops.RunContext)
+    rows: _ResultWriter
+    ctx: ops.RunContext
     result: Any = None
     error: BaseException | None = None
     started: float = field(default_factory=time.monotonic)
@@ -167,10 +198,13 @@ class Worker:
     # ---- one job ------------------------------------------------------------------------
 
     def _run(self, job: queue.Claimed) -> None:
-        attempt = _Attempt(job)
+        writer = _ResultWriter(self.db, job, self.settings.lease_s)
+        # The walk opens its roots beneath the service's roots, never through a symlink.
+        ctx = ops.RunContext(rows=writer, beneath=tuple(self.settings.roots))
+        attempt = _Attempt(job, writer, ctx)
         try:
             op = ops.get(job.operation)
-            spec = op.spec.model_validate(job.spec)
+            spec = op.params.model_validate(job.spec)
             if self.settings.roots:  # checked again: the tree may have changed since submit
                 spec = op.confine(spec, self.settings.roots)
         except (KeyError, ValueError, PathNotAllowed) as e:
@@ -182,20 +216,21 @@ class Worker:
             cached = self.cache.get(key)
             if cached is not None:
                 entry = json.loads(cached)
-                self._succeed(attempt, entry["summary"], entry["rows"], cached=True)
+                writer(entry["rows"])
+                self._succeed(attempt, entry["summary"], cached=True)
                 return
 
         lost = self._supervise(attempt, op, spec)
+        lost = lost or isinstance(attempt.error, LeaseLost)
         status = "lost" if lost else _outcome(attempt.error)
         JOB_SECONDS.labels(job.operation, status).observe(time.monotonic() - attempt.started)
         if lost:
             log.warning("job %d: lease lost; this attempt's outcome is dropped", job.id)
             return
         if attempt.error is None:
-            summary, rows = op.split(attempt.result)
-            rows_json = [r.model_dump(mode="json") for r in rows]
-            if self._succeed(attempt, summary, rows_json) and op.cacheable:
-                value = json.dumps({"summary": summary, "rows": rows_json}).encode()
+            summary = attempt.result.model_dump(mode="json")
+            if self._succeed(attempt, summary) and op.cacheable and writer.kept is not None:
+                value = json.dumps({"summary": summary, "rows": writer.kept}).encode()
                 self.cache.set(key, value, self.settings.cache_ttl_s)
             return
         self._fail(attempt, attempt.error)
@@ -207,7 +242,7 @@ class Worker:
         def target() -> None:
             try:
                 attempt.result = op.run(spec, attempt.ctx)
-            except BaseException as e:
+            except BaseException as e:  # handed to the slot thread
                 attempt.error = e
             finally:
                 self.bus.hub.deliver(cancel_topic(job.id))  # wakes the loop below
@@ -245,23 +280,11 @@ class Worker:
         del self._running[job.id]
         return lost
 
-    def _succeed(
-        self,
-        attempt: _Attempt,
-        summary: dict[str, Any],
-        rows: list[dict[str, Any]],
-        *,
-        cached: bool = False,
-    ) -> bool:
-        job = attempt.job
-        for start in range(0, len(rows), ROW_BATCH):
-            if not queue.add_rows(
-                self.db, job.id, job.lease_token, start, rows[start : start + ROW_BATCH]
-            ):
-                log.warning("job %d: lease lost while writing rows", job.id)
-                return False
+    def _succeed(self, attempt: _Attempt, summary: dict[str, Any], *, cached: bool = False) -> bool:
         progress = {**attempt.progress(), "cached": cached}
-        return self._end(attempt, "succeeded", summary=summary, rows=len(rows), progress=progress)
+        return self._end(
+            attempt, "succeeded", summary=summary, rows=attempt.rows.written, progress=progress
+        )
 
     def _fail(self, attempt: _Attempt, error: BaseException) -> None:
         job = attempt.job

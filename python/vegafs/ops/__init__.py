@@ -1,9 +1,30 @@
-"""Operations: one spec model, one run function, one result model each, listed in a registry that
-the CLI, the API and the docs are driven from."""
+"""Operations: one declaration each (``Operation``), found by name in the registry that the CLI,
+the API, the worker and the docs are driven from."""
 
-from vegafs.ops.registry import Operation, RunContext, all_operations, get, run
+from vegafs.ops.registry import (
+    ENTRY_POINT_GROUP,
+    Operation,
+    RowBuffer,
+    Rows,
+    RowSink,
+    RunContext,
+    all_operations,
+    get,
+    names,
+    register,
+    run,
+)
 
-# Importing the modules registers their operations.
-from vegafs.ops import analyze as _analyze  # noqa: F401  # isort: skip
-
-__all__ = ["Operation", "RunContext", "all_operations", "get", "run"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Operation",
+    "RowBuffer",
+    "RowSink",
+    "Rows",
+    "RunContext",
+    "all_operations",
+    "get",
+    "names",
+    "register",
+    "run",
+]

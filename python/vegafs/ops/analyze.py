@@ -1,13 +1,13 @@
-"""The ``analyze`` operation."""
+"""The ``analyze`` operation: statistics of directory trees. Its rows are the entries that could
+not be read (the first ``max_errors``); everything else is the summary."""
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
 
 from vegafs import engine
-from vegafs.engine.analyze import AnalyzeResult, EntryError
-from vegafs.ops.registry import Operation, RunContext, register
+from vegafs.engine.analyze import AnalyzeSummary, EntryError
+from vegafs.ops.registry import Operation, RunContext
 
 # Bounds on what one result lists: they are kept in memory while the walk runs.
 MAX_TOP = 100_000
@@ -22,10 +22,11 @@ class AnalyzeSpec(BaseModel):
         default=10, le=MAX_TOP, description="Largest files and directories listed."
     )
     max_errors: NonNegativeInt = Field(
-        default=1000, le=MAX_LISTED_ERRORS, description="Errors listed (all counted)."
+        default=1000, le=MAX_LISTED_ERRORS, description="Errors listed (all are counted)."
     )
     now: datetime | None = Field(
-        default=None, description="Reference time of the age histogram (default: now)."
+        default=None,
+        description="Reference time of the age histogram (ISO time or @seconds; default: now).",
     )
 
     @field_validator("now")
@@ -39,30 +40,29 @@ class AnalyzeSpec(BaseModel):
         return now
 
 
-def run_analyze(spec: AnalyzeSpec, ctx: RunContext) -> AnalyzeResult:
-    return engine.analyze(
+def run_analyze(spec: AnalyzeSpec, ctx: RunContext) -> AnalyzeSummary:
+    result = engine.analyze(
         spec.selection,
         top=spec.top,
         max_errors=spec.max_errors,
         now=spec.now,
         progress=ctx.progress,
         cancel=ctx.cancel,
+        beneath=ctx.beneath,
     )
+    # The error list is bounded by max_errors: it is sent once, at the end.
+    if result.errors:
+        ctx.rows([e.model_dump(mode="json") for e in result.errors])
+    return AnalyzeSummary.model_validate(result.model_dump(exclude={"errors"}))
 
 
-def split_analyze(result: AnalyzeResult) -> tuple[dict[str, Any], list[EntryError]]:
-    """The summary is the whole result but its error list; the listed errors are the rows."""
-    return result.model_dump(mode="json", exclude={"errors"}), result.errors
-
-
-ANALYZE = register(
-    Operation(
-        name="analyze",
-        summary="Sizes, counts, kinds, ages, owners, largest files and directories of trees.",
-        spec=AnalyzeSpec,
-        result=AnalyzeResult,
-        run=run_analyze,
-        split=split_analyze,
-        cacheable=True,
-    )
+ANALYZE = Operation(
+    name="analyze",
+    summary="Sizes, counts, kinds, ages, owners, largest files and directories of trees.",
+    params=AnalyzeSpec,
+    result=AnalyzeSummary,
+    row=EntryError,
+    run=run_analyze,
+    cacheable=True,
+    short_flags={"top": "-n"},
 )

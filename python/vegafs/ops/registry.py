@@ -1,6 +1,19 @@
-"""The operation registry."""
+"""Operations: one declaration each, and the registry that finds them.
 
-from collections.abc import Callable, Iterable, Sequence
+An :class:`Operation` says everything the rest of VegaFS needs: its name and one-line summary,
+the pydantic models of its params, of its summary and of one result row, whether it changes
+files, and ``run(params, ctx) -> summary`` which sends its rows to ``ctx.rows`` as they come.
+From it come the CLI command and its ``--submit`` form (``vegafs.cli.commands``), the job type
+(``POST /api/v1/jobs``), ``GET /api/v1/operations`` and the option tables of docs/cli.md.
+
+Built-in operations are imported when first asked for, so ``vegafs analyze`` loads analyze
+alone; operations of other packages are found through the entry-point group
+``vegafs.operations`` (each entry point names an ``Operation`` object).
+"""
+
+import functools
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,65 +23,125 @@ from pydantic import BaseModel
 from vegafs.engine import CancelToken, Progress
 from vegafs.ops.confine import confine_selection
 
+ENTRY_POINT_GROUP = "vegafs.operations"
+
+# A batch of rows, each a JSON-ready dict shaped like the operation's row model.
+Rows = list[dict[str, Any]]
+RowSink = Callable[[Rows], None]
+
+
+class RowBuffer:
+    """The default row sink: keeps every row. Pass a sink of your own for large outputs."""
+
+    def __init__(self) -> None:
+        self.rows: Rows = []
+
+    def __call__(self, batch: Rows) -> None:
+        self.rows.extend(batch)
+
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a caller shares with a running operation: its progress counters and cancel token."""
+    """What a caller shares with a running operation: its progress counters and cancel token,
+    where its rows go, and the roots its walk must stay beneath (jobs; empty: anywhere)."""
 
     progress: Progress = field(default_factory=Progress)
     cancel: CancelToken = field(default_factory=CancelToken)
+    rows: RowSink = field(default_factory=RowBuffer)
+    beneath: tuple[Path, ...] = ()
+
+
+def _check_selection(params: Any) -> None:
+    params.selection.check()
 
 
 @dataclass(frozen=True)
 class Operation:
+    """One operation, declared once."""
+
     name: str
-    summary: str
-    spec: type[BaseModel]
-    result: type[BaseModel]
+    summary: str  # one line, shown by `vegafs --help` and GET /operations
+    params: type[BaseModel]  # has a `selection` field (a Selection)
+    result: type[BaseModel]  # the summary a run returns (kept on the job)
+    row: type[BaseModel] | None  # one result row (rows are streamed and stored apart)
     run: Callable[[Any, RunContext], BaseModel]
     mutates: bool = False
-    # The spec with every path it names confined to the roots (ops.confine), or PathNotAllowed.
-    confine: Callable[[Any, Sequence[Path]], Any] = confine_selection
-    # Raises what running the spec would raise before any work (SelectionError naming the
-    # field), so that the API refuses a bad job when it is submitted, not when it runs.
-    check: Callable[[Any], None] = lambda spec: spec.selection.check()
-    # Splits a result into its summary and its rows (stored apart; rows are paged).
-    split: Callable[[Any], "tuple[dict[str, Any], Iterable[BaseModel]]"] = lambda result: (
-        result.model_dump(mode="json"),
-        (),
-    )
-    # Results may be served from the cache (for a read-only operation on unchanged input).
+    # Results may be served from the cache (a read-only operation on unchanged input).
     cacheable: bool = False
+    # Short command-line flags for params fields, e.g. {"top": "-n"}; long flags come from the
+    # field names (`max_errors` -> `--max-errors`).
+    short_flags: Mapping[str, str] = field(default_factory=dict)
+    # A row as one line of text (the CLI's default output); None: its JSON.
+    text: Callable[[dict[str, Any]], str] | None = None
+    # The params with every path they name confined to the roots (ops.confine).
+    confine: Callable[[Any, Sequence[Path]], Any] = confine_selection
+    # Raises what running the params would raise before any work (SelectionError naming the
+    # field), so that the API refuses a bad job when it is submitted, not when it runs.
+    check: Callable[[Any], None] = _check_selection
 
     def params_schema(self) -> dict[str, Any]:
         """JSON Schema of the operation's parameters."""
-        return self.spec.model_json_schema()
+        return self.params.model_json_schema()
 
 
-_REGISTRY: dict[str, Operation] = {}
+# name -> "module:attribute" of the built-in operations, imported when first asked for.
+BUILTIN = {
+    "analyze": "vegafs.ops.analyze:ANALYZE",
+}
+
+_LOADED: dict[str, Operation] = {}
 
 
 def register(op: Operation) -> Operation:
-    if op.name in _REGISTRY:
+    """Add an operation declared at run time (tests, embedding applications)."""
+    if op.name in names():
         raise ValueError(f"operation {op.name!r} registered twice")
-    _REGISTRY[op.name] = op
+    _LOADED[op.name] = op
     return op
 
 
+def names() -> list[str]:
+    """Every operation's name, sorted, without importing any of them."""
+    return sorted({*BUILTIN, *_LOADED, *_entry_points()})
+
+
 def get(name: str) -> Operation:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown operation {name!r} (known: {known})") from None
+    if name in _LOADED:
+        return _LOADED[name]
+    target = BUILTIN.get(name) or _entry_points().get(name)
+    if target is None:
+        raise KeyError(f"unknown operation {name!r} (known: {', '.join(names())})")
+    op = _load(name, target)
+    _LOADED[name] = op
+    return op
 
 
 def all_operations() -> list[Operation]:
-    return sorted(_REGISTRY.values(), key=lambda op: op.name)
+    return [get(name) for name in names()]
 
 
 def run(name: str, params: BaseModel | dict[str, Any], ctx: RunContext | None = None) -> BaseModel:
-    """Validate ``params`` against the operation's spec and run it."""
+    """Validate ``params`` against the operation's params model and run it; the summary."""
     op = get(name)
-    spec = params if isinstance(params, op.spec) else op.spec.model_validate(params)
+    spec = params if isinstance(params, op.params) else op.params.model_validate(params)
     return op.run(spec, ctx or RunContext())
+
+
+def _load(name: str, target: str) -> Operation:
+    module, _, attribute = target.partition(":")
+    op = getattr(importlib.import_module(module), attribute)
+    if not isinstance(op, Operation):
+        raise TypeError(f"{target} is not a vegafs.ops.Operation")
+    if op.name != name:
+        raise ValueError(f"{target} declares operation {op.name!r}, registered as {name!r}")
+    return op
+
+
+@functools.cache
+def _entry_points() -> dict[str, str]:
+    """Operations of installed packages: name -> "module:attribute" (read once)."""
+    from importlib.metadata import entry_points
+
+    return {
+        ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN
+    }

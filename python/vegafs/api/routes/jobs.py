@@ -126,7 +126,7 @@ def submit(
             errors=[{"field": "operation", "message": str(e.args[0])}],
         ) from None
     try:
-        spec = op.spec.model_validate(body.params)
+        spec = op.params.model_validate(body.params)
     except ValidationError as e:
         raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
     try:

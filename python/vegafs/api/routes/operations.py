@@ -19,6 +19,7 @@ def list_operations(who: Principal = ReadPrincipal) -> list[OperationOut]:
             mutates=op.mutates,
             params_schema=op.params_schema(),
             result_schema=op.result.model_json_schema(),
+            row_schema=op.row.model_json_schema() if op.row is not None else None,
         )
         for op in ops.all_operations()
     ]

@@ -1,0 +1,295 @@
+"""Commands made from operation declarations.
+
+For each operation (``vegafs.ops``) this module makes ``vegafs OP PATH... [options]``, which runs
+it here or, with ``--submit``, as a job on a server, and ``vegafs jobs submit OP``. The options
+come from the operation's params model (one per field but ``selection``), the Selection's table
+(``selection_options``), the output options of its presenter (``present``) and the server's.
+Errors name what the user typed: ``--min-size``, ``-L``, ``PATH``.
+"""
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from vegafs import ops
+from vegafs.cli import exits
+from vegafs.cli.client import DEFAULT_SERVER
+from vegafs.cli.client import PANEL as SERVER_PANEL
+from vegafs.cli.selection_options import BY_FIELD, SELECTION_OPTIONS
+from vegafs.cli.selection_options import PANEL as SELECTION_PANEL
+from vegafs.cli.values import parse_time
+
+OPTIONS_PANEL = "Options"
+JOB_PANEL = "Job"
+PATHS_HELP = "Directories or files to walk."
+
+
+class Param:
+    """One option of a generated command: the Python parameter typer reads, and how its value
+    goes into the params (``field`` is a dotted path, ``selection.min_size``)."""
+
+    def __init__(
+        self,
+        key: str,
+        annotation: Any,
+        default: Any,
+        field: str | None = None,
+        parse: Callable[[str, float | None], Any] | None = None,
+        flag: str | None = None,
+    ) -> None:
+        self.key, self.annotation, self.default = key, annotation, default
+        self.field, self.parse, self.flag = field, parse, flag
+
+
+# ---- the options of an operation ----------------------------------------------------------------
+
+
+def paths_param() -> Param:
+    argument = typer.Argument(
+        help=PATHS_HELP, metavar="PATH...", show_default=False, readable=False
+    )
+    # Not required for click: a missing PATH is reported by `require_paths`, naming it first.
+    return Param("paths", Annotated[list[Path] | None, argument], None, "selection.roots",
+                 flag="PATH")  # fmt: skip
+
+
+def selection_params() -> list[Param]:
+    out = []
+    for f in SELECTION_OPTIONS:
+        field = f"selection.{f.field}"
+        if f.kind == "switch":
+            default = _selection_default(f.field)
+            opt = typer.Option(*f.flags, help=f.help, rich_help_panel=SELECTION_PANEL)
+            out.append(Param(f"s_{f.field}", Annotated[bool, opt], default, field, flag=f.shown))
+            continue
+        opt = typer.Option(*f.flags, help=f.help, metavar=f.metavar, show_default=False,
+                     rich_help_panel=SELECTION_PANEL)  # fmt: skip
+        kind = list[str] | None if f.kind == "many" else str | None
+        out.append(Param(f"s_{f.field}", Annotated[kind, opt], None, field, f.parse, f.shown))
+    return out
+
+
+def _selection_default(name: str) -> Any:
+    from vegafs.engine import Selection
+
+    return Selection.model_fields[name].default
+
+
+def operation_params(op: ops.Operation) -> list[Param]:
+    """An option per params field but ``selection``: ``--max-errors`` for ``max_errors``."""
+    out = []
+    for name, info in op.params.model_fields.items():
+        if name == "selection":
+            continue
+        long = "--" + name.replace("_", "-")
+        flags = [long] + ([op.short_flags[name]] if name in op.short_flags else [])
+        shown = "/".join(sorted(flags, key=len))
+        base, parse = _cli_type(info)
+        help_text = info.description or ""
+        default = info.default if info.default is not PydanticUndefined else None
+        if base is bool:
+            opt = typer.Option(f"{long}/--no-{long[2:]}", *flags[1:], help=help_text,
+                         rich_help_panel=OPTIONS_PANEL)  # fmt: skip
+            out.append(Param(f"p_{name}", Annotated[bool, opt], bool(default), name, flag=shown))
+            continue
+        opt = typer.Option(*flags, help=help_text, show_default=default is not None,
+                     rich_help_panel=OPTIONS_PANEL)  # fmt: skip
+        out.append(Param(f"p_{name}", Annotated[base | None, opt], default, name, parse, shown))
+    return out
+
+
+def _cli_type(info: FieldInfo) -> tuple[Any, Callable[[str, float | None], Any] | None]:
+    """The type typer reads for a field, and how its text becomes the field's value."""
+    annotation = info.annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else str
+    if annotation is bool:
+        return bool, None
+    if annotation in (int, float):
+        return annotation, None
+    if annotation is datetime:
+        return str, parse_time
+    if typing.get_origin(annotation) is list:
+        return list[str], None
+    if annotation is str or typing.get_origin(annotation) is typing.Literal:
+        return str, None
+    return str, _json_value  # anything else is typed as JSON
+
+
+def _json_value(text: str, _now: float | None) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"not JSON: {e}") from None
+
+
+def _switch(key: str, decls: tuple[str, ...], help_text: str, panel: str) -> Param:
+    return Param(key, Annotated[bool, typer.Option(*decls, help=help_text, rich_help_panel=panel)],
+                 False)  # fmt: skip
+
+
+def server_params(*, submit_flags: bool) -> list[Param]:
+    """``--server`` and ``--api-key``; with ``submit_flags``, ``--submit``, ``--wait`` and
+    ``--fresh`` before them (the local command's remote form)."""
+    out = []
+    if submit_flags:
+        out += [
+            _switch("j_submit", ("--submit",), "Run it as a job on the server instead of here; "
+                    "prints the job's id and URL (docs/cli.md: Jobs on a server).", SERVER_PANEL),
+            _switch("j_wait", ("--wait",), "With --submit: watch the job, then print its result "
+                    "as a local run would.", SERVER_PANEL),
+            _switch("j_fresh", ("--fresh",), "With --submit: run it even if the server has this "
+                    "result cached.", SERVER_PANEL),
+        ]  # fmt: skip
+    server = typer.Option("--server", envvar="VEGAFS_SERVER", help="The VegaFS server's URL.",
+                          rich_help_panel=SERVER_PANEL)  # fmt: skip
+    api_key = typer.Option("--api-key", envvar="VEGAFS_API_KEY", show_default=False,
+                           help="API key (from `vegafs keys create`); better set in "
+                           "VEGAFS_API_KEY.", rich_help_panel=SERVER_PANEL)  # fmt: skip
+    return [
+        *out,
+        Param("j_server", Annotated[str, server], DEFAULT_SERVER),
+        Param("j_api_key", Annotated[str | None, api_key], None),
+    ]
+
+
+def job_params() -> list[Param]:
+    """The options of `vegafs jobs submit OP` beside the operation's own."""
+    priority = typer.Option("--priority", min=-100, max=100, help="Higher runs first.",
+                            rich_help_panel=JOB_PANEL)  # fmt: skip
+    attempts = typer.Option("--max-attempts", min=1, max=20, show_default=False,
+                            help="Attempts before the job fails (default: the server's).",
+                            rich_help_panel=JOB_PANEL)  # fmt: skip
+    key = typer.Option(
+        "--idempotency-key",
+        show_default=False,
+        rich_help_panel=JOB_PANEL,
+        help="Submitting again with this key gives the first job, not a new one.",
+    )
+    return [
+        Param("j_priority", Annotated[int, priority], 0),
+        Param("j_max_attempts", Annotated[int | None, attempts], None),
+        _switch("j_fresh", ("--fresh",), "Run it even if the server has this result cached.",
+                JOB_PANEL),
+        Param("j_idempotency_key", Annotated[str | None, key], None),
+        _switch("j_wait", ("--wait",), "Then watch the job to its end (exit codes of `watch`).",
+                JOB_PANEL),
+        _switch("j_json", ("--json",), "The job as JSON (as GET /jobs/{id}).", JOB_PANEL),
+        _switch("j_quiet", ("--quiet", "-q"), "Print only the job's id.", JOB_PANEL),
+    ]  # fmt: skip
+
+
+# ---- from what was typed to the params --------------------------------------------------------
+
+
+def build_params(op: ops.Operation, params: list[Param], values: dict[str, Any]) -> BaseModel:
+    """The operation's params model from the command line; exit 2 naming the option otherwise.
+    Options left out are left out of the params, so that the model's defaults apply."""
+    by_field = {p.field: p for p in params if p.field}
+    now: float | None = None
+    if "p_now" in values and values["p_now"] is not None:  # relative ages count back from --now
+        now = _parsed(by_field["now"], values["p_now"], None).timestamp()
+    data: dict[str, Any] = {"selection": {}}
+    for p in params:
+        value = values.get(p.key)
+        if p.field is None or value is None or (p.flag == "PATH" and not value):
+            continue
+        if p.parse is not None:
+            value = (
+                [v for text in value for v in _as_list(_parsed(p, text, now))]
+                if isinstance(value, list)
+                else _parsed(p, value, now)
+            )
+        if p.field.startswith("selection."):
+            data["selection"][p.field.split(".", 1)[1]] = value
+        else:
+            data[p.field] = value
+    try:
+        return op.params.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        exits.fail(f"invalid {flag_for(first['loc'], params)}: {first['msg']}", exits.USAGE)
+
+
+def _parsed(p: Param, text: str, now: float | None) -> Any:
+    assert p.parse is not None
+    try:
+        return p.parse(text, now)
+    except ValueError as e:
+        exits.fail(f"invalid {p.flag}: {e}", exits.USAGE)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def flag_for(loc: tuple[int | str, ...] | str, params: list[Param] | None = None) -> str:
+    """The option that fills a field: ('selection', 'min_size') or 'selection.min_size' ->
+    '--min-size'; a field no option fills keeps its dotted name."""
+    parts = loc.split(".") if isinstance(loc, str) else [str(x) for x in loc]
+    if parts[:1] == ["selection"] and len(parts) > 1:
+        if parts[1] == "roots":
+            return "PATH"
+        if parts[1] in BY_FIELD:
+            return BY_FIELD[parts[1]].shown
+    for p in params or ():
+        if p.field is not None and p.field == parts[0] and p.flag:
+            return p.flag
+    return ".".join(parts)
+
+
+_FIELD_WORDS = re.compile(r"\b(" + "|".join(BY_FIELD) + r")\b")
+
+
+def in_cli_terms(message: str) -> str:
+    """A core message about Selection fields with the fields named by their options:
+    'is larger than max_size 10' -> 'is larger than --max-size 10'."""
+    return _FIELD_WORDS.sub(lambda m: BY_FIELD[m.group(1)].name, message)
+
+
+def require_paths(ctx: typer.Context, paths: list[Path] | None) -> list[Path]:
+    """The PATH arguments, or exit 2 saying they are missing, then the usage."""
+    if paths:
+        return paths
+    import sys
+
+    print("vegafs: error: missing PATH: the directories or files to walk", file=sys.stderr)
+    print(ctx.get_usage(), file=sys.stderr)
+    print(f"Try '{ctx.command_path} --help' for help.", file=sys.stderr)
+    raise typer.Exit(exits.USAGE)
+
+
+def make_command(
+    params: list[Param], doc: str, body: Callable[[typer.Context, dict[str, Any]], None]
+) -> Callable[..., None]:
+    """A function typer turns into a command: its signature lists ``params``."""
+
+    def command(ctx: typer.Context, **values: Any) -> None:
+        body(ctx, values)
+
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=typer.Context)  # fmt: skip
+    paths = [p for p in params if p.key == "paths"]
+    others = [p for p in params if p.key != "paths"]
+    signature = [context] + [
+        inspect.Parameter(p.key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default,
+                          annotation=p.annotation)
+        for p in paths + others
+    ]  # fmt: skip
+    command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in signature}
+    command.__doc__ = doc
+    return command

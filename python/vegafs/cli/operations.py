@@ -1,0 +1,153 @@
+"""The commands of the operations, made from their declarations: ``vegafs OP PATH...`` (here, or
+as a job with ``--submit``) and ``vegafs jobs submit OP PATH...``."""
+
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+
+from vegafs import ops
+from vegafs.cli import exits
+from vegafs.cli.commands import (
+    build_params,
+    flag_for,
+    in_cli_terms,
+    job_params,
+    make_command,
+    operation_params,
+    paths_param,
+    require_paths,
+    selection_params,
+    server_params,
+)
+from vegafs.cli.present import Presenter, presenter_for
+from vegafs.cli.values import show_path
+
+EXIT_CODES = (
+    "Exit code 0: done; 1: done, with entries that could not be read (listed); 2: bad usage or "
+    "a root that cannot be read; 130: interrupted. With --submit, see docs/cli.md for 3 and 4."
+)
+
+
+def local_command(op: ops.Operation) -> Callable[..., None]:
+    """``vegafs OP PATH... [options]``."""
+    presenter_class = presenter_for(op)
+    params = [
+        paths_param(),
+        *operation_params(op),
+        *presenter_class.params,
+        *selection_params(),
+        *server_params(submit_flags=True),
+    ]
+
+    def body(ctx: typer.Context, values: dict[str, Any]) -> None:
+        paths = require_paths(ctx, values["paths"])
+        submit, wait = values["j_submit"], values["j_wait"]
+        if wait and not submit:
+            exits.fail("--wait needs --submit", exits.USAGE)
+        if values["j_fresh"] and not submit:
+            exits.fail("--fresh needs --submit", exits.USAGE)
+        presenter = presenter_class(op, values)
+        presenter.check(submit=submit, wait=wait)
+        if submit:
+            values["paths"] = [p.absolute() for p in paths]  # as the server must see them
+        spec = build_params(op, params, values)
+        if not submit:
+            run_here(op, spec, presenter)
+            return
+        refuse_for_jobs(spec)
+        from vegafs.cli.jobs import run_remote
+
+        run_remote(
+            op.name,
+            spec.model_dump(mode="json"),
+            server=values["j_server"],
+            api_key=values["j_api_key"],
+            wait=wait,
+            fresh=values["j_fresh"],
+            presenter=presenter,
+        )
+
+    return make_command(params, f"{op.summary}\n\n{EXIT_CODES}", body)
+
+
+def submit_command(op: ops.Operation) -> Callable[..., None]:
+    """``vegafs jobs submit OP PATH... [options]``: the local command's options, as a job."""
+    params = [
+        paths_param(),
+        *operation_params(op),
+        *selection_params(),
+        *job_params(),
+        *server_params(submit_flags=False),
+    ]
+
+    def body(ctx: typer.Context, values: dict[str, Any]) -> None:
+        paths = require_paths(ctx, values["paths"])
+        values["paths"] = [p.absolute() for p in paths]  # as the server must see them
+        spec = build_params(op, params, values)
+        refuse_for_jobs(spec)
+        from vegafs.cli.jobs import submit_and_report
+
+        submit_and_report(
+            op.name,
+            spec.model_dump(mode="json"),
+            server=values["j_server"],
+            api_key=values["j_api_key"],
+            priority=values["j_priority"],
+            max_attempts=values["j_max_attempts"],
+            fresh=values["j_fresh"],
+            idempotency_key=values["j_idempotency_key"],
+            wait=values["j_wait"],
+            as_json=values["j_json"],
+            quiet=values["j_quiet"],
+        )
+
+    doc = (
+        f"`vegafs {op.name} PATH...` as a job: the same options. Relative paths are made "
+        "absolute here; the server must see them, inside its VEGAFS_ROOTS."
+    )
+    return make_command(params, doc, body)
+
+
+def refuse_for_jobs(spec: BaseModel) -> None:
+    """What no server accepts, said in the user's terms before anything is sent."""
+    selection = getattr(spec, "selection", None)
+    if selection is not None and selection.follow_symlinks:
+        exits.fail(
+            f"{flag_for('selection.follow_symlinks')}: a job cannot follow symlinks "
+            "(a link could lead out of the server's roots)",
+            exits.USAGE,
+        )
+
+
+def run_here(op: ops.Operation, spec: BaseModel, presenter: Presenter) -> None:
+    """Run the operation in this process: rows to the presenter as they come, then the summary."""
+    from vegafs.cli.progress import ProgressLine
+    from vegafs.errors import SelectionError
+
+    ctx = ops.RunContext(rows=presenter.rows)
+    try:
+        with ProgressLine(ctx.progress, enabled=presenter.progress_line):
+            summary = op.run(spec, ctx)
+    except KeyboardInterrupt:
+        exits.fail("interrupted", exits.INTERRUPTED)
+    except OSError as e:
+        where = show_path(str(e.filename)) if e.filename is not None else "?"
+        exits.fail(f"{where}: {e.strerror or e}", exits.USAGE)
+    except SelectionError as e:
+        exits.fail(
+            f"invalid {flag_for(('selection', e.field))}: {in_cli_terms(e.message)}", exits.USAGE
+        )
+    presenter.finish(summary.model_dump(mode="json"))
+
+
+def command_for(name: str, make: Callable[[ops.Operation], Callable[..., None]]) -> Any:
+    """The click command of operation ``name`` (None: no such operation)."""
+    try:
+        op = ops.get(name)
+    except KeyError:
+        return None
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command(name=name, no_args_is_help=True, help=None)(make(op))
+    return typer.main.get_command(app)

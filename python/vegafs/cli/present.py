@@ -1,0 +1,167 @@
+"""How a command shows an operation's outcome: rows as they arrive, then the summary.
+
+The same presenter serves a local run and a job's result fetched from a server (``--submit
+--wait``), so both print the same thing. ``RowLines`` serves every operation: a line of text (or
+of JSON) per row. ``analyze`` has its own: one report (or JSON object, or CSV) at the end.
+"""
+
+import json
+import os
+import signal
+import sys
+from typing import Annotated, Any, ClassVar, NoReturn
+
+import typer
+
+from vegafs import ops
+from vegafs.cli import exits
+from vegafs.cli.commands import OPTIONS_PANEL, Param
+from vegafs.cli.values import show_path
+
+JSON_ROWS_HELP = "Rows as JSON lines (NDJSON), as `vegafs jobs results` gives them."
+
+
+def write(text: str) -> None:
+    """Write to stdout; a reader that went away (``| head``) ends the process as a closed pipe
+    ends any Unix tool: quietly, by SIGPIPE."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        closed_pipe()
+
+
+def closed_pipe() -> NoReturn:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    raise SystemExit(128 + signal.SIGPIPE)  # not reached
+
+
+def report_errors(summary: dict[str, Any]) -> None:
+    """The listed errors on stderr (``vegafs: PATH: reason``), then exit 1 if any entry could not
+    be read; nothing when none."""
+    for error in summary.get("errors") or ():
+        print(f"vegafs: {show_path(error['path'])}: {error['error']}", file=sys.stderr)
+    n = int(summary.get("error_count") or 0)
+    if n:
+        print(
+            f"vegafs: {n:,} {'entry' if n == 1 else 'entries'} could not be read", file=sys.stderr
+        )
+        raise typer.Exit(exits.ERRORS_LISTED)
+
+
+class Presenter:
+    """Shows rows as they come and the summary at the end; its class lists its output options."""
+
+    params: ClassVar[list[Param]] = []
+
+    def __init__(self, op: ops.Operation, values: dict[str, Any]) -> None:
+        self.op = op
+        self.as_json = bool(values.get("o_json"))
+
+    def check(self, *, submit: bool, wait: bool) -> None:
+        """Refuse output options that do not go together (exit 2)."""
+
+    @property
+    def progress_line(self) -> bool:
+        """Whether a progress line may be drawn on stderr (not over rows on the same terminal)."""
+        return True
+
+    def rows(self, batch: ops.Rows) -> None:
+        raise NotImplementedError
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class RowLines(Presenter):
+    """A line per row as it arrives: the operation's text of it, or its JSON with ``--json``;
+    at the end, the errors on stderr."""
+
+    params: ClassVar[list[Param]] = [
+        Param("o_json", Annotated[bool, typer.Option("--json", help=JSON_ROWS_HELP,
+              rich_help_panel=OPTIONS_PANEL)], False),
+    ]  # fmt: skip
+
+    @property
+    def progress_line(self) -> bool:
+        return not sys.stdout.isatty()
+
+    def rows(self, batch: ops.Rows) -> None:
+        text = self.op.text
+        if self.as_json or text is None:
+            lines = [json.dumps(row, separators=(",", ":")) for row in batch]
+        else:
+            lines = [show_path(text(row)) for row in batch]
+        if lines:
+            write("\n".join(lines) + "\n")
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        report_errors(summary)
+
+
+class AnalyzeReport(Presenter):
+    """The analysis at the end: a report, one JSON object (``--json``) or CSV (``--csv``)."""
+
+    params: ClassVar[list[Param]] = [
+        Param("o_json", Annotated[bool, typer.Option("--json", help="One JSON object (schema: "
+              "docs/cli.md).", rich_help_panel=OPTIONS_PANEL)], False),
+        Param("o_csv", Annotated[bool, typer.Option("--csv", help="The tables as CSV: "
+              "table,key,files,bytes.", rich_help_panel=OPTIONS_PANEL)], False),
+    ]  # fmt: skip
+
+    def __init__(self, op: ops.Operation, values: dict[str, Any]) -> None:
+        super().__init__(op, values)
+        self.as_csv = bool(values.get("o_csv"))
+        self.errors: ops.Rows = []
+
+    def check(self, *, submit: bool, wait: bool) -> None:
+        if self.as_json and self.as_csv:
+            exits.fail("choose one of --json and --csv", exits.USAGE)
+        if submit and self.as_csv and not wait:
+            exits.fail("--csv with --submit needs --wait", exits.USAGE)
+
+    def rows(self, batch: ops.Rows) -> None:
+        self.errors.extend(batch)  # at most max_errors
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        from pydantic import ValidationError
+
+        from vegafs.cli.report import print_report, write_csv
+        from vegafs.engine.analyze import AnalyzeResult
+
+        try:
+            result = AnalyzeResult.model_validate({**summary, "errors": self.errors})
+        except ValidationError as e:
+            exits.fail(f"not an analyze result: {exits.describe(e)}", exits.UNAVAILABLE)
+        if self.as_json:
+            # ASCII: a name that is not UTF-8 appears as \udcXX (Python's surrogateescape).
+            write(json.dumps(result.model_dump(mode="json"), separators=(",", ":")) + "\n")
+        elif self.as_csv:
+            # Paths are written as the bytes they are, like find and fd do.
+            sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+            try:
+                write_csv(result, sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                closed_pipe()
+        else:
+            try:
+                print_report(result)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                closed_pipe()
+        if result.error_count:
+            n = result.error_count
+            print(f"vegafs: {n:,} {'entry' if n == 1 else 'entries'} could not be read",
+                  file=sys.stderr)  # fmt: skip
+            raise typer.Exit(exits.ERRORS_LISTED)
+
+
+PRESENTERS: dict[str, type[Presenter]] = {"analyze": AnalyzeReport}
+
+
+def presenter_for(op: ops.Operation) -> type[Presenter]:
+    return PRESENTERS.get(op.name, RowLines)
