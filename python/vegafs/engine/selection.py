@@ -1,5 +1,6 @@
 """The Selection: which entries an operation sees. One model for every operation, every layer."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from math import floor
 from pathlib import Path
@@ -68,8 +69,13 @@ class Selection(BaseModel):
         except (TypeError, ValueError, OverflowError) as e:  # values the core cannot hold
             raise SelectionError(str(e), "selection") from None
 
-    def to_native(self) -> dict[str, Any]:
-        """The dict ``vegafs._native`` takes: every field, times as whole seconds."""
+    def to_native(self, *, beneath: Sequence[Path] = ()) -> dict[str, Any]:
+        """The dict ``vegafs._native`` takes: every field, times as whole seconds.
+
+        ``beneath``: allowed roots (a job's ``VEGAFS_ROOTS``). When given, each root must lie
+        inside one of them and is opened beneath it without following any symlink (the core
+        raises PathNotAllowed otherwise); when empty, a root that is a symlink is followed.
+        """
         return {
             "roots": [str(p) for p in self.roots],
             "include": list(self.include),
@@ -85,6 +91,7 @@ class Selection(BaseModel):
             "max_depth": self.max_depth,
             "one_file_system": self.one_file_system,
             "follow_symlinks": self.follow_symlinks,
+            "beneath": [str(p) for p in beneath],
         }
 
 
