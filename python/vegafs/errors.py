@@ -18,5 +18,14 @@ class SelectionError(VegaFSError, ValueError):
         self.message = message
 
 
+class PathNotAllowed(VegaFSError, ValueError):
+    """A path outside the allowed roots, or reached through a symlink where none may be."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class Cancelled(VegaFSError):
     """The call was stopped through its CancelToken."""

@@ -54,4 +54,7 @@ impl Progress {
 pub struct Control {
     pub cancel: CancelToken,
     pub progress: Arc<Progress>,
+    /// How many directory handles the walker may keep open for later use; `None`: derived from
+    /// `RLIMIT_NOFILE` (see [`crate::walk::default_fd_budget`]). Tests set it small.
+    pub fd_budget: Option<usize>,
 }

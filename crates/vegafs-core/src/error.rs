@@ -11,6 +11,10 @@ pub enum CoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("invalid {field}: {message}")]
     InvalidSelection { field: &'static str, message: String },
+    /// A root refused by `Selection::beneath`: outside every allowed root, or reached through
+    /// a symlink (the tree changed since the root was checked).
+    #[error("{}: {reason}", path.display())]
+    NotAllowed { path: PathBuf, reason: String },
     #[error("cancelled")]
     Cancelled,
 }

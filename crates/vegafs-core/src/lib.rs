@@ -3,7 +3,8 @@
 //! Pure Rust, no Python. The `vegafs-py` crate wraps it for the `vegafs._native` module.
 //!
 //! - [`selection`]: which entries an operation sees (roots, globs, regex, types, ranges...).
-//! - [`walk`]: the one parallel walker; per-thread visitors, post-order directory totals.
+//! - [`walk`]: the one parallel walker; handle-relative (no absolute paths, fd budget),
+//!   pooled visitors, post-order directory totals.
 //! - [`control`]: cancel token and progress counters shared with the caller.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
 //! - [`kinds`]: the extension -> kind table.

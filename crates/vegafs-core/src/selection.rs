@@ -87,6 +87,12 @@ pub struct Selection {
     pub one_file_system: bool,
     /// Follow symbolic links; each directory is walked once and loops are reported.
     pub follow_symlinks: bool,
+    /// Allowed roots (trusted configuration). Empty: unrestricted, and a root that is a symlink
+    /// is followed (like `find -H`). Otherwise every root must lie lexically inside one of them
+    /// and is opened beneath it without following any symlink (`openat2` with
+    /// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`); else the call fails with
+    /// `CoreError::NotAllowed`.
+    pub beneath: Vec<PathBuf>,
 }
 
 impl Selection {
@@ -106,6 +112,7 @@ impl Selection {
             max_depth: None,
             one_file_system: false,
             follow_symlinks: false,
+            beneath: Vec::new(),
         }
     }
 

@@ -47,5 +47,6 @@ pub fn control_of(progress: Option<&Progress>, cancel: Option<&CancelToken>) -> 
     control::Control {
         cancel: cancel.map(|c| c.0.clone()).unwrap_or_default(),
         progress: progress.map(|p| p.0.clone()).unwrap_or_default(),
+        fd_budget: None,
     }
 }

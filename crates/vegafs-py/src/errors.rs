@@ -8,6 +8,7 @@ use vegafs_core::CoreError;
 
 pyo3::import_exception!(vegafs.errors, SelectionError);
 pyo3::import_exception!(vegafs.errors, Cancelled);
+pyo3::import_exception!(vegafs.errors, PathNotAllowed);
 
 pub fn to_pyerr(err: CoreError) -> PyErr {
     match err {
@@ -21,6 +22,9 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
             }
         }
         CoreError::InvalidSelection { field, message } => SelectionError::new_err((message, field)),
+        CoreError::NotAllowed { path, reason } => {
+            PathNotAllowed::new_err((path.into_os_string(), reason))
+        }
         CoreError::Cancelled => Cancelled::new_err("cancelled"),
     }
 }

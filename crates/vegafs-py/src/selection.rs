@@ -23,6 +23,7 @@ pub struct SelectionArg {
     max_depth: Option<usize>,
     one_file_system: bool,
     follow_symlinks: bool,
+    beneath: Vec<PathBuf>,
 }
 
 impl TryFrom<SelectionArg> for Selection {
@@ -52,6 +53,7 @@ impl TryFrom<SelectionArg> for Selection {
             max_depth: a.max_depth,
             one_file_system: a.one_file_system,
             follow_symlinks: a.follow_symlinks,
+            beneath: a.beneath,
         })
     }
 }

@@ -168,7 +168,7 @@ def analyze(
         time.time() if now is None else now.timestamp() if isinstance(now, datetime) else now
     )
     raw = _native.analyze(
-        selection.to_native(beneath),
+        selection.to_native(beneath=beneath),
         top=top,
         max_errors=max_errors,
         now=now_s,

@@ -69,9 +69,13 @@ class Selection(BaseModel):
         except (TypeError, ValueError, OverflowError) as e:  # values the core cannot hold
             raise SelectionError(str(e), "selection") from None
 
-    def to_native(self, beneath: Sequence[Path] = ()) -> dict[str, Any]:
-        """The dict ``vegafs._native`` takes: every field, times as whole seconds. ``beneath``:
-        directories every root must be opened beneath (jobs; empty: anywhere)."""
+    def to_native(self, *, beneath: Sequence[Path] = ()) -> dict[str, Any]:
+        """The dict ``vegafs._native`` takes: every field, times as whole seconds.
+
+        ``beneath``: allowed roots (a job's ``VEGAFS_ROOTS``). When given, each root must lie
+        inside one of them and is opened beneath it without following any symlink (the core
+        raises PathNotAllowed otherwise); when empty, a root that is a symlink is followed.
+        """
         return {
             "roots": [str(p) for p in self.roots],
             "include": list(self.include),

@@ -10,15 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vegafs.errors import PathNotAllowed
+
+__all__ = ["NAME_MAX", "PATH_MAX", "PathNotAllowed", "confine", "confine_selection", "inside"]
+
 NAME_MAX = 255
 PATH_MAX = 4096
-
-
-class PathNotAllowed(ValueError):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 def inside(path: Path, root: Path) -> bool:
