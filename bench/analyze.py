@@ -64,6 +64,7 @@ GOAL_RUST_RATIO = 0.75  # VegaFS time / the fastest of diskus, pdu, dust
 class Tool:
     name: str
     cmd: list[str]
+    version_cmd: list[str] | None = None  # default: the executable with --version
 
 
 @dataclass
@@ -170,8 +171,9 @@ def build_tools(tree: Path, vegafs: list[str], empty: Path) -> tuple[list[Tool],
     """
     root = str(tree)
     tools = [
-        Tool(VEGAFS, [*vegafs, "analyze", root, "--json"]),
-        Tool(STARTUP, [*vegafs, "analyze", str(empty), "--json"]),
+        # vegafs has a `version` command, no --version option.
+        Tool(VEGAFS, [*vegafs, "analyze", root, "--json"], [*vegafs, "version"]),
+        Tool(STARTUP, [*vegafs, "analyze", str(empty), "--json"], [*vegafs, "version"]),
     ]
     skipped: list[str] = []
     rust = f"crates.io, run {INSTALL_RUST_ANCHORS}"
@@ -351,9 +353,10 @@ def faster_than(vegafs: Result, anchor: Result | None, factor: float, text: str)
     return Goal(text, status, detail)
 
 
-def tool_version(cmd: list[str]) -> str:
+def tool_version(tool: Tool) -> str:
+    cmd = tool.version_cmd or [tool.cmd[0], "--version"]
     try:
-        proc = subprocess.run([cmd[0], "--version"], check=False, capture_output=True, text=True)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     except OSError:
         return "unknown"
     lines = (proc.stdout or proc.stderr).strip().splitlines()
@@ -377,7 +380,7 @@ def write_json(path: Path, args: argparse.Namespace, report: Report) -> None:
         "tools": {
             r.tool.name: {
                 "cmd": r.tool.cmd,
-                "version": tool_version(r.tool.cmd),
+                "version": tool_version(r.tool),
                 "error": r.error,
                 "times_s": r.times,
                 "median_s": r.median if r.times else None,
