@@ -55,9 +55,11 @@ pytest: build services ## Python tests (CLI, API) on real trees and real servers
 services: ## Start PostgreSQL and Redis on loopback (installed when missing); URLs in .services.env
 	scripts/services.sh > .services.env
 
-bench: build ## Benchmarks against du, gdu, fd and Python (docs/benchmarks.md)
+bench: build ## Benchmarks against du, diskus, pdu, dust, gdu, fd and Python (docs/benchmarks.md)
 	scripts/ensure-packages.sh gdu fd-find time
+	scripts/ensure-bench-tools.sh
 	$(BIN)/python bench/analyze.py $(BENCH_ARGS)
+	$(BIN)/python bench/startup.py
 
 bench-api: build services ## Job service under wrk on PostgreSQL: submits/s, GET latency (docs/benchmarks.md)
 	scripts/ensure-packages.sh wrk

@@ -1,4 +1,4 @@
-"""Benchmark `vegafs analyze` against du, gdu, fd and a plain Python walk.
+"""Benchmark `vegafs analyze` against du, diskus, pdu, dust, gdu, fd and a plain Python walk.
 
 Usage: python bench/analyze.py [--tree DIR] [--files N] [--dirs N] [--runs 3]
                                [--vegafs CMD] [--json-out FILE]
@@ -8,8 +8,10 @@ one untimed walk, checks that VegaFS counts the same files, then times every
 tool --runs times on the same tree, round robin.  Each command runs under
 subprocess.Popen and is reaped with os.wait4; wall time is the median, memory
 the command's peak RSS (ru_maxrss, read through GNU time when installed, see
-run_once).  Always exits 0 with a report, except 2 when the tree cannot be
-made or vegafs itself fails.
+run_once).  A "vegafs start" row times `vegafs analyze EMPTY_DIR --json`: the
+cost of starting Python and importing VegaFS.  The Rust anchors are found in
+bench/.tools/bin (scripts/ensure-bench-tools.sh), then on PATH.  Always exits
+0 with a report, except 2 when the tree cannot be made or vegafs itself fails.
 """
 
 from __future__ import annotations
@@ -37,21 +39,32 @@ DEFAULT_DIRS = 10_000
 DEFAULT_SEED = 42
 
 VEGAFS = "vegafs"
+STARTUP = "vegafs start"
 DU = "du"
+DISKUS = "diskus"
+PDU = "pdu"
+DUST = "dust"
+RUST_ANCHORS = (DISKUS, PDU, DUST)
 GDU = "gdu"
 FD = "fd"
 PYWALK = "python walk"
 
 GNU_TIME = Path("/usr/bin/time")
+# Where scripts/ensure-bench-tools.sh (run by `make bench`) installs the Rust anchors.
+TOOLS_BIN = BENCH_DIR / ".tools" / "bin"
+INSTALL_RUST_ANCHORS = "scripts/ensure-bench-tools.sh"
 
 GOAL_SPEEDUP = 2.3
 GOAL_PEAK_RSS_MIB = 150.0
+GOAL_DU_RATIO = 0.5  # VegaFS time / du -s time
+GOAL_RUST_RATIO = 0.75  # VegaFS time / the fastest of diskus, pdu, dust
 
 
 @dataclass(frozen=True)
 class Tool:
     name: str
     cmd: list[str]
+    version_cmd: list[str] | None = None  # default: the executable with --version
 
 
 @dataclass
@@ -140,23 +153,60 @@ def find_vegafs(override: str | None) -> list[str]:
     fail(f"vegafs not found next to {sys.executable} nor on PATH; install it or pass --vegafs CMD")
 
 
-def build_tools(tree: Path, vegafs: list[str]) -> tuple[list[Tool], list[str]]:
-    """The commands to time, and a skip line for each anchor that is missing."""
+def find_executable(names: list[str]) -> str | None:
+    """The first of `names` in bench/.tools/bin, else the first on PATH."""
+    for name in names:
+        local = TOOLS_BIN / name
+        if os.access(local, os.X_OK):
+            return str(local)
+    return next(filter(None, map(shutil.which, names)), None)
+
+
+def build_tools(tree: Path, vegafs: list[str], empty: Path) -> tuple[list[Tool], list[str]]:
+    """The commands to time, and a skip line for each anchor that is missing.
+
+    Every anchor computes one total for the whole tree and prints only that (or
+    a one-line summary); thread counts are left at each tool's default, all
+    cores, except pdu's (see below).
+    """
     root = str(tree)
-    tools = [Tool(VEGAFS, [*vegafs, "analyze", root, "--json"])]
-    skipped: list[str] = []
-    wanted = [
-        (DU, ["du"], ["-s", "--apparent-size", root], "coreutils"),
-        (GDU, ["gdu"], ["-n", "-p", root], "gdu"),
-        # "." is fd's match-all pattern: a lone path would be taken as the pattern.
-        (FD, ["fdfind", "fd"], ["-u", "-S", "+1k", ".", root], "fd-find"),
+    tools = [
+        # vegafs has a `version` command, no --version option.
+        Tool(VEGAFS, [*vegafs, "analyze", root, "--json"], [*vegafs, "version"]),
+        Tool(STARTUP, [*vegafs, "analyze", str(empty), "--json"], [*vegafs, "version"]),
     ]
-    for name, executables, args, package in wanted:
-        found = next(filter(None, map(shutil.which, executables)), None)
+    skipped: list[str] = []
+    rust = f"crates.io, run {INSTALL_RUST_ANCHORS}"
+    wanted = [
+        (DU, ["du"], ["-s", "--apparent-size", root], "Debian: coreutils"),
+        # Apparent size; its default (--directories=auto) leaves out the directories'
+        # own sizes, which du -s --apparent-size counts: included, the totals agree.
+        (DISKUS, ["diskus"], ["-b", "--directories=included", root], rust),
+        # pdu's default (--threads=auto) is all cores unless it takes the disk for a
+        # hard disk, then 1 thread; max is all cores on any machine, like the others.
+        (
+            PDU,
+            ["pdu"],
+            [
+                "--quantity=apparent-size",
+                "--max-depth=1",
+                "--bytes-format=plain",
+                "--threads=max",
+                root,
+            ],
+            rust,
+        ),
+        (DUST, ["dust"], ["--apparent-size", "--depth=0", "--no-progress", root], rust),
+        (GDU, ["gdu"], ["-n", "-p", root], "Debian: gdu"),
+        # "." is fd's match-all pattern: a lone path would be taken as the pattern.
+        (FD, ["fdfind", "fd"], ["-u", "-S", "+1k", ".", root], "Debian: fd-find"),
+    ]
+    for name, executables, args, source in wanted:
+        found = find_executable(executables)
         if found:
             tools.append(Tool(name, [found, *args]))
         else:
-            skipped.append(f"SKIP {name}: `{executables[0]}` not installed (Debian: {package})")
+            skipped.append(f"SKIP {name}: `{executables[0]}` not installed ({source})")
     tools.append(Tool(PYWALK, [sys.executable, str(BENCH_DIR / "pywalk.py"), root]))
     return tools, skipped
 
@@ -276,7 +326,22 @@ def evaluate_goals(results: list[Result]) -> list[Goal]:
     status = "PASS" if peak <= GOAL_PEAK_RSS_MIB else "FAIL"
     text = f"VegaFS peak memory <= {GOAL_PEAK_RSS_MIB:.0f} MiB"
     goals.append(Goal(text, status, f"{peak:.1f} MiB"))
+    text = f"VegaFS / du -s <= {GOAL_DU_RATIO}"
+    goals.append(time_ratio(vegafs, by_name.get(DU), GOAL_DU_RATIO, text))
+    rust = [by_name[name] for name in RUST_ANCHORS if name in by_name]
+    fastest = min(rust, key=lambda r: r.median) if rust else None
+    text = f"VegaFS / fastest of {', '.join(RUST_ANCHORS)} <= {GOAL_RUST_RATIO}"
+    goals.append(time_ratio(vegafs, fastest, GOAL_RUST_RATIO, text))
     return goals
+
+
+def time_ratio(vegafs: Result, anchor: Result | None, limit: float, text: str) -> Goal:
+    if anchor is None:
+        return Goal(text, "SKIP", "anchor not measured, see above")
+    ratio = vegafs.median / anchor.median
+    status = "PASS" if ratio <= limit else "FAIL"
+    detail = f"{ratio:.2f}: {vegafs.median:.3f} s vs {anchor.tool.name} {anchor.median:.3f} s"
+    return Goal(text, status, detail)
 
 
 def faster_than(vegafs: Result, anchor: Result | None, factor: float, text: str) -> Goal:
@@ -288,9 +353,10 @@ def faster_than(vegafs: Result, anchor: Result | None, factor: float, text: str)
     return Goal(text, status, detail)
 
 
-def tool_version(cmd: list[str]) -> str:
+def tool_version(tool: Tool) -> str:
+    cmd = tool.version_cmd or [tool.cmd[0], "--version"]
     try:
-        proc = subprocess.run([cmd[0], "--version"], check=False, capture_output=True, text=True)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     except OSError:
         return "unknown"
     lines = (proc.stdout or proc.stderr).strip().splitlines()
@@ -314,7 +380,7 @@ def write_json(path: Path, args: argparse.Namespace, report: Report) -> None:
         "tools": {
             r.tool.name: {
                 "cmd": r.tool.cmd,
-                "version": tool_version(r.tool.cmd),
+                "version": tool_version(r.tool),
                 "error": r.error,
                 "times_s": r.times,
                 "median_s": r.median if r.times else None,
@@ -333,12 +399,8 @@ def write_json(path: Path, args: argparse.Namespace, report: Report) -> None:
     print(f"\nwrote {path}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    tree = args.tree or default_tree(args.files, args.dirs, args.seed)
-    vegafs = find_vegafs(args.vegafs)
-    ensure_tree(tree, args.files, args.dirs, args.seed)
-    tools, skipped = build_tools(tree, vegafs)
+def run_benchmark(args: argparse.Namespace, tree: Path, vegafs: list[str], empty: Path) -> int:
+    tools, skipped = build_tools(tree, vegafs, empty)
     for line in skipped:
         print(line)
     print(f"warming the cache: python walk of {tree}")
@@ -362,6 +424,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json_out:
         write_json(args.json_out, args, Report(tree, rss_method, check, reference, results))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    tree = args.tree or default_tree(args.files, args.dirs, args.seed)
+    vegafs = find_vegafs(args.vegafs)
+    ensure_tree(tree, args.files, args.dirs, args.seed)
+    with tempfile.TemporaryDirectory(prefix="vegafs-bench-empty-") as empty:
+        return run_benchmark(args, tree, vegafs, Path(empty))
 
 
 if __name__ == "__main__":
