@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt cargo-test stubtest pytest services bench bench-api clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-api clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ fmt: $(BIN)/maturin ## Format Rust and Python, apply safe lint fixes
 	cargo fmt --all
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+docs: build ## Rewrite docs/cli.md's command reference from the commands (a test checks it)
+	$(BIN)/python -m vegafs.cli.reference docs/cli.md
 
 cargo-test: ## Rust unit and integration tests
 	scripts/ensure-packages.sh util-linux

@@ -379,7 +379,7 @@ def test_options_without_a_path_say_missing_path_before_the_usage(
     assert (out.returncode, out.stdout) == (2, b"")
     lines = out.stderr.splitlines()
     assert lines[0] == "vegafs: error: missing PATH: the directories or files to walk"
-    assert lines[1].startswith("Usage: vegafs analyze [OPTIONS] [PATH...]")
+    assert lines[1].startswith("Usage: vegafs analyze [OPTIONS] [PATH]...")
 
 
 def test_report_to_a_pipe_keeps_long_paths_on_one_line(vegafs: Vegafs, tmp_path: Path) -> None:

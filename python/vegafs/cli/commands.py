@@ -55,9 +55,7 @@ class Param:
 
 
 def paths_param() -> Param:
-    argument = typer.Argument(
-        help=PATHS_HELP, metavar="PATH...", show_default=False, readable=False
-    )
+    argument = typer.Argument(help=PATHS_HELP, metavar="PATH", show_default=False, readable=False)
     # Not required for click: a missing PATH is reported by `require_paths`, naming it first.
     return Param("paths", Annotated[list[Path] | None, argument], None, "selection.roots",
                  flag="PATH")  # fmt: skip
@@ -102,8 +100,9 @@ def operation_params(op: ops.Operation) -> list[Param]:
                          rich_help_panel=OPTIONS_PANEL)  # fmt: skip
             out.append(Param(f"p_{name}", Annotated[bool, opt], bool(default), name, flag=shown))
             continue
+        metavar = "TIME" if parse is parse_time else None
         opt = typer.Option(*flags, help=help_text, show_default=default is not None,
-                     rich_help_panel=OPTIONS_PANEL)  # fmt: skip
+                           metavar=metavar, rich_help_panel=OPTIONS_PANEL)  # fmt: skip
         out.append(Param(f"p_{name}", Annotated[base | None, opt], default, name, parse, shown))
     return out
 

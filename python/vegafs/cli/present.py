@@ -129,7 +129,6 @@ class AnalyzeReport(Presenter):
     def finish(self, summary: dict[str, Any]) -> None:
         from pydantic import ValidationError
 
-        from vegafs.cli.report import print_report, write_csv
         from vegafs.engine.analyze import AnalyzeResult
 
         try:
@@ -140,6 +139,8 @@ class AnalyzeReport(Presenter):
             # ASCII: a name that is not UTF-8 appears as \udcXX (Python's surrogateescape).
             write(json.dumps(result.model_dump(mode="json"), separators=(",", ":")) + "\n")
         elif self.as_csv:
+            from vegafs.cli.report import write_csv
+
             # Paths are written as the bytes they are, like find and fd do.
             sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
             try:
@@ -148,6 +149,8 @@ class AnalyzeReport(Presenter):
             except BrokenPipeError:
                 closed_pipe()
         else:
+            from vegafs.cli.report import print_report  # rich: loaded only for the report
+
             try:
                 print_report(result)
                 sys.stdout.flush()

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vegafs.db import DatabaseUnavailable
-from vegafs.errors import Cancelled, SelectionError, VegaFSError
+from vegafs.errors import Cancelled, PathNotAllowed, SelectionError, VegaFSError
 
 # Failures that the same attempt would meet again: retrying cannot help.
 PERMANENT: tuple[type[BaseException], ...] = (
@@ -34,6 +34,8 @@ def describe(error: BaseException) -> dict[str, Any]:
         record["message"] = error.strerror or record["message"]
     if isinstance(error, SelectionError):
         record["field"] = error.field
+    if isinstance(error, PathNotAllowed):
+        record["path"] = error.path
     return record
 
 
@@ -43,6 +45,8 @@ def _type(error: BaseException) -> str:
             return "cancelled"
         case SelectionError():
             return "invalid-selection"
+        case PathNotAllowed():
+            return "path-not-allowed"
         case ValidationError():
             return "invalid-params"
         case FileNotFoundError():
