@@ -5,13 +5,17 @@
 //! - [`selection`]: which entries an operation sees (roots, globs, regex, types, ranges...).
 //! - [`walk`]: the one parallel walker; per-thread visitors, post-order directory totals.
 //! - [`control`]: cancel token and progress counters shared with the caller.
+//! - [`rows`]: the bounded channel of row batches operations stream their rows through.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
+//! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
 pub mod control;
 pub mod error;
 pub mod kinds;
+pub mod list;
+pub mod rows;
 pub mod selection;
 pub mod topn;
 pub mod walk;
@@ -19,4 +23,6 @@ pub mod walk;
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
 pub use error::{CoreError, ErrorKind, WalkError};
+pub use list::{list, ListOptions, ListRow, ListSummary};
+pub use rows::{RowReceiver, RowSink};
 pub use selection::{EntryType, EntryTypes, Selection};
