@@ -200,7 +200,7 @@ def test_leaving_a_with_block_or_dropping_the_stream_stops_the_walk(big_tree: Pa
 def test_a_slow_consumer_gets_every_row(big_tree: Path) -> None:
     stream = list_entries(big_tree, batch_size=64)
     count = 0
-    paths = set()
+    paths: set[str] = set()
     for i, batch in enumerate(stream):
         assert len(batch) <= 64
         count += len(batch)

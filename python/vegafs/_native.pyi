@@ -36,6 +36,7 @@ def analyze(
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]: ...
 def check_selection(selection: dict[str, Any]) -> None: ...
+
 @final
 class RowStream:
     """Batches of rows from a call running on its own thread. Iterating yields lists of at

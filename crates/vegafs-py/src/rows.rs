@@ -29,7 +29,8 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// Converts one row of type `R` (with the GIL).
 pub type RowFn<R> = for<'py> fn(Python<'py>, R) -> PyResult<Bound<'py, PyAny>>;
 /// Converts the call's summary (with the GIL).
-pub type SummaryFn<S> = Box<dyn for<'py> FnOnce(Python<'py>, S) -> PyResult<Bound<'py, PyDict>> + Send>;
+pub type SummaryFn<S> =
+    Box<dyn for<'py> FnOnce(Python<'py>, S) -> PyResult<Bound<'py, PyDict>> + Send>;
 
 /// What `RowStream` reads: one running core call, its row and summary types hidden.
 trait BatchSource: Send {
