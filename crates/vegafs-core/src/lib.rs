@@ -6,13 +6,17 @@
 //! - [`walk`]: the one parallel walker; handle-relative (no absolute paths, fd budget),
 //!   pooled visitors, post-order directory totals.
 //! - [`control`]: cancel token and progress counters shared with the caller.
+//! - [`rows`]: the bounded channel of row batches operations stream their rows through.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
+//! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
 pub mod control;
 pub mod error;
 pub mod kinds;
+pub mod list;
+pub mod rows;
 pub mod selection;
 pub mod topn;
 pub mod walk;
@@ -20,4 +24,6 @@ pub mod walk;
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
 pub use error::{CoreError, ErrorKind, WalkError};
+pub use list::{list, ListOptions, ListRow, ListSummary};
+pub use rows::{RowReceiver, RowSink};
 pub use selection::{EntryType, EntryTypes, Selection};

@@ -5,6 +5,8 @@ mod analyze;
 mod control;
 mod detach;
 mod errors;
+mod list;
+mod rows;
 mod selection;
 
 use pyo3::prelude::*;
@@ -14,7 +16,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<control::CancelToken>()?;
     m.add_class::<control::Progress>()?;
+    m.add_class::<rows::RowStream>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
+    m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
     Ok(())
 }
