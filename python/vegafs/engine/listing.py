@@ -52,6 +52,7 @@ def list_entries(
     max_errors: int = 1000,
     progress: _native.Progress | None = None,
     cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
 ) -> _native.RowStream:
     """Start listing the selected entries; returns at once.
 
@@ -59,7 +60,8 @@ def list_entries(
     ``EntryRow``), then call ``summary()``. The call's errors are raised while iterating:
     FileNotFoundError / PermissionError naming a root, SelectionError for a bad filter,
     Cancelled when ``cancel`` is set, KeyboardInterrupt on Ctrl-C. Close the stream (or use it
-    as a context manager) to stop early: the walk ends and its thread is joined.
+    as a context manager) to stop early: the walk ends and its thread is joined. ``beneath``:
+    as for ``analyze``.
     """
     if not isinstance(selection, Selection):
         roots = [selection] if isinstance(selection, str | Path) else list(selection)
@@ -69,7 +71,7 @@ def list_entries(
     if max_errors < 0:
         raise ValueError("max_errors must be >= 0")
     return _native.list_entries(
-        selection.to_native(),
+        selection.to_native(beneath=beneath),
         batch_size=batch_size,
         max_errors=max_errors,
         progress=progress,

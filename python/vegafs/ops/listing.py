@@ -1,0 +1,45 @@
+"""The ``list`` operation: every entry the Selection reports, one row each (path, type, size,
+mtime), streamed as the walk finds them, like ``fd`` or ``find -printf``."""
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+from vegafs import engine
+from vegafs.engine.listing import EntryRow, ListSummary
+from vegafs.ops.analyze import MAX_LISTED_ERRORS
+from vegafs.ops.registry import Operation, RunContext
+
+
+class ListParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    selection: engine.Selection
+    max_errors: NonNegativeInt = Field(
+        default=1000, le=MAX_LISTED_ERRORS, description="Errors listed (all are counted)."
+    )
+
+
+def run_list(params: ListParams, ctx: RunContext) -> ListSummary:
+    stream = engine.list_entries(
+        params.selection,
+        max_errors=params.max_errors,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        beneath=ctx.beneath,
+    )
+    try:
+        for batch in stream:
+            ctx.rows(batch)
+    finally:
+        stream.close()
+    return ListSummary.model_validate(stream.summary())
+
+
+LIST = Operation(
+    name="list",
+    summary="Every entry of the trees, one row each: path, type, size, mtime (like fd).",
+    params=ListParams,
+    result=ListSummary,
+    row=EntryRow,
+    run=run_list,
+    text=lambda row: str(row["path"]),
+)

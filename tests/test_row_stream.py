@@ -1,0 +1,111 @@
+"""Rows stream from the core to every consumer with bounded memory: the `list` operation over
+1,000,001 entries, from the command line and as a job."""
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import Vegafs, cli_env
+from stack import Backend, Stack
+
+DIRS = 1000
+FILES_PER_DIR = 1000
+ENTRIES = 1 + DIRS + DIRS * FILES_PER_DIR  # the root, its directories, their files
+PEAK_RSS_MIB = 250
+
+
+@pytest.fixture(scope="module")
+def million(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """root/d000/f000 ... root/d999/f999: 1,000,000 empty files in 1,000 directories."""
+    base = Path(os.path.realpath(tmp_path_factory.mktemp("million")))
+    root = base / "tree"
+    root.mkdir()
+    for d in range(DIRS):
+        directory = root / f"d{d:03}"
+        directory.mkdir()
+        fd = os.open(directory, os.O_DIRECTORY)
+        try:
+            for f in range(FILES_PER_DIR):
+                os.mknod(f"f{f:03}", 0o644 | stat.S_IFREG, dir_fd=fd)
+        finally:
+            os.close(fd)
+    yield root
+    shutil.rmtree(base)
+
+
+def vm_hwm_mib(pid: int) -> float:
+    """The peak resident memory of a running process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def test_the_cli_prints_rows_as_they_come_with_bounded_memory(
+    vegafs: Vegafs, million: Path
+) -> None:
+    proc = subprocess.Popen(
+        [str(vegafs.exe), "list", str(million), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = json.loads(proc.stdout.readline())
+    assert set(first) == {"path", "type", "size", "mtime"}
+    # The reader pauses: the pipe and the core's channel fill, and the walk waits for it.
+    time.sleep(1.0)
+    assert proc.poll() is None, "the walk ended before its rows were read"
+    rows = 1 + sum(1 for _ in proc.stdout)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert (proc.returncode, proc.stderr.read()) == (0, b"")
+    assert rows == ENTRIES
+    assert usage.ru_maxrss / 1024 < PEAK_RSS_MIB, f"peak RSS {usage.ru_maxrss / 1024:.0f} MiB"
+
+
+def test_a_job_writes_every_row_while_it_runs_and_keeps_its_lease(
+    tmp_path: Path, million: Path
+) -> None:
+    stack = Stack(Backend("sqlite", None, None), tmp_path / "data", [million])
+    stack.data_dir.mkdir()
+    try:
+        server = stack.start_server()
+        with stack.client(timeout=30) as client:
+            job = client.post(
+                "/jobs",
+                json={"operation": "list", "params": {"selection": {"roots": [str(million)]}}},
+            ).json()
+            seen_rows_while_running = 0
+            deadline = time.monotonic() + 600
+            while True:
+                state = client.get(f"/jobs/{job['id']}").json()
+                if state["status"] == "running":
+                    page = client.get(f"/jobs/{job['id']}/results", params={"limit": 1}).json()
+                    seen_rows_while_running = max(seen_rows_while_running, len(page["items"]))
+                if state["status"] in ("succeeded", "failed", "cancelled"):
+                    break
+                assert time.monotonic() < deadline, stack.log_text()
+                time.sleep(0.2)
+            assert state["status"] == "succeeded", state
+            assert (state["result_rows"], state["attempts"]) == (ENTRIES, 1)
+            assert state["summary"]["entries"] == ENTRIES
+            assert seen_rows_while_running == 1, "no rows were written before the job ended"
+            peak = vm_hwm_mib(server.pid)
+        assert peak < PEAK_RSS_MIB, f"peak RSS of the worker: {peak:.0f} MiB"
+        with sqlite3.connect(stack.data_dir / "vegafs.db") as db:
+            stored = db.execute(
+                "SELECT count(*), min(seq), max(seq) FROM job_results WHERE job_id = ?",
+                (job["id"],),
+            ).fetchone()
+        assert stored == (ENTRIES, 0, ENTRIES - 1)
+    finally:
+        stack.stop()
