@@ -23,7 +23,7 @@ from vegafs import (
     SelectionError,
     analyze,
 )
-from vegafs.engine.analyze import AgeBucket, ExtensionRow, KindRow, OwnerRow, PathSize, SizeBucket
+from vegafs.engine.analysis import AgeBucket, ExtensionRow, KindRow, OwnerRow, PathSize, SizeBucket
 
 NOW = 1_700_000_000  # 2023-11-14T22:13:20Z
 DAY = 86_400
@@ -693,7 +693,7 @@ def test_an_unused_token_does_not_cancel(sample_tree: SampleTree) -> None:
 def test_extensions_past_the_table_size_are_counted_unlisted_in_merge_too(
     tmp_path: Path,
 ) -> None:
-    from vegafs.engine.analyze import MAX_EXTENSIONS
+    from vegafs.engine.analysis import MAX_EXTENSIONS
 
     half = MAX_EXTENSIONS // 2 + 1000
     for side, offset in (("a", 0), ("b", half)):

@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from vegafs import Cancelled, CancelToken, ops
-from vegafs.engine.analyze import AnalyzeSummary, EntryError
+from vegafs.engine.analysis import AnalyzeSummary, EntryError
 from vegafs.ops.analyze import AnalyzeSpec
 
 

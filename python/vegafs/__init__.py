@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vegafs._native import CancelToken, Progress
-    from vegafs.engine.analyze import AnalyzeResult, analyze
+    from vegafs.engine.analysis import AnalyzeResult, analyze
     from vegafs.engine.selection import Selection
     from vegafs.errors import Cancelled, SelectionError, VegaFSError
 
 _WHERE = {
-    "AnalyzeResult": "vegafs.engine",
-    "CancelToken": "vegafs.engine",
-    "Progress": "vegafs.engine",
-    "Selection": "vegafs.engine",
-    "analyze": "vegafs.engine",
+    "AnalyzeResult": "vegafs.engine.analysis",
+    "CancelToken": "vegafs._native",
+    "Progress": "vegafs._native",
+    "Selection": "vegafs.engine.selection",
+    "analyze": "vegafs.engine.analysis",
     "Cancelled": "vegafs.errors",
     "SelectionError": "vegafs.errors",
     "VegaFSError": "vegafs.errors",

@@ -129,7 +129,7 @@ class AnalyzeReport(Presenter):
     def finish(self, summary: dict[str, Any]) -> None:
         from pydantic import ValidationError
 
-        from vegafs.engine.analyze import AnalyzeResult
+        from vegafs.engine.analysis import AnalyzeResult
 
         try:
             result = AnalyzeResult.model_validate({**summary, "errors": self.errors})

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vegafs.cli.values import human_bytes, show_path
-from vegafs.engine.analyze import AnalyzeResult, SizeBucket
+from vegafs.engine.analysis import AnalyzeResult, SizeBucket
 
 BAR_WIDTH = 24
 UNWRAPPED = 100_000  # columns of a report written to a file or pipe

@@ -2,12 +2,33 @@
 
 Every call here releases the interpreter while the core runs, so threads analyse in parallel;
 Ctrl-C in the main thread stops a call within a fraction of a second (KeyboardInterrupt).
+
+Each name loads its module when first used: ``vegafs list`` does not build analyze's models.
 """
 
-from vegafs._native import CancelToken, Progress, RowStream, __version__
-from vegafs.engine.analyze import AnalyzeResult, EntryError, analyze
-from vegafs.engine.listing import EntryRow, ListSummary, list_entries
-from vegafs.engine.selection import EntryTypeName, Selection
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vegafs._native import CancelToken, Progress, RowStream, __version__
+    from vegafs.engine.analysis import AnalyzeResult, EntryError, analyze
+    from vegafs.engine.listing import EntryRow, ListSummary, list_entries
+    from vegafs.engine.selection import EntryTypeName, Selection
+
+_WHERE = {
+    "CancelToken": "vegafs._native",
+    "Progress": "vegafs._native",
+    "RowStream": "vegafs._native",
+    "__version__": "vegafs._native",
+    "AnalyzeResult": "vegafs.engine.analysis",
+    "EntryError": "vegafs.engine.analysis",
+    "analyze": "vegafs.engine.analysis",
+    "EntryRow": "vegafs.engine.listing",
+    "ListSummary": "vegafs.engine.listing",
+    "list_entries": "vegafs.engine.listing",
+    "EntryTypeName": "vegafs.engine.selection",
+    "Selection": "vegafs.engine.selection",
+}
 
 __all__ = [
     "AnalyzeResult",
@@ -23,3 +44,11 @@ __all__ = [
     "analyze",
     "list_entries",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'vegafs.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
-from vegafs.engine.analyze import EntryError
+from vegafs.engine.analysis import EntryError
 from vegafs.engine.selection import EntryTypeName, Selection
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator
 
 from vegafs import engine
-from vegafs.engine.analyze import AnalyzeSummary, EntryError
+from vegafs.engine.analysis import AnalyzeSummary, EntryError
 from vegafs.ops.registry import Operation, RunContext
 
 # Bounds on what one result lists: they are kept in memory while the walk runs.
