@@ -1,8 +1,10 @@
 """The queue's SQL on both databases: order, leases, reclaiming, retries, concurrency."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,13 @@ def test_a_reclaimed_attempt_starts_without_the_old_rows(db: Database) -> None:
     assert [tuple(r) for r in q.results(db, job_id)] == [(0, {"b": 1})]
 
 
+def run_in_threads(work: list[Callable[[], None]]) -> None:
+    """Run each function on its own thread at once; an exception in any fails the test."""
+    with ThreadPoolExecutor(max_workers=len(work)) as pool:
+        for future in [pool.submit(w) for w in work]:
+            future.result(timeout=120)
+
+
 def test_concurrent_claimers_never_share_a_job(db: Database) -> None:
     ids = submit(db, 60)
     got: list[int] = []
@@ -116,11 +125,7 @@ def test_concurrent_claimers_never_share_a_job(db: Database) -> None:
             with lock:
                 got.append(job.id)
 
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads([partial(claimer, n) for n in range(6)])
     assert sorted(got) == ids
 
 
@@ -133,11 +138,7 @@ def test_concurrent_submissions_with_one_idempotency_key_make_one_job(db: Databa
         created.append(new)
         ids.append(row.id)
 
-    threads = [threading.Thread(target=submitter) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads([submitter] * 8)
     assert created.count(True) == 1
     assert len(set(ids)) == 1
 

@@ -294,15 +294,19 @@ fn file_root_is_counted_as_a_file() {
 fn unreadable_directory_is_an_error_and_the_walk_goes_on() {
     const INNER: &str = "VEGAFS_TEST_WITHOUT_DAC";
     if std::env::var_os(INNER).is_none() && rustix::process::geteuid().is_root() {
-        let status = Command::new("setpriv")
+        let out = Command::new("setpriv")
             .args(["--inh-caps=-dac_override,-dac_read_search"])
             .args(["--bounding-set=-dac_override,-dac_read_search", "--"])
             .arg(std::env::current_exe().unwrap())
             .args(["--exact", "unreadable_directory_is_an_error_and_the_walk_goes_on"])
+            .arg("--nocapture")
             .env(INNER, "1")
-            .status()
+            .output()
             .expect("setpriv (util-linux) is needed to test permission errors as root");
-        assert!(status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        // A filter that matched nothing would pass too: the child must have run this test.
+        assert!(text.contains("test result: ok. 1 passed"), "the child ran no test:\n{text}");
         return;
     }
     let t = sample_tree();
