@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import write
+from vegafs import _native
 from vegafs.engine import (
     CancelToken,
     EntryRow,
@@ -123,7 +124,21 @@ def test_a_selection_filters_the_rows(small_tree: Path) -> None:
         ]
     )
     summary = stream.summary()
-    assert (summary["entries"], summary["files"], summary["dirs"]) == (4, 4, 0)
+    assert (summary.entries, summary.files, summary.dirs) == (4, 4, 0)
+
+
+def test_native_results_are_typed_objects(small_tree: Path) -> None:
+    stream = list_entries(small_tree)
+    read_all(stream)
+    summary = stream.summary()
+    assert type(summary).__name__ == "ListSummary"
+    assert (summary.roots, summary.entries, summary.errors) == ([str(small_tree)], 9, [])
+    selection = Selection(roots=[small_tree]).to_native()
+    raw = _native.analyze(selection, top=1, max_errors=0, now=0)
+    assert type(raw).__name__ == "Analysis"
+    assert (raw.files, raw.dirs, raw.symlinks, raw.repeated_links) == (4, 4, 1, 1)
+    assert (raw.file_bytes, raw.largest_files[0][1]) == (100 + 2000 + 7, 2000)
+    assert (raw.unlisted_extensions, raw.errors) == ((0, 0), [])
 
 
 def test_batches_hold_at_most_batch_size_rows(small_tree: Path) -> None:

@@ -3,7 +3,9 @@ from types import TracebackType
 from typing import Any, Final, final
 
 __all__ = [
+    "Analysis",
     "CancelToken",
+    "ListSummary",
     "Progress",
     "RowStream",
     "__version__",
@@ -26,6 +28,58 @@ class Progress:
     def __new__(cls) -> Progress: ...
     def snapshot(self) -> tuple[int, int, int, int]: ...
 
+@final
+class Analysis:
+    """What ``analyze`` found; tables are lists of tuples (``vegafs.engine.analyze`` names their
+    fields). Paths and extensions that are not UTF-8 come as surrogate escapes."""
+
+    @property
+    def files(self) -> int: ...
+    @property
+    def dirs(self) -> int: ...
+    @property
+    def symlinks(self) -> int: ...
+    @property
+    def other(self) -> int: ...
+    @property
+    def apparent_bytes(self) -> int: ...
+    @property
+    def disk_bytes(self) -> int: ...
+    @property
+    def file_bytes(self) -> int: ...
+    @property
+    def repeated_links(self) -> int: ...
+    @property
+    def by_kind(self) -> list[tuple[str, int, int]]:
+        """(kind, files, bytes) of every kind."""
+    @property
+    def by_extension(self) -> list[tuple[str, str, int, int]]:
+        """(extension, kind, files, bytes), in no particular order."""
+    @property
+    def unlisted_extensions(self) -> tuple[int, int]:
+        """(files, bytes)"""
+    @property
+    def size_histogram(self) -> list[tuple[int, int | None, int, int]]:
+        """(min_bytes, max_bytes or None, files, bytes) of the buckets holding files."""
+    @property
+    def age_histogram(self) -> list[tuple[str, int | None, int, int]]:
+        """(bucket, max_age_s or None, files, bytes) of every bucket."""
+    @property
+    def by_owner(self) -> list[tuple[int, int, int]]:
+        """(uid, files, bytes), in no particular order."""
+    @property
+    def largest_files(self) -> list[tuple[str, int]]:
+        """(path, bytes), largest first."""
+    @property
+    def largest_dirs(self) -> list[tuple[str, int]]: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]:
+        """(path, kind, message) of the first ``max_errors`` errors."""
+    @property
+    def elapsed_s(self) -> float: ...
+
 def analyze(
     selection: dict[str, Any],
     *,
@@ -34,7 +88,7 @@ def analyze(
     now: int,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> dict[str, Any]: ...
+) -> Analysis: ...
 def check_selection(selection: dict[str, Any]) -> None: ...
 
 @final
@@ -45,7 +99,7 @@ class RowStream:
 
     def __iter__(self) -> RowStream: ...
     def __next__(self) -> list[dict[str, Any]]: ...
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ListSummary:
         """The summary once every batch is read; RuntimeError before, the call's error if it
         failed."""
     def close(self) -> None: ...
@@ -56,6 +110,32 @@ class RowStream:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+@final
+class ListSummary:
+    """What a finished ``list_entries`` stream saw: the fields of ``vegafs.engine.ListSummary``,
+    errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def entries(self) -> int: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def dirs(self) -> int: ...
+    @property
+    def symlinks(self) -> int: ...
+    @property
+    def other(self) -> int: ...
+    @property
+    def file_bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
 
 def list_entries(
     selection: dict[str, Any],

@@ -1,10 +1,13 @@
 //! CoreError -> Python exception. I/O errors become OSError with errno and filename, which Python
 //! turns into FileNotFoundError, PermissionError, FileExistsError...; the rest map onto the
-//! hierarchy in python/vegafs/errors.py.
+//! hierarchy in python/vegafs/errors.py. The errors a walk lists (not raised) become
+//! [`ErrorRow`] tuples.
+
+use std::ffi::OsString;
 
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use vegafs_core::CoreError;
+use vegafs_core::{CoreError, WalkError};
 
 pyo3::import_exception!(vegafs.errors, SelectionError);
 pyo3::import_exception!(vegafs.errors, Cancelled);
@@ -27,4 +30,11 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
         }
         CoreError::Cancelled => Cancelled::new_err("cancelled"),
     }
+}
+
+/// A listed walk error as Python sees it: `(path, kind, message)`.
+pub type ErrorRow = (OsString, &'static str, String);
+
+pub fn error_rows(errors: Vec<WalkError>) -> Vec<ErrorRow> {
+    errors.into_iter().map(|e| (e.path.into_os_string(), e.kind.as_str(), e.message)).collect()
 }

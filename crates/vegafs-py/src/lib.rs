@@ -17,6 +17,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<control::CancelToken>()?;
     m.add_class::<control::Progress>()?;
     m.add_class::<rows::RowStream>()?;
+    m.add_class::<analyze::Analysis>()?;
+    m.add_class::<list::ListSummary>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;

@@ -1,14 +1,17 @@
 //! `list_entries(selection, *, batch_size, max_errors, progress=None, cancel=None) -> RowStream`
 //!
-//! Rows: `{"path": str, "type": str, "size": int, "mtime": int}`; summary: a dict with the fields
-//! of the engine's `ListSummary` (schema_version aside).
+//! Rows: `{"path": str, "type": str, "size": int, "mtime": int}`; summary: a [`ListSummary`] with
+//! the fields of the engine's `ListSummary` (schema_version aside).
+
+use std::ffi::OsString;
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use vegafs_core::{EntryType, ListOptions, ListRow, ListSummary, Selection};
+use vegafs_core::{EntryType, ListOptions, ListRow, Selection};
 
 use crate::control::{control_of, CancelToken, Progress};
+use crate::errors::{error_rows, ErrorRow};
 use crate::rows::{start, RowStream};
 use crate::selection::SelectionArg;
 
@@ -25,7 +28,7 @@ pub fn list_entries(
     let mut control = control_of(progress, cancel);
     // Closing the stream early cancels this child token, never the caller's own.
     control.cancel = control.cancel.child();
-    let roots = selection.roots.clone();
+    let roots: Vec<OsString> = selection.roots.iter().map(|r| r.clone().into_os_string()).collect();
     let options = ListOptions { max_errors };
     let token = control.cancel.clone();
     start(
@@ -33,7 +36,9 @@ pub fn list_entries(
         batch_size,
         move |sink| vegafs_core::list(&selection, options, &control, sink),
         row_to_dict,
-        Box::new(move |py, summary| summary_to_dict(py, &roots, summary)),
+        Box::new(move |py, summary| {
+            Ok(Bound::new(py, ListSummary::new(roots, summary))?.into_any())
+        }),
     )
 }
 
@@ -53,33 +58,45 @@ fn row_to_dict(py: Python<'_>, row: ListRow) -> PyResult<Bound<'_, PyAny>> {
     Ok(d.into_any())
 }
 
-fn summary_to_dict<'py>(
-    py: Python<'py>,
-    roots: &[std::path::PathBuf],
-    s: ListSummary,
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    let roots: Vec<_> = roots.iter().map(|r| r.as_os_str()).collect();
-    d.set_item("roots", roots)?;
-    d.set_item("entries", s.entries)?;
-    d.set_item("files", s.files)?;
-    d.set_item("dirs", s.dirs)?;
-    d.set_item("symlinks", s.symlinks)?;
-    d.set_item("other", s.other)?;
-    d.set_item("file_bytes", s.file_bytes)?;
-    d.set_item("error_count", s.error_count)?;
-    let errors = s
-        .errors
-        .into_iter()
-        .map(|e| {
-            let error = PyDict::new(py);
-            error.set_item("path", e.path.as_os_str())?;
-            error.set_item("kind", e.kind.as_str())?;
-            error.set_item("error", e.message)?;
-            Ok(error)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    d.set_item("errors", errors)?;
-    d.set_item("elapsed_s", s.elapsed.as_secs_f64())?;
-    Ok(d)
+/// What a finished list saw, as Python sees it; `_native.pyi` spells out every field.
+#[pyclass(frozen, module = "vegafs._native")]
+pub struct ListSummary {
+    /// The roots as given.
+    #[pyo3(get)]
+    roots: Vec<OsString>,
+    #[pyo3(get)]
+    entries: u64,
+    #[pyo3(get)]
+    files: u64,
+    #[pyo3(get)]
+    dirs: u64,
+    #[pyo3(get)]
+    symlinks: u64,
+    #[pyo3(get)]
+    other: u64,
+    #[pyo3(get)]
+    file_bytes: u64,
+    #[pyo3(get)]
+    error_count: u64,
+    #[pyo3(get)]
+    errors: Vec<ErrorRow>,
+    #[pyo3(get)]
+    elapsed_s: f64,
+}
+
+impl ListSummary {
+    fn new(roots: Vec<OsString>, s: vegafs_core::ListSummary) -> Self {
+        ListSummary {
+            roots,
+            entries: s.entries,
+            files: s.files,
+            dirs: s.dirs,
+            symlinks: s.symlinks,
+            other: s.other,
+            file_bytes: s.file_bytes,
+            error_count: s.error_count,
+            errors: error_rows(s.errors),
+            elapsed_s: s.elapsed.as_secs_f64(),
+        }
+    }
 }

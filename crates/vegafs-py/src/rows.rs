@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyList;
 use vegafs_core::rows::{self, Received, RowReceiver, RowSink};
 use vegafs_core::{CancelToken, CoreError};
 
@@ -28,9 +28,10 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// Converts one row of type `R` (with the GIL).
 pub type RowFn<R> = for<'py> fn(Python<'py>, R) -> PyResult<Bound<'py, PyAny>>;
-/// Converts the call's summary (with the GIL).
+/// Converts the call's summary (with the GIL) to an immutable object: `summary()` hands out
+/// that same object every time.
 pub type SummaryFn<S> =
-    Box<dyn for<'py> FnOnce(Python<'py>, S) -> PyResult<Bound<'py, PyDict>> + Send>;
+    Box<dyn for<'py> FnOnce(Python<'py>, S) -> PyResult<Bound<'py, PyAny>> + Send>;
 
 /// What `RowStream` reads: one running core call, its row and summary types hidden.
 trait BatchSource: Send {
@@ -40,7 +41,7 @@ trait BatchSource: Send {
     /// The batch `wait` got, as a list of rows.
     fn convert<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>>;
     /// After `End`: the summary, or the error the call ended with.
-    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>>;
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>>;
     /// Cancels the call, drops the receiver, joins the thread (without the GIL). Idempotent.
     fn close(&mut self);
 }
@@ -137,7 +138,7 @@ impl<R: Send, S: Send> BatchSource for CoreCall<R, S> {
         PyList::new(py, rows)
     }
 
-    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if let Some(panic) = self.panic.take() {
             std::panic::resume_unwind(panic);
         }
@@ -159,13 +160,13 @@ enum State {
     Running(Box<dyn BatchSource>),
     /// A thread is in `__next__` (the source is on its stack).
     Reading,
-    Finished(Py<PyDict>),
+    Finished(Py<PyAny>),
     /// The call's error, raised once by `__next__`, again by `summary()`.
     Failed(PyErr),
     Closed,
 }
 
-/// Batches of rows (lists of dicts) from a running call; see `_native.pyi`.
+/// Batches of rows (lists of dicts) from a running call, then its summary; see `_native.pyi`.
 #[pyclass(frozen, module = "vegafs._native")]
 pub struct RowStream {
     cancel: CancelToken,
@@ -249,9 +250,9 @@ impl RowStream {
     }
 
     /// The call's summary, once every batch has been read.
-    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &*self.lock() {
-            State::Finished(summary) => summary.bind(py).copy(),
+            State::Finished(summary) => Ok(summary.bind(py).clone()),
             State::Failed(err) => Err(err.clone_ref(py)),
             State::Closed => {
                 Err(PyRuntimeError::new_err("the stream was closed before its end: no summary"))

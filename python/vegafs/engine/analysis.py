@@ -180,33 +180,32 @@ def analyze(
         now=now_s,
         top=top,
         max_errors=max_errors,
-        files=raw["files"],
-        dirs=raw["dirs"],
-        symlinks=raw["symlinks"],
-        other=raw["other"],
-        apparent_bytes=raw["apparent_bytes"],
-        disk_bytes=raw["disk_bytes"],
-        file_bytes=raw["file_bytes"],
-        repeated_links=raw["repeated_links"],
-        by_kind=[KindRow(kind=k, files=f, bytes=b) for k, f, b in raw["by_kind"]],
-        by_extension=_extension_rows(raw["by_extension"]),
+        files=raw.files,
+        dirs=raw.dirs,
+        symlinks=raw.symlinks,
+        other=raw.other,
+        apparent_bytes=raw.apparent_bytes,
+        disk_bytes=raw.disk_bytes,
+        file_bytes=raw.file_bytes,
+        repeated_links=raw.repeated_links,
+        by_kind=[KindRow(kind=k, files=f, bytes=b) for k, f, b in raw.by_kind],
+        by_extension=_extension_rows(raw.by_extension),
         unlisted_extensions=Counts(
-            files=raw["unlisted_extensions"][0], bytes=raw["unlisted_extensions"][1]
+            files=raw.unlisted_extensions[0], bytes=raw.unlisted_extensions[1]
         ),
         size_histogram=[
             SizeBucket(min_bytes=lo, max_bytes=hi, files=f, bytes=b)
-            for lo, hi, f, b in raw["size_histogram"]
+            for lo, hi, f, b in raw.size_histogram
         ],
         age_histogram=[
-            AgeBucket(bucket=n, max_age_s=m, files=f, bytes=b)
-            for n, m, f, b in raw["age_histogram"]
+            AgeBucket(bucket=n, max_age_s=m, files=f, bytes=b) for n, m, f, b in raw.age_histogram
         ],
-        by_owner=_owner_rows(raw["by_owner"]),
-        largest_files=[PathSize(path=p, bytes=b) for p, b in raw["largest_files"]],
-        largest_dirs=[PathSize(path=p, bytes=b) for p, b in raw["largest_dirs"]],
-        error_count=raw["error_count"],
-        errors=[EntryError(path=p, kind=k, error=m) for p, k, m in raw["errors"]],
-        elapsed_s=raw["elapsed_s"],
+        by_owner=_owner_rows(raw.by_owner),
+        largest_files=[PathSize(path=p, bytes=b) for p, b in raw.largest_files],
+        largest_dirs=[PathSize(path=p, bytes=b) for p, b in raw.largest_dirs],
+        error_count=raw.error_count,
+        errors=[EntryError(path=p, kind=k, error=m) for p, k, m in raw.errors],
+        elapsed_s=raw.elapsed_s,
     )
 
 

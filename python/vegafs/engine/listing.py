@@ -7,9 +7,9 @@ sends batches through a channel of a few batches, and blocks while the consumer 
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
@@ -28,7 +28,8 @@ class EntryRow(BaseModel):
 
 
 class ListSummary(BaseModel):
-    """What a finished ``list_entries`` stream saw: ``ListSummary.model_validate(s.summary())``."""
+    """What a finished ``list_entries`` stream saw: ``ListSummary.model_validate(s.summary())``
+    (the native ``_native.ListSummary``, read by ``_native_fields``), or its own dict/JSON."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -44,6 +45,27 @@ class ListSummary(BaseModel):
     errors: list[EntryError]  # the first max_errors, in byte-wise path order
     elapsed_s: float
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_native(cls, data: Any) -> Any:
+        return _native_fields(data) if isinstance(data, _native.ListSummary) else data
+
+
+def _native_fields(s: _native.ListSummary) -> dict[str, Any]:
+    """The fields of a ``ListSummary`` from the native summary's attributes."""
+    return {
+        "roots": s.roots,
+        "entries": s.entries,
+        "files": s.files,
+        "dirs": s.dirs,
+        "symlinks": s.symlinks,
+        "other": s.other,
+        "file_bytes": s.file_bytes,
+        "error_count": s.error_count,
+        "errors": [EntryError(path=p, kind=k, error=m) for p, k, m in s.errors],
+        "elapsed_s": s.elapsed_s,
+    }
+
 
 def list_entries(
     selection: Selection | str | Path | Sequence[str | Path],
@@ -57,7 +79,8 @@ def list_entries(
     """Start listing the selected entries; returns at once.
 
     Iterate the stream for batches (lists of at most ``batch_size`` row dicts shaped like
-    ``EntryRow``), then call ``summary()``. The call's errors are raised while iterating:
+    ``EntryRow``), then call ``summary()`` (a ``_native.ListSummary``; the model:
+    ``ListSummary.model_validate(stream.summary())``). The call's errors are raised while iterating:
     FileNotFoundError / PermissionError naming a root, SelectionError for a bad filter,
     Cancelled when ``cancel`` is set, KeyboardInterrupt on Ctrl-C. Close the stream (or use it
     as a context manager) to stop early: the walk ends and its thread is joined. ``beneath``:
