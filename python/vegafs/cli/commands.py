@@ -12,6 +12,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,21 +35,19 @@ JOB_PANEL = "Job"
 PATHS_HELP = "Directories or files to walk."
 
 
+@dataclass(frozen=True)
 class Param:
-    """One option of a generated command: the Python parameter typer reads, and how its value
-    goes into the params (``field`` is a dotted path, ``selection.min_size``)."""
+    """One option of a generated command: the Python parameter typer reads (``key``, its
+    annotated type and default), the field its value fills (a dotted path such as
+    ``selection.min_size``; None: not a params field), how its text is read, and the flag as the
+    user knows it, for messages."""
 
-    def __init__(
-        self,
-        key: str,
-        annotation: Any,
-        default: Any,
-        field: str | None = None,
-        parse: Callable[[str, float | None], Any] | None = None,
-        flag: str | None = None,
-    ) -> None:
-        self.key, self.annotation, self.default = key, annotation, default
-        self.field, self.parse, self.flag = field, parse, flag
+    key: str
+    annotation: Any
+    default: Any
+    field: str | None = None
+    parse: Callable[[str, float | None], Any] | None = None
+    flag: str | None = None
 
 
 # ---- the options of an operation ----------------------------------------------------------------
@@ -70,8 +69,13 @@ def selection_params() -> list[Param]:
             opt = typer.Option(*f.flags, help=f.help, rich_help_panel=SELECTION_PANEL)
             out.append(Param(f"s_{f.field}", Annotated[bool, opt], default, field, flag=f.shown))
             continue
-        opt = typer.Option(*f.flags, help=f.help, metavar=f.metavar, show_default=False,
-                     rich_help_panel=SELECTION_PANEL)  # fmt: skip
+        opt = typer.Option(
+            *f.flags,
+            help=f.help,
+            metavar=f.metavar,
+            show_default=False,
+            rich_help_panel=SELECTION_PANEL,
+        )
         kind = list[str] | None if f.kind == "many" else str | None
         out.append(Param(f"s_{f.field}", Annotated[kind, opt], None, field, f.parse, f.shown))
     return out
@@ -96,13 +100,18 @@ def operation_params(op: ops.Operation) -> list[Param]:
         help_text = info.description or ""
         default = info.default if info.default is not PydanticUndefined else None
         if base is bool:
-            opt = typer.Option(f"{long}/--no-{long[2:]}", *flags[1:], help=help_text,
-                         rich_help_panel=OPTIONS_PANEL)  # fmt: skip
+            switch = f"{long}/--no-{long[2:]}"
+            opt = typer.Option(switch, *flags[1:], help=help_text, rich_help_panel=OPTIONS_PANEL)
             out.append(Param(f"p_{name}", Annotated[bool, opt], bool(default), name, flag=shown))
             continue
         metavar = "TIME" if parse is parse_time else None
-        opt = typer.Option(*flags, help=help_text, show_default=default is not None,
-                           metavar=metavar, rich_help_panel=OPTIONS_PANEL)  # fmt: skip
+        opt = typer.Option(
+            *flags,
+            help=help_text,
+            show_default=default is not None,
+            metavar=metavar,
+            rich_help_panel=OPTIONS_PANEL,
+        )
         out.append(Param(f"p_{name}", Annotated[base | None, opt], default, name, parse, shown))
     return out
 
@@ -196,7 +205,7 @@ def job_params() -> list[Param]:
 
 def build_params(op: ops.Operation, params: list[Param], values: dict[str, Any]) -> BaseModel:
     """The operation's params model from the command line; exit 2 naming the option otherwise.
-    Options left out are left out of the params, so that the model's defaults apply."""
+    Options not given (None) are left out of the params, so that the model's defaults apply."""
     by_field = {p.field: p for p in params if p.field}
     now: float | None = None
     if "p_now" in values and values["p_now"] is not None:  # relative ages count back from --now
@@ -281,12 +290,10 @@ def make_command(
 
     context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                 annotation=typer.Context)  # fmt: skip
-    paths = [p for p in params if p.key == "paths"]
-    others = [p for p in params if p.key != "paths"]
     signature = [context] + [
         inspect.Parameter(p.key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default,
                           annotation=p.annotation)
-        for p in paths + others
+        for p in params
     ]  # fmt: skip
     command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in signature}
