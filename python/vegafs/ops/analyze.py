@@ -7,11 +7,11 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validat
 
 from vegafs import engine
 from vegafs.engine.analysis import AnalyzeSummary, EntryError
+from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
-# Bounds on what one result lists: they are kept in memory while the walk runs.
+# The largest files and directories listed are kept in memory while the walk runs.
 MAX_TOP = 100_000
-MAX_LISTED_ERRORS = 1_000_000
 
 
 class AnalyzeSpec(BaseModel):
@@ -21,9 +21,7 @@ class AnalyzeSpec(BaseModel):
     top: NonNegativeInt = Field(
         default=10, le=MAX_TOP, description="Largest files and directories listed."
     )
-    max_errors: NonNegativeInt = Field(
-        default=1000, le=MAX_LISTED_ERRORS, description="Errors listed (all are counted)."
-    )
+    max_errors: MaxErrors = 1000
     now: datetime | None = Field(
         default=None,
         description="Reference time of the age histogram (ISO time or @seconds; default: now).",

@@ -1,11 +1,11 @@
 """The ``list`` operation: every entry the Selection reports, one row each (path, type, size,
 mtime), streamed as the walk finds them, like ``fd`` or ``find -printf``."""
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict
 
 from vegafs import engine
 from vegafs.engine.listing import EntryRow, ListSummary
-from vegafs.ops.analyze import MAX_LISTED_ERRORS
+from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
 
@@ -13,9 +13,7 @@ class ListParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     selection: engine.Selection
-    max_errors: NonNegativeInt = Field(
-        default=1000, le=MAX_LISTED_ERRORS, description="Errors listed (all are counted)."
-    )
+    max_errors: MaxErrors = 1000
 
 
 def run_list(params: ListParams, ctx: RunContext) -> ListSummary:
