@@ -1,5 +1,6 @@
 """`vegafs db upgrade`, and the service refusing to start on a database that is not current."""
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,89 @@ def test_a_bad_setting_is_named_and_an_unknown_one_reported(tmp_path: Path) -> N
         assert "WARNING vegafs: VEGAFS_LEASE is not a VegaFS setting (ignored)" in s.log_text()
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "VEGAFS_REDIS_URL",
+            "localhost:6379",
+            "must start with one of redis://, rediss://, unix:// (e.g. redis://localhost:6379/0)",
+        ),
+        (
+            "VEGAFS_DATABASE_URL",
+            "/tmp/x.db",
+            "not a database URL (expected sqlite:///PATH or postgresql://HOST/NAME)",
+        ),
+        (
+            "VEGAFS_DATABASE_URL",
+            "mysql://u:secret@db/vegafs",
+            "unsupported database 'mysql' (supported: sqlite, postgresql)",
+        ),
+        ("VEGAFS_MAX_ATTEMPTS", "50", "Input should be less than or equal to 20"),
+        ("VEGAFS_MAX_ATTEMPTS", "0", "Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_mistyped_setting_is_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    s = Stack(Backend("sqlite", None, None), tmp_path, [tmp_path], {variable: value})
+    for command in (["serve", "--port", "1"], ["worker"], ["db", "upgrade"]):
+        done = s.cli(*command)
+        assert (done.returncode, done.stderr) == (
+            2,
+            f"vegafs: error: invalid {variable}: {message}\n",
+        ), command
+
+
+def test_a_root_that_does_not_exist_is_refused_at_start(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    a_file = tmp_path / "file"
+    a_file.write_bytes(b"x")
+    for root, why in ((missing, "does not exist"), (a_file, "is not a directory")):
+        s = Stack(Backend("sqlite", None, None), tmp_path, [tmp_path, root])
+        for command in (["serve", "--port", "1"], ["worker"]):
+            done = s.cli(*command)
+            assert (done.returncode, done.stderr) == (
+                2,
+                f"vegafs: error: invalid VEGAFS_ROOTS: {root} {why}\n",
+            ), command
+
+
+def test_a_busy_or_invalid_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
+    wide = {"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"}  # click's message on one line
+    s = Stack(Backend("sqlite", None, None), tmp_path, [tmp_path], wide)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = s.cli("worker", "--metrics-port", str(port))
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"vegafs: error: --metrics-port {port}: Address already in use\n",
+    )
+    done = s.cli("worker", "--metrics-port", "70000")
+    assert done.returncode == 2
+    assert "Invalid value for '--metrics-port': Input should be less than or equal to 65535" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_a_key_root_outside_the_service_roots_is_refused(tmp_path: Path) -> None:
+    inside_dir = tmp_path / "served"
+    other = tmp_path / "other"
+    inside_dir.mkdir()
+    other.mkdir()
+    s = Stack(Backend("sqlite", None, None), tmp_path / "data", [inside_dir])
+    s.data_dir.mkdir()
+    done = s.cli("keys", "create", "--name", "k", "--root", str(other))
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        f"vegafs: error: --root {other}: outside VEGAFS_ROOTS ({inside_dir})\n",
+    )
+    done = s.cli("keys", "create", "--name", "k", "--root", str(inside_dir / "."))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("vfs_")

@@ -3,7 +3,7 @@
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -158,3 +158,123 @@ def test_failures_are_classified_and_backed_off() -> None:
     delays = [backoff_s(n, 2.0, 30.0) for n in (1, 2, 3, 4, 5)]
     for got, base in zip(delays, (2, 4, 8, 16, 30), strict=True):
         assert base <= got <= base * 1.1
+
+
+def test_a_claim_never_starts_an_attempt_beyond_the_maximum(db: Database) -> None:
+    """A worker that stops gracefully gives its running job back (retry_later) even in the last
+    attempt; the next claim ends it failed instead of starting attempt max + 1."""
+    [job_id] = submit(db, max_attempts=2)
+    for attempt in (1, 2):
+        claimed = q.claim(db, "w", 30)
+        assert claimed is not None
+        assert (claimed.id, claimed.attempts) == (job_id, attempt)
+        stopped = {"type": "worker-stopped", "message": "worker stopped"}
+        assert q.retry_later(db, job_id, claimed.lease_token, delay_s=0, error=stopped)
+    [other] = submit(db)
+    nxt = q.claim(db, "w", 30)
+    assert nxt is not None
+    assert (nxt.id, nxt.attempts) == (other, 1)
+    row = q.get(db, job_id)
+    assert row is not None
+    assert (row.status, row.attempts, row.max_attempts, row.lease_token, row.worker_id) == (
+        "failed",
+        2,
+        2,
+        None,
+        None,
+    )
+    assert row.error == {
+        "type": "attempts-exhausted",
+        "message": "all 2 attempts were used; the last one did not finish",
+    }
+    assert row.finished_at is not None
+    assert q.claim(db, "w", 30) is None
+
+
+# A clock moved by SKEW_S seconds for one process: clock_gettime(CLOCK_REALTIME) interposed.
+SKEW_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+int clock_gettime(clockid_t id, struct timespec *ts) {
+    static int (*real)(clockid_t, struct timespec *);
+    if (!real) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+    int r = real(id, ts);
+    if (r == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
+        const char *skew = getenv("SKEW_S");
+        ts->tv_sec += skew ? atol(skew) : 0;
+    }
+    return r;
+}
+"""
+
+SKEWED_CALL = """
+import json, sys
+from vegafs.db import Database
+from vegafs.db import jobs as q
+from vegafs.db.database import utcnow
+db = Database(sys.argv[1])
+if sys.argv[2] == "claim":
+    job = q.claim(db, "skewed", 30)
+    out = None if job is None else job.id
+else:
+    out = q.reclaim_expired(db)
+print(json.dumps({"now": utcnow().isoformat(), "out": out}))
+"""
+
+
+def skewed(tmp_path: Path, url: str, call: str, skew_s: int) -> tuple[datetime, object]:
+    """Run ``claim`` or ``reclaim_expired`` in a process whose clock is ``skew_s`` seconds off;
+    returns that process's idea of the time and the call's result."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler for the clock shim")
+    lib = tmp_path / "skew.so"
+    if not lib.exists():
+        src = tmp_path / "skew.c"
+        src.write_text(SKEW_C)
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src, "-ldl"], check=True, timeout=60)
+    env = {**os.environ, "LD_PRELOAD": str(lib), "SKEW_S": str(skew_s)}
+    done = subprocess.run(
+        [sys.executable, "-c", SKEWED_CALL, url, call],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    answer = json.loads(done.stdout)
+    return datetime.fromisoformat(answer["now"]), answer["out"]
+
+
+def test_leases_follow_the_databases_clock_not_the_workers(
+    backend: Backend, db: Database, tmp_path: Path
+) -> None:
+    """Worker hosts an hour behind and an hour ahead of PostgreSQL share one queue: a lease
+    taken by the slow host is live for the others, and the fast host does not reclaim it."""
+    if backend.embedded:
+        pytest.skip("SQLite's clock is the host's own: an SQLite file has no other host")
+    assert backend.database_url is not None
+    [job_id] = submit(db)
+    hour = 3600
+    behind_now, claimed = skewed(tmp_path, backend.database_url, "claim", -hour)
+    assert claimed == job_id
+    db_time = q.database_time(db)
+    assert db_time - behind_now > timedelta(seconds=hour - 60)  # the clock really was off
+    row = q.get(db, job_id)
+    assert row is not None
+    assert timedelta(0) < row.lease_expires_at - db_time <= timedelta(seconds=30)
+    assert row.lease_expires_at - row.started_at == timedelta(seconds=30)
+    assert q.reclaim_expired(db) == []  # live, by the database's clock
+    ahead_now, reclaimed = skewed(tmp_path, backend.database_url, "reclaim", hour)
+    assert ahead_now - q.database_time(db) > timedelta(seconds=hour - 60)
+    assert reclaimed == []
+    row = q.get(db, job_id)
+    assert row is not None
+    assert (row.status, row.worker_id, row.attempts) == ("running", "skewed", 1)

@@ -12,6 +12,11 @@ from typing import Annotated
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The most attempts a job may have: the API's bound on a submission's max_attempts too.
+MAX_ATTEMPTS = 20
+DATABASES = ("sqlite", "postgresql")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
@@ -35,7 +40,7 @@ class Settings(BaseSettings):
     lease_s: PositiveFloat = 30.0
     heartbeat_s: PositiveFloat = 0.5
     poll_s: PositiveFloat = 1.0
-    max_attempts: PositiveInt = 3
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
     retry_base_s: PositiveFloat = 2.0
     retry_max_s: PositiveFloat = 300.0
 
@@ -59,7 +64,39 @@ class Settings(BaseSettings):
     @field_validator("roots")
     @classmethod
     def _resolve_roots(cls, value: list[Path]) -> list[Path]:
+        """Real paths of existing directories: a typo is refused at start, not at every job."""
+        for p in value:
+            if not p.is_dir():
+                why = "is not a directory" if p.exists() else "does not exist"
+                raise ValueError(f"{p} {why}")
         return [Path(os.path.realpath(p)) for p in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        """A SQLite or PostgreSQL URL. The URL is not repeated (it may hold a password)."""
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url  # here: settings load without SQLAlchemy
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL (expected sqlite:///PATH or postgresql://HOST/NAME)"
+            ) from None
+        if backend not in DATABASES:
+            raise ValueError(f"unsupported database {backend!r} (supported: sqlite, postgresql)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            schemes = ", ".join(REDIS_SCHEMES)
+            raise ValueError(f"must start with one of {schemes} (e.g. redis://localhost:6379/0)")
+        return value
 
     @property
     def database(self) -> str:

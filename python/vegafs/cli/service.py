@@ -3,6 +3,7 @@
 import copy
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import threading
@@ -57,7 +58,8 @@ def _settings(*, warn: bool = False) -> "Settings":
     except ValidationError as e:
         first = e.errors()[0]
         name = "VEGAFS_" + str(first["loc"][0]).upper() if first["loc"] else "VEGAFS_*"
-        exits.fail(f"invalid {name}: {first['msg']}", exits.USAGE)
+        message = first["msg"].removeprefix("Value error, ")
+        exits.fail(f"invalid {name}: {message}", exits.USAGE)
     for name in unknown_variables() if warn else ():
         logging.getLogger("vegafs").warning("%s is not a VegaFS setting (ignored)", name)
     return settings
@@ -188,7 +190,8 @@ def worker(
         int, typer.Option("--concurrency", "-j", min=1, help="Jobs run at once.")
     ] = 2,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus metrics on this port (loopback).")
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (loopback)."),
     ] = None,
     worker_id: Annotated[
         str | None, typer.Option("--id", help="Worker id (default: host:pid).")
@@ -206,7 +209,10 @@ def worker(
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1")
+        try:
+            start_http_server(metrics_port, addr="127.0.0.1")
+        except OSError as e:
+            exits.fail(f"--metrics-port {metrics_port}: {e.strerror or e}", exits.USAGE)
     w = Worker(db, cache, bus, settings, concurrency=concurrency, worker_id=worker_id)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -232,12 +238,17 @@ def keys_create(
     from sqlalchemy.exc import IntegrityError
 
     from vegafs.db import keys
+    from vegafs.ops.confine import inside
 
     db = _open_db()
     wanted = frozenset(s.strip() for s in scopes.split(",") if s.strip())
     root_text = str(root.resolve(strict=False)) if root is not None else None
     if root is not None and not root.is_dir():
         exits.fail(f"--root {root}: not a directory", exits.USAGE)
+    service_roots = _settings().roots
+    if root_text is not None and not any(inside(Path(root_text), r) for r in service_roots):
+        allowed = os.pathsep.join(str(r) for r in service_roots) or "empty"
+        exits.fail(f"--root {root_text}: outside VEGAFS_ROOTS ({allowed})", exits.USAGE)
     try:
         key = keys.create(db, name=name, scopes=wanted, root=root_text)
     except ValueError as e:

@@ -3,6 +3,11 @@
 Writes made by a worker after it claims a job (heartbeat, progress, rows, completion) carry the
 lease token in their WHERE clause: a worker whose lease expired and was taken over matches no row
 and learns that it lost the job, so it can never overwrite the new owner's work.
+
+Lease times are the database's: ``lease_expires_at`` and ``run_after`` are computed in SQL from
+the database's clock (:func:`db_now`), and expiry and due dates are compared with it, never with
+the clock of the host that runs the worker. A worker host whose clock is off therefore neither
+reclaims live leases nor hands out leases that have already run out.
 """
 
 import secrets
@@ -12,15 +17,19 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    DateTime,
     Row,
     Table,
     and_,
     delete,
     func,
     insert,
+    literal,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +55,7 @@ class Claimed:
     max_attempts: int
     lease_token: str
     lease_expires_at: datetime
+    key_root: str | None = None  # the submitting key's root: the worker narrows its roots by it
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,30 @@ def _bump() -> dict[str, Any]:
     return {"version": JOB.c.version + 1, "updated_at": utcnow()}
 
 
+def db_now(db: Database, plus_s: float = 0.0) -> ColumnElement[datetime]:
+    """The database's current time (naive UTC) plus ``plus_s`` seconds, as a SQL expression.
+
+    PostgreSQL: ``timezone('UTC', now())`` (the transaction's start). SQLite keeps DATETIME as
+    text, ``YYYY-MM-DD HH:MM:SS.ffffff``, which compares in time order: the expression builds the
+    same text (``strftime`` gives milliseconds; ``000`` pads them to microseconds). SQLite's
+    clock is the host's, the only one that shares an SQLite file."""
+    if db.is_sqlite:
+        modifier = f"{plus_s:+.6f} seconds"
+        value: Any = func.strftime("%Y-%m-%d %H:%M:%f", "now", modifier).concat("000")
+        return type_coerce(value, DateTime())
+    now: Any = func.timezone("UTC", func.now())
+    if plus_s:
+        now = now + literal(timedelta(seconds=plus_s))
+    return type_coerce(now, DateTime())
+
+
+def database_time(db: Database) -> datetime:
+    """What :func:`db_now` reads: the database's current time, naive UTC."""
+    with db.read() as conn:
+        value: datetime = conn.execute(select(db_now(db))).scalar_one()
+    return value
+
+
 def submit(
     db: Database,
     *,
@@ -74,8 +108,11 @@ def submit(
     max_attempts: int = 3,
     use_cache: bool = True,
     idempotency_key: str | None = None,
+    key_root: str | None = None,
 ) -> tuple[Row[Any], bool]:
-    """Queue a job. Returns (job, created); a repeated idempotency key returns the first job."""
+    """Queue a job. Returns (job, created); a repeated idempotency key returns the first job.
+    ``key_root``: the submitting key's root, kept so that every attempt (and a retry) confines
+    the job's paths to it again."""
     now = utcnow()
     values = {
         "operation": operation,
@@ -88,6 +125,7 @@ def submit(
         "run_after": now,
         "owner": owner,
         "idempotency_key": idempotency_key,
+        "key_root": key_root,
         "cancel_requested": False,
         "result_rows": 0,
         "version": 1,
@@ -180,7 +218,7 @@ def counts_by_status(db: Database) -> dict[tuple[str, str], int]:
 
 
 def queue_depth(db: Database) -> int:
-    stmt = select(func.count()).where(JOB.c.status == "queued", JOB.c.run_after <= utcnow())
+    stmt = select(func.count()).where(JOB.c.status == "queued", JOB.c.run_after <= db_now(db))
     with db.read() as conn:
         return int(conn.execute(stmt).scalar_one())
 
@@ -191,13 +229,46 @@ def queue_depth(db: Database) -> int:
 def claim(db: Database, worker_id: str, lease_s: float) -> Claimed | None:
     """Take the next due job: highest priority, then oldest. One statement on both databases:
     a fenced (MATERIALIZED) CTE picks the row with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
-    concurrent workers skip each other's rows; SQLite runs it under ``BEGIN IMMEDIATE``."""
-    now = utcnow()
+    concurrent workers skip each other's rows; SQLite runs it under ``BEGIN IMMEDIATE``.
+
+    A claim never starts an attempt beyond ``max_attempts``: a queued job whose attempts are all
+    used (a worker stopping gracefully gives back a job in its last attempt) ends ``failed``
+    (``attempts-exhausted``) in the same transaction, and the next due job is taken instead."""
+    with db.write() as conn:
+        while True:
+            claimed = _claim_one(db, conn, worker_id, lease_s)
+            if claimed is None or claimed.attempts <= claimed.max_attempts:
+                return claimed
+            _exhausted(conn, claimed)
+
+
+def _exhausted(conn: Connection, job: Claimed) -> None:
+    """End a job whose claim would have started attempt max + 1, as if it was never claimed."""
+    error = {
+        "type": "attempts-exhausted",
+        "message": f"all {job.max_attempts} attempts were used; the last one did not finish",
+    }
+    conn.execute(
+        update(JOB)
+        .where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
+        .values(
+            status="failed",
+            attempts=JOB.c.max_attempts,
+            error=error,
+            finished_at=utcnow(),
+            lease_token=None,
+            lease_expires_at=None,
+            worker_id=None,
+            **_bump(),
+        )
+    )
+
+
+def _claim_one(db: Database, conn: Connection, worker_id: str, lease_s: float) -> Claimed | None:
     token = secrets.token_hex(16)
-    expires = now + timedelta(seconds=lease_s)
     pick = (
         select(JOB.c.id)
-        .where(JOB.c.status == "queued", JOB.c.run_after <= now)
+        .where(JOB.c.status == "queued", JOB.c.run_after <= db_now(db))
         .order_by(JOB.c.priority.desc(), JOB.c.run_after, JOB.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -210,10 +281,10 @@ def claim(db: Database, worker_id: str, lease_s: float) -> Claimed | None:
         .values(
             status="running",
             lease_token=token,
-            lease_expires_at=expires,
+            lease_expires_at=db_now(db, lease_s),
             worker_id=worker_id,
             attempts=JOB.c.attempts + 1,
-            started_at=now,
+            started_at=db_now(db),
             progress=None,
             error=None,
             **_bump(),
@@ -225,14 +296,15 @@ def claim(db: Database, worker_id: str, lease_s: float) -> Claimed | None:
             JOB.c.use_cache,
             JOB.c.attempts,
             JOB.c.max_attempts,
+            JOB.c.lease_expires_at,
+            JOB.c.key_root,
         )
     )
-    with db.write() as conn:
-        row = conn.execute(stmt).first()
-        if row is None:
-            return None
-        # Rows of an earlier attempt that died half-way are not part of this attempt's result.
-        conn.execute(delete(RESULT).where(RESULT.c.job_id == row.id))
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    # Rows of an earlier attempt that died half-way are not part of this attempt's result.
+    conn.execute(delete(RESULT).where(RESULT.c.job_id == row.id))
     return Claimed(
         id=row.id,
         operation=row.operation,
@@ -241,15 +313,17 @@ def claim(db: Database, worker_id: str, lease_s: float) -> Claimed | None:
         attempts=row.attempts,
         max_attempts=row.max_attempts,
         lease_token=token,
-        lease_expires_at=expires,
+        lease_expires_at=row.lease_expires_at,
+        key_root=row.key_root,
     )
 
 
 def reclaim_expired(db: Database) -> list[int]:
     """Jobs whose worker stopped renewing its lease go back to the queue (or end, when their
-    attempts are used up or a cancel was asked for). Returns the ids touched."""
+    attempts are used up or a cancel was asked for). Returns the ids touched. Expiry is decided
+    by the database's clock."""
     now = utcnow()
-    expired = and_(JOB.c.status == "running", JOB.c.lease_expires_at < now)
+    expired = and_(JOB.c.status == "running", JOB.c.lease_expires_at < db_now(db))
     with db.write() as conn:
         ids = [r.id for r in conn.execute(select(JOB.c.id).where(expired))]
         if not ids:
@@ -269,7 +343,7 @@ def reclaim_expired(db: Database) -> list[int]:
         conn.execute(
             update(JOB)
             .where(JOB.c.id.in_(ids), expired)
-            .values(status="queued", run_after=now, error=lost, **common)
+            .values(status="queued", run_after=db_now(db), error=lost, **common)
         )
         if not db.is_sqlite:
             conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
@@ -287,9 +361,7 @@ def heartbeat(
     stmt = (
         update(JOB)
         .where(_fenced(job_id, token))
-        .values(
-            lease_expires_at=utcnow() + timedelta(seconds=lease_s), progress=progress, **_bump()
-        )
+        .values(lease_expires_at=db_now(db, lease_s), progress=progress, **_bump())
         .returning(JOB.c.cancel_requested)
     )
     with db.write() as conn:
@@ -308,10 +380,9 @@ def add_rows(
     """Append one batch of result rows, if the lease is still ours; with ``lease_s``, the write
     renews the lease too (a long stream of writes is itself a sign of life)."""
     batch = [{"job_id": job_id, "seq": first_seq + i, "data": d} for i, d in enumerate(rows)]
-    now = utcnow()
-    values: dict[str, Any] = {"updated_at": now}
+    values: dict[str, Any] = {"updated_at": utcnow()}
     if lease_s is not None:
-        values["lease_expires_at"] = now + timedelta(seconds=lease_s)
+        values["lease_expires_at"] = db_now(db, lease_s)
     with db.write() as conn:
         held = conn.execute(update(JOB).where(_fenced(job_id, token)).values(**values)).rowcount
         if held != 1:
@@ -357,7 +428,7 @@ def retry_later(
     """Give the job back to the queue after a transient failure, due in ``delay_s``."""
     values = {
         "status": "queued",
-        "run_after": utcnow() + timedelta(seconds=delay_s),
+        "run_after": db_now(db, delay_s),
         "error": error,
         "lease_token": None,
         "lease_expires_at": None,
@@ -391,7 +462,6 @@ def request_cancel(db: Database, job_id: int) -> Row[Any] | None:
 
 def requeue(db: Database, job_id: int) -> Row[Any] | None:
     """Retry a failed or cancelled job: queued again with its attempts reset, results dropped."""
-    now = utcnow()
     with db.write() as conn:
         done = conn.execute(
             update(JOB)
@@ -399,7 +469,7 @@ def requeue(db: Database, job_id: int) -> Row[Any] | None:
             .values(
                 status="queued",
                 attempts=0,
-                run_after=now,
+                run_after=db_now(db),
                 cancel_requested=False,
                 error=None,
                 summary=None,

@@ -1,7 +1,9 @@
 """The tables. One job table serves SQLite and PostgreSQL alike.
 
-Times are naive UTC (``datetime.now(UTC)`` without tzinfo), written by the application: hosts
-sharing one database are expected to keep their clocks in sync (NTP), as with any lease.
+Times are naive UTC. The times a lease depends on (``lease_expires_at``, ``run_after``, and the
+comparisons with them) come from the database's clock (``db.jobs.db_now``), so that a worker
+host whose clock is off cannot steal a live job; the others (created, updated, finished) are
+written by the application.
 """
 
 from datetime import datetime
@@ -50,6 +52,8 @@ class Job(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200))
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     owner: Mapped[str] = mapped_column(String(100))  # API key name, or "local"
+    # The submitting key's root (its real path), or None: the worker narrows its roots by it.
+    key_root: Mapped[str | None] = mapped_column(String(4096))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     progress: Mapped[dict[str, Any] | None]
     summary: Mapped[dict[str, Any] | None]

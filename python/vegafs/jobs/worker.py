@@ -4,7 +4,12 @@ Each slot is a thread that claims one job at a time. The operation runs on a thr
 (the core releases the interpreter), while the slot renews the lease every ``heartbeat_s``,
 writing the progress counters with it. A heartbeat that finds the lease gone (it expired and
 another worker took the job) or a cancel request sets the operation's cancel token: the core stops
-within a fraction of a second, and a worker that lost its lease writes nothing more.
+within a fraction of a second, and a worker that lost its lease writes nothing more. A heartbeat
+that fails for any other reason than the database being away cancels the operation too.
+
+The worker fails closed: it checks a job's paths at every attempt against its own roots
+(``VEGAFS_ROOTS``) narrowed by the submitting key's root (stored with the job), and a worker
+without roots runs nothing (every job fails ``path-not-allowed``).
 """
 
 import json
@@ -24,6 +29,7 @@ from vegafs.cache.bus import Bus, cancel_topic, job_topic
 from vegafs.db import Database, DatabaseUnavailable
 from vegafs.db import jobs as queue
 from vegafs.errors import Cancelled
+from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.failures import backoff_s, describe, is_transient
 from vegafs.jobs.wakeup import QUEUE_TOPIC, PgListener
 from vegafs.ops.confine import PathNotAllowed
@@ -83,6 +89,8 @@ class _Attempt:
     ctx: ops.RunContext
     result: Any = None
     error: BaseException | None = None
+    # A heartbeat that failed (not for want of the database): the attempt's error once it stops.
+    broken: BaseException | None = None
     started: float = field(default_factory=time.monotonic)
 
     def progress(self) -> dict[str, Any]:
@@ -119,6 +127,8 @@ class Worker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: PgListener | None = None
+        if not settings.roots:
+            log.warning("VEGAFS_ROOTS is empty: every job will fail path-not-allowed")
         self._last_reclaim = 0.0
         self._reclaim_lock = threading.Lock()
         self._running: dict[int, _Attempt] = {}
@@ -199,14 +209,25 @@ class Worker:
 
     def _run(self, job: queue.Claimed) -> None:
         writer = _ResultWriter(self.db, job, self.settings.lease_s)
-        # The walk opens its roots beneath the service's roots, never through a symlink.
-        ctx = ops.RunContext(rows=writer, beneath=tuple(self.settings.roots))
-        attempt = _Attempt(job, writer, ctx)
+        refused: PathNotAllowed | None = None
         try:
+            roots = narrowed_roots(self.settings.roots, job.key_root)
+        except PathNotAllowed as e:
+            roots, refused = [], e
+        # The walk opens its roots beneath the allowed roots, never through a symlink.
+        ctx = ops.RunContext(rows=writer, beneath=tuple(roots))
+        attempt = _Attempt(job, writer, ctx)
+        if not self.settings.roots:  # fail closed: no roots, no paths
+            error = {"type": "path-not-allowed", "message": "the worker has no VEGAFS_ROOTS"}
+            self._end(attempt, "failed", error=error)
+            return
+        try:
+            if refused is not None:
+                raise refused
             op = ops.get(job.operation)
             spec = op.params.model_validate(job.spec)
-            if self.settings.roots:  # checked again: the tree may have changed since submit
-                spec = op.confine(spec, self.settings.roots)
+            # Checked again: the tree may have changed since submit, or the row since written.
+            spec = op.confine(spec, roots)
         except (KeyError, ValueError, PathNotAllowed) as e:
             self._end(attempt, "failed", error=_params_error(e))
             return
@@ -250,34 +271,45 @@ class Worker:
         self._running[job.id] = attempt
         lost = False
         lease_until = time.monotonic() + s.lease_s
-        with self.bus.hub.subscribe(cancel_topic(job.id)) as signal:
-            thread = threading.Thread(target=target, name=f"vegafs-job-{job.id}", daemon=True)
-            thread.start()
-            while thread.is_alive():
-                signal.wait(s.heartbeat_s)
-                if not thread.is_alive():
-                    break
-                try:
-                    beat = queue.heartbeat(
-                        self.db, job.id, job.lease_token, s.lease_s, attempt.progress()
-                    )
-                except DatabaseUnavailable as e:
-                    if time.monotonic() > lease_until - s.heartbeat_s:
-                        log.warning("job %d: lease ran out while the database was away", job.id)
+        try:
+            with self.bus.hub.subscribe(cancel_topic(job.id)) as signal:
+                thread = threading.Thread(target=target, name=f"vegafs-job-{job.id}", daemon=True)
+                thread.start()
+                while thread.is_alive():
+                    signal.wait(s.heartbeat_s)
+                    if not thread.is_alive():
+                        break
+                    try:
+                        beat = queue.heartbeat(
+                            self.db, job.id, job.lease_token, s.lease_s, attempt.progress()
+                        )
+                    except DatabaseUnavailable as e:
+                        if time.monotonic() > lease_until - s.heartbeat_s:
+                            log.warning("job %d: lease ran out while the database was away", job.id)
+                            attempt.ctx.cancel.cancel()
+                            lost = True
+                        else:
+                            log.debug("job %d: heartbeat failed: %s", job.id, e)
+                        continue
+                    except Exception as e:
+                        # The lease cannot be renewed and nothing says why it would be later:
+                        # stop the operation; the attempt ends with this error (retried as any).
+                        log.exception("job %d: heartbeat failed; operation cancelled", job.id)
+                        attempt.broken = e
+                        attempt.ctx.cancel.cancel()
+                        break
+                    lease_until = time.monotonic() + s.lease_s
+                    if not beat.held:
                         attempt.ctx.cancel.cancel()
                         lost = True
-                    else:
-                        log.debug("job %d: heartbeat failed: %s", job.id, e)
-                    continue
-                lease_until = time.monotonic() + s.lease_s
-                if not beat.held:
-                    attempt.ctx.cancel.cancel()
-                    lost = True
-                elif beat.cancel_requested:
-                    attempt.ctx.cancel.cancel()
-                self._publish(job.id)
-            thread.join()
-        del self._running[job.id]
+                    elif beat.cancel_requested:
+                        attempt.ctx.cancel.cancel()
+                    self._publish(job.id)
+                thread.join()
+        finally:
+            del self._running[job.id]
+        if attempt.broken is not None:
+            attempt.result, attempt.error = None, attempt.broken
         return lost
 
     def _succeed(self, attempt: _Attempt, summary: dict[str, Any], *, cached: bool = False) -> bool:

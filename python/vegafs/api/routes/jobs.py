@@ -36,6 +36,7 @@ from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
 from vegafs.errors import SelectionError
+from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import PathNotAllowed, inside
 from vegafs.settings import Settings
@@ -153,6 +154,7 @@ def submit(
             max_attempts=body.max_attempts or svc.settings.max_attempts,
             use_cache=not body.fresh,
             idempotency_key=idempotency_key,
+            key_root=None if who.root is None else str(who.root),
         )
     except job_repo.IdempotencyConflict as e:
         raise Problem(409, "idempotency-key-reused", str(e)) from None
@@ -300,6 +302,10 @@ def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) ->
     responses={
         404: NO_JOB,
         409: problem("`job-not-retryable`: the job is not failed or cancelled."),
+        422: problem(
+            "`path-not-allowed`: a path of the job no longer passes the check of a submission "
+            "(the service's roots narrowed by the submitting key's root)."
+        ),
     },
 )
 def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
@@ -307,6 +313,14 @@ def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> 
     row = visible_job(svc, job_id, who)
     if row.status not in ("failed", "cancelled"):
         raise Problem(409, "job-not-retryable", f"job {job_id} is {row.status}")
+    # Confined again, as at submission: the tree may have changed since (a symlink swapped in).
+    try:
+        op = ops.get(row.operation)
+        op.confine(
+            op.params.model_validate(row.spec), narrowed_roots(svc.settings.roots, row.key_root)
+        )
+    except PathNotAllowed as e:
+        raise Problem(422, "path-not-allowed", str(e), path=e.path) from None
     row = job_repo.requeue(svc.db, job_id)
     if row is None or row.status != "queued":  # finished or deleted meanwhile
         raise Problem(409, "job-not-retryable", f"job {job_id} cannot be retried now")
