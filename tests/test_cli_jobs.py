@@ -2,6 +2,7 @@
 on SQLite and on PostgreSQL + Redis."""
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -132,6 +133,19 @@ def test_submit_watch_show_and_results_as_ndjson_and_csv(
         assert want.pop("elapsed_s") >= 0
         assert got == want
         assert got["errors"] == rows
+        # The same again comes from the server's cache, and says so; --fresh runs it again.
+        cached = run(s, *args, "--submit", "--wait")
+        assert cached.returncode == 1
+        notice = cached.stderr.splitlines()[1]
+        assert re.fullmatch(
+            r"vegafs: job 3: the result is from the server's cache, computed \d+ s ago "
+            r"\(--fresh runs it again\)",
+            notice,
+        ), cached.stderr
+        assert json.loads(cached.stdout)["files"] == got["files"]
+        fresh = run(s, *args, "--submit", "--wait", "--fresh")
+        assert fresh.returncode == 1
+        assert "cache" not in fresh.stderr
     finally:
         s.stop()
         for d in locked:

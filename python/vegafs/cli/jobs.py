@@ -262,7 +262,8 @@ def _progress(p: dict[str, Any]) -> str:
     if p.get("errors"):
         parts.append(f"{p['errors']:,} errors")
     if p.get("cached"):
-        parts.append("cached")
+        age = p.get("cached_age_s")
+        parts.append(f"from the cache ({age:,.0f} s old)" if age is not None else "cached")
     return " · ".join(parts)
 
 
@@ -512,6 +513,12 @@ def run_remote(
         )
         final = watch(client, job["id"], shown=job["status"])
         check(final, quiet=True)
+        progress = final.get("progress") or {}
+        if progress.get("cached"):
+            age = progress.get("cached_age_s")
+            when = f", computed {age:,.0f} s ago" if isinstance(age, int | float) else ""
+            print(f"vegafs: job {job['id']}: the result is from the server's cache{when} "
+                  "(--fresh runs it again)", file=sys.stderr)  # fmt: skip
         if final["result_rows"]:
             for rows in result_pages(client, job["id"]):
                 presenter.rows(rows)

@@ -238,7 +238,8 @@ class Worker:
             if cached is not None:
                 entry = json.loads(cached)
                 writer(entry["rows"])
-                self._succeed(attempt, entry["summary"], cached=True)
+                age = max(0.0, time.time() - entry.get("computed_at", time.time()))
+                self._succeed(attempt, entry["summary"], cached_age_s=age)
                 return
 
         lost = self._supervise(attempt, op, spec)
@@ -251,7 +252,8 @@ class Worker:
         if attempt.error is None:
             summary = attempt.result.model_dump(mode="json")
             if self._succeed(attempt, summary) and op.cacheable and writer.kept is not None:
-                value = json.dumps({"summary": summary, "rows": writer.kept}).encode()
+                entry = {"summary": summary, "rows": writer.kept, "computed_at": time.time()}
+                value = json.dumps(entry).encode()
                 self.cache.set(key, value, self.settings.cache_ttl_s)
             return
         self._fail(attempt, attempt.error)
@@ -312,8 +314,13 @@ class Worker:
             attempt.result, attempt.error = None, attempt.broken
         return lost
 
-    def _succeed(self, attempt: _Attempt, summary: dict[str, Any], *, cached: bool = False) -> bool:
-        progress = {**attempt.progress(), "cached": cached}
+    def _succeed(
+        self, attempt: _Attempt, summary: dict[str, Any], *, cached_age_s: float | None = None
+    ) -> bool:
+        """``cached_age_s``: the result came from the cache, computed that long ago."""
+        progress = {**attempt.progress(), "cached": cached_age_s is not None}
+        if cached_age_s is not None:
+            progress["cached_age_s"] = round(cached_age_s, 1)
         return self._end(
             attempt, "succeeded", summary=summary, rows=attempt.rows.written, progress=progress
         )
