@@ -57,6 +57,12 @@ def test_a_job_runs_from_submit_to_results(stack: Stack, service_root: Path) -> 
         assert done["started_at"] <= done["finished_at"]
         page = http.get(f"/jobs/{job['id']}/results").json()
         assert page == {"items": [], "next_cursor": None}
+        r = http.post(f"/jobs/{job['id']}/retry")
+        assert (r.status_code, r.json()["type"], r.json()["detail"]) == (
+            409,
+            "/problems/job-not-retryable",
+            f"job {job['id']} has succeeded; only failed or cancelled jobs can be retried",
+        )
 
 
 def test_results_are_the_entries_that_could_not_be_read(
@@ -147,6 +153,11 @@ def test_listing_filters_and_pages(stack: Stack, service_root: Path) -> None:
         stack.wait_job(http, bad, {"succeeded"})
         page1 = http.get("/jobs", params={"limit": 4}).json()
         assert [j["id"] for j in page1["items"]] == [bad, *ids[::-1][:3]]
+        # A listing leaves out summary and progress (GET /jobs/{id} has them).
+        assert set(page1["items"][0]) == set(http.get(f"/jobs/{bad}").json()) - {
+            "summary",
+            "progress",
+        }
         page2 = http.get("/jobs", params={"limit": 4, "cursor": page1["next_cursor"]}).json()
         assert [j["id"] for j in page2["items"]] == ids[1::-1]
         assert page2["next_cursor"] is None
@@ -359,6 +370,15 @@ def test_bad_requests_get_problems_naming_the_field(stack: Stack, service_root: 
         r = http.post("/jobs", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 422
 
+        r = http.post("/jobs", data={"operation": "analyze"})  # a form, not JSON
+        assert (r.status_code, r.json()["type"], r.json()["detail"]) == (
+            422,
+            "/problems/validation",
+            "the body must be JSON, sent with Content-Type: application/json "
+            "(got Content-Type application/x-www-form-urlencoded)",
+        )
+        assert r.json()["errors"][0]["field"] == "body"
+
         huge = {"operation": "analyze", "params": {"pad": "x" * (2 << 20)}}
         r = http.post("/jobs", json=huge)
         assert r.status_code == 413
@@ -417,3 +437,70 @@ def test_names_that_are_not_utf8_come_back_as_their_exact_bytes(
         with http.stream("GET", f"/jobs/{job['id']}/events") as events:
             [event] = list(sse_events(events))
         assert os.fsencode(event["data"]["summary"]["largest_files"][0]["path"]) == name
+
+
+def test_a_job_that_has_not_finished_has_no_results_yet(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    s = Stack(backend, tmp_path / "data", [service_root])
+    s.data_dir.mkdir()
+    try:
+        s.start_server("--no-worker")  # the job stays queued
+        with s.client() as http:
+            job = http.post("/jobs", json=analyze_body(service_root)).json()
+            n = job["id"]
+            for fmt in ("json", "ndjson", "csv"):
+                r = http.get(f"/jobs/{n}/results", params={"format": fmt})
+                assert (r.status_code, r.json()["type"], r.json()["detail"]) == (
+                    409,
+                    "/problems/job-not-finished",
+                    f"job {n} has not finished (queued): its results can be fetched once it has",
+                ), fmt
+            done = s.cli("jobs", "results", str(n), "--server", s.url)
+            assert (done.returncode, done.stdout, done.stderr) == (
+                2,
+                "",
+                f"vegafs: error: job {n} has not finished (queued): its results can be fetched "
+                f"once it has (wait for it: vegafs jobs watch {n})\n",
+            )
+            r = http.post(f"/jobs/{n}/retry")
+            assert r.json()["detail"] == (
+                f"job {n} is queued; only failed or cancelled jobs can be retried"
+            )
+            assert http.post(f"/jobs/{n}/cancel").status_code == 202
+            r = http.post(f"/jobs/{n}/cancel")
+            assert (r.status_code, r.json()["detail"]) == (
+                409,
+                f"job {n} has already ended (cancelled)",
+            )
+            # Ended: its results (none) are final.
+            page = http.get(f"/jobs/{n}/results").json()
+            assert page == {"items": [], "next_cursor": None}
+    finally:
+        s.stop()
+
+
+def test_metrics_read_the_job_counts_at_most_once_per_cache_period(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    s = Stack(
+        backend, tmp_path / "data", [service_root], env_extra={"VEGAFS_METRICS_CACHE_S": "3600"}
+    )
+    s.data_dir.mkdir()
+    try:
+        s.start_server("--no-worker")
+        with s.client() as http:
+            first = http.post("/jobs", json=analyze_body(service_root))
+            assert first.status_code == 202
+            text = httpx.get(f"{s.url}/metrics").text
+            queued = 'vegafs_jobs{operation="analyze",status="queued"} '
+            assert queued + "1.0" in text
+            assert "vegafs_queue_depth 1.0" in text
+            assert http.post("/jobs", json=analyze_body(service_root)).status_code == 202
+            # Within the period the table is not read again: the counts are the first scrape's.
+            text = httpx.get(f"{s.url}/metrics").text
+            assert queued + "1.0" in text
+            assert "vegafs_queue_depth 1.0" in text
+            assert "vegafs_database_up 1.0" in text
+    finally:
+        s.stop()

@@ -129,6 +129,7 @@ def test_odd_requests_are_refused_not_failed(stack: Stack, service_root: Path) -
             "/jobs",
             json={"operation": "analyze", "params": {"selection": {"roots": [str(service_root)]}}},
         ).json()
+        stack.wait_job(http, job["id"], {"succeeded"})  # results exist once it has finished
         r = http.get(f"/jobs/{job['id']}/results", params={"cursor": "9" * 20})
         assert r.json() == {"items": [], "next_cursor": None}
         r = http.get("/jobs", params={"cursor": "9" * 20})

@@ -191,7 +191,7 @@ def test_submit_list_cancel_retry_delete_and_refusals(
             f"vegafs: error: job 4 failed: {gone}: does not exist (path-not-allowed)\n"
         )
         assert refused(run(s, "jobs", "cancel", "1")) == (
-            "vegafs: error: job 1 has already succeeded\n"
+            "vegafs: error: job 1 has already ended (succeeded)\n"
         )
         assert ok(run(s, "jobs", "delete", "1")) == "job 1 deleted\n"
         for command in ("show", "watch", "results"):

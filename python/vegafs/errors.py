@@ -27,5 +27,12 @@ class PathNotAllowed(VegaFSError, ValueError):
         self.reason = reason
 
 
+class PathPermissionDenied(PathNotAllowed):
+    """A path inside the allowed roots that the service is not permitted to look at."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "permission denied (the service may not look at it)")
+
+
 class Cancelled(VegaFSError):
     """The call was stopped through its CancelToken."""

@@ -4,7 +4,9 @@ The defaults are the embedded service: a SQLite file in the data directory, an i
 and event bus, no server to install.
 """
 
+import ipaddress
 import os
+import socket
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -53,6 +55,23 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = 1 << 20
     page_max: PositiveInt = 1000
     sse_keepalive_s: PositiveFloat = 15.0
+    max_active_jobs_per_key: PositiveInt = Field(
+        default=100, description="Queued + running jobs one API key may have (429 beyond)."
+    )
+    max_streams_per_key: PositiveInt = Field(
+        default=10, description="Open event streams one API key may have, per process (429)."
+    )
+    max_streams: PositiveInt = Field(
+        default=200, description="Open event streams of one server process (503 beyond)."
+    )
+    metrics_cache_s: float = Field(
+        default=5.0, ge=0, description="How long /metrics reuses its job counts (0: never)."
+    )
+    bind_host: str | None = Field(
+        default=None,
+        description="The address the API listens on; set by `vegafs serve`. Only on a loopback "
+        "address is the service open while no API key exists.",
+    )
 
     @field_validator("roots", mode="before")
     @classmethod
@@ -103,10 +122,28 @@ class Settings(BaseSettings):
         """The database URL, with the default filled in."""
         return self.database_url or f"sqlite:///{self.data_dir / 'vegafs.db'}"
 
+    def bound_to_loopback(self) -> bool:
+        """True when the API listens on a loopback address only (None: not known, so not)."""
+        return self.bind_host is not None and is_loopback(self.bind_host)
+
     @property
     def embedded(self) -> bool:
         """True on SQLite: `vegafs serve` then runs a worker in its own process."""
         return self.database.startswith("sqlite")
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` (a name or an address) is a loopback address; a name must resolve only to those."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
 @cache

@@ -1,8 +1,12 @@
 """API keys and scopes.
 
-``Authorization: Bearer vfs_...``. While no key exists the service is open (every request acts as
-the ``local`` principal with every scope); ``vegafs serve`` refuses a non-loopback address in that
-state. Once a key exists, every request needs one. Verified keys are remembered for
+``Authorization: Bearer vfs_...``. On a server bound to a loopback address, while no active key
+exists the service is open (every request acts as the ``local`` principal with every scope). A
+server bound to any other address is never open: with no active key (say the last one was revoked)
+every request is refused with 401. ``vegafs serve`` passes its address to the app (and to the
+processes of ``--workers``) as ``VEGAFS_BIND_HOST``; an app built without it is never open either.
+``vegafs serve`` also refuses to start on a non-loopback address with no key. Once a key exists,
+every request needs one. Verified keys are remembered for
 ``VEGAFS_AUTH_MEMO_S`` seconds (5), so a revoked key stops working within that time, and the
 first key created makes the service closed within that time too.
 """
@@ -42,8 +46,9 @@ OPEN = Principal(LOCAL, frozenset(key_repo.SCOPES), None)
 
 
 class Authenticator:
-    def __init__(self, db: Database, memo_s: float) -> None:
+    def __init__(self, db: Database, memo_s: float, *, may_be_open: bool) -> None:
         self._db = db
+        self._may_be_open = may_be_open
         self._memo_s = memo_s
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, Principal | None]] = {}
@@ -51,6 +56,8 @@ class Authenticator:
         self._open = False
 
     def _is_open(self) -> bool:
+        if not self._may_be_open:
+            return False
         now = time.monotonic()
         with self._lock:
             if now < self._open_until:

@@ -1,10 +1,14 @@
 """``GET /metrics``: Prometheus text. Jobs by state and queue depth are read from the database
-at scrape time (so every API replica reports the same); HTTP latency is this process's; job
+(so every API replica reports the same), at most once every ``VEGAFS_METRICS_CACHE_S`` seconds
+per process (5): counting jobs by state reads the whole jobs table, which a scrape every few
+seconds from several scrapers must not repeat each time. HTTP latency is this process's; job
 durations are those of the worker running in this process (a ``vegafs worker`` serves its own
 with ``--metrics-port``)."""
 
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,26 +26,56 @@ HTTP_SECONDS = Histogram(
 )
 
 
-class JobCollector(Collector):
-    def __init__(self, db: Database) -> None:
+@dataclass(frozen=True)
+class Counts:
+    by_status: dict[tuple[str, str], int]
+    due: int
+
+
+class JobStats:
+    """The job counts, read from the database at most once every ``max_age_s`` seconds; the
+    database's being down is never cached."""
+
+    def __init__(self, db: Database, max_age_s: float) -> None:
         self.db = db
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._counts: Counts | None = None
+        self._read_at = 0.0
+
+    def counts(self) -> Counts:
+        """Raises DatabaseUnavailable when they must be read and cannot be."""
+        with self._lock:  # one reader at a time; the others wait for its answer
+            now = time.monotonic()
+            if self._counts is None or now - self._read_at >= self.max_age_s:
+                self._counts = Counts(
+                    job_repo.counts_by_status(self.db), job_repo.queue_depth(self.db)
+                )
+                self._read_at = now
+            return self._counts
+
+
+class JobCollector(Collector):
+    def __init__(self, stats: JobStats) -> None:
+        self.stats = stats
 
     def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily(
             "vegafs_jobs", "Jobs by operation and status.", labels=["operation", "status"]
         )
         depth = GaugeMetricFamily("vegafs_queue_depth", "Queued jobs that are due now.")
-        up = GaugeMetricFamily("vegafs_database_up", "1 when the database answered the scrape.")
+        up = GaugeMetricFamily(
+            "vegafs_database_up", "1 when the database answered the last reading of the counts."
+        )
         try:
-            counts = job_repo.counts_by_status(self.db)
-            due = job_repo.queue_depth(self.db)
+            counts = self.stats.counts()
         except DatabaseUnavailable:
             up.add_metric([], 0)
             yield up
             return
-        for (operation, status), n in sorted(counts.items()):
+        for (operation, status), n in sorted(counts.by_status.items()):
             jobs.add_metric([operation, status], n)
-        depth.add_metric([], due)
+        depth.add_metric([], counts.due)
         up.add_metric([], 1)
         yield from (jobs, depth, up)
 
@@ -74,10 +108,10 @@ class HttpMetrics:
             )
 
 
-def exposition(db: Database) -> bytes:
+def exposition(stats: JobStats) -> bytes:
     """This process's metrics followed by the database-derived ones."""
     jobs = CollectorRegistry(auto_describe=False)
-    jobs.register(JobCollector(db))
+    jobs.register(JobCollector(stats))
     return generate_latest(REGISTRY) + generate_latest(jobs)
 
 

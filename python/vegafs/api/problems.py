@@ -146,7 +146,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        p = validation_problem([dict(e) for e in exc.errors()])
+        errors = [dict(e) for e in exc.errors()]
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        body_error = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+        if body_error and media != "application/json" and not media.endswith("+json"):
+            # A form or a text body: FastAPI does not parse it, and its error would say only
+            # that the body is not an object.
+            got = f"Content-Type {media}" if media else "no Content-Type"
+            hint = f"the body must be JSON, sent with Content-Type: application/json (got {got})"
+            return problem_response(
+                422,
+                "validation",
+                hint,
+                instance=request.url.path,
+                errors=[{"field": "body", "message": hint}],
+            )
+        p = validation_problem(errors)
         return problem_response(422, p.slug, p.detail, instance=request.url.path, **p.extra)
 
     @app.exception_handler(StarletteHTTPException)

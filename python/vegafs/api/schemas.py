@@ -35,7 +35,9 @@ class JobLinks(BaseModel):
     retry: str
 
 
-class JobOut(BaseModel):
+class JobBrief(BaseModel):
+    """A job as GET /jobs lists it: JobOut without ``progress`` and ``summary``."""
+
     id: int
     operation: str
     params: dict[str, Any]
@@ -45,11 +47,6 @@ class JobOut(BaseModel):
     max_attempts: int
     cancel_requested: bool
     owner: str
-    progress: dict[str, Any] | None = Field(
-        description="Counters of the running or last attempt: entries, dirs, bytes, errors, "
-        "elapsed_s, rate_per_s, eta_s (null when unknown), cached."
-    )
-    summary: dict[str, Any] | None
     error: dict[str, Any] | None
     result_rows: int
     version: int
@@ -60,6 +57,14 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     links: JobLinks
+
+
+class JobOut(JobBrief):
+    progress: dict[str, Any] | None = Field(
+        description="Counters of the running or last attempt: entries, dirs, bytes, errors, "
+        "elapsed_s, rate_per_s, eta_s (null when unknown), cached."
+    )
+    summary: dict[str, Any] | None
 
 
 def job_json(row: Any, base: str) -> dict[str, Any]:
@@ -102,7 +107,7 @@ def _utc(t: datetime | None) -> str | None:
 
 
 class JobPage(BaseModel):
-    items: list[JobOut]
+    items: list[JobBrief] = Field(description="Without progress and summary: GET /jobs/{id}.")
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
 
 

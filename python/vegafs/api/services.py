@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 from vegafs.api.auth import Authenticator
+from vegafs.api.limits import StreamSlots
+from vegafs.api.metrics import JobStats
 from vegafs.cache import Cache, connect
 from vegafs.cache.bus import Bus
 from vegafs.db import Database
@@ -24,6 +26,8 @@ class Services:
     cache: Cache
     bus: Bus
     auth: Authenticator
+    streams: StreamSlots
+    job_stats: JobStats
     worker: Worker | None = None
 
     @classmethod
@@ -35,7 +39,10 @@ class Services:
             if worker_concurrency > 0
             else None
         )
-        return cls(settings, db, cache, bus, Authenticator(db, settings.auth_memo_s), worker)
+        auth = Authenticator(db, settings.auth_memo_s, may_be_open=settings.bound_to_loopback())
+        streams = StreamSlots(settings.max_streams_per_key, settings.max_streams)
+        stats = JobStats(db, settings.metrics_cache_s)
+        return cls(settings, db, cache, bus, auth, streams, stats, worker)
 
     def close(self) -> None:
         if self.worker is not None:

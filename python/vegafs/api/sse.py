@@ -7,20 +7,24 @@ its version is past N and nothing it has already seen; progress snapshots in bet
 superseded, not replayed. The stream ends after the event of a finished job. The bus (in-process
 or Redis) wakes the stream at once; without it, the stream reads the database every ``poll_s``.
 A comment line is sent after ``sse_keepalive_s`` of silence.
+
+A process keeps at most ``VEGAFS_MAX_STREAMS_PER_KEY`` streams open for one API key (429
+``too-many-streams`` beyond) and ``VEGAFS_MAX_STREAMS`` in all (503 ``server-busy``).
 """
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from vegafs.api.auth import Principal, ReadPrincipal
-from vegafs.api.problems import AUTH_RESPONSES, INVALID
+from vegafs.api.problems import AUTH_RESPONSES, INVALID, problem
 from vegafs.api.responses import dumps
 from vegafs.api.routes.jobs import NO_JOB, JobId, out, services, visible_job
 from vegafs.cache.bus import job_topic
@@ -28,6 +32,20 @@ from vegafs.db import DatabaseUnavailable
 from vegafs.db import jobs as job_repo
 
 router = APIRouter(tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that gives its slot back when it ends, however it ends (even unstarted)."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None], **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 def _event(kind: str, row: Any) -> str:
@@ -46,7 +64,15 @@ def _last_id(header: str | None) -> int:
     "/jobs/{job_id}/events",
     summary="Live progress and state changes (Server-Sent Events; resumable)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: NO_JOB},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        404: NO_JOB,
+        429: problem("`too-many-streams`: the key has VEGAFS_MAX_STREAMS_PER_KEY streams open."),
+        503: problem(
+            "`server-busy`: the process has VEGAFS_MAX_STREAMS streams open; "
+            "`database-unavailable`: the database cannot be reached."
+        ),
+    },
 )
 async def job_events(
     request: Request,
@@ -56,6 +82,7 @@ async def job_events(
 ) -> StreamingResponse:
     svc = services(request)
     first_row = await run_in_threadpool(visible_job, svc, job_id, who)
+    release = svc.streams.take(who.name)
     loop = asyncio.get_running_loop()
     poll_s, keepalive_s = svc.settings.poll_s, svc.settings.sse_keepalive_s
 
@@ -82,8 +109,9 @@ async def job_events(
                     continue
             yield f"event: deleted\ndata: {json.dumps({'id': job_id})}\n\n"
 
-    return StreamingResponse(
+    return _HeldStream(
         stream(),
+        release,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -460,11 +460,16 @@ def results(
 ) -> None:
     """Download a job's result rows to stdout (for analyze: the entries that could not be read).
 
-    Rows of a running job are those written so far; a finished job's are final."""
+    A job that is queued or running has no results yet: exit 2, saying so."""
     with connect(server, api_key) as client:
         params = {"format": fmt.value}
-        with client.stream(f"/jobs/{job_id}/results", params=params, read_timeout=120) as r:
-            _copy(r.iter_bytes())
+        try:
+            with client.stream(f"/jobs/{job_id}/results", params=params, read_timeout=120) as r:
+                _copy(r.iter_bytes())
+        except RequestFailed as e:
+            if e.status != 409:
+                raise
+            exits.fail(f"{e.message} (wait for it: vegafs jobs watch {job_id})", exits.USAGE)
 
 
 def _copy(chunks: Any) -> None:

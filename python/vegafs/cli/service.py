@@ -1,11 +1,9 @@
 """``vegafs serve``, ``vegafs worker``, ``vegafs db upgrade`` and ``vegafs keys``."""
 
 import copy
-import ipaddress
 import logging
 import os
 import signal
-import socket
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -89,17 +87,6 @@ def _open_db(*, migrate: bool | None = None) -> "Database":
     return db
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return all(
-            ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None)
-        )
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the tables (Alembic) of VEGAFS_DATABASE_URL."""
@@ -147,11 +134,12 @@ def serve(
 
     from vegafs.api import create_app
     from vegafs.db import keys
+    from vegafs.settings import is_loopback
 
     _logging(verbose)
     settings = _settings(warn=True)
     db = _open_db()
-    if not _is_loopback(host) and keys.active_count(db) == 0:
+    if not is_loopback(host) and keys.active_count(db) == 0:
         exits.fail(
             f"refusing to listen on {host} without an API key: create one with "
             "`vegafs keys create --name NAME --scopes read,submit`",
@@ -162,6 +150,10 @@ def serve(
         logging.getLogger("vegafs").warning(
             "VEGAFS_ROOTS is empty: every path in a job will be refused"
         )
+    # The app is open without a key only when bound to loopback: it must know where it listens,
+    # and so must the processes of --workers, which build their app from the environment.
+    os.environ["VEGAFS_BIND_HOST"] = host
+    settings = settings.model_copy(update={"bind_host": host})
     run_worker = settings.embedded if worker is None else worker
     common: dict[str, Any] = {
         "host": host,

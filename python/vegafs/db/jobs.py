@@ -501,3 +501,10 @@ def delete_finished(db: Database, job_id: int) -> bool:
             conn.execute(delete(JOB).where(JOB.c.id == job_id, JOB.c.status.in_(FINISHED))).rowcount
             == 1
         )
+
+
+def active_count_of(db: Database, owner: str) -> int:
+    """How many of ``owner``'s jobs are queued or running (ix_jobs_owner finds them)."""
+    stmt = select(func.count()).where(JOB.c.owner == owner, JOB.c.status.in_(("queued", "running")))
+    with db.read() as conn:
+        return int(conn.execute(stmt).scalar_one())

@@ -1,8 +1,10 @@
 """API keys: created by ``vegafs keys create``, stored as a SHA-256 hash, never in clear.
 
-A key is ``vfs_<lookup>_<secret>``: 8 + 43 random URL-safe characters. The lookup part finds the
-row; the hash of the whole key, compared in constant time, proves it. Keys carry 256 bits of
-randomness, so a fast hash is enough (there is no password to brute-force).
+A key is ``vfs_<lookup>_<secret>``: 16 hex digits (64 bits, so that lookups of different keys do
+not collide) and 43 random URL-safe characters. The lookup part finds the row; the hash of the
+whole key, compared in constant time, proves it. Keys carry 256 bits of randomness in the secret,
+so a fast hash is enough (there is no password to brute-force). Keys made before the lookup grew
+(8 hex digits) keep working: a key is found by whatever lookup part it has.
 """
 
 import hashlib
@@ -18,6 +20,7 @@ from vegafs.db.models import ApiKey
 
 SCOPES = ("read", "submit", "admin")
 KEY = cast(Table, ApiKey.__table__)
+LOOKUP_BYTES = 8  # 16 hex digits: the column holds 16
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def create(db: Database, *, name: str, scopes: frozenset[str], root: str | None)
         raise ValueError(f"unknown scope {sorted(unknown)[0]!r} (known: {', '.join(SCOPES)})")
     if not scopes:
         raise ValueError("a key needs at least one scope")
-    lookup = secrets.token_hex(4)
+    lookup = secrets.token_hex(LOOKUP_BYTES)
     key = f"vfs_{lookup}_{secrets.token_urlsafe(32)}"
     with db.write() as conn:
         conn.execute(

@@ -1,8 +1,14 @@
 """Confining the paths of a spec to allowed roots.
 
-A path is accepted when it is absolute, has no NUL byte and no over-long name, exists, and its
-real path (``..`` removed, every symlink resolved) lies inside one of the roots. The spec then
-names the real path, so the walk starts where the check looked.
+A path is accepted when it is absolute, has no NUL byte and no over-long name, lies inside one of
+the roots both as written (``..`` removed lexically, no filesystem access) and as its real path
+(every symlink resolved), and exists. The spec then names the real path, so the walk starts where
+the check looked.
+
+A path outside the roots gets the same answer whether it exists, cannot be read or is a symlink,
+and the answer never says where a link leads: the lexical check comes first and looks at nothing
+on disk, the resolved check says only "is outside the allowed roots". Whether a path exists, and
+whether the service may look at it, is said only of paths inside the roots.
 """
 
 import os
@@ -10,12 +16,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vegafs.errors import PathNotAllowed
+from vegafs.errors import PathNotAllowed, PathPermissionDenied
 
-__all__ = ["NAME_MAX", "PATH_MAX", "PathNotAllowed", "confine", "confine_selection", "inside"]
+__all__ = [
+    "NAME_MAX",
+    "OUTSIDE",
+    "PATH_MAX",
+    "PathNotAllowed",
+    "PathPermissionDenied",
+    "confine",
+    "confine_selection",
+    "inside",
+]
 
 NAME_MAX = 255
 PATH_MAX = 4096
+OUTSIDE = "is outside the allowed roots"  # the one reason given for any path outside them
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -36,15 +52,25 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
         raise PathNotAllowed(shown, "is not an absolute path")
     if not roots:
         raise PathNotAllowed(shown, "is outside the allowed roots (none are configured)")
+    refused = PathNotAllowed(shown, OUTSIDE)
+    # 1. As written, with no filesystem access: nothing outside the roots is ever looked at.
+    if not any(inside(Path(os.path.normpath(text)), root) for root in roots):
+        raise refused
+    # 2. Every symlink that can be followed resolved (what cannot be is kept as written), so a
+    # link out of the roots is refused the same way whether its target exists or not.
+    if not any(inside(Path(os.path.realpath(text)), root) for root in roots):
+        raise refused
+    # 3. Inside the roots: it must exist and be reachable.
     try:
         real = Path(os.path.realpath(text, strict=True))
     except FileNotFoundError:
         raise PathNotAllowed(shown, "does not exist") from None
+    except PermissionError:
+        raise PathPermissionDenied(shown) from None
     except OSError as e:
         raise PathNotAllowed(shown, e.strerror or str(e)) from None
-    if not any(inside(real, root) for root in roots):
-        where = "" if real == Path(text) else f" (it resolves to {real})"
-        raise PathNotAllowed(shown, f"is outside the allowed roots{where}")
+    if not any(inside(real, root) for root in roots):  # changed since step 2
+        raise refused
     return real
 
 

@@ -38,7 +38,7 @@ from vegafs.db import jobs as job_repo
 from vegafs.errors import SelectionError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
-from vegafs.ops.confine import PathNotAllowed, inside
+from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied, inside
 from vegafs.settings import Settings
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
@@ -48,6 +48,7 @@ JobId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The job's id."
 Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")]
 # PostgreSQL refuses NUL in text: a NUL in a filter is a 422, not a 500.
 NO_NUL = r"^[^\x00]*$"
+TOO_MANY_JOBS_RETRY_S = 5
 
 
 def services(request: Request) -> Services:
@@ -100,11 +101,21 @@ def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None
             "description": "A repeat of an earlier request (same Idempotency-Key): that job.",
         },
         400: problem("`http-error`: the body could not be read (it is not UTF-8)."),
+        403: problem(
+            "`forbidden`: the key lacks the `submit` scope, or asks for a `priority` above 0 "
+            "without the `admin` scope."
+        ),
         409: problem("`idempotency-key-reused`: the key was used with other parameters."),
         413: problem("`payload-too-large`: the body is over VEGAFS_MAX_BODY_BYTES."),
         422: problem(
-            "`validation`: unknown operation or bad params; `path-not-allowed`: a path is "
-            "not absolute, does not exist, or lies outside the allowed roots."
+            "`validation`: unknown operation or bad params (or a body that is not JSON); "
+            "`path-not-allowed`: a path is not absolute, does not exist, or lies outside the "
+            "allowed roots (or the key's root); `permission-denied`: a path inside the roots "
+            "that the service may not look at."
+        ),
+        429: problem(
+            "`too-many-jobs`: the key has VEGAFS_MAX_ACTIVE_JOBS_PER_KEY jobs queued or "
+            "running; see Retry-After."
         ),
     },
 )
@@ -117,6 +128,13 @@ def submit(
     who: Principal = SubmitPrincipal,
 ) -> Response:
     svc = services(request)
+    if body.priority > 0 and not who.admin:
+        raise Problem(
+            403,
+            "forbidden",
+            f"priority {body.priority}: a priority above 0 needs the 'admin' scope",
+            errors=[{"field": "priority", "message": "above 0 needs the 'admin' scope"}],
+        )
     try:
         op = ops.get(body.operation)
     except KeyError as e:
@@ -130,10 +148,16 @@ def submit(
         spec = op.params.model_validate(body.params)
     except ValidationError as e:
         raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
+    roots = allowed_roots(svc.settings, who)
     try:
-        spec = op.confine(spec, allowed_roots(svc.settings, who))
+        spec = op.confine(spec, roots)
+    except PathPermissionDenied as e:
+        raise Problem(422, "permission-denied", str(e), path=e.path) from None
     except PathNotAllowed as e:
-        raise Problem(422, "path-not-allowed", str(e), path=e.path) from None
+        detail = str(e)
+        if who.root is not None and e.reason == OUTSIDE:
+            detail = f"{e.path}: is outside the API key's root {roots[0]}"
+        raise Problem(422, "path-not-allowed", detail, path=e.path) from None
     try:
         op.check(spec)
     except SelectionError as e:
@@ -144,6 +168,15 @@ def submit(
             f"invalid {field}: {e.message}",
             errors=[{"field": field, "message": e.message}],
         ) from None
+    most = svc.settings.max_active_jobs_per_key
+    if job_repo.active_count_of(svc.db, who.name) >= most:
+        raise Problem(
+            429,
+            "too-many-jobs",
+            f"the API key {who.name!r} has {most} jobs queued or running, the most it may have "
+            "(VEGAFS_MAX_ACTIVE_JOBS_PER_KEY): submit again when some have finished",
+            headers={"Retry-After": str(TOO_MANY_JOBS_RETRY_S)},
+        )
     try:
         row, created = job_repo.submit(
             svc.db,
@@ -164,7 +197,11 @@ def submit(
     return reply(job, 202 if created else 200, {"Location": job["links"]["self"]})
 
 
-@router.get("", response_model=JobPage, summary="List jobs, newest first")
+@router.get(
+    "",
+    response_model=JobPage,
+    summary="List jobs, newest first (without summary and progress: GET /jobs/{id} has them)",
+)
 def list_jobs(
     request: Request,
     status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
@@ -184,9 +221,12 @@ def list_jobs(
         limit=limit,
     )
     more = len(rows) == limit
-    return reply(
-        {"items": [out(r) for r in rows], "next_cursor": str(rows[-1].id) if more else None}
-    )
+    items = []
+    for r in rows:  # summary and progress can be large: a page of 1,000 jobs stays small
+        job = out(r)
+        del job["summary"], job["progress"]
+        items.append(job)
+    return reply({"items": items, "next_cursor": str(rows[-1].id) if more else None})
 
 
 def _cursor(cursor: str | None, largest: int = 2**63 - 1) -> int | None:
@@ -209,7 +249,11 @@ def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> 
     "/{job_id}/results",
     summary="A job's result rows, by cursor; or all of them as an NDJSON or CSV download",
     response_model=ResultPage,
-    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}, 404: NO_JOB},
+    responses={
+        200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
+        404: NO_JOB,
+        409: problem("`job-not-finished`: the job is queued or running; it has no results yet."),
+    },
 )
 def get_results(
     request: Request,
@@ -220,7 +264,13 @@ def get_results(
     who: Principal = ReadPrincipal,
 ) -> Any:
     svc = services(request)
-    visible_job(svc, job_id, who)
+    job = visible_job(svc, job_id, who)
+    if job.status not in job_repo.FINISHED:
+        raise Problem(
+            409,
+            "job-not-finished",
+            f"job {job_id} has not finished ({job.status}): its results can be fetched once it has",
+        )
     if format == "json":
         after = _cursor(cursor, 2**31 - 1)
         rows = job_repo.results(
@@ -285,7 +335,7 @@ def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) ->
     svc = services(request)
     row = visible_job(svc, job_id, who)
     if row.status in job_repo.FINISHED:
-        raise Problem(409, "job-finished", f"job {job_id} has already {row.status}")
+        raise Problem(409, "job-finished", f"job {job_id} has already ended ({row.status})")
     row = job_repo.request_cancel(svc.db, job_id)
     if row is None:
         raise Problem(404, "job-not-found", f"no job {job_id}")
@@ -312,7 +362,12 @@ def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> 
     svc = services(request)
     row = visible_job(svc, job_id, who)
     if row.status not in ("failed", "cancelled"):
-        raise Problem(409, "job-not-retryable", f"job {job_id} is {row.status}")
+        state = "has succeeded" if row.status == "succeeded" else f"is {row.status}"
+        raise Problem(
+            409,
+            "job-not-retryable",
+            f"job {job_id} {state}; only failed or cancelled jobs can be retried",
+        )
     # Confined again, as at submission: the tree may have changed since (a symlink swapped in).
     try:
         op = ops.get(row.operation)
