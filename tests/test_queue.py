@@ -14,7 +14,7 @@ from stack import Backend
 from vegafs.db import Database, migrate
 from vegafs.db import jobs as q
 from vegafs.db.database import utcnow
-from vegafs.errors import Cancelled, SelectionError
+from vegafs.errors import Cancelled, PathNotAllowed, PathPermissionDenied, SelectionError
 from vegafs.jobs.failures import backoff_s, describe, is_transient
 
 
@@ -155,6 +155,17 @@ def test_failures_are_classified_and_backed_off() -> None:
         "path": "/x",
     }
     assert describe(SelectionError("bad glob", "include"))["field"] == "include"
+    assert describe(PathNotAllowed("/x", "is outside the allowed roots")) == {
+        "type": "path-not-allowed",
+        "message": "/x: is outside the allowed roots",
+        "path": "/x",
+    }
+    assert describe(PathPermissionDenied("/srv/locked")) == {
+        "type": "permission-denied",
+        "message": "/srv/locked: permission denied (the service may not look at it)",
+        "path": "/srv/locked",
+    }
+    assert not is_transient(PathPermissionDenied("/srv/locked"))
     delays = [backoff_s(n, 2.0, 30.0) for n in (1, 2, 3, 4, 5)]
     for got, base in zip(delays, (2, 4, 8, 16, 30), strict=True):
         assert base <= got <= base * 1.1
@@ -253,13 +264,12 @@ def skewed(tmp_path: Path, url: str, call: str, skew_s: int) -> tuple[datetime, 
     return datetime.fromisoformat(answer["now"]), answer["out"]
 
 
+@pytest.mark.parametrize("backend", ["pg"], indirect=True)  # SQLite has no other host
 def test_leases_follow_the_databases_clock_not_the_workers(
     backend: Backend, db: Database, tmp_path: Path
 ) -> None:
     """Worker hosts an hour behind and an hour ahead of PostgreSQL share one queue: a lease
     taken by the slow host is live for the others, and the fast host does not reclaim it."""
-    if backend.embedded:
-        pytest.skip("SQLite's clock is the host's own: an SQLite file has no other host")
     assert backend.database_url is not None
     [job_id] = submit(db)
     hour = 3600

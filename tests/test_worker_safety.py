@@ -126,9 +126,7 @@ def test_a_retry_is_refused_once_the_path_became_a_symlink_out_of_the_roots(
             assert r.status_code == 422, r.text
             problem = r.json()
             assert (problem["type"], problem["path"]) == ("/problems/path-not-allowed", str(target))
-            assert problem["detail"] == (
-                f"{target}: is outside the allowed roots (it resolves to {outside})"
-            )
+            assert problem["detail"] == (f"{target}: is outside the allowed roots")
             assert http.get(f"/jobs/{job_id}").json()["status"] == "cancelled"  # not queued
 
             target.unlink()  # the path is back inside the roots: the retry goes through

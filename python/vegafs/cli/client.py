@@ -219,10 +219,17 @@ class Client:
             body = response.json()
         except ValueError:
             body = None
-        if isinstance(body, dict) and isinstance(body.get("detail"), str):
-            detail = clean(body["detail"])
+        # A problem of the API's own, but not "no such route": then the URL itself is wrong.
+        problem = body if isinstance(body, dict) else {}
+        no_route = str(problem.get("type", "")).endswith("/not-found")
+        if isinstance(problem.get("detail"), str) and not no_route:
+            detail = clean(problem["detail"])
         if status < 500:
-            message = detail or f"HTTP {status} {response.reason_phrase}"
+            # No problem+json: not an answer of the VegaFS API (a wrong --server path, a proxy).
+            message = detail or (
+                f"{response.request.url}: HTTP {status} {response.reason_phrase} "
+                f"(is {self.server} a VegaFS server?)"
+            )
             if status == 401:
                 message += " (set VEGAFS_API_KEY or pass --api-key)"
             return RequestFailed(message, exits.USAGE, status)

@@ -6,7 +6,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from vegafs.db import DatabaseUnavailable
-from vegafs.errors import Cancelled, PathNotAllowed, SelectionError, VegaFSError
+from vegafs.errors import (
+    Cancelled,
+    PathNotAllowed,
+    PathPermissionDenied,
+    SelectionError,
+    VegaFSError,
+)
 
 # Failures that the same attempt would meet again: retrying cannot help.
 PERMANENT: tuple[type[BaseException], ...] = (
@@ -45,6 +51,8 @@ def _type(error: BaseException) -> str:
             return "cancelled"
         case SelectionError():
             return "invalid-selection"
+        case PathPermissionDenied():
+            return "permission-denied"
         case PathNotAllowed():
             return "path-not-allowed"
         case ValidationError():

@@ -390,8 +390,6 @@ def _outcome(error: BaseException | None) -> str:
 
 
 def _params_error(e: Exception) -> dict[str, Any]:
-    if isinstance(e, PathNotAllowed):
-        return {"type": "path-not-allowed", "message": str(e), "path": e.path}
     if isinstance(e, KeyError):
         return {"type": "unknown-operation", "message": str(e.args[0])}
     return describe(e)
