@@ -107,6 +107,29 @@ def test_a_job_is_confined_to_its_keys_root_even_by_a_worker_with_wider_roots(
     }
 
 
+def test_a_root_that_became_a_symlink_after_submit_is_refused_not_followed(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    """Even a link that stays inside the roots: the job names a real directory, and the worker
+    walks that directory or nothing (the core also opens it beneath the roots without
+    following any symlink)."""
+    target = service_root / "a"
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start_server("--no-worker")  # the job waits in the queue
+        with s.client() as http:
+            job_id = http.post("/jobs", json=analyze_body(target)).json()["id"]
+            target.rename(service_root / "a-moved")
+            target.symlink_to(service_root / "a-moved")  # still inside the roots
+            s.start_worker("--id", "w", "-j", "1")
+            done = s.wait_job(http, job_id, FINISHED)
+    assert (done["status"], done["summary"]) == ("failed", None)
+    assert done["error"] == {
+        "type": "path-not-allowed",
+        "message": f"{target}: is reached through a symlink now; it was not at submit",
+        "path": str(target),
+    }
+
+
 def test_a_retry_is_refused_once_the_path_became_a_symlink_out_of_the_roots(
     backend: Backend, tmp_path: Path, service_root: Path
 ) -> None:

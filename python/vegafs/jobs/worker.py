@@ -227,7 +227,12 @@ class Worker:
             op = ops.get(job.operation)
             spec = op.params.model_validate(job.spec)
             # Checked again: the tree may have changed since submit, or the row since written.
-            spec = op.confine(spec, roots)
+            confined = op.confine(spec, roots)
+            if confined != spec:  # stored as real paths: one now resolves elsewhere
+                changed = _first_moved(spec, confined)
+                raise PathNotAllowed(
+                    changed, "is reached through a symlink now; it was not at submit"
+                )
         except (KeyError, ValueError, PathNotAllowed) as e:
             self._end(attempt, "failed", error=_params_error(e))
             return
@@ -387,6 +392,16 @@ def _outcome(error: BaseException | None) -> str:
     if error is None:
         return "succeeded"
     return "cancelled" if isinstance(error, Cancelled) else "failed"
+
+
+def _first_moved(stored: Any, confined: Any) -> str:
+    """The first root of ``stored`` whose real path is no longer itself."""
+    before = getattr(getattr(stored, "selection", None), "roots", [])
+    after = getattr(getattr(confined, "selection", None), "roots", [])
+    for old, new in zip(before, after, strict=False):
+        if old != new:
+            return str(old)
+    return "params"
 
 
 def _params_error(e: Exception) -> dict[str, Any]:
