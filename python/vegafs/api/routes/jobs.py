@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,7 +37,7 @@ from vegafs.db import jobs as job_repo
 from vegafs.errors import SelectionError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
-from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied, inside
+from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
 from vegafs.settings import Settings
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
@@ -57,18 +56,15 @@ def services(request: Request) -> Services:
 
 
 def allowed_roots(settings: Settings, who: Principal) -> list[Path]:
-    """The roots a principal's paths must lie in: the service's, narrowed by the key's root."""
-    if who.root is None:
-        return list(settings.roots)
-    key_root = Path(os.path.realpath(who.root))
-    if not any(inside(key_root, r) for r in settings.roots):
+    """The roots a principal's paths must lie in: the service's, narrowed by the key's root
+    (the same rule the worker applies to the job later)."""
+    try:
+        return narrowed_roots(settings.roots, None if who.root is None else str(who.root))
+    except PathNotAllowed as e:
         raise Problem(
-            422,
-            "path-not-allowed",
-            f"the API key's root {key_root} is outside the service's roots (VEGAFS_ROOTS)",
-            path=str(key_root),
-        )
-    return [key_root]
+            422, "path-not-allowed", f"the API key's root {e.path} is outside the service's "
+            "roots (VEGAFS_ROOTS)", path=e.path,
+        ) from None  # fmt: skip
 
 
 def visible_job(svc: Services, job_id: int, who: Principal) -> Any:
