@@ -39,9 +39,11 @@ import jobs_api
 from jobs_api import (
     GET,
     LUA,
+    MAX_ACTIVE_JOBS,
     SUBMIT,
     Service,
     delete_bench_rows,
+    draining,
     ensure_database,
     fail,
     find_vegafs,
@@ -100,7 +102,9 @@ def serve_child(port: int, stats_path: Path) -> None:
             {"module": s.module, "name": s.name, "ncall": s.ncall, "tsub": s.tsub, "ttot": s.ttot}
             for s in yappi.get_func_stats()
         ]
-        stats_path.write_text(json.dumps(rows), encoding="utf-8")
+        partial = stats_path.with_suffix(".partial")
+        partial.write_text(json.dumps(rows), encoding="utf-8")
+        partial.replace(stats_path)  # whole or not at all for the driver that waits for it
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
@@ -178,6 +182,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
             "VEGAFS_ROOTS": str(root),
             "VEGAFS_DATA_DIR": data,
             "VEGAFS_BIND_HOST": "127.0.0.1",
+            "VEGAFS_MAX_ACTIVE_JOBS_PER_KEY": str(MAX_ACTIVE_JOBS),
         }
         if args.redis_url:
             env["VEGAFS_REDIS_URL"] = args.redis_url
@@ -195,22 +200,22 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
             smoke_test(service, key, body)
             assert service.proc is not None
             pid = service.proc.pid
-            wrk_run(wrk, args, url, key, max(args.warmup, 1), [SUBMIT, body])
-            lua = [SUBMIT, body]
-            if args.phase == GET:
-                first, last = job_id_range(args.database_url, owner)
-                lua = [GET, str(first), str(last)]
-            plain_ms = measured(pid, wrk, args, url, key, lua)
-            os.kill(pid, signal.SIGUSR1)
-            time.sleep(0.2)
-            before = cpu_ticks(pid)
-            requests = wrk_run(wrk, args, url, key, args.seconds, lua)
-            profiled_ms = (cpu_ticks(pid) - before) / jobs_api.CLOCK_TICKS * 1000 / requests
+            with draining(args.database_url, owner):  # see jobs_api.MAX_ACTIVE_JOBS
+                wrk_run(wrk, args, url, key, max(args.warmup, 1), [SUBMIT, body])
+                lua = [SUBMIT, body]
+                if args.phase == GET:
+                    first, last = job_id_range(args.database_url, owner)
+                    lua = [GET, str(first), str(last)]
+                plain_ms = measured(pid, wrk, args, url, key, lua)
+                os.kill(pid, signal.SIGUSR1)
+                time.sleep(0.2)
+                before = cpu_ticks(pid)
+                requests = wrk_run(wrk, args, url, key, args.seconds, lua)
+                profiled_ms = (cpu_ticks(pid) - before) / jobs_api.CLOCK_TICKS * 1000 / requests
             os.kill(pid, signal.SIGUSR2)
             deadline = time.monotonic() + 60
             while not stats_path.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
-            time.sleep(0.5)  # the file is written whole once it exists (write_text), mostly
             rows: list[dict[str, Any]] = json.loads(stats_path.read_text(encoding="utf-8"))
         finally:
             service.stop()
