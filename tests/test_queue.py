@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from stack import Backend
 from vegafs.db import Database, migrate
@@ -288,3 +288,24 @@ def test_leases_follow_the_databases_clock_not_the_workers(
     row = q.get(db, job_id)
     assert row is not None
     assert (row.status, row.worker_id, row.attempts) == ("running", "skewed", 1)
+
+
+def test_the_per_key_count_reads_the_unfinished_jobs_index_alone(db: Database) -> None:
+    """Each submit counts the key's queued and running jobs: through the partial index of
+    unfinished jobs, not the key's whole history (which grows without bound)."""
+    ids = submit(db, 3)
+    claimed = q.claim(db, "w", 30)
+    assert claimed is not None
+    assert q.finish(db, claimed.id, claimed.lease_token, status="succeeded")
+    assert q.active_count_of(db, "t") == len(ids) - 1
+    with db.read() as conn:
+        if not db.is_sqlite:
+            conn.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: force the choice
+        sql = str(
+            q.count_active_of("t").compile(
+                dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
+        explain = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in conn.execute(text(explain + sql)))
+    assert "ix_jobs_owner_active" in plan, plan

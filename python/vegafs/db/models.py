@@ -9,7 +9,16 @@ written by the application.
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (the rowid alias, so ids autoincrement there too).
@@ -33,6 +42,10 @@ class ApiKey(Base):
     root: Mapped[str | None] = mapped_column(String(4096))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+# The statuses of a job that is not finished, as SQL (the partial index's condition).
+ACTIVE = "status IN ('queued', 'running')"
 
 
 class Job(Base):
@@ -70,6 +83,14 @@ class Job(Base):
         Index("ix_jobs_claim", "status", "priority", "run_after"),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
         Index("ix_jobs_owner", "owner", "id"),
+        # The per-key limit counts a key's queued and running jobs at each submit: this index
+        # holds those alone, so the count does not read the key's whole history.
+        Index(
+            "ix_jobs_owner_active",
+            "owner",
+            postgresql_where=text(ACTIVE),
+            sqlite_where=text(ACTIVE),
+        ),
     )
 
 
