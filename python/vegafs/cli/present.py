@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, NoReturn
 
 import typer
@@ -21,14 +23,20 @@ from vegafs.cli.values import show_path
 JSON_ROWS_HELP = "Rows as JSON lines (NDJSON), as `vegafs jobs results` gives them."
 
 
-def write(text: str) -> None:
-    """Write to stdout; a reader that went away (``| head``) ends the process as a closed pipe
-    ends any Unix tool: quietly, by SIGPIPE."""
+@contextmanager
+def to_stdout() -> Iterator[None]:
+    """Output to stdout, flushed at the end; a reader that went away (``| head``) ends the
+    process as a closed pipe ends any Unix tool: quietly, by SIGPIPE."""
     try:
-        sys.stdout.write(text)
+        yield
         sys.stdout.flush()
     except BrokenPipeError:
         closed_pipe()
+
+
+def write(text: str) -> None:
+    with to_stdout():
+        sys.stdout.write(text)
 
 
 def closed_pipe() -> NoReturn:
@@ -44,7 +52,11 @@ def report_errors(summary: dict[str, Any]) -> None:
     be read; nothing when none."""
     for error in summary.get("errors") or ():
         print(f"vegafs: {show_path(error['path'])}: {error['error']}", file=sys.stderr)
-    n = int(summary.get("error_count") or 0)
+    exit_if_unreadable(int(summary.get("error_count") or 0))
+
+
+def exit_if_unreadable(n: int) -> None:
+    """``vegafs: N entries could not be read`` on stderr and exit 1, when N > 0."""
     if n:
         print(
             f"vegafs: {n:,} {'entry' if n == 1 else 'entries'} could not be read", file=sys.stderr
@@ -143,24 +155,14 @@ class AnalyzeReport(Presenter):
 
             # Paths are written as the bytes they are, like find and fd do.
             sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-            try:
+            with to_stdout():
                 write_csv(result, sys.stdout)
-                sys.stdout.flush()
-            except BrokenPipeError:
-                closed_pipe()
         else:
             from vegafs.cli.report import print_report  # rich: loaded only for the report
 
-            try:
+            with to_stdout():
                 print_report(result)
-                sys.stdout.flush()
-            except BrokenPipeError:
-                closed_pipe()
-        if result.error_count:
-            n = result.error_count
-            print(f"vegafs: {n:,} {'entry' if n == 1 else 'entries'} could not be read",
-                  file=sys.stderr)  # fmt: skip
-            raise typer.Exit(exits.ERRORS_LISTED)
+        exit_if_unreadable(result.error_count)
 
 
 PRESENTERS: dict[str, type[Presenter]] = {"analyze": AnalyzeReport}

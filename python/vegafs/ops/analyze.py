@@ -51,7 +51,10 @@ def run_analyze(spec: AnalyzeSpec, ctx: RunContext) -> AnalyzeSummary:
     # The error list is bounded by max_errors: it is sent once, at the end.
     if result.errors:
         ctx.rows([e.model_dump(mode="json") for e in result.errors])
-    return AnalyzeSummary.model_validate(result.model_dump(exclude={"errors"}))
+    # The result's own fields but its errors: already validated, so not validated again.
+    return AnalyzeSummary.model_construct(
+        **{name: getattr(result, name) for name in AnalyzeSummary.model_fields}
+    )
 
 
 ANALYZE = Operation(
