@@ -534,6 +534,15 @@ def pattern_subscribers(redis_server: RedisServer) -> int:
     return sum(1 for c in listing if int(c.get("psub", 0)) > 0)
 
 
+def wait_subscribers(redis_server: RedisServer, n: int, stack: Stack) -> None:
+    """Poll until ``n`` bus listeners are subscribed (each connects on its own thread)."""
+    deadline = time.monotonic() + 10
+    while pattern_subscribers(redis_server) < n:
+        assert time.monotonic() < deadline, stack.log_text()
+        time.sleep(0.1)
+    assert pattern_subscribers(redis_server) == n
+
+
 def test_redis_hung_or_dead_costs_no_errors_and_no_jobs(
     pg_schema: str,
     private_redis: RedisServer,
@@ -552,7 +561,7 @@ def test_redis_hung_or_dead_costs_no_errors_and_no_jobs(
         with s.client() as http:
             slow_id = http.post("/jobs", json=analyze_body(slow, fresh=True)).json()["id"]
             s.wait_job(http, slow_id, {"running"})
-            assert pattern_subscribers(private_redis) == 2  # the server's and the worker's
+            wait_subscribers(private_redis, 2, s)  # the server's and the worker's
 
             private_redis.signal(signal.SIGSTOP)  # hung: connections open, nothing answers
             try:
@@ -580,10 +589,7 @@ def test_redis_hung_or_dead_costs_no_errors_and_no_jobs(
             timed(lambda: http.get("/jobs"))
 
             private_redis.start()  # back, on the same port
-            deadline = time.monotonic() + 10
-            while pattern_subscribers(private_redis) < 2:  # both buses reconnected
-                assert time.monotonic() < deadline, s.log_text()
-                time.sleep(0.1)
+            wait_subscribers(private_redis, 2, s)  # both buses reconnected
             time.sleep(1.1)  # every breaker has closed again
             same = analyze_body(service_root / "a")
             first = http.post("/jobs", json=same).json()["id"]
