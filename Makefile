@@ -41,8 +41,9 @@ fmt: $(BIN)/maturin ## Format Rust and Python, apply safe lint fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-docs: build ## Rewrite docs/cli.md's command reference from the commands (a test checks it)
+docs: build ## Rewrite docs/cli.md's command reference and the quick path's option table from the commands (tests check both)
 	$(BIN)/python -m vegafs.cli.reference docs/cli.md
+	$(BIN)/python -m vegafs.cli.quick_table
 
 cargo-test: ## Rust unit and integration tests
 	scripts/ensure-packages.sh util-linux
