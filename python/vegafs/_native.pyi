@@ -5,12 +5,14 @@ from typing import Any, Final, final
 __all__ = [
     "Analysis",
     "CancelToken",
+    "HashSummary",
     "ListSummary",
     "Progress",
     "RowStream",
     "__version__",
     "analyze",
     "check_selection",
+    "hash_files",
     "list_entries",
 ]
 
@@ -147,3 +149,35 @@ def list_entries(
 ) -> RowStream:
     """Rows ``{"path": str, "type": "file"|"dir"|"symlink"|"other", "size": int, "mtime": int}``,
     one per selected entry; summary: the fields of ``vegafs.engine.ListSummary``."""
+
+@final
+class HashSummary:
+    """What a finished ``hash_files`` stream did: the fields of ``vegafs.engine.HashSummary``,
+    errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def hash_files(
+    selection: dict[str, Any],
+    *,
+    algorithm: str,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "size": int, "digest": str}``, one per selected regular file;
+    summary: the fields of ``vegafs.engine.HashSummary``."""

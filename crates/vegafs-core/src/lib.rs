@@ -9,11 +9,13 @@
 //! - [`rows`]: the bounded channel of row batches operations stream their rows through.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
 //! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
+//! - [`hash`]: a BLAKE3, SHA-256 or XXH3 digest of every selected file, streamed.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
 pub mod control;
 pub mod error;
+pub mod hash;
 pub mod kinds;
 pub mod list;
 pub mod rows;
@@ -24,6 +26,7 @@ pub mod walk;
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
 pub use error::{CoreError, ErrorKind, WalkError};
+pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
 pub use selection::{EntryType, EntryTypes, Selection};

@@ -5,6 +5,7 @@ mod analyze;
 mod control;
 mod detach;
 mod errors;
+mod hash;
 mod list;
 mod rows;
 mod selection;
@@ -19,8 +20,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rows::RowStream>()?;
     m.add_class::<analyze::Analysis>()?;
     m.add_class::<list::ListSummary>()?;
+    m.add_class::<hash::HashSummary>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
+    m.add_function(wrap_pyfunction!(hash::hash_files, m)?)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ The same presenter serves a local run and a job's result fetched from a server (
 of JSON) per row. ``analyze`` has its own: one report (or JSON object, or CSV) at the end.
 """
 
+import importlib
 import json
 import sys
 from typing import Annotated, Any, ClassVar
@@ -121,8 +122,17 @@ class AnalyzeReport(Presenter):
         exit_if_unreadable(result.error_count)
 
 
-PRESENTERS: dict[str, type[Presenter]] = {"analyze": AnalyzeReport}
+# Operation -> "module:class" of its presenter (imported when used); the others get RowLines.
+PRESENTERS = {
+    "analyze": "vegafs.cli.present:AnalyzeReport",
+    "hash": "vegafs.cli.manifest:ManifestLines",
+}
 
 
 def presenter_for(op: ops.Operation) -> type[Presenter]:
-    return PRESENTERS.get(op.name, RowLines)
+    target = PRESENTERS.get(op.name)
+    if target is None:
+        return RowLines
+    module, _, name = target.partition(":")
+    found: type[Presenter] = getattr(importlib.import_module(module), name)
+    return found
