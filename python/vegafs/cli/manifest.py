@@ -24,25 +24,30 @@ from vegafs.cli.output import report_errors, to_stdout
 from vegafs.cli.present import JSON_ROWS_HELP, RowLines
 from vegafs.cli.values import show_path
 
-# What each algorithm's tool escapes in a name (coreutils 9 escapes CR too; b3sum does not).
-_ESCAPED = {"blake3": (b"\\", b"\n"), "sha256": (b"\\", b"\n", b"\r"), "xxh3": (b"\\", b"\n")}
-_ESCAPES = {b"\\": b"\\\\", b"\n": b"\\n", b"\r": b"\\r"}
+# What each tool escapes in a name (coreutils 9 escapes CR too; b3sum does not) and what makes it
+# escape a name (xxhsum writes a backslash as it is: only a newline must go).
+_ESCAPED = {"blake3": "\\\n", "sha256": "\\\n\r", "xxh3": "\\\n"}
+_TRIGGERS = {"blake3": "\\\n", "sha256": "\\\n\r", "xxh3": "\n"}
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
 
 
-def line_for(algorithm: str, path: str, digest: str) -> bytes:
-    """One checksum line, newline included, for ``path`` (a str from ``os.fsdecode``)."""
-    name = os.fsencode(path)
-    prefix = b""
-    special = _ESCAPED[algorithm]
-    if algorithm == "xxh3":
-        special = (b"\n",)  # xxhsum writes backslashes as they are; only a newline must go
-    if any(c in name for c in special):
-        prefix = b"\\"
+def line_for(algorithm: str, path: str, digest: str) -> str:
+    """One checksum line, newline included, for ``path`` (a str from ``os.fsdecode``: encode
+    the lines with ``surrogateescape`` to get the name's bytes back)."""
+    prefix = ""
+    if any(c in path for c in _TRIGGERS[algorithm]):
+        prefix = "\\"
         for c in _ESCAPED[algorithm]:
-            name = name.replace(c, _ESCAPES[c])
+            path = path.replace(c, _ESCAPES[c])
     if algorithm == "xxh3":
-        return prefix + b"XXH3 (" + name + b") = " + digest.encode() + b"\n"
-    return prefix + digest.encode() + b"  " + name + b"\n"
+        return f"{prefix}XXH3 ({path}) = {digest}\n"
+    return f"{prefix}{digest}  {path}\n"
+
+
+def lines_for(algorithm: str, rows: ops.Rows) -> bytes:
+    """The checksum lines of a batch of rows, as bytes."""
+    text = "".join(line_for(algorithm, r["path"], r["digest"]) for r in rows)
+    return text.encode("utf-8", "surrogateescape")
 
 
 class ManifestLines(RowLines):
@@ -88,7 +93,7 @@ class ManifestLines(RowLines):
         if self.as_json:
             super().rows(batch)
             return
-        data = b"".join(line_for(self.algorithm, r["path"], r["digest"]) for r in batch)
+        data = lines_for(self.algorithm, batch)
         self.written += len(batch)
         if self.lines is not None:
             self.lines.write(data)
