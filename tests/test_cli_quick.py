@@ -1,5 +1,5 @@
-"""The quick path (vegafs.cli.quick): a local `analyze --json` or `list` runs without typer or
-pydantic, and prints what the full command prints, errors and exit codes included."""
+"""The quick path (vegafs.cli.quick): a local `analyze --json`, `list` or `hash` runs without
+typer or pydantic, and prints what the full command prints, errors and exit codes included."""
 
 import json
 import os
@@ -38,7 +38,7 @@ def run(exe: Path, args: list[str], cwd: Path, *, quick: bool, prefix: list[str]
 def comparable(args: list[str], out: str) -> str:
     """The output without what differs between two runs: analyze's elapsed time, the order of
     list's rows (the walk is parallel)."""
-    if args[0] == "list":
+    if args[0] in ("list", "hash"):
         return "\n".join(sorted(out.splitlines()))
     return re.sub(r'"elapsed_s":[0-9.e-]+', '"elapsed_s":0', out)
 
@@ -73,6 +73,9 @@ QUICK = [
     ["list", "tree", "--json", "-t", "f", "--max-depth", "1"],
     ["list", "tree", "--no-hidden", "-E", "sub"],
     ["list", "missing"],
+    ["hash", "tree"],
+    ["hash", "tree", "--algo", "sha256", "-t", "f", "--max-errors", "5"],
+    ["hash", "--algo=xxh3", "tree/sub", "--json"],
 ]  # fmt: skip
 
 FULL = [
@@ -91,6 +94,8 @@ FULL = [
     ["analyze", "--help"],
     ["list", "tree", "--max-errors", "-3"],
     ["list", "tree", "-h"],
+    ["hash", "tree", "--algo", "md5"],
+    ["hash", "tree", "--manifest", "nowhere/sums"],
 ]
 
 

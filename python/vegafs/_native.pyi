@@ -101,9 +101,10 @@ class RowStream:
 
     def __iter__(self) -> RowStream: ...
     def __next__(self) -> list[dict[str, Any]]: ...
-    def summary(self) -> ListSummary:
-        """The summary once every batch is read; RuntimeError before, the call's error if it
-        failed."""
+    def summary(self) -> Any:
+        """The summary once every batch is read (the call's: a ListSummary for
+        ``list_entries``, a HashSummary for ``hash_files``); RuntimeError before, the call's
+        error if it failed."""
     def close(self) -> None: ...
     def __enter__(self) -> RowStream: ...
     def __exit__(

@@ -31,6 +31,13 @@ def write(text: str) -> None:
         sys.stdout.write(text)
 
 
+def write_bytes(data: bytes) -> None:
+    """Bytes as they are (names that are not UTF-8 included), after any text written before."""
+    with to_stdout():
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+
+
 def closed_pipe() -> NoReturn:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe

@@ -1,5 +1,5 @@
-"""The quick path: ``vegafs analyze ... --json`` and ``vegafs list ...`` run here without typer,
-click or pydantic.
+"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...`` and ``vegafs hash ...`` run
+here without typer, click or pydantic.
 
 Importing those and building the params models costs a process about 150 ms, more than the walk
 of a tree of 100,000 files. For a command line it can run, ``vegafs`` reads the arguments with a
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from vegafs.cli import exits
-from vegafs.cli.output import exit_if_unreadable, report_errors, write
+from vegafs.cli.output import exit_if_unreadable, report_errors, write, write_bytes
 from vegafs.cli.selection_options import BY_FIELD
 from vegafs.cli.values import parse_time, show_path
-from vegafs.engine import Progress, plain
+from vegafs.engine import Progress, RowStream, plain
 
 TABLE = Path(__file__).with_name("quick_options.json")
 
@@ -139,6 +139,8 @@ def _typed(spec: dict[str, Any], text: Any, now: float | None) -> Any:
             value = int(text)
         elif kind == "time":
             return _timestamp(parse_time(text, now))
+        elif kind == "choice" and text in spec["choices"]:
+            return text
         else:
             raise Unsure(kind)
     except (ValueError, OverflowError, OSError):
@@ -194,35 +196,65 @@ def analyze(values: dict[str, Any]) -> Callable[[], NoReturn]:
 def list_entries(values: dict[str, Any]) -> Callable[[], NoReturn]:
     """``vegafs list PATH...``: a path per line, or a JSON object per row with ``--json``."""
     _plain_run(values)
-    as_json = bool(values["options"].get("o_json"))
     selection, max_errors = values["selection"], values["max_errors"]
 
-    def run_it() -> NoReturn:
-        from vegafs.cli.progress import ProgressLine
+    def paths(batch: list[dict[str, Any]]) -> None:
+        if batch:
+            write("\n".join(show_path(str(row["path"])) for row in batch) + "\n")
 
-        progress = Progress()
-        with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
-            stream = plain.list_entries(selection, max_errors=max_errors, progress=progress)
-            try:
-                for batch in stream:
-                    if as_json:
-                        lines = [json.dumps(row, separators=(",", ":")) for row in batch]
-                    else:
-                        lines = [show_path(str(row["path"])) for row in batch]
-                    if lines:
-                        write("\n".join(lines) + "\n")
-            finally:
-                stream.close()
-            summary = stream.summary()
-        errors = [{"path": p, "kind": k, "error": m} for p, k, m in summary.errors]
-        report_errors({"errors": errors, "error_count": summary.error_count})
-        raise SystemExit(exits.OK)
+    def start(progress: Progress) -> RowStream:
+        return plain.list_entries(selection, max_errors=max_errors, progress=progress)
 
-    return run_it
+    return lambda: _print_rows(start, _json_lines if values["options"].get("o_json") else paths)
+
+
+def hash_files(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs hash PATH...``: a checksum line per file, or a JSON object with ``--json``."""
+    _plain_run(values)
+    if values["options"].get("o_manifest") is not None:
+        raise Unsure("--manifest")  # the full command writes manifests
+    selection, algo, max_errors = values["selection"], values["algo"], values["max_errors"]
+
+    def checksums(batch: list[dict[str, Any]]) -> None:
+        from vegafs.cli.checksums import lines_for
+
+        write_bytes(lines_for(algo, batch))
+
+    def start(progress: Progress) -> RowStream:
+        return plain.hash_files(selection, algorithm=algo, max_errors=max_errors, progress=progress)
+
+    return lambda: _print_rows(start, _json_lines if values["options"].get("o_json") else checksums)
+
+
+def _print_rows(
+    start: Callable[[Progress], RowStream], show: Callable[[list[dict[str, Any]]], None]
+) -> NoReturn:
+    """Rows as ``RowLines`` shows them: each batch as it comes, then the errors on stderr and
+    exit 1 if any entry could not be read."""
+    from vegafs.cli.progress import ProgressLine
+
+    progress = Progress()
+    with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
+        stream = start(progress)
+        try:
+            for batch in stream:
+                show(batch)
+        finally:
+            stream.close()
+        summary = stream.summary()
+    errors = [{"path": p, "kind": k, "error": m} for p, k, m in summary.errors]
+    report_errors({"errors": errors, "error_count": summary.error_count})
+    raise SystemExit(exits.OK)
+
+
+def _json_lines(batch: list[dict[str, Any]]) -> None:
+    if batch:
+        write("\n".join(json.dumps(row, separators=(",", ":")) for row in batch) + "\n")
 
 
 # Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
 RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "analyze": analyze,
+    "hash": hash_files,
     "list": list_entries,
 }

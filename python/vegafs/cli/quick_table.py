@@ -70,6 +70,8 @@ def _value(
             return {"field": p.field, "parse": "time"}
         case "string" | "boolean" if not said:
             return {"field": p.field, "parse": "str"}
+        case "string" if said == {"enum"}:
+            return {"field": p.field, "parse": "choice", "choices": schema["enum"]}
     return {"field": p.field, "parse": "unsupported"}  # the full command checks it
 
 

@@ -144,3 +144,21 @@ def list_entries(
     return _native.list_entries(
         native_selection(**selection), batch_size=1024, max_errors=max_errors, progress=progress
     )
+
+
+def hash_files(
+    selection: dict[str, Any],
+    *,
+    algorithm: str,
+    max_errors: int,
+    progress: _native.Progress | None = None,
+) -> _native.RowStream:
+    """``hash_files`` in plain values (``selection`` as for ``analyze`` here), in batches of
+    1,024 rows as ``vegafs.engine.hash_files`` sends them."""
+    return _native.hash_files(
+        native_selection(**selection),
+        algorithm=algorithm,
+        batch_size=1024,
+        max_errors=max_errors,
+        progress=progress,
+    )
