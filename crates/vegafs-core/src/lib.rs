@@ -9,10 +9,12 @@
 //! - [`rows`]: the bounded channel of row batches operations stream their rows through.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
 //! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
+//! - [`dupes`]: groups of files of equal content (size, then edges, then content hash).
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
 pub mod control;
+pub mod dupes;
 pub mod error;
 pub mod kinds;
 pub mod list;
@@ -23,6 +25,7 @@ pub mod walk;
 
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
+pub use dupes::{dupes, DupeGroup, DupesOptions, DupesSummary, StageCount};
 pub use error::{CoreError, ErrorKind, WalkError};
 pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
