@@ -10,6 +10,7 @@ import pytest
 from conftest import Vegafs
 from stack import Stack, strace_missing
 from test_cli_jobs import ok, run
+from test_cli_quick import run as run_cli
 from test_walk_handles import NAME, deep_chain
 from vegafs.engine import DupeGroup, DupesSummary, find_dupes
 
@@ -246,3 +247,43 @@ def test_a_job_gives_the_groups_as_result_rows_and_the_summary(
         assert rest["next_cursor"] is None
         rows = [item["data"] for item in first["items"] + rest["items"]]
         assert rows == [json.loads(line) for line in local.splitlines()]
+
+
+QUICK_AND_FULL = [
+    ["dupes", "tree"],
+    ["dupes", "tree", "--json"],
+    ["dupes", "tree", "--json", "--min-size", "0", "-g", "*1", "-g", "*2", "--max-errors", "0"],
+    ["dupes", "tree/a", "tree/b", "--no-hidden", "-L"],
+    ["dupes", "missing", "--json"],
+]
+
+
+@pytest.mark.parametrize("args", QUICK_AND_FULL)
+def test_the_quick_path_prints_what_the_full_command_prints(
+    vegafs_exe: Path, tmp_path: Path, args: list[str]
+) -> None:
+    tree(tmp_path / "tree")
+    quick = run_cli(vegafs_exe, args, tmp_path, quick=True)
+    full = run_cli(vegafs_exe, args, tmp_path, quick=False)
+    assert (quick[3], full[3]) == (False, True)  # typer and pydantic: only in the full command
+    assert quick[:3] == full[:3]
+    assert quick[0] == (2 if "missing" in args else 0)
+
+
+def test_the_quick_path_reports_unreadable_entries_alike(
+    vegafs_exe: Path, locked_tree: Path, unprivileged: list[str]
+) -> None:
+    put(locked_tree / "open" / "f2", b"abc")
+    put(locked_tree / "open" / "secret", b"abc").chmod(0)
+    quick = run_cli(
+        vegafs_exe, ["dupes", "tree"], locked_tree.parent, quick=True, prefix=unprivileged
+    )
+    full = run_cli(
+        vegafs_exe, ["dupes", "tree"], locked_tree.parent, quick=False, prefix=unprivileged
+    )
+    assert quick[:3] == full[:3]
+    assert quick[0] == 1
+    head, paths, totals = quick[1].split("\n", 1)[0], quick[1].splitlines()[1:3], quick[1][-36:]
+    assert head.startswith("3 B x 2 = 3 B wasted, ")
+    assert paths == ["tree/open/f", "tree/open/f2"]
+    assert totals == "\n1 groups, 2 files, 3 B reclaimable\n"

@@ -19,6 +19,7 @@
 //! and the kind `vanished`, `changed`, `permission_denied` or `io`) and leaves its group: it is
 //! never reported as a duplicate. A hashed inode is opened by the first of its paths that opens.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -449,14 +450,28 @@ impl Hasher<'_> {
 
     /// The whole content, which must be `size` bytes long.
     fn content(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
+        thread_local! {
+            static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buf| {
+            buf.resize(READ_BUFFER, 0); // once per thread
+            self.content_with(file, size, buf)
+        })
+    }
+
+    fn content_with(
+        &self,
+        file: &File,
+        size: u64,
+        buf: &mut [u8],
+    ) -> Result<blake3::Hash, Option<io::Error>> {
         let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; READ_BUFFER];
         let mut total = 0u64;
         loop {
             if self.control.cancel.is_cancelled() {
                 return Err(None);
             }
-            let n = read_full_at(file, &mut buf, total)?;
+            let n = read_full_at(file, buf, total)?;
             if n == 0 {
                 break;
             }
@@ -520,8 +535,9 @@ mod tests {
         let (parts, reopener) = walk_keeping_roots(&sel, &control, new).unwrap();
         fs::remove_file(t.path().join("gone")).unwrap();
         fs::write(t.path().join("grown"), [big(b'a'), vec![b'a']].concat()).unwrap();
-        fs::remove_file(t.path().join("replaced")).unwrap();
-        fs::write(t.path().join("replaced"), big(b'a')).unwrap();
+        // Written beside it, then renamed over it: another inode (a freed one could be reused).
+        fs::write(t.path().join("replacement"), big(b'a')).unwrap();
+        fs::rename(t.path().join("replacement"), t.path().join("replaced")).unwrap();
         let mut middle = big(b'a');
         middle[EDGE_BLOCK as usize + 7] = b'b';
         fs::write(t.path().join("middle"), middle).unwrap();

@@ -288,9 +288,8 @@ impl Reopener {
         let root = self.roots.get(root).ok_or_else(|| io::Error::other("no such root"))?;
         let flags =
             OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let relative = path
-            .strip_prefix(&root.path)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "not below its root"))?;
+        let relative = below(&root.path, path)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not below its root"))?;
         let fd = if relative.as_os_str().is_empty() {
             root.reopen(flags - OFlags::NOFOLLOW)?
         } else {
@@ -304,6 +303,18 @@ impl Reopener {
             return Err(io::Error::other("the file was replaced since the walk began"));
         }
         Ok((File::from(fd), meta))
+    }
+}
+
+/// `path` without its leading `root` (empty for the root itself): a byte-wise cut where the
+/// walk joined names to the root as given, `Path::strip_prefix` otherwise.
+fn below<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
+    let (r, p) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    match p.strip_prefix(r) {
+        Some([]) => Some(Path::new("")),
+        Some([b'/', rest @ ..]) if !r.ends_with(b"/") => Some(Path::new(OsStr::from_bytes(rest))),
+        Some(rest) if r.ends_with(b"/") => Some(Path::new(OsStr::from_bytes(rest))),
+        _ => path.strip_prefix(root).ok(),
     }
 }
 
@@ -325,6 +336,9 @@ fn open_below(
             Refusal::NotAllowed(reason) => io::Error::other(reason),
         })
     };
+    if relative.as_os_str().len() <= REOPEN_PIECE {
+        return open(base, relative, flags); // one call: the common case
+    }
     let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW;
     let mut names = relative.components().peekable();
     let mut dir: Option<OwnedFd> = None;

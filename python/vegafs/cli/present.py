@@ -14,8 +14,9 @@ import typer
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
+from vegafs.cli.dupes_text import group_paragraphs, totals_line
 from vegafs.cli.output import exit_if_unreadable, report_errors, to_stdout, write
-from vegafs.cli.values import human_bytes, show_path
+from vegafs.cli.values import show_path
 
 JSON_ROWS_HELP = "Rows as JSON lines (NDJSON), as `vegafs jobs results` gives them."
 
@@ -122,26 +123,19 @@ class AnalyzeReport(Presenter):
 
 
 class DupeGroups(RowLines):
-    """``dupes``: per group a line ``SIZE x COUNT = WASTED wasted, HASH``, its paths, a blank
-    line; then the totals. ``--json``: a JSON line per group, as ``RowLines`` writes it."""
+    """``dupes``: a paragraph per group and the totals (``vegafs.cli.dupes_text``); ``--json``:
+    a JSON line per group, as ``RowLines`` writes it."""
 
     def rows(self, batch: ops.Rows) -> None:
         if self.as_json:
             super().rows(batch)
-            return
-        text = []
-        for g in batch:
-            size, wasted = human_bytes(g["size"]), human_bytes(g["wasted_bytes"])
-            text.append(f"{size} x {g['count']} = {wasted} wasted, {g['hash']}\n")
-            text.append("".join(show_path(p) + "\n" for p in g["paths"]) + "\n")
-        if text:
-            write("".join(text))
+        elif batch:
+            write(group_paragraphs(batch))
 
     def finish(self, summary: dict[str, Any]) -> None:
         if not self.as_json:
-            groups, files = summary["duplicate_groups"], summary["duplicate_files"]
-            reclaimable = human_bytes(summary["reclaimable_bytes"])
-            write(f"{groups:,} groups, {files:,} files, {reclaimable} reclaimable\n")
+            s = summary
+            write(totals_line(s["duplicate_groups"], s["duplicate_files"], s["reclaimable_bytes"]))
         super().finish(summary)
 
 

@@ -1,5 +1,5 @@
-"""The quick path: ``vegafs analyze ... --json`` and ``vegafs list ...`` run here without typer,
-click or pydantic.
+"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...`` and ``vegafs dupes ...`` run
+here without typer, click or pydantic.
 
 Importing those and building the params models costs a process about 150 ms, more than the walk
 of a tree of 100,000 files. For a command line it can run, ``vegafs`` reads the arguments with a
@@ -221,8 +221,41 @@ def list_entries(values: dict[str, Any]) -> Callable[[], NoReturn]:
     return run_it
 
 
+def dupes(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs dupes PATH...``: paragraphs and totals, or a JSON object per group with
+    ``--json``, as ``DupeGroups`` prints them."""
+    _plain_run(values)
+    as_json = bool(values["options"].get("o_json"))
+    selection, max_errors = values["selection"], values["max_errors"]
+
+    def run_it() -> NoReturn:
+        from vegafs.cli.dupes_text import group_paragraphs, totals_line
+        from vegafs.cli.progress import ProgressLine
+
+        progress = Progress()
+        with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
+            stream = plain.find_dupes(selection, max_errors=max_errors, progress=progress)
+            try:
+                for batch in stream:
+                    if as_json:
+                        write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in batch))
+                    elif batch:
+                        write(group_paragraphs(batch))
+            finally:
+                stream.close()
+            s = stream.summary()
+        if not as_json:
+            write(totals_line(s.duplicate_groups, s.duplicate_files, s.reclaimable_bytes))
+        errors = [{"path": p, "kind": k, "error": m} for p, k, m in s.errors]
+        report_errors({"errors": errors, "error_count": s.error_count})
+        raise SystemExit(exits.OK)
+
+    return run_it
+
+
 # Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
 RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "analyze": analyze,
+    "dupes": dupes,
     "list": list_entries,
 }
