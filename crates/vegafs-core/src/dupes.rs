@@ -6,8 +6,9 @@
 //!    inode (hard links) are one file: they are counted in `hard_links`, listed with their
 //!    inode, never reported as waste. A size shared by fewer than two inodes ends here: such
 //!    files are never opened.
-//! 2. **edges**: a blake3 hash of the first and the last [`EDGE_BLOCK`] bytes of each inode left
-//!    (of the whole file when it is at most two blocks long: then this hash is the content's).
+//! 2. **edges**: a blake3 hash of the first and the last [`EDGE_BLOCK`] bytes of each inode left;
+//!    of the whole file when it is at most [`WHOLE_AT_FIRST`] bytes long (then this hash is the
+//!    content's: one open and one read cost less than two opens of a small file).
 //! 3. **content**: a blake3 hash of the whole content of the inodes still sharing size and edges.
 //!
 //! Inodes still sharing size and hash are a [`DupeGroup`], sent through the [`rows`](crate::rows)
@@ -30,6 +31,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use rustix::fd::{AsFd, OwnedFd};
 
 use crate::analyze::keep_first_errors;
 use crate::control::Control;
@@ -40,6 +42,10 @@ use crate::walk::{walk_keeping_roots, Entry, Meta, Reopener, Visitor};
 
 /// Bytes hashed at each end of a file by the edges stage.
 pub const EDGE_BLOCK: u64 = 4096;
+/// Files up to this size are hashed whole by the edges stage.
+pub const WHOLE_AT_FIRST: u64 = 64 * 1024;
+/// Most files hashed by one task of a stage (they share a directory handle).
+const DIR_TASK: usize = 64;
 /// Read size of the content stage.
 const READ_BUFFER: usize = 128 * 1024;
 
@@ -207,9 +213,9 @@ fn compare(
     let by_edges = regroup(hasher.stage(by_size, Stage::Edges)?);
     summary.by_edges = StageCount::of(&by_edges, |(_, i)| i);
 
-    // A file of at most two blocks was read whole: its edges hash is its content's.
+    // A file of at most WHOLE_AT_FIRST bytes was read whole: its edges hash is its content's.
     let (mut groups, large): (Vec<_>, Vec<_>) =
-        by_edges.into_iter().partition(|g| g[0].1.size <= 2 * EDGE_BLOCK);
+        by_edges.into_iter().partition(|g| g[0].1.size <= WHOLE_AT_FIRST);
     let large = large.into_iter().map(|g| g.into_iter().map(|(_, i)| i).collect()).collect();
     groups.extend(regroup(hasher.stage(large, Stage::Content)?));
     summary.by_content = StageCount::of(&groups, |(_, i)| i);
@@ -247,6 +253,14 @@ impl DupeGroup {
         paths.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
         DupeGroup { hash, size, count, wasted_bytes: size * (count - 1), paths }
     }
+}
+
+/// The root and directory of an inode's first path: the key that puts the files of a directory
+/// together.
+fn dir_of(inode: &Inode) -> (usize, &[u8]) {
+    let (root, path) = &inode.paths[0];
+    let bytes = path.as_os_str().as_bytes();
+    (*root, &bytes[..bytes.iter().rposition(|&b| b == b'/').unwrap_or(0)])
 }
 
 /// The paths grouped by inode, sorted by size.
@@ -331,16 +345,32 @@ impl Hasher<'_> {
         stage: Stage,
     ) -> Result<Vec<Vec<(blake3::Hash, Inode)>>, CoreError> {
         let n = groups.len();
-        let flat: Vec<(usize, Inode)> = groups
+        let mut flat: Vec<(usize, Inode)> = groups
             .into_iter()
             .enumerate()
             .flat_map(|(g, inodes)| inodes.into_iter().map(move |i| (g, i)))
             .collect();
-        let hashed: Vec<_> = flat
+        // Files of one directory together, a task per directory (or per DIR_TASK of its
+        // files): the directory is opened once, each file by its name in it.
+        flat.sort_unstable_by(|a, b| dir_of(&a.1).cmp(&dir_of(&b.1)));
+        let mut tasks: Vec<Vec<(usize, Inode)>> = Vec::new();
+        for item in flat {
+            match tasks.last_mut() {
+                Some(task) if task.len() < DIR_TASK && dir_of(&task[0].1) == dir_of(&item.1) => {
+                    task.push(item)
+                }
+                _ => tasks.push(vec![item]),
+            }
+        }
+        let hashed: Vec<_> = tasks
             .into_par_iter()
-            .map(|(g, mut inode)| {
-                let hash = self.hash(&mut inode, stage);
-                (g, hash, inode)
+            .flat_map_iter(|task| {
+                let (root, path) = &task[0].1.paths[0];
+                let dir = path.parent().and_then(|d| self.reopener.open_dir(*root, d).ok());
+                task.into_iter().map(move |(g, mut inode)| {
+                    let hash = self.hash(&mut inode, stage, dir.as_ref());
+                    (g, hash, inode)
+                })
             })
             .collect();
         let mut out: Vec<Vec<(blake3::Hash, Inode)>> = (0..n).map(|_| Vec::new()).collect();
@@ -359,14 +389,25 @@ impl Hasher<'_> {
 
     /// Hashes `inode` through the first of its paths that opens as the inode the walk saw;
     /// the paths that do not are dropped from it, each an error.
-    fn hash(&self, inode: &mut Inode, stage: Stage) -> Result<blake3::Hash, Failed> {
+    /// `dir`: the handle of the first path's directory, if it could be opened.
+    fn hash(
+        &self,
+        inode: &mut Inode,
+        stage: Stage,
+        dir: Option<&OwnedFd>,
+    ) -> Result<blake3::Hash, Failed> {
         if self.control.cancel.is_cancelled() {
             return Err(Failed::Cancelled);
         }
         let mut opened = None;
         let mut failed = Vec::new();
         for (i, (root, path)) in inode.paths.iter().enumerate() {
-            match self.reopener.open_file(*root, path) {
+            let in_dir = dir.filter(|_| i == 0).zip(path.file_name());
+            let file = match in_dir {
+                Some((dir, name)) => self.reopener.open_file_in(dir.as_fd(), name),
+                None => self.reopener.open_file(*root, path),
+            };
+            match file {
                 Ok((file, meta)) if (meta.dev, meta.ino) == (inode.dev, inode.ino) => {
                     if meta.size != inode.size {
                         let message = format!(
@@ -430,25 +471,21 @@ impl Hasher<'_> {
         self.control.progress.add(0, 0, bytes, 0);
     }
 
-    /// The first and last [`EDGE_BLOCK`] bytes, or the whole file when it is at most twice that.
+    /// The first and last [`EDGE_BLOCK`] bytes, or the whole file up to [`WHOLE_AT_FIRST`].
     fn edges(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
-        let mut buf = [0u8; 2 * EDGE_BLOCK as usize + 1];
-        if size <= 2 * EDGE_BLOCK {
-            let n = read_full_at(file, &mut buf, 0)?;
-            self.count(n as u64);
-            if n as u64 != size {
-                return Err(Some(io::ErrorKind::UnexpectedEof.into()));
-            }
-            return Ok(blake3::hash(&buf[..n]));
+        if size <= WHOLE_AT_FIRST {
+            return self.content(file, size);
         }
-        let (head, tail) = buf[..2 * EDGE_BLOCK as usize].split_at_mut(EDGE_BLOCK as usize);
+        let mut buf = [0u8; 2 * EDGE_BLOCK as usize];
+        let (head, tail) = buf.split_at_mut(EDGE_BLOCK as usize);
         file.read_exact_at(head, 0)?;
         file.read_exact_at(tail, size - EDGE_BLOCK)?;
         self.count(2 * EDGE_BLOCK);
-        Ok(blake3::hash(&buf[..2 * EDGE_BLOCK as usize]))
+        Ok(blake3::hash(&buf))
     }
 
-    /// The whole content, which must be `size` bytes long.
+    /// The whole content, `size` bytes (as `fstat` said at the open): a file found shorter is an
+    /// error; one that grows while it is read is hashed as it was.
     fn content(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
         thread_local! {
             static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -467,23 +504,18 @@ impl Hasher<'_> {
     ) -> Result<blake3::Hash, Option<io::Error>> {
         let mut hasher = blake3::Hasher::new();
         let mut total = 0u64;
-        loop {
+        while total < size {
             if self.control.cancel.is_cancelled() {
                 return Err(None);
             }
-            let n = read_full_at(file, buf, total)?;
+            let want = buf.len().min(usize::try_from(size - total).unwrap_or(usize::MAX));
+            let n = read_full_at(file, &mut buf[..want], total)?;
             if n == 0 {
-                break;
+                return Err(Some(io::ErrorKind::UnexpectedEof.into())); // it shrank
             }
             hasher.update(&buf[..n]);
             total += n as u64;
             self.count(n as u64);
-            if total > size {
-                break;
-            }
-        }
-        if total != size {
-            return Err(Some(io::ErrorKind::UnexpectedEof.into()));
         }
         Ok(hasher.finalize())
     }
@@ -519,7 +551,7 @@ mod tests {
     #[test]
     fn files_changed_after_the_walk_are_errors_never_duplicates() {
         let t = tempfile::tempdir().unwrap();
-        let big = |byte: u8| vec![byte; 3 * EDGE_BLOCK as usize];
+        let big = |byte: u8| vec![byte; WHOLE_AT_FIRST as usize + 4 * EDGE_BLOCK as usize];
         for name in ["keep1", "keep2", "gone", "grown", "replaced", "middle"] {
             fs::write(t.path().join(name), big(b'a')).unwrap();
         }

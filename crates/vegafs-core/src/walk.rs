@@ -276,6 +276,35 @@ pub struct Reopener {
     follow: bool,
 }
 
+impl Reopener {
+    /// Opens the directory `dir` (as the walk built its path) below root `root`, `O_PATH`, the
+    /// way [`Reopener::open_file`] opens files: for [`Reopener::open_file_in`] its files.
+    pub fn open_dir(&self, root: usize, dir: &Path) -> io::Result<OwnedFd> {
+        let root = self.roots.get(root).ok_or_else(|| io::Error::other("no such root"))?;
+        let relative = below(&root.path, dir)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not below its root"))?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        if relative.as_os_str().is_empty() {
+            return Ok(rustix::fs::openat(&*root.fd, c".", flags, Mode::empty())?);
+        }
+        open_below(root.fd.as_fd(), relative, flags, self.follow)
+    }
+
+    /// Opens the regular file `name` in `dir` (from [`Reopener::open_dir`]) as
+    /// [`Reopener::open_file`] opens it.
+    pub fn open_file_in(&self, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<(File, Meta)> {
+        let flags =
+            OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let flags = if self.follow { flags - OFlags::NOFOLLOW } else { flags };
+        let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+        let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
+        if meta.kind != EntryType::File {
+            return Err(not_a_file(meta.kind));
+        }
+        Ok((File::from(fd), meta))
+    }
+}
+
 /// The longest path (bytes) one re-opening call resolves; deeper paths take several.
 pub const REOPEN_PIECE: usize = 2048;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags, CWD};
-use vegafs_core::dupes::EDGE_BLOCK;
+use vegafs_core::dupes::{EDGE_BLOCK, WHOLE_AT_FIRST};
 use vegafs_core::rows::{self, DEFAULT_CAPACITY};
 use vegafs_core::{
     dupes, Control, CoreError, DupeGroup, DupesOptions, DupesSummary, Selection, StageCount,
@@ -70,7 +70,7 @@ fn stage(groups: u64, files: u64, bytes: u64) -> StageCount {
 }
 
 /// a/x1, b/x2, c/x3: 100 KiB alike; a/small1, b/small2: 10 B alike; a/y1, b/y2: 20 KiB alike,
-/// with a/y1-link a hard link to a/y1; a/mid1, b/mid2: 20 KiB, the same edges, one byte apart in
+/// with a/y1-link a hard link to a/y1; a/mid1, b/mid2: 80 KiB, the same edges, one byte apart in
 /// the middle; a/other1, a/other2: 10 B, other content; e1, e2: empty; a/fifo; a/link -> x1;
 /// caf\xe9 (10 B alike small1).
 fn tree(root: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -84,9 +84,9 @@ fn tree(root: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     write(&root.join("a/y1"), &y);
     write(&root.join("b/y2"), &y);
     fs::hard_link(root.join("a/y1"), root.join("a/y1-link")).unwrap();
-    let mid = bytes(20 * 1024, 4);
+    let mid = bytes(80 * 1024, 4);
     let mut mid2 = mid.clone();
-    mid2[10 * 1024] ^= 0xff;
+    mid2[40 * 1024] ^= 0xff;
     write(&root.join("a/mid1"), &mid);
     write(&root.join("b/mid2"), &mid2);
     write(&root.join("a/other1"), &bytes(10, 5));
@@ -116,18 +116,19 @@ fn groups_are_exact_largest_waste_first_and_hard_links_count_once() {
             group(&small, 3, &[p("a/small1"), p("b/small2"), cafe]),
         ]
     );
-    // 14 regular files but e1 and e2: x 3, small 3, y 3 (one a link), mid 2, other 2.
+    // 15 regular files but e1 and e2: x 3, small 3, y 3 (one a link), mid 2, other 2.
     assert_eq!((summary.files, summary.hard_links), (13, 1));
-    assert_eq!(summary.bytes, 3 * 102_400 + 5 * 10 + 3 * 20_480 + 2 * 20_480);
-    // Sizes shared: 100 KiB (3 inodes), 10 B (5), 20 KiB (4: y1, y2, mid1, mid2).
-    assert_eq!(summary.by_size, stage(3, 12, 3 * 102_400 + 5 * 10 + 4 * 20_480));
-    // The edges part the 10-byte files (complete) and keep mid1 and mid2 together.
-    assert_eq!(summary.by_edges, stage(4, 10, 3 * 102_400 + 3 * 10 + 4 * 20_480));
+    assert_eq!(summary.bytes, 3 * 102_400 + 5 * 10 + 3 * 20_480 + 2 * 81_920);
+    // Sizes shared: 100 KiB (3 inodes), 10 B (5), 20 KiB (y1, y2), 80 KiB (mid1, mid2).
+    assert_eq!(summary.by_size, stage(4, 12, 3 * 102_400 + 5 * 10 + 2 * 20_480 + 2 * 81_920));
+    // Files up to 64 KiB are hashed whole: other1 and other2 leave; mid1 and mid2 stay.
+    assert_eq!(summary.by_edges, stage(4, 10, 3 * 102_400 + 3 * 10 + 2 * 20_480 + 2 * 81_920));
     assert_eq!(summary.by_content, stage(3, 8, 3 * 102_400 + 3 * 10 + 2 * 20_480));
     assert_eq!((summary.duplicate_groups, summary.duplicate_files), (3, 8));
     assert_eq!(summary.reclaimable_bytes, 2 * 102_400 + 20_480 + 2 * 10);
-    let edges = 5 * 10 + 7 * 2 * EDGE_BLOCK; // small files whole, the others their two ends
-    let content = 3 * 102_400 + 4 * 20_480;
+    const { assert!(20_480 <= WHOLE_AT_FIRST && WHOLE_AT_FIRST < 81_920) };
+    let edges = 5 * 10 + 2 * 20_480 + 5 * 2 * EDGE_BLOCK; // small files whole, x and mid the ends
+    let content = 3 * 102_400 + 2 * 81_920;
     assert_eq!(summary.hashed_bytes, edges + content);
     assert_eq!((summary.error_count, summary.errors.len()), (0, 0));
 }
