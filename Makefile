@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-api clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-api clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,11 @@ bench: build ## Benchmarks against du, diskus, pdu, dust, gdu, fd and Python (do
 bench-hash: build ## vegafs hash against fdfind -X b3sum / sha256sum on 100,000 files (docs/benchmarks.md)
 	scripts/ensure-packages.sh fd-find b3sum time
 	$(BIN)/python bench/hash.py $(BENCH_ARGS)
+
+bench-dupes: build ## dupes against jdupes -r and fclones group on a generated tree of 100,000 files (docs/benchmarks.md)
+	scripts/ensure-packages.sh jdupes time
+	scripts/ensure-bench-tools.sh
+	$(BIN)/python bench/dupes.py $(BENCH_DUPES_ARGS)
 
 bench-api: build services ## Job service under wrk on PostgreSQL, against a bare FastAPI + asyncpg floor (docs/benchmarks.md)
 	scripts/ensure-packages.sh wrk

@@ -5,6 +5,7 @@ from typing import Any, Final, final
 __all__ = [
     "Analysis",
     "CancelToken",
+    "DupesSummary",
     "HashSummary",
     "ListSummary",
     "Progress",
@@ -12,6 +13,7 @@ __all__ = [
     "__version__",
     "analyze",
     "check_selection",
+    "find_dupes",
     "hash_files",
     "list_entries",
 ]
@@ -102,9 +104,9 @@ class RowStream:
     def __iter__(self) -> RowStream: ...
     def __next__(self) -> list[dict[str, Any]]: ...
     def summary(self) -> Any:
-        """The summary once every batch is read (the call's: a ListSummary for
-        ``list_entries``, a HashSummary for ``hash_files``); RuntimeError before, the call's
-        error if it failed."""
+        """The summary once every batch is read (the call's own: ``list_entries``: a
+        ``ListSummary``, ``hash_files``: a ``HashSummary``, ``find_dupes``: a ``DupesSummary``);
+        RuntimeError before, the call's error if it failed."""
     def close(self) -> None: ...
     def __enter__(self) -> RowStream: ...
     def __exit__(
@@ -150,6 +152,52 @@ def list_entries(
 ) -> RowStream:
     """Rows ``{"path": str, "type": "file"|"dir"|"symlink"|"other", "size": int, "mtime": int}``,
     one per selected entry; summary: the fields of ``vegafs.engine.ListSummary``."""
+
+@final
+class DupesSummary:
+    """What a finished ``find_dupes`` stream saw: the fields of ``vegafs.engine.DupesSummary``,
+    each stage as (groups, files, bytes), errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def hard_links(self) -> int: ...
+    @property
+    def by_size(self) -> tuple[int, int, int]: ...
+    @property
+    def by_edges(self) -> tuple[int, int, int]: ...
+    @property
+    def by_content(self) -> tuple[int, int, int]: ...
+    @property
+    def duplicate_groups(self) -> int: ...
+    @property
+    def duplicate_files(self) -> int: ...
+    @property
+    def reclaimable_bytes(self) -> int: ...
+    @property
+    def hashed_bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def find_dupes(
+    selection: dict[str, Any],
+    *,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"hash": str, "size": int, "count": int, "wasted_bytes": int, "paths": [str]}``,
+    one per group of duplicates, largest waste first; summary: the fields of
+    ``vegafs.engine.DupesSummary``."""
 
 @final
 class HashSummary:

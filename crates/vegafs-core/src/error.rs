@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Vanished,
     /// A followed symlink leads back to one of its own ancestors.
     Loop,
+    /// The entry is no longer what the walk saw (another file, another size) when it was read.
+    Changed,
     Io,
 }
 
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::Vanished => "vanished",
             ErrorKind::Loop => "loop",
+            ErrorKind::Changed => "changed",
             ErrorKind::Io => "io",
         }
     }

@@ -10,10 +10,12 @@
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
 //! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
 //! - [`hash`]: a BLAKE3, SHA-256 or XXH3 digest of every selected file, streamed.
+//! - [`dupes`]: groups of files of equal content (size, then edges, then content hash).
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
 pub mod control;
+pub mod dupes;
 pub mod error;
 pub mod hash;
 pub mod kinds;
@@ -25,6 +27,7 @@ pub mod walk;
 
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
+pub use dupes::{dupes, DupeGroup, DupesOptions, DupesSummary, StageCount};
 pub use error::{CoreError, ErrorKind, WalkError};
 pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};

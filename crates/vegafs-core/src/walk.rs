@@ -126,6 +126,8 @@ pub struct Entry<'a> {
     pub name: &'a OsStr,
     pub meta: &'a Meta,
     pub depth: usize,
+    /// Which root of the Selection the entry is below (its index in `Selection::roots`).
+    pub root: usize,
     at: At<'a>,
 }
 
@@ -222,6 +224,20 @@ where
     V: Visitor,
     F: Fn() -> V + Sync,
 {
+    walk_keeping_roots(selection, control, new_visitor).map(|(visitors, _)| visitors)
+}
+
+/// [`walk`], and the roots' handles kept open afterwards, for an operation that opens files
+/// again once the walk is over (`dupes` hashes only the files whose size another file shares).
+pub fn walk_keeping_roots<V, F>(
+    selection: &Selection,
+    control: &Control,
+    new_visitor: F,
+) -> Result<(Vec<V>, Reopener), CoreError>
+where
+    V: Visitor,
+    F: Fn() -> V + Sync,
+{
     let matcher = selection.compile()?;
     let roots = open_roots(selection)?;
     let walk = Walk {
@@ -242,13 +258,148 @@ where
     if control.cancel.is_cancelled() {
         return Err(CoreError::Cancelled);
     }
-    Ok(walk.pool.into_inner().unwrap_or_else(|p| p.into_inner()))
+    let visitors = walk.pool.into_inner().unwrap_or_else(|p| p.into_inner());
+    let roots = roots.into_iter().map(|(root, _)| root).collect();
+    Ok((visitors, Reopener { roots, follow: selection.follow_symlinks }))
+}
+
+/// Opens files found by a finished walk again, from their root's handle and never by an
+/// absolute path, so that depth is unlimited: the path below the root goes to
+/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` in pieces of at most [`REOPEN_PIECE`] bytes
+/// (each piece's directory opened `O_PATH` from the previous one), or name by name with
+/// `O_NOFOLLOW` where the kernel has no `openat2` — the way roots are opened beneath their
+/// allowed roots ([`open_beneath`]). A symlink met on the way is refused, unless the Selection
+/// follows symlinks (then the pieces are opened with plain `openat`, following them).
+#[derive(Debug)]
+pub struct Reopener {
+    roots: Vec<Root>,
+    follow: bool,
+}
+
+impl Reopener {
+    /// Opens the directory `dir` (as the walk built its path) below root `root`, `O_PATH`, the
+    /// way [`Reopener::open_file`] opens files: for [`Reopener::open_file_in`] its files.
+    pub fn open_dir(&self, root: usize, dir: &Path) -> io::Result<OwnedFd> {
+        let root = self.roots.get(root).ok_or_else(|| io::Error::other("no such root"))?;
+        let relative = below(&root.path, dir)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not below its root"))?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        if relative.as_os_str().is_empty() {
+            return Ok(rustix::fs::openat(&*root.fd, c".", flags, Mode::empty())?);
+        }
+        open_below(root.fd.as_fd(), relative, flags, self.follow)
+    }
+
+    /// Opens the regular file `name` in `dir` (from [`Reopener::open_dir`]) as
+    /// [`Reopener::open_file`] opens it.
+    pub fn open_file_in(&self, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<(File, Meta)> {
+        let flags =
+            OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let flags = if self.follow { flags - OFlags::NOFOLLOW } else { flags };
+        let fd = rustix::fs::openat(dir, name, flags, Mode::empty())?;
+        let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
+        if meta.kind != EntryType::File {
+            return Err(not_a_file(meta.kind));
+        }
+        Ok((File::from(fd), meta))
+    }
+}
+
+/// The longest path (bytes) one re-opening call resolves; deeper paths take several.
+pub const REOPEN_PIECE: usize = 2048;
+
+impl Reopener {
+    /// Opens the regular file at `path` (as the walk built it: its root as given joined with the
+    /// names below) below root `root` for reading, with the flags of [`Entry::open_file`]; anything
+    /// but a regular file is refused before it is read. Returns the file and what `fstat` says of
+    /// it now: the caller compares it with what the walk saw. Errors do not name the path.
+    pub fn open_file(&self, root: usize, path: &Path) -> io::Result<(File, Meta)> {
+        let root = self.roots.get(root).ok_or_else(|| io::Error::other("no such root"))?;
+        let flags =
+            OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let relative = below(&root.path, path)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not below its root"))?;
+        let fd = if relative.as_os_str().is_empty() {
+            root.reopen(flags - OFlags::NOFOLLOW)?
+        } else {
+            open_below(root.fd.as_fd(), relative, flags, self.follow)?
+        };
+        let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
+        if meta.kind != EntryType::File {
+            return Err(not_a_file(meta.kind));
+        }
+        if relative.as_os_str().is_empty() && (meta.dev, meta.ino) != (root.dev, root.ino) {
+            return Err(io::Error::other("the file was replaced since the walk began"));
+        }
+        Ok((File::from(fd), meta))
+    }
+}
+
+/// `path` without its leading `root` (empty for the root itself): a byte-wise cut where the
+/// walk joined names to the root as given, `Path::strip_prefix` otherwise.
+fn below<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
+    let (r, p) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    match p.strip_prefix(r) {
+        Some([]) => Some(Path::new("")),
+        Some([b'/', rest @ ..]) if !r.ends_with(b"/") => Some(Path::new(OsStr::from_bytes(rest))),
+        Some(rest) if r.ends_with(b"/") => Some(Path::new(OsStr::from_bytes(rest))),
+        _ => path.strip_prefix(root).ok(),
+    }
+}
+
+/// Opens `relative` (plain names) below `base` with `flags` on its last name, resolving at most
+/// [`REOPEN_PIECE`] bytes per call (see [`Reopener`]).
+fn open_below(
+    base: BorrowedFd<'_>,
+    relative: &Path,
+    flags: OFlags,
+    follow: bool,
+) -> io::Result<OwnedFd> {
+    let open = |base: BorrowedFd<'_>, piece: &Path, flags: OFlags| -> io::Result<OwnedFd> {
+        if follow {
+            let flags = flags - OFlags::NOFOLLOW;
+            return Ok(rustix::fs::openat(base, piece, flags | OFlags::CLOEXEC, Mode::empty())?);
+        }
+        open_beneath(base, piece, flags).map_err(|r| match r {
+            Refusal::Io(e) => e.into(),
+            Refusal::NotAllowed(reason) => io::Error::other(reason),
+        })
+    };
+    if relative.as_os_str().len() <= REOPEN_PIECE {
+        return open(base, relative, flags); // one call: the common case
+    }
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW;
+    let mut names = relative.components().peekable();
+    let mut dir: Option<OwnedFd> = None;
+    let mut piece = PathBuf::new();
+    while let Some(name) = names.next() {
+        let Component::Normal(name) = name else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a plain path"));
+        };
+        piece.push(name);
+        let last = names.peek().is_none();
+        let full = names.peek().is_some_and(|next| {
+            piece.as_os_str().len() + 1 + next.as_os_str().len() > REOPEN_PIECE
+        });
+        if last || full {
+            let at = dir.as_ref().map_or(base, |fd| fd.as_fd());
+            let fd = open(at, &piece, if last { flags } else { dir_flags })?;
+            if last {
+                return Ok(fd);
+            }
+            dir = Some(fd);
+            piece.clear();
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty path"))
 }
 
 /// A root, opened once with `O_PATH`.
 #[derive(Debug)]
 struct Root {
     path: PathBuf,
+    /// Its index in `Selection::roots`.
+    index: usize,
     dev: u64,
     ino: u64,
     fd: Arc<OwnedFd>,
@@ -315,8 +466,14 @@ fn open_roots(sel: &Selection) -> Result<Vec<(Root, Meta)>, CoreError> {
             (fd, RootFrom::Beneath { allowed: base, relative: relative.to_path_buf() })
         };
         let meta = Meta::from_stat(&rustix::fs::fstat(&fd).map_err(io_err)?);
-        let root =
-            Root { path: path.clone(), dev: meta.dev, ino: meta.ino, fd: Arc::new(fd), from };
+        let root = Root {
+            path: path.clone(),
+            index: roots.len(),
+            dev: meta.dev,
+            ino: meta.ino,
+            fd: Arc::new(fd),
+            from,
+        };
         roots.push((root, meta));
     }
     Ok(roots)
@@ -434,6 +591,7 @@ struct DirNode {
 /// What a walk needs of its root.
 struct RootRef {
     path: PathBuf,
+    index: usize,
     dev: u64,
 }
 
@@ -514,7 +672,8 @@ where
         let mut v = self.take_visitor();
         let at = At::Root(root);
         let path = &root.path;
-        let entry = Entry { parent: Path::new(""), name: path.as_os_str(), meta, depth: 0, at };
+        let (parent, name, index) = (Path::new(""), path.as_os_str(), root.index);
+        let entry = Entry { parent, name, meta, depth: 0, root: index, at };
         if meta.kind != EntryType::Dir {
             if self.reports(&entry, None) {
                 let w = v.entry(&entry);
@@ -539,7 +698,7 @@ where
             path: path.clone(),
             name_at: path.as_os_str().len(),
             depth: 0,
-            root: Arc::new(RootRef { path: path.clone(), dev: meta.dev }),
+            root: Arc::new(RootRef { path: path.clone(), index: root.index, dev: meta.dev }),
             parent: None,
             id: (meta.dev, meta.ino),
             follow: false,
@@ -808,8 +967,8 @@ where
             }
         }
         let at = At::Dir { dir: fd, name, follow: via_symlink };
-        let entry =
-            Entry { parent: &node.path, name: name_os, meta: &meta, depth: node.depth + 1, at };
+        let (depth, root) = (node.depth + 1, node.root.index);
+        let entry = Entry { parent: &node.path, name: name_os, meta: &meta, depth, root, at };
         if !is_dir {
             if self.reports(&entry, relative.as_deref()) {
                 let w = v.entry(&entry);

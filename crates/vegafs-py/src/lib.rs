@@ -4,6 +4,7 @@
 mod analyze;
 mod control;
 mod detach;
+mod dupes;
 mod errors;
 mod hash;
 mod list;
@@ -25,5 +26,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
     m.add_function(wrap_pyfunction!(hash::hash_files, m)?)?;
+    m.add_function(wrap_pyfunction!(dupes::find_dupes, m)?)?;
+    m.add_class::<dupes::DupesSummary>()?;
     Ok(())
 }

@@ -15,6 +15,7 @@ import typer
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
+from vegafs.cli.dupes_text import group_paragraphs, totals_line
 from vegafs.cli.output import exit_if_unreadable, report_errors, to_stdout, write
 from vegafs.cli.values import show_path
 
@@ -122,9 +123,27 @@ class AnalyzeReport(Presenter):
         exit_if_unreadable(result.error_count)
 
 
+class DupeGroups(RowLines):
+    """``dupes``: a paragraph per group and the totals (``vegafs.cli.dupes_text``); ``--json``:
+    a JSON line per group, as ``RowLines`` writes it."""
+
+    def rows(self, batch: ops.Rows) -> None:
+        if self.as_json:
+            super().rows(batch)
+        elif batch:
+            write(group_paragraphs(batch))
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        if not self.as_json:
+            s = summary
+            write(totals_line(s["duplicate_groups"], s["duplicate_files"], s["reclaimable_bytes"]))
+        super().finish(summary)
+
+
 # Operation -> "module:class" of its presenter (imported when used); the others get RowLines.
 PRESENTERS = {
     "analyze": "vegafs.cli.present:AnalyzeReport",
+    "dupes": "vegafs.cli.present:DupeGroups",
     "hash": "vegafs.cli.manifest:ManifestLines",
 }
 

@@ -1,5 +1,5 @@
-"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...`` and ``vegafs hash ...`` run
-here without typer, click or pydantic.
+"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...``, ``vegafs hash ...`` and
+``vegafs dupes ...`` run here without typer, click or pydantic.
 
 Importing those and building the params models costs a process about 150 ms, more than the walk
 of a tree of 100,000 files. For a command line it can run, ``vegafs`` reads the arguments with a
@@ -227,10 +227,12 @@ def hash_files(values: dict[str, Any]) -> Callable[[], NoReturn]:
 
 
 def _print_rows(
-    start: Callable[[Progress], RowStream], show: Callable[[list[dict[str, Any]]], None]
+    start: Callable[[Progress], RowStream],
+    show: Callable[[list[dict[str, Any]]], None],
+    end: Callable[[Any], None] | None = None,
 ) -> NoReturn:
-    """Rows as ``RowLines`` shows them: each batch as it comes, then the errors on stderr and
-    exit 1 if any entry could not be read."""
+    """Rows as ``RowLines`` shows them: each batch as it comes, then ``end(summary)`` if given,
+    the errors on stderr and exit 1 if any entry could not be read."""
     from vegafs.cli.progress import ProgressLine
 
     progress = Progress()
@@ -242,6 +244,8 @@ def _print_rows(
         finally:
             stream.close()
         summary = stream.summary()
+    if end is not None:
+        end(summary)
     errors = [{"path": p, "kind": k, "error": m} for p, k, m in summary.errors]
     report_errors({"errors": errors, "error_count": summary.error_count})
     raise SystemExit(exits.OK)
@@ -252,9 +256,35 @@ def _json_lines(batch: list[dict[str, Any]]) -> None:
         write("\n".join(json.dumps(row, separators=(",", ":")) for row in batch) + "\n")
 
 
+def dupes(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs dupes PATH...``: paragraphs and totals, or a JSON object per group with
+    ``--json``, as ``DupeGroups`` prints them."""
+    _plain_run(values)
+    selection, max_errors = values["selection"], values["max_errors"]
+
+    def groups(batch: list[dict[str, Any]]) -> None:
+        from vegafs.cli.dupes_text import group_paragraphs
+
+        if batch:
+            write(group_paragraphs(batch))
+
+    def totals(s: Any) -> None:
+        from vegafs.cli.dupes_text import totals_line
+
+        write(totals_line(s.duplicate_groups, s.duplicate_files, s.reclaimable_bytes))
+
+    def start(progress: Progress) -> RowStream:
+        return plain.find_dupes(selection, max_errors=max_errors, progress=progress)
+
+    if values["options"].get("o_json"):
+        return lambda: _print_rows(start, _json_lines)
+    return lambda: _print_rows(start, groups, totals)
+
+
 # Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
 RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "analyze": analyze,
+    "dupes": dupes,
     "hash": hash_files,
     "list": list_entries,
 }

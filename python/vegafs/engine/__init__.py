@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vegafs._native import CancelToken, Progress, RowStream, __version__
     from vegafs.engine.analysis import AnalyzeResult, EntryError, analyze
+    from vegafs.engine.dupes import DupeGroup, DupesSummary, find_dupes
     from vegafs.engine.hashing import HashRow, HashSummary, hash_files
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
     from vegafs.engine.selection import EntryTypeName, Selection
@@ -24,6 +25,9 @@ _WHERE = {
     "AnalyzeResult": "vegafs.engine.analysis",
     "EntryError": "vegafs.engine.analysis",
     "analyze": "vegafs.engine.analysis",
+    "DupeGroup": "vegafs.engine.dupes",
+    "DupesSummary": "vegafs.engine.dupes",
+    "find_dupes": "vegafs.engine.dupes",
     "HashRow": "vegafs.engine.hashing",
     "HashSummary": "vegafs.engine.hashing",
     "hash_files": "vegafs.engine.hashing",
@@ -37,6 +41,8 @@ _WHERE = {
 __all__ = [
     "AnalyzeResult",
     "CancelToken",
+    "DupeGroup",
+    "DupesSummary",
     "EntryError",
     "EntryRow",
     "EntryTypeName",
@@ -48,6 +54,7 @@ __all__ = [
     "Selection",
     "__version__",
     "analyze",
+    "find_dupes",
     "hash_files",
     "list_entries",
 ]

@@ -58,7 +58,7 @@ class PathSize(_Row):
 
 class EntryError(_Row):
     path: str
-    kind: str  # permission_denied, vanished, loop, io
+    kind: str  # permission_denied, vanished, loop, changed, io
     error: str
 
 

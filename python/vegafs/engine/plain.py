@@ -146,6 +146,16 @@ def list_entries(
     )
 
 
+def find_dupes(
+    selection: dict[str, Any], *, max_errors: int, progress: _native.Progress | None = None
+) -> _native.RowStream:
+    """``find_dupes`` in plain values (``selection`` as for ``analyze`` here): the stream of
+    batches of groups, in batches of 256 as ``vegafs.engine.find_dupes`` sends them."""
+    return _native.find_dupes(
+        native_selection(**selection), batch_size=256, max_errors=max_errors, progress=progress
+    )
+
+
 def hash_files(
     selection: dict[str, Any],
     *,

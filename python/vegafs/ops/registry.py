@@ -87,6 +87,7 @@ class Operation:
 # name -> "module:attribute" of the built-in operations, imported when first asked for.
 BUILTIN = {
     "analyze": "vegafs.ops.analyze:ANALYZE",
+    "dupes": "vegafs.ops.dupes:DUPES",
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
 }

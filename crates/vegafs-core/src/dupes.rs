@@ -1,0 +1,600 @@
+//! `dupes`: groups of files with equal content, found the way fclones finds them, each stage
+//! cutting the candidates of the next:
+//!
+//! 1. **size**: the walk keeps the regular files of at least `Selection::min_size` bytes (1 when
+//!    unset: empty files are all equal and waste nothing) and groups them by size. Paths to one
+//!    inode (hard links) are one file: they are counted in `hard_links`, listed with their
+//!    inode, never reported as waste. A size shared by fewer than two inodes ends here: such
+//!    files are never opened.
+//! 2. **edges**: a blake3 hash of the first and the last [`EDGE_BLOCK`] bytes of each inode left;
+//!    of the whole file when it is at most [`WHOLE_AT_FIRST`] bytes long (then this hash is the
+//!    content's: one open and one read cost less than two opens of a small file).
+//! 3. **content**: a blake3 hash of the whole content of the inodes still sharing size and edges.
+//!
+//! Inodes still sharing size and hash are a [`DupeGroup`], sent through the [`rows`](crate::rows)
+//! channel once all are known, largest `wasted_bytes` first, ties by hash.
+//!
+//! Files are opened again after the walk from their root's handle ([`Reopener`]), never by an
+//! absolute path, and read only if they are still the regular file the walk saw: the same
+//! (dev, inode) and size. One that vanished, changed or cannot be read is an error (its path,
+//! and the kind `vanished`, `changed`, `permission_denied` or `io`) and leaves its group: it is
+//! never reported as a duplicate. A hashed inode is opened by the first of its paths that opens.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use rustix::fd::{AsFd, OwnedFd};
+
+use crate::analyze::keep_first_errors;
+use crate::control::Control;
+use crate::error::{CoreError, ErrorKind, WalkError};
+use crate::rows::RowSink;
+use crate::selection::{EntryType, Selection};
+use crate::walk::{walk_keeping_roots, Entry, Meta, Reopener, Visitor};
+
+/// Bytes hashed at each end of a file by the edges stage.
+pub const EDGE_BLOCK: u64 = 4096;
+/// Files up to this size are hashed whole by the edges stage.
+pub const WHOLE_AT_FIRST: u64 = 64 * 1024;
+/// Most files hashed by one task of a stage (they share a directory handle).
+const DIR_TASK: usize = 64;
+/// Read size of the content stage.
+const READ_BUFFER: usize = 128 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DupesOptions {
+    /// How many errors to list (all are counted).
+    pub max_errors: usize,
+}
+
+/// Inodes of equal content. `paths` holds every path to them (hard links too), byte-wise sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DupeGroup {
+    /// blake3 of the content.
+    pub hash: blake3::Hash,
+    pub size: u64,
+    /// Distinct inodes (hard links to one inode count once).
+    pub count: u64,
+    /// `size * (count - 1)`: what keeping one copy would give back.
+    pub wasted_bytes: u64,
+    pub paths: Vec<PathBuf>,
+}
+
+/// Groups of two or more inodes still sharing everything a stage compared, and their inodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageCount {
+    pub groups: u64,
+    /// Distinct inodes in those groups.
+    pub files: u64,
+    /// Their sizes, each inode once.
+    pub bytes: u64,
+}
+
+impl StageCount {
+    fn of<'a, T: 'a>(groups: &'a [Vec<T>], inode: impl Fn(&'a T) -> &'a Inode) -> Self {
+        let files = groups.iter().map(|g| g.len() as u64).sum();
+        let bytes = groups.iter().flatten().map(|t| inode(t).size).sum();
+        StageCount { groups: groups.len() as u64, files, bytes }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DupesSummary {
+    /// Regular files the walk kept (paths: each hard link counted).
+    pub files: u64,
+    /// Their sizes (each path counted).
+    pub bytes: u64,
+    /// Paths to an inode already counted: `files` minus distinct inodes.
+    pub hard_links: u64,
+    /// Candidates after each stage.
+    pub by_size: StageCount,
+    pub by_edges: StageCount,
+    pub by_content: StageCount,
+    /// The groups reported (`by_content.groups`).
+    pub duplicate_groups: u64,
+    /// The inodes in them (`by_content.files`).
+    pub duplicate_files: u64,
+    /// Sum of the groups' `wasted_bytes`.
+    pub reclaimable_bytes: u64,
+    /// Bytes read to hash.
+    pub hashed_bytes: u64,
+    pub error_count: u64,
+    /// The first `max_errors` errors in byte-wise path order.
+    pub errors: Vec<WalkError>,
+    pub elapsed: Duration,
+}
+
+/// A path the walk kept.
+struct FileRec {
+    path: PathBuf,
+    root: usize,
+    dev: u64,
+    ino: u64,
+    size: u64,
+}
+
+/// One inode and every path to it.
+#[derive(Debug)]
+struct Inode {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    /// (root, path), byte-wise sorted.
+    paths: Vec<(usize, PathBuf)>,
+}
+
+struct Collector {
+    min_size: u64,
+    max_errors: usize,
+    files: Vec<FileRec>,
+    error_count: u64,
+    errors: Vec<WalkError>,
+}
+
+impl Visitor for Collector {
+    fn entry(&mut self, entry: &Entry<'_>) -> u64 {
+        let m: &Meta = entry.meta;
+        if m.kind == EntryType::File && m.size >= self.min_size {
+            let (root, dev, ino, size) = (entry.root, m.dev, m.ino, m.size);
+            self.files.push(FileRec { path: entry.path(), root, dev, ino, size });
+        }
+        0 // progress bytes count what is hashed, not what is listed
+    }
+
+    fn error(&mut self, error: WalkError) {
+        self.error_count += 1;
+        self.errors.push(error);
+        if self.errors.len() >= 2 * self.max_errors.max(64) {
+            keep_first_errors(&mut self.errors, self.max_errors);
+        }
+    }
+}
+
+/// Finds the groups of duplicate files among the selected ones, sends them to `rows` (largest
+/// waste first, ties by hash) and returns the summary once every row is sent. Hashing runs on
+/// rayon's pool, one inode per task; `control`'s token is checked between files and between
+/// reads. As for [`crate::list`], a dropped receiver cancels `control`'s token and the call
+/// returns [`CoreError::Cancelled`].
+pub fn dupes(
+    selection: &Selection,
+    options: DupesOptions,
+    control: &Control,
+    rows: RowSink<DupeGroup>,
+) -> Result<DupesSummary, CoreError> {
+    let start = Instant::now();
+    let max_errors = options.max_errors;
+    let min_size = selection.min_size.unwrap_or(1);
+    let (parts, reopener) = walk_keeping_roots(selection, control, || Collector {
+        min_size,
+        max_errors,
+        files: Vec::new(),
+        error_count: 0,
+        errors: Vec::new(),
+    })?;
+    compare(parts, &reopener, options, control, rows).map(|mut summary| {
+        summary.elapsed = start.elapsed();
+        summary
+    })
+}
+
+/// The stages after the walk: groups the files the collectors kept and hashes them.
+fn compare(
+    parts: Vec<Collector>,
+    reopener: &Reopener,
+    options: DupesOptions,
+    control: &Control,
+    mut rows: RowSink<DupeGroup>,
+) -> Result<DupesSummary, CoreError> {
+    let max_errors = options.max_errors;
+    let mut summary = DupesSummary::default();
+    let mut files = Vec::new();
+    for part in parts {
+        files.extend(part.files);
+        summary.error_count += part.error_count;
+        summary.errors.extend(part.errors);
+    }
+    summary.files = files.len() as u64;
+    summary.bytes = files.iter().map(|f| f.size).sum();
+
+    let inodes = inodes_of(files);
+    summary.hard_links = summary.files - inodes.len() as u64;
+    let by_size: Vec<Vec<Inode>> = runs(inodes, |a, b| a.size == b.size);
+    summary.by_size = StageCount::of(&by_size, |i| i);
+
+    let hasher = Hasher { reopener, control, hashed: AtomicU64::new(0), errors: Mutex::default() };
+    let by_edges = regroup(hasher.stage(by_size, Stage::Edges)?);
+    summary.by_edges = StageCount::of(&by_edges, |(_, i)| i);
+
+    // A file of at most WHOLE_AT_FIRST bytes was read whole: its edges hash is its content's.
+    let (mut groups, large): (Vec<_>, Vec<_>) =
+        by_edges.into_iter().partition(|g| g[0].1.size <= WHOLE_AT_FIRST);
+    let large = large.into_iter().map(|g| g.into_iter().map(|(_, i)| i).collect()).collect();
+    groups.extend(regroup(hasher.stage(large, Stage::Content)?));
+    summary.by_content = StageCount::of(&groups, |(_, i)| i);
+    summary.hashed_bytes = hasher.hashed.load(Ordering::Relaxed);
+    let errors = hasher.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    summary.error_count += errors.len() as u64;
+    summary.errors.extend(errors);
+    keep_first_errors(&mut summary.errors, max_errors);
+
+    let mut found: Vec<DupeGroup> = groups.into_iter().map(DupeGroup::of).collect();
+    found.sort_unstable_by(|a, b| {
+        b.wasted_bytes.cmp(&a.wasted_bytes).then_with(|| a.hash.as_bytes().cmp(b.hash.as_bytes()))
+    });
+    summary.duplicate_groups = found.len() as u64;
+    summary.duplicate_files = found.iter().map(|g| g.count).sum();
+    summary.reclaimable_bytes = found.iter().map(|g| g.wasted_bytes).sum();
+    for group in found {
+        if !rows.push(group) {
+            break; // the consumer is gone; the token is cancelled
+        }
+    }
+    rows.flush();
+    drop(rows);
+    if control.cancel.is_cancelled() {
+        return Err(CoreError::Cancelled);
+    }
+    Ok(summary)
+}
+
+impl DupeGroup {
+    fn of(group: Vec<(blake3::Hash, Inode)>) -> Self {
+        let (hash, size, count) = (group[0].0, group[0].1.size, group.len() as u64);
+        let mut paths: Vec<PathBuf> =
+            group.into_iter().flat_map(|(_, i)| i.paths.into_iter().map(|(_, p)| p)).collect();
+        paths.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+        DupeGroup { hash, size, count, wasted_bytes: size * (count - 1), paths }
+    }
+}
+
+/// The root and directory of an inode's first path: the key that puts the files of a directory
+/// together.
+fn dir_of(inode: &Inode) -> (usize, &[u8]) {
+    let (root, path) = &inode.paths[0];
+    let bytes = path.as_os_str().as_bytes();
+    (*root, &bytes[..bytes.iter().rposition(|&b| b == b'/').unwrap_or(0)])
+}
+
+/// The paths grouped by inode, sorted by size.
+fn inodes_of(mut files: Vec<FileRec>) -> Vec<Inode> {
+    files.sort_unstable_by(|a, b| {
+        (a.size, a.dev, a.ino)
+            .cmp(&(b.size, b.dev, b.ino))
+            .then_with(|| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()))
+    });
+    let mut inodes: Vec<Inode> = Vec::new();
+    for f in files {
+        match inodes.last_mut() {
+            Some(last) if (last.dev, last.ino) == (f.dev, f.ino) => {
+                last.paths.push((f.root, f.path))
+            }
+            _ => inodes.push(Inode {
+                dev: f.dev,
+                ino: f.ino,
+                size: f.size,
+                paths: vec![(f.root, f.path)],
+            }),
+        }
+    }
+    inodes
+}
+
+/// The runs of two or more neighbours that `same` says belong together.
+fn runs<T>(items: Vec<T>, same: impl Fn(&T, &T) -> bool) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    let mut run: Vec<T> = Vec::new();
+    for item in items {
+        if run.last().is_some_and(|last| !same(last, &item)) {
+            let done = std::mem::take(&mut run);
+            if done.len() > 1 {
+                out.push(done);
+            }
+        }
+        run.push(item);
+    }
+    if run.len() > 1 {
+        out.push(run);
+    }
+    out
+}
+
+/// Each group split by hash, keeping the parts of two or more inodes.
+fn regroup(groups: Vec<Vec<(blake3::Hash, Inode)>>) -> Vec<Vec<(blake3::Hash, Inode)>> {
+    let mut out = Vec::new();
+    for mut group in groups {
+        group.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        out.extend(runs(group, |a, b| a.0 == b.0));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Edges,
+    Content,
+}
+
+/// Hashes inodes, opening them again below their roots; keeps the errors and counts the bytes.
+struct Hasher<'a> {
+    reopener: &'a Reopener,
+    control: &'a Control,
+    hashed: AtomicU64,
+    errors: Mutex<Vec<WalkError>>,
+}
+
+/// Why an inode has no hash.
+enum Failed {
+    /// Listed in the errors.
+    Error,
+    Cancelled,
+}
+
+impl Hasher<'_> {
+    /// Every inode of `groups` hashed (in parallel), each group keeping those that could be.
+    fn stage(
+        &self,
+        groups: Vec<Vec<Inode>>,
+        stage: Stage,
+    ) -> Result<Vec<Vec<(blake3::Hash, Inode)>>, CoreError> {
+        let n = groups.len();
+        let mut flat: Vec<(usize, Inode)> = groups
+            .into_iter()
+            .enumerate()
+            .flat_map(|(g, inodes)| inodes.into_iter().map(move |i| (g, i)))
+            .collect();
+        // Files of one directory together, a task per directory (or per DIR_TASK of its
+        // files): the directory is opened once, each file by its name in it.
+        flat.sort_unstable_by(|a, b| dir_of(&a.1).cmp(&dir_of(&b.1)));
+        let mut tasks: Vec<Vec<(usize, Inode)>> = Vec::new();
+        for item in flat {
+            match tasks.last_mut() {
+                Some(task) if task.len() < DIR_TASK && dir_of(&task[0].1) == dir_of(&item.1) => {
+                    task.push(item)
+                }
+                _ => tasks.push(vec![item]),
+            }
+        }
+        let hashed: Vec<_> = tasks
+            .into_par_iter()
+            .flat_map_iter(|task| {
+                let (root, path) = &task[0].1.paths[0];
+                let dir = path.parent().and_then(|d| self.reopener.open_dir(*root, d).ok());
+                task.into_iter().map(move |(g, mut inode)| {
+                    let hash = self.hash(&mut inode, stage, dir.as_ref());
+                    (g, hash, inode)
+                })
+            })
+            .collect();
+        let mut out: Vec<Vec<(blake3::Hash, Inode)>> = (0..n).map(|_| Vec::new()).collect();
+        for (g, hash, inode) in hashed {
+            match hash {
+                Ok(hash) => out[g].push((hash, inode)),
+                Err(Failed::Error) => {}
+                Err(Failed::Cancelled) => return Err(CoreError::Cancelled),
+            }
+        }
+        if self.control.cancel.is_cancelled() {
+            return Err(CoreError::Cancelled);
+        }
+        Ok(out)
+    }
+
+    /// Hashes `inode` through the first of its paths that opens as the inode the walk saw;
+    /// the paths that do not are dropped from it, each an error.
+    /// `dir`: the handle of the first path's directory, if it could be opened.
+    fn hash(
+        &self,
+        inode: &mut Inode,
+        stage: Stage,
+        dir: Option<&OwnedFd>,
+    ) -> Result<blake3::Hash, Failed> {
+        if self.control.cancel.is_cancelled() {
+            return Err(Failed::Cancelled);
+        }
+        let mut opened = None;
+        let mut failed = Vec::new();
+        for (i, (root, path)) in inode.paths.iter().enumerate() {
+            let in_dir = dir.filter(|_| i == 0).zip(path.file_name());
+            let file = match in_dir {
+                Some((dir, name)) => self.reopener.open_file_in(dir.as_fd(), name),
+                None => self.reopener.open_file(*root, path),
+            };
+            match file {
+                Ok((file, meta)) if (meta.dev, meta.ino) == (inode.dev, inode.ino) => {
+                    if meta.size != inode.size {
+                        let message = format!(
+                            "changed size since the walk ({} -> {} bytes); not compared",
+                            inode.size, meta.size
+                        );
+                        failed.push(changed(path, message));
+                        self.fail(failed);
+                        return Err(Failed::Error);
+                    }
+                    opened = Some((i, file));
+                    break;
+                }
+                Ok(_) => {
+                    let message = "is another file than the walk saw; not compared".to_string();
+                    failed.push(changed(path, message));
+                }
+                Err(e) => failed.push(WalkError::from_io(path.clone(), &e)),
+            }
+        }
+        let Some((i, file)) = opened else {
+            self.fail(failed);
+            return Err(Failed::Error);
+        };
+        if !failed.is_empty() {
+            inode.paths.drain(..i); // the paths before `i` are the ones that failed
+            self.fail(failed);
+        }
+        let read = match stage {
+            Stage::Edges => self.edges(&file, inode.size),
+            Stage::Content => self.content(&file, inode.size),
+        };
+        match read {
+            Ok(hash) => Ok(hash),
+            Err(None) => Err(Failed::Cancelled),
+            Err(Some(e)) => {
+                let error = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    changed(
+                        &inode.paths[0].1,
+                        "changed size while it was read; not compared".into(),
+                    )
+                } else {
+                    WalkError::from_io(inode.paths[0].1.clone(), &e)
+                };
+                self.fail(vec![error]);
+                Err(Failed::Error)
+            }
+        }
+    }
+
+    fn fail(&self, errors: Vec<WalkError>) {
+        if errors.is_empty() {
+            return;
+        }
+        self.control.progress.add(0, 0, 0, errors.len() as u64);
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).extend(errors);
+    }
+
+    fn count(&self, bytes: u64) {
+        self.hashed.fetch_add(bytes, Ordering::Relaxed);
+        self.control.progress.add(0, 0, bytes, 0);
+    }
+
+    /// The first and last [`EDGE_BLOCK`] bytes, or the whole file up to [`WHOLE_AT_FIRST`].
+    fn edges(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
+        if size <= WHOLE_AT_FIRST {
+            return self.content(file, size);
+        }
+        let mut buf = [0u8; 2 * EDGE_BLOCK as usize];
+        let (head, tail) = buf.split_at_mut(EDGE_BLOCK as usize);
+        file.read_exact_at(head, 0)?;
+        file.read_exact_at(tail, size - EDGE_BLOCK)?;
+        self.count(2 * EDGE_BLOCK);
+        Ok(blake3::hash(&buf))
+    }
+
+    /// The whole content, `size` bytes (as `fstat` said at the open): a file found shorter is an
+    /// error; one that grows while it is read is hashed as it was.
+    fn content(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
+        thread_local! {
+            static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buf| {
+            buf.resize(READ_BUFFER, 0); // once per thread
+            self.content_with(file, size, buf)
+        })
+    }
+
+    fn content_with(
+        &self,
+        file: &File,
+        size: u64,
+        buf: &mut [u8],
+    ) -> Result<blake3::Hash, Option<io::Error>> {
+        let mut hasher = blake3::Hasher::new();
+        let mut total = 0u64;
+        while total < size {
+            if self.control.cancel.is_cancelled() {
+                return Err(None);
+            }
+            let want = buf.len().min(usize::try_from(size - total).unwrap_or(usize::MAX));
+            let n = read_full_at(file, &mut buf[..want], total)?;
+            if n == 0 {
+                return Err(Some(io::ErrorKind::UnexpectedEof.into())); // it shrank
+            }
+            hasher.update(&buf[..n]);
+            total += n as u64;
+            self.count(n as u64);
+        }
+        Ok(hasher.finalize())
+    }
+}
+
+/// Reads at `offset` until `buf` is full or the file ends; the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> Result<usize, Option<io::Error>> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Some(e)),
+        }
+    }
+    Ok(n)
+}
+
+fn changed(path: &std::path::Path, message: String) -> WalkError {
+    WalkError { path: path.to_path_buf(), kind: ErrorKind::Changed, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::rows::{self, DEFAULT_CAPACITY};
+
+    /// Files that vanish, change size, are replaced or change their middle between the walk and
+    /// the hashing are errors naming them, never duplicates; the others are still compared.
+    #[test]
+    fn files_changed_after_the_walk_are_errors_never_duplicates() {
+        let t = tempfile::tempdir().unwrap();
+        let big = |byte: u8| vec![byte; WHOLE_AT_FIRST as usize + 4 * EDGE_BLOCK as usize];
+        for name in ["keep1", "keep2", "gone", "grown", "replaced", "middle"] {
+            fs::write(t.path().join(name), big(b'a')).unwrap();
+        }
+        let sel = Selection::new(vec![t.path().to_path_buf()]);
+        let control = Control::default();
+        let new = || Collector {
+            min_size: 1,
+            max_errors: 100,
+            files: Vec::new(),
+            error_count: 0,
+            errors: Vec::new(),
+        };
+        let (parts, reopener) = walk_keeping_roots(&sel, &control, new).unwrap();
+        fs::remove_file(t.path().join("gone")).unwrap();
+        fs::write(t.path().join("grown"), [big(b'a'), vec![b'a']].concat()).unwrap();
+        // Written beside it, then renamed over it: another inode (a freed one could be reused).
+        fs::write(t.path().join("replacement"), big(b'a')).unwrap();
+        fs::rename(t.path().join("replacement"), t.path().join("replaced")).unwrap();
+        let mut middle = big(b'a');
+        middle[EDGE_BLOCK as usize + 7] = b'b';
+        fs::write(t.path().join("middle"), middle).unwrap();
+
+        let (sink, rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+        let options = DupesOptions { max_errors: 100 };
+        let summary = compare(parts, &reopener, options, &control, sink).unwrap();
+        let groups: Vec<DupeGroup> = rx.collect::<Vec<_>>().concat();
+        let p = |name: &str| t.path().join(name);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].paths, [p("keep1"), p("keep2")]);
+        assert_eq!(groups[0].hash, blake3::hash(&big(b'a')));
+        let mut errors: Vec<_> = summary.errors.iter().map(|e| (e.path.clone(), e.kind)).collect();
+        errors.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            errors,
+            [
+                (p("gone"), ErrorKind::Vanished),
+                (p("grown"), ErrorKind::Changed),
+                (p("replaced"), ErrorKind::Changed),
+            ]
+        );
+        assert_eq!(summary.error_count, 3);
+        assert_eq!(summary.by_size.files, 6);
+        assert_eq!(summary.by_edges.files, 3); // keep1, keep2, middle
+        assert_eq!((summary.duplicate_groups, summary.duplicate_files), (1, 2));
+    }
+}

@@ -1,0 +1,117 @@
+//! `find_dupes(selection, *, batch_size, max_errors, progress=None, cancel=None) -> RowStream`
+//!
+//! Rows: `{"hash": str, "size": int, "count": int, "wasted_bytes": int, "paths": [str]}`;
+//! summary: a [`DupesSummary`] with the fields of the engine's `DupesSummary` (schema_version
+//! aside), each stage as `(groups, files, bytes)`.
+
+use std::ffi::OsString;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use vegafs_core::{DupeGroup, DupesOptions, Selection, StageCount};
+
+use crate::control::{control_of, CancelToken, Progress};
+use crate::errors::{error_rows, ErrorRow};
+use crate::rows::{start, RowStream};
+use crate::selection::SelectionArg;
+
+#[pyfunction]
+#[pyo3(signature = (selection, *, batch_size, max_errors, progress=None, cancel=None))]
+pub fn find_dupes(
+    selection: SelectionArg,
+    batch_size: usize,
+    max_errors: usize,
+    progress: Option<&Progress>,
+    cancel: Option<&CancelToken>,
+) -> PyResult<RowStream> {
+    let selection = Selection::try_from(selection)?;
+    let mut control = control_of(progress, cancel);
+    // Closing the stream early cancels this child token, never the caller's own.
+    control.cancel = control.cancel.child();
+    let roots: Vec<OsString> = selection.roots.iter().map(|r| r.clone().into_os_string()).collect();
+    let options = DupesOptions { max_errors };
+    let token = control.cancel.clone();
+    start(
+        token,
+        batch_size,
+        move |sink| vegafs_core::dupes(&selection, options, &control, sink),
+        row_to_dict,
+        Box::new(move |py, summary| {
+            Ok(Bound::new(py, DupesSummary::new(roots, summary))?.into_any())
+        }),
+    )
+}
+
+fn row_to_dict(py: Python<'_>, row: DupeGroup) -> PyResult<Bound<'_, PyAny>> {
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "hash"), row.hash.to_hex().as_str())?;
+    d.set_item(intern!(py, "size"), row.size)?;
+    d.set_item(intern!(py, "count"), row.count)?;
+    d.set_item(intern!(py, "wasted_bytes"), row.wasted_bytes)?;
+    // Bytes that are not UTF-8 reach Python as surrogate escapes, like every name.
+    let paths: Vec<OsString> = row.paths.into_iter().map(|p| p.into_os_string()).collect();
+    d.set_item(intern!(py, "paths"), paths)?;
+    Ok(d.into_any())
+}
+
+type Stage = (u64, u64, u64);
+
+fn stage(s: StageCount) -> Stage {
+    (s.groups, s.files, s.bytes)
+}
+
+/// What a finished `find_dupes` saw, as Python sees it; `_native.pyi` spells out every field.
+#[pyclass(frozen, module = "vegafs._native")]
+pub struct DupesSummary {
+    /// The roots as given.
+    #[pyo3(get)]
+    roots: Vec<OsString>,
+    #[pyo3(get)]
+    files: u64,
+    #[pyo3(get)]
+    bytes: u64,
+    #[pyo3(get)]
+    hard_links: u64,
+    #[pyo3(get)]
+    by_size: Stage,
+    #[pyo3(get)]
+    by_edges: Stage,
+    #[pyo3(get)]
+    by_content: Stage,
+    #[pyo3(get)]
+    duplicate_groups: u64,
+    #[pyo3(get)]
+    duplicate_files: u64,
+    #[pyo3(get)]
+    reclaimable_bytes: u64,
+    #[pyo3(get)]
+    hashed_bytes: u64,
+    #[pyo3(get)]
+    error_count: u64,
+    #[pyo3(get)]
+    errors: Vec<ErrorRow>,
+    #[pyo3(get)]
+    elapsed_s: f64,
+}
+
+impl DupesSummary {
+    fn new(roots: Vec<OsString>, s: vegafs_core::DupesSummary) -> Self {
+        DupesSummary {
+            roots,
+            files: s.files,
+            bytes: s.bytes,
+            hard_links: s.hard_links,
+            by_size: stage(s.by_size),
+            by_edges: stage(s.by_edges),
+            by_content: stage(s.by_content),
+            duplicate_groups: s.duplicate_groups,
+            duplicate_files: s.duplicate_files,
+            reclaimable_bytes: s.reclaimable_bytes,
+            hashed_bytes: s.hashed_bytes,
+            error_count: s.error_count,
+            errors: error_rows(s.errors),
+            elapsed_s: s.elapsed.as_secs_f64(),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+"""find_dupes(): groups of files of equal content, streamed as rows, and its summary (schema 1).
+
+The core finds them as fclones does: by size, then by a hash of each file's first and last
+4 KiB, then by a hash of the whole content (blake3), each stage reading only the files the
+previous one left together. Hard links to one inode are one file. Rows stay plain dicts on the
+hot path, as the core sends them; ``DupeGroup`` documents (and in tests validates) their schema.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from vegafs import _native
+from vegafs.engine.analysis import EntryError
+from vegafs.engine.selection import Selection
+
+
+class DupeGroup(BaseModel):
+    """One row of ``find_dupes``: inodes of equal content."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hash: str  # blake3 of the content, 64 hex digits
+    size: int  # bytes of each file
+    count: int  # distinct inodes (hard links to one inode count once)
+    wasted_bytes: int  # size * (count - 1)
+    paths: list[str]  # every path to them, hard links too, byte-wise sorted
+
+
+class Stage(BaseModel):
+    """Candidates after a stage: groups of two or more inodes that it could not tell apart."""
+
+    model_config = ConfigDict(frozen=True)
+
+    groups: int
+    files: int  # distinct inodes in those groups
+    bytes: int  # their sizes, each inode once
+
+
+class DupesSummary(BaseModel):
+    """What a finished ``find_dupes`` stream saw: ``DupesSummary.model_validate(s.summary())``
+    (the native ``_native.DupesSummary``), or its own dict/JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = 1
+    roots: list[str]
+    files: int  # regular files compared (at least min_size bytes), each path counted
+    bytes: int  # their sizes, each path counted
+    hard_links: int  # paths to an inode already counted
+    by_size: Stage  # inodes sharing their size with another
+    by_edges: Stage  # ... and their first and last 4 KiB
+    by_content: Stage  # ... and their whole content: the duplicates
+    duplicate_groups: int
+    duplicate_files: int  # inodes in the groups
+    reclaimable_bytes: int  # the groups' wasted_bytes added up
+    hashed_bytes: int  # bytes read to hash
+    error_count: int
+    errors: list[EntryError]  # the first max_errors, in byte-wise path order
+    elapsed_s: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_native(cls, data: Any) -> Any:
+        return _native_fields(data) if isinstance(data, _native.DupesSummary) else data
+
+
+def _stage(counts: tuple[int, int, int]) -> Stage:
+    groups, files, size = counts
+    return Stage(groups=groups, files=files, bytes=size)
+
+
+def _native_fields(s: _native.DupesSummary) -> dict[str, Any]:
+    """The fields of a ``DupesSummary`` from the native summary's attributes."""
+    return {
+        "roots": s.roots,
+        "files": s.files,
+        "bytes": s.bytes,
+        "hard_links": s.hard_links,
+        "by_size": _stage(s.by_size),
+        "by_edges": _stage(s.by_edges),
+        "by_content": _stage(s.by_content),
+        "duplicate_groups": s.duplicate_groups,
+        "duplicate_files": s.duplicate_files,
+        "reclaimable_bytes": s.reclaimable_bytes,
+        "hashed_bytes": s.hashed_bytes,
+        "error_count": s.error_count,
+        "errors": [EntryError(path=p, kind=k, error=m) for p, k, m in s.errors],
+        "elapsed_s": s.elapsed_s,
+    }
+
+
+def find_dupes(
+    selection: Selection | str | Path | Sequence[str | Path],
+    *,
+    batch_size: int = 256,
+    max_errors: int = 1000,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
+) -> _native.RowStream:
+    """Start looking for duplicate files among the selected ones; returns at once.
+
+    Regular files of at least ``selection.min_size`` bytes are compared; when ``min_size`` is
+    unset, 1 (empty files are all alike and waste nothing; ``min_size=0`` reports them too).
+    Symlinks are not followed unless the Selection says so; FIFOs, sockets and devices are
+    never opened. Iterate the stream for batches of row dicts shaped like ``DupeGroup`` (the
+    largest ``wasted_bytes`` first, ties by hash; they come once every file is compared), then
+    call ``summary()`` (``DupesSummary.model_validate(stream.summary())``). Errors, closing and
+    ``beneath``: as for ``list_entries``.
+    """
+    if not isinstance(selection, Selection):
+        roots = [selection] if isinstance(selection, str | Path) else list(selection)
+        selection = Selection(roots=[Path(r) for r in roots])
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    if max_errors < 0:
+        raise ValueError("max_errors must be >= 0")
+    return _native.find_dupes(
+        selection.to_native(beneath=beneath),
+        batch_size=batch_size,
+        max_errors=max_errors,
+        progress=progress,
+        cancel=cancel,
+    )
