@@ -52,7 +52,7 @@ stubtest: build ## Check python/vegafs/_native.pyi against the built module
 	$(BIN)/python -m mypy.stubtest vegafs._native
 
 pytest: build services ## Python tests (CLI, API) on real trees and real servers
-	scripts/ensure-packages.sh strace util-linux
+	scripts/ensure-packages.sh strace util-linux ripgrep
 	set -a && . ./.services.env && set +a && $(BIN)/pytest
 
 services: ## Start PostgreSQL and Redis on loopback (installed when missing); URLs in .services.env

@@ -8,10 +8,13 @@ __all__ = [
     "ListSummary",
     "Progress",
     "RowStream",
+    "SearchSummary",
     "__version__",
     "analyze",
+    "check_pattern",
     "check_selection",
     "list_entries",
+    "search",
 ]
 
 __version__: Final[str]
@@ -94,12 +97,13 @@ def check_selection(selection: dict[str, Any]) -> None: ...
 @final
 class RowStream:
     """Batches of rows from a call running on its own thread. Iterating yields lists of at
-    most ``batch_size`` row dicts; the call's error (FileNotFoundError, SelectionError,
+    most ``batch_size`` rows; the call's error (FileNotFoundError, SelectionError,
     Cancelled...) is raised by ``__next__``. ``close()`` or dropping the stream stops the call."""
 
     def __iter__(self) -> RowStream: ...
-    def __next__(self) -> list[dict[str, Any]]: ...
-    def summary(self) -> ListSummary:
+    def __next__(self) -> list[Any]:
+        """Row dicts; ``bytes`` (ready lines of text) from ``search(..., text=True)``."""
+    def summary(self) -> Any:
         """The summary once every batch is read; RuntimeError before, the call's error if it
         failed."""
     def close(self) -> None: ...
@@ -147,3 +151,44 @@ def list_entries(
 ) -> RowStream:
     """Rows ``{"path": str, "type": "file"|"dir"|"symlink"|"other", "size": int, "mtime": int}``,
     one per selected entry; summary: the fields of ``vegafs.engine.ListSummary``."""
+
+@final
+class SearchSummary:
+    """What a finished ``search`` stream saw: the fields of ``vegafs.engine.SearchSummary``,
+    errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def files_searched(self) -> int: ...
+    @property
+    def files_matched(self) -> int: ...
+    @property
+    def files_without_match(self) -> int: ...
+    @property
+    def matched_lines(self) -> int: ...
+    @property
+    def binary_files(self) -> int: ...
+    @property
+    def bytes_searched(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_pattern(options: dict[str, Any]) -> None:
+    """Raises ``vegafs.errors.PatternError`` when the pattern does not compile."""
+
+def search(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    text: bool,
+    batch_size: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows shaped like ``vegafs.engine.SearchRow`` (``text``: ``bytes`` of formatted lines,
+    whole files each); summary: the fields of ``vegafs.engine.SearchSummary``."""

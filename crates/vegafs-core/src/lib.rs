@@ -9,6 +9,8 @@
 //! - [`rows`]: the bounded channel of row batches operations stream their rows through.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
 //! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
+//! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
+//!   as rows or as ready lines of text.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
@@ -17,6 +19,7 @@ pub mod error;
 pub mod kinds;
 pub mod list;
 pub mod rows;
+pub mod search;
 pub mod selection;
 pub mod topn;
 pub mod walk;
@@ -26,4 +29,5 @@ pub use control::{CancelToken, Control, Progress};
 pub use error::{CoreError, ErrorKind, WalkError};
 pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
+pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};

@@ -7,6 +7,7 @@ mod detach;
 mod errors;
 mod list;
 mod rows;
+mod search;
 mod selection;
 
 use pyo3::prelude::*;
@@ -19,8 +20,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rows::RowStream>()?;
     m.add_class::<analyze::Analysis>()?;
     m.add_class::<list::ListSummary>()?;
+    m.add_class::<search::SearchSummary>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
+    m.add_function(wrap_pyfunction!(search::search, m)?)?;
+    m.add_function(wrap_pyfunction!(search::check_pattern, m)?)?;
     Ok(())
 }

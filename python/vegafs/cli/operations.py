@@ -17,9 +17,11 @@ from vegafs.cli.commands import (
     make_command,
     operation_params,
     paths_param,
+    positional_param,
     require_paths,
     selection_params,
     server_params,
+    take_positional,
 )
 from vegafs.cli.present import Presenter, presenter_for
 from vegafs.cli.values import show_path
@@ -34,14 +36,16 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
     """``vegafs OP PATH... [options]``."""
     presenter_class = presenter_for(op)
     params = [
+        *positional_param(op),
         paths_param(),
         *operation_params(op),
         *presenter_class.params,
-        *selection_params(),
+        *selection_params(op),
         *server_params(submit_flags=True),
     ]
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
+        take_positional(ctx, op, values)
         paths = require_paths(ctx, values["paths"])
         submit, wait = values["j_submit"], values["j_wait"]
         if wait and not submit:
@@ -69,20 +73,23 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
             presenter=presenter,
         )
 
-    return make_command(params, f"{op.summary}\n\n{EXIT_CODES}", body)
+    exit_codes = presenter_class.exit_codes or EXIT_CODES
+    return make_command(params, f"{op.summary}\n\n{exit_codes}", body)
 
 
 def submit_command(op: ops.Operation) -> Callable[..., None]:
     """``vegafs jobs submit OP PATH... [options]``: the local command's options, as a job."""
     params = [
+        *positional_param(op),
         paths_param(),
         *operation_params(op),
-        *selection_params(),
+        *selection_params(op),
         *job_params(),
         *server_params(submit_flags=False),
     ]
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
+        take_positional(ctx, op, values)
         paths = require_paths(ctx, values["paths"])
         values["paths"] = [p.absolute() for p in paths]  # as the server must see them
         spec = build_params(op, params, values)
@@ -124,9 +131,9 @@ def refuse_for_jobs(spec: BaseModel) -> None:
 def run_here(op: ops.Operation, spec: BaseModel, presenter: Presenter) -> None:
     """Run the operation in this process: rows to the presenter as they come, then the summary."""
     from vegafs.cli.progress import ProgressLine
-    from vegafs.errors import SelectionError
+    from vegafs.errors import PatternError, SelectionError
 
-    ctx = ops.RunContext(rows=presenter.rows)
+    ctx = ops.RunContext(rows=presenter.rows, lines=presenter.lines)
     try:
         with ProgressLine(ctx.progress, enabled=presenter.progress_line):
             summary = op.run(spec, ctx)
@@ -135,6 +142,8 @@ def run_here(op: ops.Operation, spec: BaseModel, presenter: Presenter) -> None:
     except OSError as e:
         where = show_path(str(e.filename)) if e.filename is not None else "?"
         exits.fail(f"{where}: {e.strerror or e}", exits.USAGE)
+    except PatternError as e:
+        exits.fail(f"invalid pattern: {e}", exits.USAGE)
     except SelectionError as e:
         exits.fail(
             f"invalid {flag_for(('selection', e.field))}: {in_cli_terms(e.message)}", exits.USAGE

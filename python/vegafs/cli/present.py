@@ -68,6 +68,10 @@ class Presenter:
     """Shows rows as they come and the summary at the end; its class lists its output options."""
 
     params: ClassVar[list[Param]] = []
+    # The exit codes in the command's help; None: the generic ones.
+    exit_codes: ClassVar[str | None] = None
+    # Where an operation that formats its own text in the core writes it (RunContext.lines).
+    lines: ops.LineSink | None = None
 
     def __init__(self, op: ops.Operation, values: dict[str, Any]) -> None:
         self.op = op
@@ -169,4 +173,8 @@ PRESENTERS: dict[str, type[Presenter]] = {"analyze": AnalyzeReport}
 
 
 def presenter_for(op: ops.Operation) -> type[Presenter]:
+    if op.name == "search":  # its own module, which imports this one
+        from vegafs.cli.search_output import SearchLines
+
+        return SearchLines
     return PRESENTERS.get(op.name, RowLines)

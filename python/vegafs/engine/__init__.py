@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from vegafs._native import CancelToken, Progress, RowStream, __version__
     from vegafs.engine.analysis import AnalyzeResult, EntryError, analyze
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
+    from vegafs.engine.searching import (
+        SearchOptions,
+        SearchRow,
+        SearchSummary,
+        check_pattern,
+        search,
+    )
     from vegafs.engine.selection import EntryTypeName, Selection
 
 _WHERE = {
@@ -26,6 +33,11 @@ _WHERE = {
     "EntryRow": "vegafs.engine.listing",
     "ListSummary": "vegafs.engine.listing",
     "list_entries": "vegafs.engine.listing",
+    "SearchOptions": "vegafs.engine.searching",
+    "check_pattern": "vegafs.engine.searching",
+    "SearchRow": "vegafs.engine.searching",
+    "SearchSummary": "vegafs.engine.searching",
+    "search": "vegafs.engine.searching",
     "EntryTypeName": "vegafs.engine.selection",
     "Selection": "vegafs.engine.selection",
 }
@@ -39,10 +51,15 @@ __all__ = [
     "ListSummary",
     "Progress",
     "RowStream",
+    "SearchOptions",
+    "SearchRow",
+    "SearchSummary",
     "Selection",
     "__version__",
     "analyze",
+    "check_pattern",
     "list_entries",
+    "search",
 ]
 
 
