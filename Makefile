@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-api clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-search bench-api clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,6 +63,10 @@ bench: build ## Benchmarks against du, diskus, pdu, dust, gdu, fd and Python (do
 	scripts/ensure-bench-tools.sh
 	$(BIN)/python bench/analyze.py $(BENCH_ARGS)
 	$(BIN)/python bench/startup.py
+
+bench-search: build ## vegafs search against rg -uuu, ugrep -r, grep -r on a generated text tree (docs/benchmarks.md)
+	scripts/ensure-packages.sh ripgrep ugrep grep
+	$(BIN)/python bench/search.py $(BENCH_SEARCH_ARGS)
 
 bench-api: build services ## Job service under wrk on PostgreSQL, against a bare FastAPI + asyncpg floor (docs/benchmarks.md)
 	scripts/ensure-packages.sh wrk
