@@ -250,8 +250,10 @@ impl FileSearcher<'_> {
         }
     }
 
-    fn search_file(&mut self, entry: &Entry<'_>) -> io::Result<()> {
-        let file = entry.open_file()?;
+    /// Searches one file; its size.
+    fn search_file(&mut self, entry: &Entry<'_>) -> io::Result<u64> {
+        // The walker did not stat the file (FILE_META): its size comes from the open file.
+        let (file, meta) = entry.open_file_with_meta()?;
         let path = entry.path();
         let options = self.options;
         let text = options.output == SearchOutput::Text;
@@ -276,7 +278,7 @@ impl FileSearcher<'_> {
         }
         let s = &mut self.summary;
         s.files_searched += 1;
-        s.bytes_searched += entry.meta.size;
+        s.bytes_searched += meta.size;
         s.matched_lines += matched;
         s.binary_files += u64::from(binary);
         if matched > 0 {
@@ -297,7 +299,7 @@ impl FileSearcher<'_> {
                     SearchRow::Count { path, count } => {
                         write_path(&mut self.text, path);
                         self.text.push(b':');
-                        self.text.extend_from_slice(count.to_string().as_bytes());
+                        write_number(&mut self.text, *count);
                     }
                     SearchRow::File { path } => write_path(&mut self.text, path),
                     _ => unreachable!(),
@@ -312,19 +314,25 @@ impl FileSearcher<'_> {
         if text {
             self.send_text(false);
         }
-        Ok(())
+        Ok(meta.size)
     }
 }
 
 impl Visitor for FileSearcher<'_> {
+    // One stat per file fewer: `open_file_with_meta` checks the type and gives the size.
+    const FILE_META: bool = false;
+
     fn entry(&mut self, entry: &Entry<'_>) -> u64 {
         if entry.meta.kind != EntryType::File || self.rows.is_closed() {
             return 0;
         }
-        if let Err(e) = self.search_file(entry) {
-            self.error(WalkError::from_io(entry.path(), &e));
+        match self.search_file(entry) {
+            Ok(size) => size,
+            Err(e) => {
+                self.error(WalkError::from_io(entry.path(), &e));
+                0
+            }
         }
-        entry.meta.size
     }
 
     fn error(&mut self, error: WalkError) {
@@ -375,7 +383,7 @@ impl FileSink<'_> {
         let out = &mut *self.text;
         out.extend_from_slice(&self.prefix);
         out.push(sep);
-        out.extend_from_slice(number.to_string().as_bytes());
+        write_number(out, number);
         out.push(sep);
         out.extend_from_slice(line);
         out.push(b'\n');
@@ -416,19 +424,15 @@ impl Sink for FileSink<'_> {
     type Error = io::Error;
 
     fn matched(&mut self, _: &Searcher, mat: &SinkMatch<'_>) -> io::Result<bool> {
-        // A multi-line match is one match; its lines are each reported (rg counts them as lines).
-        let first = mat.line_number().unwrap_or(0);
-        let lines: Vec<&[u8]> = mat.lines().collect();
-        for (i, line) in lines.iter().enumerate() {
-            let number = first + i as u64;
-            if self.options.mode == SearchMode::Lines {
-                if number > 0 && number <= self.last_line {
-                    continue;
+        if self.options.mode == SearchMode::Lines {
+            // A multi-line match is one match; each of its lines is reported once.
+            let mut offset = mat.absolute_byte_offset();
+            for (number, line) in (mat.line_number().unwrap_or(0)..).zip(mat.lines()) {
+                if number > self.last_line {
+                    self.line(LineKind::Match, number, offset, line)?;
+                    self.last_line = number;
                 }
-                let offset = mat.absolute_byte_offset()
-                    + lines[..i].iter().map(|l| l.len() as u64).sum::<u64>();
-                self.line(LineKind::Match, number, offset, line)?;
-                self.last_line = number;
+                offset += line.len() as u64;
             }
         }
         self.matched_lines += 1;
@@ -458,6 +462,21 @@ impl Sink for FileSink<'_> {
         self.binary = true;
         Ok(self.options.binary) // quit detection stops here anyway; convert goes on
     }
+}
+
+/// `n` in decimal, without an allocation.
+fn write_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 fn strip_terminator(line: &[u8]) -> &[u8] {
@@ -502,6 +521,16 @@ mod tests {
         let mut out = Vec::new();
         write_path(&mut out, Path::new(OsStr::from_bytes(b"d/a\xffb\n\t\x1b\xc2\x85\xc3\xa9")));
         assert_eq!(out, b"d/a\\xffb\\n\\t\\x1b\\x85\xc3\xa9");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut out = Vec::new();
+        for n in [0, 7, 10, 1234, u64::MAX] {
+            write_number(&mut out, n);
+            out.push(b' ');
+        }
+        assert_eq!(out, b"0 7 10 1234 18446744073709551615 ");
     }
 
     #[test]
