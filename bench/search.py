@@ -1,6 +1,7 @@
 """Benchmark `vegafs search` against `rg -uuu`, `ugrep -r` and `grep -r` in one run.
 
 Usage: python bench/search.py [--tree DIR] [--files N] [--dirs N] [--runs 3] [--vegafs CMD]
+                              [--anchors "rg -uuu,ugrep -r,grep -r"]
 
 Generates a deterministic tree of text files if missing (a marker file holds its parameters,
 so a complete tree is reused), warms the page cache with one untimed run of every command,
@@ -61,6 +62,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--vegafs", help="command that runs vegafs (default: next to python)")
+    parser.add_argument(
+        "--anchors",
+        default="rg -uuu,ugrep -r,grep -r",
+        help="comma-separated anchors to run (default: all three; rg -uuu is always run)",
+    )
     return parser.parse_args(argv)
 
 
@@ -177,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="vegafs-search-bench-", dir="/dev/shm"))
     out_path = scratch / "out"
     loads = workloads(vegafs, str(tree))
+    wanted = {"vegafs", "rg -uuu", *(a.strip() for a in args.anchors.split(","))}
+    for w in loads:
+        w.commands = {tool: cmd for tool, cmd in w.commands.items() if tool in wanted}
     agree = True
     for w in loads:  # warm-up, and the per-file counts checked
         outputs = {tool: run(cmd, out_path)[1] for tool, cmd in w.commands.items()}
