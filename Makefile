@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-search bench-api clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-search bench-api clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,8 +41,9 @@ fmt: $(BIN)/maturin ## Format Rust and Python, apply safe lint fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-docs: build ## Rewrite docs/cli.md's command reference from the commands (a test checks it)
+docs: build ## Rewrite docs/cli.md's command reference and the quick path's option table from the commands (tests check both)
 	$(BIN)/python -m vegafs.cli.reference docs/cli.md
+	$(BIN)/python -m vegafs.cli.quick_table
 
 cargo-test: ## Rust unit and integration tests
 	scripts/ensure-packages.sh util-linux
@@ -52,7 +53,7 @@ stubtest: build ## Check python/vegafs/_native.pyi against the built module
 	$(BIN)/python -m mypy.stubtest vegafs._native
 
 pytest: build services ## Python tests (CLI, API) on real trees and real servers
-	scripts/ensure-packages.sh strace util-linux ripgrep
+	scripts/ensure-packages.sh strace util-linux b3sum xxhash ripgrep
 	set -a && . ./.services.env && set +a && $(BIN)/pytest
 
 services: ## Start PostgreSQL and Redis on loopback (installed when missing); URLs in .services.env
@@ -63,6 +64,10 @@ bench: build ## Benchmarks against du, diskus, pdu, dust, gdu, fd and Python (do
 	scripts/ensure-bench-tools.sh
 	$(BIN)/python bench/analyze.py $(BENCH_ARGS)
 	$(BIN)/python bench/startup.py
+
+bench-hash: build ## vegafs hash against fdfind -X b3sum / sha256sum on 100,000 files (docs/benchmarks.md)
+	scripts/ensure-packages.sh fd-find b3sum time
+	$(BIN)/python bench/hash.py $(BENCH_ARGS)
 
 bench-search: build ## vegafs search against rg -uuu, ugrep -r, grep -r on a generated text tree (docs/benchmarks.md)
 	scripts/ensure-packages.sh ripgrep ugrep grep

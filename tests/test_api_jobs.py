@@ -13,6 +13,7 @@ import pytest
 
 from conftest import write
 from stack import Backend, Stack, slow_tree, slowed, strace_missing
+from vegafs.ops import registry
 
 
 def analyze_body(root: Path, **params: Any) -> dict[str, Any]:
@@ -293,8 +294,9 @@ def test_events_stream_progress_and_resume_after_the_last_id(
 def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
     with stack.client() as http:
         ops = http.get("/operations").json()
-    assert [op["name"] for op in ops] == ["analyze", "list", "search"]
-    analyze, listing, search = ops
+    assert [op["name"] for op in ops] == registry.names()  # every operation, by name
+    by_name = {op["name"]: op for op in ops}
+    analyze, listing, search = by_name["analyze"], by_name["list"], by_name["search"]
     assert "selection" in analyze["params_schema"]["properties"]
     assert analyze["mutates"] is False
     assert set(analyze["result_schema"]["properties"]) >= {"files", "error_count", "elapsed_s"}

@@ -1,5 +1,6 @@
 """Parsing sizes and times as users type them, and showing paths as users should read them."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -130,3 +131,18 @@ def test_show_path_escapes_c1_control_characters() -> None:
 )  # fmt: skip
 def test_human_bytes_uses_binary_units(n: int, shown: str) -> None:
     assert human_bytes(n) == shown
+
+
+def test_show_path_shortcut_for_printable_names_changes_nothing() -> None:
+    """Printable names are returned as they are; every other code point of the first planes and
+    every undecodable byte still goes through the escaping, with the same outcome."""
+    escaped = 0
+    for code in [*range(0x3000), *range(0xDC80, 0xDD00), 0x2028, 0xFEFF, 0x1F600]:
+        name = f"a{chr(code)}b"
+        shown = show_path(name)
+        slow = os.fsencode(name).decode("utf-8", "backslashreplace")
+        slow = "".join(f"\\x{ord(c):02x}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c
+                       for c in slow).replace("\\x0a", "\\n").replace("\\x09", "\\t")  # fmt: skip
+        assert shown == slow, hex(code)
+        escaped += shown != name
+    assert escaped == 0x20 + 0x21 + 0x80  # C0, DEL and C1, undecodable bytes

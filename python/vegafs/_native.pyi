@@ -5,6 +5,7 @@ from typing import Any, Final, final
 __all__ = [
     "Analysis",
     "CancelToken",
+    "HashSummary",
     "ListSummary",
     "Progress",
     "RowStream",
@@ -13,6 +14,7 @@ __all__ = [
     "analyze",
     "check_pattern",
     "check_selection",
+    "hash_files",
     "list_entries",
     "search",
 ]
@@ -104,8 +106,9 @@ class RowStream:
     def __next__(self) -> list[Any]:
         """Row dicts; ``bytes`` (ready lines of text) from ``search(..., text=True)``."""
     def summary(self) -> Any:
-        """The summary once every batch is read; RuntimeError before, the call's error if it
-        failed."""
+        """The summary once every batch is read (the call's: a ListSummary for
+        ``list_entries``, a HashSummary for ``hash_files``, a SearchSummary for ``search``);
+        RuntimeError before, the call's error if it failed."""
     def close(self) -> None: ...
     def __enter__(self) -> RowStream: ...
     def __exit__(
@@ -151,6 +154,38 @@ def list_entries(
 ) -> RowStream:
     """Rows ``{"path": str, "type": "file"|"dir"|"symlink"|"other", "size": int, "mtime": int}``,
     one per selected entry; summary: the fields of ``vegafs.engine.ListSummary``."""
+
+@final
+class HashSummary:
+    """What a finished ``hash_files`` stream did: the fields of ``vegafs.engine.HashSummary``,
+    errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def hash_files(
+    selection: dict[str, Any],
+    *,
+    algorithm: str,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "size": int, "digest": str}``, one per selected regular file;
+    summary: the fields of ``vegafs.engine.HashSummary``."""
 
 @final
 class SearchSummary:

@@ -9,6 +9,7 @@
 //! - [`rows`]: the bounded channel of row batches operations stream their rows through.
 //! - [`analyze`]: directory-tree statistics, mergeable across disjoint subtrees.
 //! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
+//! - [`hash`]: a BLAKE3, SHA-256 or XXH3 digest of every selected file, streamed.
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
 //! - [`kinds`]: the extension -> kind table.
@@ -16,6 +17,7 @@
 pub mod analyze;
 pub mod control;
 pub mod error;
+pub mod hash;
 pub mod kinds;
 pub mod list;
 pub mod rows;
@@ -27,6 +29,7 @@ pub mod walk;
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
 pub use error::{CoreError, ErrorKind, WalkError};
+pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};

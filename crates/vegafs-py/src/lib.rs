@@ -5,6 +5,7 @@ mod analyze;
 mod control;
 mod detach;
 mod errors;
+mod hash;
 mod list;
 mod rows;
 mod search;
@@ -20,10 +21,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rows::RowStream>()?;
     m.add_class::<analyze::Analysis>()?;
     m.add_class::<list::ListSummary>()?;
+    m.add_class::<hash::HashSummary>()?;
     m.add_class::<search::SearchSummary>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
+    m.add_function(wrap_pyfunction!(hash::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(search::search, m)?)?;
     m.add_function(wrap_pyfunction!(search::check_pattern, m)?)?;
     Ok(())

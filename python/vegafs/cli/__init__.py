@@ -1,10 +1,27 @@
 """The ``vegafs`` command."""
 
-from vegafs.cli.app import app
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vegafs.cli.app import app
 
 
 def main() -> None:
+    from vegafs.cli import quick
+
+    quick.run(sys.argv[1:])  # exits when it ran the command; typer and pydantic not loaded
+    from vegafs.cli.app import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # loaded on first use: the quick path does without typer
+        from vegafs.cli.app import app
+
+        return app
+    raise AttributeError(f"module 'vegafs.cli' has no attribute {name!r}")
 
 
 __all__ = ["app", "main"]

@@ -8,7 +8,6 @@ Errors name what the user typed: ``--min-size``, ``-L``, ``PATH``.
 """
 
 import inspect
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -26,8 +25,8 @@ from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.client import DEFAULT_SERVER
 from vegafs.cli.client import PANEL as SERVER_PANEL
-from vegafs.cli.selection_options import BY_FIELD, SELECTION_OPTIONS
 from vegafs.cli.selection_options import PANEL as SELECTION_PANEL
+from vegafs.cli.selection_options import SELECTION_OPTIONS, selection_flag
 from vegafs.cli.values import parse_time
 
 OPTIONS_PANEL = "Options"
@@ -281,24 +280,12 @@ def flag_for(loc: tuple[int | str, ...] | str, params: list[Param] | None = None
     """The option that fills a field: ('selection', 'min_size') or 'selection.min_size' ->
     '--min-size'; a field no option fills keeps its dotted name."""
     parts = loc.split(".") if isinstance(loc, str) else [str(x) for x in loc]
-    if parts[:1] == ["selection"] and len(parts) > 1:
-        if parts[1] == "roots":
-            return "PATH"
-        if parts[1] in BY_FIELD:
-            return BY_FIELD[parts[1]].shown
+    if parts[:1] == ["selection"] and len(parts) > 1 and (shown := selection_flag(parts[1])):
+        return shown
     for p in params or ():
         if p.field is not None and parts and p.field == parts[0] and p.flag:
             return p.flag
     return ".".join(parts) or "options"  # a rule across fields (a model validator)
-
-
-_FIELD_WORDS = re.compile(r"\b(" + "|".join(BY_FIELD) + r")\b")
-
-
-def in_cli_terms(message: str) -> str:
-    """A core message about Selection fields with the fields named by their options:
-    'is larger than max_size 10' -> 'is larger than --max-size 10'."""
-    return _FIELD_WORDS.sub(lambda m: BY_FIELD[m.group(1)].name, message)
 
 
 def require_paths(ctx: typer.Context, paths: list[Path] | None) -> list[Path]:

@@ -1,9 +1,11 @@
-"""Exit codes scripts can rely on, as ripgrep and fd use them, and the one way to fail."""
+"""Exit codes scripts can rely on, as ripgrep and fd use them, and the one way to fail.
+
+No typer here: the quick path (``vegafs.cli.quick``) exits through it too."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn
-
-import typer
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -21,7 +23,7 @@ UNAVAILABLE = 4  # the server cannot be reached, timed out, or failed (5xx)
 def fail(message: str, code: int) -> NoReturn:
     """``vegafs: error: MESSAGE`` on stderr, then exit with ``code``."""
     print(f"vegafs: error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
 def describe(error: "ValidationError") -> str:
@@ -29,3 +31,25 @@ def describe(error: "ValidationError") -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "value"
     return f"invalid {field}: {first['msg']}"
+
+
+@contextmanager
+def local_run_errors() -> Iterator[None]:
+    """What a run in this process raises, said as the command line says it: Ctrl-C exits 130; a
+    root that cannot be looked at, or a bad filter, exits 2 naming the path or the option."""
+    from vegafs.cli.selection_options import in_cli_terms, selection_flag
+    from vegafs.cli.values import show_path
+    from vegafs.errors import PatternError, SelectionError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        fail("interrupted", INTERRUPTED)
+    except OSError as e:
+        where = show_path(str(e.filename)) if e.filename is not None else "?"
+        fail(f"{where}: {e.strerror or e}", USAGE)
+    except PatternError as e:  # search's pattern: does not compile, or over a limit
+        fail(f"invalid pattern: {e}", USAGE)
+    except SelectionError as e:
+        option = selection_flag(e.field) or f"selection.{e.field}"
+        fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)

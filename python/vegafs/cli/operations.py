@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import (
+    Param,
     build_params,
     flag_for,
-    in_cli_terms,
     job_params,
     make_command,
     operation_params,
@@ -24,7 +24,6 @@ from vegafs.cli.commands import (
     take_positional,
 )
 from vegafs.cli.present import Presenter, presenter_for
-from vegafs.cli.values import show_path
 
 EXIT_CODES = (
     "Exit code 0: done; 1: done, with entries that could not be read (listed); 2: bad usage or "
@@ -32,17 +31,22 @@ EXIT_CODES = (
 )
 
 
-def local_command(op: ops.Operation) -> Callable[..., None]:
-    """``vegafs OP PATH... [options]``."""
-    presenter_class = presenter_for(op)
-    params = [
+def local_params(op: ops.Operation) -> list[Param]:
+    """The arguments and options of ``vegafs OP``."""
+    return [
         *positional_param(op),
         paths_param(),
         *operation_params(op),
-        *presenter_class.params,
+        *presenter_for(op).params,
         *selection_params(op),
         *server_params(submit_flags=True),
     ]
+
+
+def local_command(op: ops.Operation) -> Callable[..., None]:
+    """``vegafs OP PATH... [options]``."""
+    presenter_class = presenter_for(op)
+    params = local_params(op)
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
         take_positional(ctx, op, values)
@@ -131,23 +135,10 @@ def refuse_for_jobs(spec: BaseModel) -> None:
 def run_here(op: ops.Operation, spec: BaseModel, presenter: Presenter) -> None:
     """Run the operation in this process: rows to the presenter as they come, then the summary."""
     from vegafs.cli.progress import ProgressLine
-    from vegafs.errors import PatternError, SelectionError
 
     ctx = ops.RunContext(rows=presenter.rows, lines=presenter.lines)
-    try:
-        with ProgressLine(ctx.progress, enabled=presenter.progress_line):
-            summary = op.run(spec, ctx)
-    except KeyboardInterrupt:
-        exits.fail("interrupted", exits.INTERRUPTED)
-    except OSError as e:
-        where = show_path(str(e.filename)) if e.filename is not None else "?"
-        exits.fail(f"{where}: {e.strerror or e}", exits.USAGE)
-    except PatternError as e:
-        exits.fail(f"invalid pattern: {e}", exits.USAGE)
-    except SelectionError as e:
-        exits.fail(
-            f"invalid {flag_for(('selection', e.field))}: {in_cli_terms(e.message)}", exits.USAGE
-        )
+    with exits.local_run_errors(), ProgressLine(ctx.progress, enabled=presenter.progress_line):
+        summary = op.run(spec, ctx)
     presenter.finish(summary.model_dump(mode="json"))
 
 

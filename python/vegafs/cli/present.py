@@ -5,63 +5,20 @@ The same presenter serves a local run and a job's result fetched from a server (
 of JSON) per row. ``analyze`` has its own: one report (or JSON object, or CSV) at the end.
 """
 
+import importlib
 import json
-import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, ClassVar, NoReturn
+from typing import Annotated, Any, ClassVar
 
 import typer
 
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
+from vegafs.cli.output import exit_if_unreadable, report_errors, to_stdout, write
 from vegafs.cli.values import show_path
 
 JSON_ROWS_HELP = "Rows as JSON lines (NDJSON), as `vegafs jobs results` gives them."
-
-
-@contextmanager
-def to_stdout() -> Iterator[None]:
-    """Output to stdout, flushed at the end; a reader that went away (``| head``) ends the
-    process as a closed pipe ends any Unix tool: quietly, by SIGPIPE."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        closed_pipe()
-
-
-def write(text: str) -> None:
-    with to_stdout():
-        sys.stdout.write(text)
-
-
-def closed_pipe() -> NoReturn:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGPIPE)
-    raise SystemExit(128 + signal.SIGPIPE)  # not reached
-
-
-def report_errors(summary: dict[str, Any]) -> None:
-    """The listed errors on stderr (``vegafs: PATH: reason``), then exit 1 if any entry could not
-    be read; nothing when none."""
-    for error in summary.get("errors") or ():
-        print(f"vegafs: {show_path(error['path'])}: {error['error']}", file=sys.stderr)
-    exit_if_unreadable(int(summary.get("error_count") or 0))
-
-
-def exit_if_unreadable(n: int) -> None:
-    """``vegafs: N entries could not be read`` on stderr and exit 1, when N > 0."""
-    if n:
-        print(
-            f"vegafs: {n:,} {'entry' if n == 1 else 'entries'} could not be read", file=sys.stderr
-        )
-        raise typer.Exit(exits.ERRORS_LISTED)
 
 
 class Presenter:
@@ -169,12 +126,18 @@ class AnalyzeReport(Presenter):
         exit_if_unreadable(result.error_count)
 
 
-PRESENTERS: dict[str, type[Presenter]] = {"analyze": AnalyzeReport}
+# Operation -> "module:class" of its presenter (imported when used); the others get RowLines.
+PRESENTERS = {
+    "analyze": "vegafs.cli.present:AnalyzeReport",
+    "hash": "vegafs.cli.manifest:ManifestLines",
+    "search": "vegafs.cli.search_output:SearchLines",
+}
 
 
 def presenter_for(op: ops.Operation) -> type[Presenter]:
-    if op.name == "search":  # its own module, which imports this one
-        from vegafs.cli.search_output import SearchLines
-
-        return SearchLines
-    return PRESENTERS.get(op.name, RowLines)
+    target = PRESENTERS.get(op.name)
+    if target is None:
+        return RowLines
+    module, _, name = target.partition(":")
+    found: type[Presenter] = getattr(importlib.import_module(module), name)
+    return found

@@ -25,7 +25,7 @@ class ReportConsole(Console):
             self.width = UNWRAPPED
 
     def on_broken_pipe(self) -> None:
-        from vegafs.cli.present import closed_pipe
+        from vegafs.cli.output import closed_pipe
 
         closed_pipe()
 

@@ -16,7 +16,8 @@ import typer
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
-from vegafs.cli.present import JSON_ROWS_HELP, Presenter, to_stdout, write
+from vegafs.cli.output import to_stdout, write
+from vegafs.cli.present import JSON_ROWS_HELP, Presenter
 from vegafs.cli.values import show_path
 
 NOTHING_FOUND = 1

@@ -5,18 +5,18 @@ its text is read; ``vegafs.cli.commands`` turns the rows into options and errors
 back into the flag the user typed.
 """
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vegafs.cli.values import parse_size, parse_time
 
 PANEL = "Selection"
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One command-line option that fills one field."""
+class Flag(NamedTuple):
+    """One command-line option that fills one field. (A named tuple: the quick path reads this
+    table, and ``dataclasses`` alone costs it several milliseconds.)"""
 
     field: str  # the field it fills
     flags: tuple[str, ...]  # "--min-size" or ("--type", "-t"); a switch: "--hidden/--no-hidden"
@@ -88,3 +88,21 @@ SELECTION_OPTIONS: tuple[Flag, ...] = (
 )  # fmt: skip
 
 BY_FIELD = {flag.field: flag for flag in SELECTION_OPTIONS}
+
+
+def selection_flag(field: str) -> str | None:
+    """The option that fills Selection field ``field``, every spelling (``-t/--type``; the roots
+    are ``PATH``); None when no option fills it."""
+    if field == "roots":
+        return "PATH"
+    flag = BY_FIELD.get(field)
+    return flag.shown if flag else None
+
+
+_FIELD_WORDS = re.compile(r"\b(" + "|".join(BY_FIELD) + r")\b")
+
+
+def in_cli_terms(message: str) -> str:
+    """A core message about Selection fields with the fields named by their options:
+    'is larger than max_size 10' -> 'is larger than --max-size 10'."""
+    return _FIELD_WORDS.sub(lambda m: BY_FIELD[m.group(1)].name, message)

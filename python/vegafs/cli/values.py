@@ -59,5 +59,7 @@ _CONTROL |= {0x0A: "\\n", 0x09: "\\t"}
 def show_path(path: str) -> str:
     """A path as a person should read it: bytes that are not UTF-8 as \\xNN, control characters
     escaped, so that every name is shown and none can rewrite the terminal."""
+    if path.isprintable():  # no surrogate and no control character: shown as it is (fast)
+        return path
     raw = os.fsencode(path)
     return raw.decode("utf-8", "backslashreplace").translate(_CONTROL)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vegafs._native import CancelToken, Progress, RowStream, __version__
     from vegafs.engine.analysis import AnalyzeResult, EntryError, analyze
+    from vegafs.engine.hashing import HashRow, HashSummary, hash_files
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
     from vegafs.engine.searching import (
         SearchOptions,
@@ -30,6 +31,9 @@ _WHERE = {
     "AnalyzeResult": "vegafs.engine.analysis",
     "EntryError": "vegafs.engine.analysis",
     "analyze": "vegafs.engine.analysis",
+    "HashRow": "vegafs.engine.hashing",
+    "HashSummary": "vegafs.engine.hashing",
+    "hash_files": "vegafs.engine.hashing",
     "EntryRow": "vegafs.engine.listing",
     "ListSummary": "vegafs.engine.listing",
     "list_entries": "vegafs.engine.listing",
@@ -48,6 +52,8 @@ __all__ = [
     "EntryError",
     "EntryRow",
     "EntryTypeName",
+    "HashRow",
+    "HashSummary",
     "ListSummary",
     "Progress",
     "RowStream",
@@ -58,6 +64,7 @@ __all__ = [
     "__version__",
     "analyze",
     "check_pattern",
+    "hash_files",
     "list_entries",
     "search",
 ]

@@ -2,17 +2,16 @@
 
 import heapq
 import os
-import pwd
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
+from vegafs.engine.plain import analysis_fields
 from vegafs.engine.selection import Selection
 
 # As vegafs_core::analyze::MAX_EXTENSIONS: the most rows by_extension has.
@@ -175,56 +174,9 @@ def analyze(
         progress=progress,
         cancel=cancel,
     )
-    return AnalyzeResult(
-        roots=[str(r) for r in selection.roots],
-        now=now_s,
-        top=top,
-        max_errors=max_errors,
-        files=raw.files,
-        dirs=raw.dirs,
-        symlinks=raw.symlinks,
-        other=raw.other,
-        apparent_bytes=raw.apparent_bytes,
-        disk_bytes=raw.disk_bytes,
-        file_bytes=raw.file_bytes,
-        repeated_links=raw.repeated_links,
-        by_kind=[KindRow(kind=k, files=f, bytes=b) for k, f, b in raw.by_kind],
-        by_extension=_extension_rows(raw.by_extension),
-        unlisted_extensions=Counts(
-            files=raw.unlisted_extensions[0], bytes=raw.unlisted_extensions[1]
-        ),
-        size_histogram=[
-            SizeBucket(min_bytes=lo, max_bytes=hi, files=f, bytes=b)
-            for lo, hi, f, b in raw.size_histogram
-        ],
-        age_histogram=[
-            AgeBucket(bucket=n, max_age_s=m, files=f, bytes=b) for n, m, f, b in raw.age_histogram
-        ],
-        by_owner=_owner_rows(raw.by_owner),
-        largest_files=[PathSize(path=p, bytes=b) for p, b in raw.largest_files],
-        largest_dirs=[PathSize(path=p, bytes=b) for p, b in raw.largest_dirs],
-        error_count=raw.error_count,
-        errors=[EntryError(path=p, kind=k, error=m) for p, k, m in raw.errors],
-        elapsed_s=raw.elapsed_s,
-    )
-
-
-@cache
-def user_name(uid: int) -> str | None:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return None
-
-
-def _extension_rows(rows: Iterable[tuple[str, str, int, int]]) -> list[ExtensionRow]:
-    out = [ExtensionRow(extension=e, kind=k, files=f, bytes=b) for e, k, f, b in rows]
-    return _most_bytes_first(out, lambda r: r.extension)
-
-
-def _owner_rows(rows: Iterable[tuple[int, int, int]]) -> list[OwnerRow]:
-    out = [OwnerRow(uid=u, user=user_name(u), files=f, bytes=b) for u, f, b in rows]
-    return _most_bytes_first(out, lambda r: r.uid)
+    names = [str(r) for r in selection.roots]
+    fields = analysis_fields(raw, roots=names, now=now_s, top=top, max_errors=max_errors)
+    return AnalyzeResult.model_validate(fields)
 
 
 def _largest(rows: list[PathSize], top: int) -> list[PathSize]:

@@ -2,11 +2,12 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from math import floor
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from vegafs.engine.plain import native_selection
 
 EntryTypeName = Literal["file", "dir", "symlink", "other"]
 ALL_TYPES: frozenset[EntryTypeName] = frozenset({"file", "dir", "symlink", "other"})
@@ -76,24 +77,20 @@ class Selection(BaseModel):
         inside one of them and is opened beneath it without following any symlink (the core
         raises PathNotAllowed otherwise); when empty, a root that is a symlink is followed.
         """
-        return {
-            "roots": [str(p) for p in self.roots],
-            "include": list(self.include),
-            "exclude": list(self.exclude),
-            "path_regex": self.path_regex,
-            "types": sorted(self.types),
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-            "newer_than": _seconds(self.newer_than),
-            "older_than": _seconds(self.older_than),
-            "hidden": self.hidden,
-            "ignore_files": self.ignore_files,
-            "max_depth": self.max_depth,
-            "one_file_system": self.one_file_system,
-            "follow_symlinks": self.follow_symlinks,
-            "beneath": [str(p) for p in beneath],
-        }
-
-
-def _seconds(t: datetime | None) -> int | None:
-    return None if t is None else floor(t.timestamp())
+        return native_selection(
+            roots=self.roots,
+            include=self.include,
+            exclude=self.exclude,
+            path_regex=self.path_regex,
+            types=self.types,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            newer_than=None if self.newer_than is None else self.newer_than.timestamp(),
+            older_than=None if self.older_than is None else self.older_than.timestamp(),
+            hidden=self.hidden,
+            ignore_files=self.ignore_files,
+            max_depth=self.max_depth,
+            one_file_system=self.one_file_system,
+            follow_symlinks=self.follow_symlinks,
+            beneath=beneath,
+        )

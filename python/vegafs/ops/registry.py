@@ -99,6 +99,7 @@ class Operation:
 # name -> "module:attribute" of the built-in operations, imported when first asked for.
 BUILTIN = {
     "analyze": "vegafs.ops.analyze:ANALYZE",
+    "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
     "search": "vegafs.ops.search:SEARCH",
 }

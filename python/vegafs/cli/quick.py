@@ -1,0 +1,260 @@
+"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...`` and ``vegafs hash ...`` run
+here without typer, click or pydantic.
+
+Importing those and building the params models costs a process about 150 ms, more than the walk
+of a tree of 100,000 files. For a command line it can run, ``vegafs`` reads the arguments with a
+table generated from the commands themselves (``quick_options.json``, written by ``make docs``
+and checked by a test), checks the values as the params models would, calls the core and prints
+what the full command prints, byte for byte (tests compare the two). For anything else it steps
+aside before doing any work and the full command runs, with its messages: ``--help``,
+``--submit``, analyze's text report and ``--csv``, an option or a spelling it does not know
+(``-xL``, ``-n5``), a value the models might judge otherwise (``--top -1``). ``VEGAFS_QUICK=0``
+turns it off.
+"""
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from vegafs.cli import exits
+from vegafs.cli.output import exit_if_unreadable, report_errors, write, write_bytes
+from vegafs.cli.selection_options import BY_FIELD
+from vegafs.cli.values import parse_time, show_path
+from vegafs.engine import Progress, RowStream, plain
+
+TABLE = Path(__file__).with_name("quick_options.json")
+
+
+class Unsure(Exception):
+    """The quick path cannot run this command line: the full command will."""
+
+
+def run(argv: list[str]) -> None:
+    """Run ``vegafs ARGV`` here and exit, if the quick path can; otherwise return, having done
+    nothing."""
+    if os.environ.get("VEGAFS_QUICK") == "0" or not argv or argv[0] not in RUNNERS:
+        return
+    try:
+        with TABLE.open() as f:
+            table = json.load(f)
+    except (OSError, ValueError):
+        return  # not installed with the package: the full command still works
+    try:
+        command = table["operations"][argv[0]]
+        given = read_arguments(command["options"], argv[1:])
+        values = typed_values(command, table["selection_defaults"], given)
+        run_it = RUNNERS[argv[0]](values)
+    except Unsure:
+        return
+    run_it()
+
+
+def read_arguments(options: dict[str, list[str]], args: list[str]) -> dict[str, Any]:
+    """The command line as click reads it: option key -> text (a list for repeatable options,
+    True/False for switches), ``paths`` -> the PATH arguments."""
+    given: dict[str, Any] = {}
+    paths: list[str] = []
+    i, only_paths = 0, False
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if only_paths or arg == "-" or not arg.startswith("-"):
+            paths.append(arg)
+            continue
+        if arg == "--":
+            only_paths = True
+            continue
+        flag, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if flag not in options:
+            raise Unsure(flag)
+        key, kind = options[flag]
+        if kind in ("switch", "off"):
+            if eq:
+                raise Unsure(arg)
+            given[key] = kind == "switch"
+            continue
+        if eq:
+            text = inline
+        elif i < len(args) and not args[i].startswith("-"):
+            text = args[i]
+            i += 1
+        else:
+            raise Unsure(arg)  # a value that is missing or looks like an option
+        if kind == "many":
+            given.setdefault(key, []).append(text)
+        else:
+            given[key] = text
+    given["paths"] = paths
+    return given
+
+
+def typed_values(
+    command: dict[str, Any], selection_defaults: dict[str, Any], given: dict[str, Any]
+) -> dict[str, Any]:
+    """What was typed as the params' values: ``selection`` (every field, the model's defaults
+    for those not given), every params field (its default when not given), and the other
+    options (``options``: ``o_json``...)."""
+    fields = command["values"]
+    now = None
+    if given.get("p_now") is not None:  # relative ages count back from --now
+        now = _typed(fields["p_now"], given["p_now"], None)
+    selection = dict(selection_defaults)
+    selection["roots"] = [Path(p) for p in given.pop("paths")]  # as click gives them
+    if not selection["roots"]:
+        raise Unsure("PATH")
+    out: dict[str, Any] = {**command["defaults"], "selection": selection, "options": {}}
+    for key, text in given.items():
+        spec = fields[key]
+        value = _typed(spec, text, now)
+        target = spec.get("field")
+        if target is None:
+            out["options"][key] = value
+        elif target.startswith("selection."):
+            selection[target.removeprefix("selection.")] = value
+        else:
+            out[target] = value
+    return out
+
+
+def _typed(spec: dict[str, Any], text: Any, now: float | None) -> Any:
+    kind = spec["parse"]
+    if isinstance(text, bool) or kind == "str":
+        return text
+    try:
+        if kind == "selection":
+            flag = BY_FIELD[spec["field"].removeprefix("selection.")]
+            if flag.parse is None:
+                return text
+            if isinstance(text, list):
+                parsed = [flag.parse(t, now) for t in text]
+                return [v for p in parsed for v in (p if isinstance(p, list) else [p])]
+            value = flag.parse(text, now)
+            if hasattr(value, "timestamp"):
+                return _timestamp(value)
+        elif kind == "int":
+            value = int(text)
+        elif kind == "time":
+            return _timestamp(parse_time(text, now))
+        elif kind == "choice" and text in spec["choices"]:
+            return text
+        else:
+            raise Unsure(kind)
+    except (ValueError, OverflowError, OSError):
+        raise Unsure(text) from None
+    if isinstance(value, int) and not spec.get("min", value) <= value <= spec.get("max", value):
+        raise Unsure(text)
+    return value
+
+
+def _timestamp(t: Any) -> float:
+    try:
+        return float(t.timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise Unsure(t) from None
+
+
+def _plain_run(values: dict[str, Any]) -> None:
+    """Refuse what only the full command does: a job on a server."""
+    options = values["options"]
+    if options.get("j_submit") or options.get("j_wait") or options.get("j_fresh"):
+        raise Unsure("--submit")
+
+
+# ---- the operations ----------------------------------------------------------------------------
+
+
+def analyze(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs analyze PATH... --json``: one JSON object, as ``AnalyzeReport`` prints it."""
+    _plain_run(values)
+    options = values["options"]
+    if not options.get("o_json") or options.get("o_csv"):
+        raise Unsure("the report")  # the text report draws with rich, after pydantic
+    selection = values["selection"]
+    top, max_errors, now = values["top"], values["max_errors"], values["now"]
+
+    def run_it() -> NoReturn:
+        from vegafs.cli.progress import ProgressLine
+
+        progress = Progress()
+        now_s = int(time.time() if now is None else now)
+        with exits.local_run_errors(), ProgressLine(progress):
+            fields = plain.analyze(
+                selection, top=top, max_errors=max_errors, now=now_s, progress=progress
+            )
+        # ASCII: a name that is not UTF-8 appears as \udcXX (Python's surrogateescape).
+        write(json.dumps(fields, separators=(",", ":")) + "\n")
+        exit_if_unreadable(fields["error_count"])
+        raise SystemExit(exits.OK)
+
+    return run_it
+
+
+def list_entries(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs list PATH...``: a path per line, or a JSON object per row with ``--json``."""
+    _plain_run(values)
+    selection, max_errors = values["selection"], values["max_errors"]
+
+    def paths(batch: list[dict[str, Any]]) -> None:
+        if batch:
+            write("\n".join(show_path(str(row["path"])) for row in batch) + "\n")
+
+    def start(progress: Progress) -> RowStream:
+        return plain.list_entries(selection, max_errors=max_errors, progress=progress)
+
+    return lambda: _print_rows(start, _json_lines if values["options"].get("o_json") else paths)
+
+
+def hash_files(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs hash PATH...``: a checksum line per file, or a JSON object with ``--json``."""
+    _plain_run(values)
+    if values["options"].get("o_manifest") is not None:
+        raise Unsure("--manifest")  # the full command writes manifests
+    selection, algo, max_errors = values["selection"], values["algo"], values["max_errors"]
+
+    def checksums(batch: list[dict[str, Any]]) -> None:
+        from vegafs.cli.checksums import lines_for
+
+        write_bytes(lines_for(algo, batch))
+
+    def start(progress: Progress) -> RowStream:
+        return plain.hash_files(selection, algorithm=algo, max_errors=max_errors, progress=progress)
+
+    return lambda: _print_rows(start, _json_lines if values["options"].get("o_json") else checksums)
+
+
+def _print_rows(
+    start: Callable[[Progress], RowStream], show: Callable[[list[dict[str, Any]]], None]
+) -> NoReturn:
+    """Rows as ``RowLines`` shows them: each batch as it comes, then the errors on stderr and
+    exit 1 if any entry could not be read."""
+    from vegafs.cli.progress import ProgressLine
+
+    progress = Progress()
+    with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
+        stream = start(progress)
+        try:
+            for batch in stream:
+                show(batch)
+        finally:
+            stream.close()
+        summary = stream.summary()
+    errors = [{"path": p, "kind": k, "error": m} for p, k, m in summary.errors]
+    report_errors({"errors": errors, "error_count": summary.error_count})
+    raise SystemExit(exits.OK)
+
+
+def _json_lines(batch: list[dict[str, Any]]) -> None:
+    if batch:
+        write("\n".join(json.dumps(row, separators=(",", ":")) for row in batch) + "\n")
+
+
+# Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
+RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
+    "analyze": analyze,
+    "hash": hash_files,
+    "list": list_entries,
+}

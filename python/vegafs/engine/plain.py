@@ -1,0 +1,164 @@
+"""What the core takes and gives, as plain values (dicts, lists, ints), without pydantic.
+
+The models build on these (``Selection.to_native``, ``analyze``), and so does the command
+line's quick path (``vegafs.cli.quick``), which runs a local command without importing pydantic:
+both send the core the same arguments and print the same result, by construction.
+"""
+
+import pwd
+from collections.abc import Iterable, Sequence
+from functools import cache
+from math import floor
+from pathlib import Path
+from typing import Any
+
+from vegafs import _native
+
+
+def native_selection(
+    *,
+    roots: Sequence[str | Path],
+    include: Sequence[str],
+    exclude: Sequence[str],
+    path_regex: str | None,
+    types: Iterable[str],
+    min_size: int | None,
+    max_size: int | None,
+    newer_than: float | None,
+    older_than: float | None,
+    hidden: bool,
+    ignore_files: bool,
+    max_depth: int | None,
+    one_file_system: bool,
+    follow_symlinks: bool,
+    beneath: Sequence[str | Path] = (),
+) -> dict[str, Any]:
+    """The dict ``vegafs._native`` takes for a Selection: times as whole seconds since the epoch,
+    ``beneath`` as for ``Selection.to_native``. Every field is required: the defaults are the
+    Selection model's."""
+    return {
+        "roots": [str(p) for p in roots],
+        "include": list(include),
+        "exclude": list(exclude),
+        "path_regex": path_regex,
+        "types": sorted(set(types)),
+        "min_size": min_size,
+        "max_size": max_size,
+        "newer_than": None if newer_than is None else floor(newer_than),
+        "older_than": None if older_than is None else floor(older_than),
+        "hidden": hidden,
+        "ignore_files": ignore_files,
+        "max_depth": max_depth,
+        "one_file_system": one_file_system,
+        "follow_symlinks": follow_symlinks,
+        "beneath": [str(p) for p in beneath],
+    }
+
+
+def analysis_fields(
+    raw: _native.Analysis, *, roots: Sequence[str], now: int, top: int, max_errors: int
+) -> dict[str, Any]:
+    """The fields of an ``AnalyzeResult`` (in its order, its JSON values) from the core's
+    analysis: rows sorted as documented, owners named."""
+    return {
+        "schema_version": 1,
+        "roots": list(roots),
+        "now": now,
+        "top": top,
+        "max_errors": max_errors,
+        "files": raw.files,
+        "dirs": raw.dirs,
+        "symlinks": raw.symlinks,
+        "other": raw.other,
+        "apparent_bytes": raw.apparent_bytes,
+        "disk_bytes": raw.disk_bytes,
+        "file_bytes": raw.file_bytes,
+        "repeated_links": raw.repeated_links,
+        "by_kind": [{"files": f, "bytes": b, "kind": k} for k, f, b in raw.by_kind],
+        "by_extension": _most_bytes_first(
+            [
+                {"files": f, "bytes": b, "extension": e, "kind": k}
+                for e, k, f, b in raw.by_extension
+            ],
+            "extension",
+        ),
+        "unlisted_extensions": {
+            "files": raw.unlisted_extensions[0],
+            "bytes": raw.unlisted_extensions[1],
+        },
+        "size_histogram": [
+            {"files": f, "bytes": b, "min_bytes": lo, "max_bytes": hi}
+            for lo, hi, f, b in raw.size_histogram
+        ],
+        "age_histogram": [
+            {"files": f, "bytes": b, "bucket": n, "max_age_s": m}
+            for n, m, f, b in raw.age_histogram
+        ],
+        "by_owner": _most_bytes_first(
+            [{"files": f, "bytes": b, "uid": u, "user": user_name(u)} for u, f, b in raw.by_owner],
+            "uid",
+        ),
+        "largest_files": [{"path": p, "bytes": b} for p, b in raw.largest_files],
+        "largest_dirs": [{"path": p, "bytes": b} for p, b in raw.largest_dirs],
+        "error_count": raw.error_count,
+        "elapsed_s": raw.elapsed_s,
+        "errors": [{"path": p, "kind": k, "error": m} for p, k, m in raw.errors],
+    }
+
+
+def _most_bytes_first(rows: list[dict[str, Any]], then: str) -> list[dict[str, Any]]:
+    """A stable order for output and tests: most bytes first, ties by ``then``."""
+    return sorted(rows, key=lambda r: (-r["bytes"], r[then]))
+
+
+@cache
+def user_name(uid: int) -> str | None:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def analyze(
+    selection: dict[str, Any],
+    *,
+    top: int,
+    max_errors: int,
+    now: int,
+    progress: _native.Progress | None = None,
+) -> dict[str, Any]:
+    """``analyze`` in plain values: ``selection`` has every Selection field (times in seconds),
+    the answer the fields of an ``AnalyzeResult``. Raises as ``vegafs.engine.analyze`` does."""
+    raw = _native.analyze(
+        native_selection(**selection), top=top, max_errors=max_errors, now=now, progress=progress
+    )
+    roots = [str(r) for r in selection["roots"]]
+    return analysis_fields(raw, roots=roots, now=now, top=top, max_errors=max_errors)
+
+
+def list_entries(
+    selection: dict[str, Any], *, max_errors: int, progress: _native.Progress | None = None
+) -> _native.RowStream:
+    """``list_entries`` in plain values (``selection`` as for ``analyze`` here): the stream of
+    batches of rows, in batches of 1,024 as ``vegafs.engine.list_entries`` sends them."""
+    return _native.list_entries(
+        native_selection(**selection), batch_size=1024, max_errors=max_errors, progress=progress
+    )
+
+
+def hash_files(
+    selection: dict[str, Any],
+    *,
+    algorithm: str,
+    max_errors: int,
+    progress: _native.Progress | None = None,
+) -> _native.RowStream:
+    """``hash_files`` in plain values (``selection`` as for ``analyze`` here), in batches of
+    1,024 rows as ``vegafs.engine.hash_files`` sends them."""
+    return _native.hash_files(
+        native_selection(**selection),
+        algorithm=algorithm,
+        batch_size=1024,
+        max_errors=max_errors,
+        progress=progress,
+    )
