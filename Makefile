@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-api clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-search bench-api clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,7 @@ stubtest: build ## Check python/vegafs/_native.pyi against the built module
 	$(BIN)/python -m mypy.stubtest vegafs._native
 
 pytest: build services ## Python tests (CLI, API) on real trees and real servers
-	scripts/ensure-packages.sh strace util-linux b3sum xxhash
+	scripts/ensure-packages.sh strace util-linux b3sum xxhash ripgrep
 	set -a && . ./.services.env && set +a && $(BIN)/pytest
 
 services: ## Start PostgreSQL and Redis on loopback (installed when missing); URLs in .services.env
@@ -73,6 +73,10 @@ bench-dupes: build ## dupes against jdupes -r and fclones group on a generated t
 	scripts/ensure-packages.sh jdupes time
 	scripts/ensure-bench-tools.sh
 	$(BIN)/python bench/dupes.py $(BENCH_DUPES_ARGS)
+
+bench-search: build ## vegafs search against rg -uuu, ugrep -r, grep -r on a generated text tree (docs/benchmarks.md)
+	scripts/ensure-packages.sh ripgrep ugrep grep
+	$(BIN)/python bench/search.py $(BENCH_SEARCH_ARGS)
 
 bench-api: build services ## Job service under wrk on PostgreSQL, against a bare FastAPI + asyncpg floor (docs/benchmarks.md)
 	scripts/ensure-packages.sh wrk

@@ -296,7 +296,7 @@ def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
         ops = http.get("/operations").json()
     assert [op["name"] for op in ops] == registry.names()  # every operation, by name
     by_name = {op["name"]: op for op in ops}
-    analyze, listing = by_name["analyze"], by_name["list"]
+    analyze, listing, search = by_name["analyze"], by_name["list"], by_name["search"]
     assert "selection" in analyze["params_schema"]["properties"]
     assert analyze["mutates"] is False
     assert set(analyze["result_schema"]["properties"]) >= {"files", "error_count", "elapsed_s"}
@@ -304,6 +304,10 @@ def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
     assert set(analyze["row_schema"]["properties"]) == {"path", "kind", "error"}
     assert set(listing["row_schema"]["properties"]) == {"path", "type", "size", "mtime"}
     assert listing["row_schema"]["required"] == ["path", "type", "size", "mtime"]
+    assert search["params_schema"]["required"] == ["selection", "patterns"]
+    assert set(search["row_schema"]["properties"]) == {
+        "type", "path", "line_number", "byte_offset", "line", "submatches", "count"
+    }  # fmt: skip
 
 
 def test_health_readiness_and_metrics(stack: Stack, service_root: Path) -> None:

@@ -10,12 +10,15 @@ __all__ = [
     "ListSummary",
     "Progress",
     "RowStream",
+    "SearchSummary",
     "__version__",
     "analyze",
+    "check_pattern",
     "check_selection",
     "find_dupes",
     "hash_files",
     "list_entries",
+    "search",
 ]
 
 __version__: Final[str]
@@ -98,15 +101,16 @@ def check_selection(selection: dict[str, Any]) -> None: ...
 @final
 class RowStream:
     """Batches of rows from a call running on its own thread. Iterating yields lists of at
-    most ``batch_size`` row dicts; the call's error (FileNotFoundError, SelectionError,
+    most ``batch_size`` rows; the call's error (FileNotFoundError, SelectionError,
     Cancelled...) is raised by ``__next__``. ``close()`` or dropping the stream stops the call."""
 
     def __iter__(self) -> RowStream: ...
-    def __next__(self) -> list[dict[str, Any]]: ...
+    def __next__(self) -> list[Any]:
+        """Row dicts; ``bytes`` (ready lines of text) from ``search(..., text=True)``."""
     def summary(self) -> Any:
         """The summary once every batch is read (the call's own: ``list_entries``: a
-        ``ListSummary``, ``hash_files``: a ``HashSummary``, ``find_dupes``: a ``DupesSummary``);
-        RuntimeError before, the call's error if it failed."""
+        ``ListSummary``, ``hash_files``: a ``HashSummary``, ``find_dupes``: a ``DupesSummary``,
+        ``search``: a ``SearchSummary``); RuntimeError before, the call's error if it failed."""
     def close(self) -> None: ...
     def __enter__(self) -> RowStream: ...
     def __exit__(
@@ -230,3 +234,44 @@ def hash_files(
 ) -> RowStream:
     """Rows ``{"path": str, "size": int, "digest": str}``, one per selected regular file;
     summary: the fields of ``vegafs.engine.HashSummary``."""
+
+@final
+class SearchSummary:
+    """What a finished ``search`` stream saw: the fields of ``vegafs.engine.SearchSummary``,
+    errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def files_searched(self) -> int: ...
+    @property
+    def files_matched(self) -> int: ...
+    @property
+    def files_without_match(self) -> int: ...
+    @property
+    def matched_lines(self) -> int: ...
+    @property
+    def binary_files(self) -> int: ...
+    @property
+    def bytes_searched(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_pattern(options: dict[str, Any]) -> None:
+    """Raises ``vegafs.errors.PatternError`` when the pattern does not compile."""
+
+def search(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    text: bool,
+    batch_size: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows shaped like ``vegafs.engine.SearchRow`` (``text``: ``bytes`` of formatted lines,
+    whole files each); summary: the fields of ``vegafs.engine.SearchSummary``."""

@@ -36,3 +36,8 @@ class PathPermissionDenied(PathNotAllowed):
 
 class Cancelled(VegaFSError):
     """The call was stopped through its CancelToken."""
+
+
+class PatternError(VegaFSError, ValueError):
+    """A search pattern that does not compile: bad syntax, or over the regex size or nesting
+    limit. Raised before anything is read."""

@@ -15,6 +15,9 @@ pub enum CoreError {
     /// a symlink (the tree changed since the root was checked).
     #[error("{}: {reason}", path.display())]
     NotAllowed { path: PathBuf, reason: String },
+    /// A search pattern that does not compile (syntax, or over the size or nesting limit).
+    #[error("invalid pattern: {0}")]
+    InvalidPattern(String),
     #[error("cancelled")]
     Cancelled,
 }

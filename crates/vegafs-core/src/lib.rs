@@ -11,6 +11,8 @@
 //! - [`list`]: one row per selected entry (path, type, size, mtime), streamed.
 //! - [`hash`]: a BLAKE3, SHA-256 or XXH3 digest of every selected file, streamed.
 //! - [`dupes`]: groups of files of equal content (size, then edges, then content hash).
+//! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
+//!   as rows or as ready lines of text.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
@@ -21,6 +23,7 @@ pub mod hash;
 pub mod kinds;
 pub mod list;
 pub mod rows;
+pub mod search;
 pub mod selection;
 pub mod topn;
 pub mod walk;
@@ -32,4 +35,5 @@ pub use error::{CoreError, ErrorKind, WalkError};
 pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
+pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};

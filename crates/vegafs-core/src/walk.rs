@@ -2,8 +2,9 @@
 //!
 //! Each directory is one rayon task: open it relative to its parent's handle, read it with
 //! `getdents64` into a buffer, `statx` each name relative to the directory's descriptor (no path
-//! is built for an entry unless a filter or the visitor needs it), spawn a task per
-//! subdirectory. A large directory is split further: its names go out in chunks of [`CHUNK`]
+//! is built for an entry unless a filter or the visitor needs it; a name listed as a regular
+//! file is not stat'ed for a visitor that does not need its metadata, see
+//! [`Visitor::FILE_META`]), spawn a task per subdirectory. A large directory is split further: its names go out in chunks of [`CHUNK`]
 //! names, each stat'ed and visited by its own task sharing the directory's handle, so that one
 //! directory of 100,000 files keeps every core busy.
 //!
@@ -97,6 +98,12 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// A regular file known from the directory listing alone (see [`Visitor::FILE_META`]).
+    fn listed_file() -> Self {
+        let (dev, ino, nlink, uid, size, blocks, mtime) = (0, 0, 0, 0, 0, 0, 0);
+        Meta { kind: EntryType::File, dev, ino, nlink, uid, size, blocks, mtime }
+    }
+
     fn from_stat(st: &Stat) -> Self {
         let kind = match FileType::from_raw_mode(st.st_mode) {
             FileType::RegularFile => EntryType::File,
@@ -164,6 +171,11 @@ impl<'a> Entry<'a> {
     /// read, never waited on. A root file is opened again the way the root was, and refused if
     /// it is no longer the same file. Errors do not name the path: [`Entry::path`] does.
     pub fn open_file(&self) -> io::Result<File> {
+        self.open_file_with_meta().map(|(file, _)| file)
+    }
+
+    /// [`Entry::open_file`], and the file's metadata as `fstat` gave it.
+    pub fn open_file_with_meta(&self) -> io::Result<(File, Meta)> {
         if self.meta.kind != EntryType::File {
             return Err(not_a_file(self.meta.kind));
         }
@@ -186,7 +198,7 @@ impl<'a> Entry<'a> {
                 return Err(io::Error::other("the file was replaced since the walk began"));
             }
         }
-        Ok(File::from(fd))
+        Ok((File::from(fd), meta))
     }
 }
 
@@ -209,6 +221,11 @@ pub trait Visitor: Send {
     fn dir_complete(&mut self, _path: &Path, _depth: usize, _subtree_weight: u64) {}
     /// An entry that could not be read. The walk goes on.
     fn error(&mut self, error: WalkError);
+    /// Whether regular files need their metadata (size, times, owner, inode). `false` (search):
+    /// a name the directory listing says is a regular file is not `stat`ed, unless a size or
+    /// time filter needs it; its [`Entry::meta`] then holds the kind alone (the rest 0), and
+    /// [`Entry::open_file_with_meta`] gives the rest from the opened file.
+    const FILE_META: bool = true;
 }
 
 /// Walk every root of `selection` in parallel; returns the visitors (as many as tasks ever ran
@@ -759,6 +776,8 @@ where
             if matches!(name.to_bytes(), b"." | b"..") {
                 continue;
             }
+            // Each name is kept after one byte: 1 if the listing says it is a regular file.
+            names.push(u8::from(raw.file_type() == FileType::RegularFile));
             names.extend_from_slice(name.to_bytes_with_nul());
             count += 1;
             if count == CHUNK {
@@ -913,14 +932,15 @@ where
     ) {
         let mut rest = names;
         let mut seen = 0usize;
-        while let Ok(name) = CStr::from_bytes_until_nul(rest) {
-            rest = &rest[name.to_bytes_with_nul().len()..];
+        while let Some((&listed_file, after)) = rest.split_first() {
+            let Ok(name) = CStr::from_bytes_until_nul(after) else { break };
+            rest = &after[name.to_bytes_with_nul().len()..];
             seen += 1;
             if seen % CANCEL_CHECK_EVERY == 0 && self.control.cancel.is_cancelled() {
                 break;
             }
             tally.entries += 1;
-            self.visit_name(node, fd.as_fd(), name, ignores, v, subdirs, tally);
+            self.visit_name(node, fd.as_fd(), name, listed_file == 1, ignores, v, subdirs, tally);
         }
     }
 
@@ -930,6 +950,7 @@ where
         node: &Arc<DirNode>,
         fd: BorrowedFd<'_>,
         name: &CStr,
+        listed_file: bool,
         ignores: Option<&Arc<IgnoreChain>>,
         v: &mut V,
         subdirs: &mut Vec<Arc<DirNode>>,
@@ -939,8 +960,13 @@ where
         if !self.sel.hidden && name.to_bytes().starts_with(b".") {
             return;
         }
-        let mut meta = match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Meta::from_stat(&st),
+        let stat = match listed_file && self.files_unstated() {
+            true => Ok(None),
+            false => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW).map(Some),
+        };
+        let mut meta = match stat {
+            Ok(Some(st)) => Meta::from_stat(&st),
+            Ok(None) => Meta::listed_file(),
             Err(e) => {
                 v.error(WalkError::from_errno(node.path.join(name_os), e));
                 tally.errors += 1;
@@ -1004,6 +1030,16 @@ where
             handle: Mutex::new(None),
             users: AtomicUsize::new(1),
         }));
+    }
+
+    /// Whether regular files go to the visitor without a `stat` (see [`Visitor::FILE_META`]).
+    fn files_unstated(&self) -> bool {
+        let sel = self.sel;
+        !V::FILE_META
+            && sel.min_size.is_none()
+            && sel.max_size.is_none()
+            && sel.newer_than.is_none()
+            && sel.older_than.is_none()
     }
 
     /// The filters that apply to reported entries other than directories.

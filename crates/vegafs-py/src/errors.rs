@@ -12,6 +12,7 @@ use vegafs_core::{CoreError, WalkError};
 pyo3::import_exception!(vegafs.errors, SelectionError);
 pyo3::import_exception!(vegafs.errors, Cancelled);
 pyo3::import_exception!(vegafs.errors, PathNotAllowed);
+pyo3::import_exception!(vegafs.errors, PatternError);
 
 pub fn to_pyerr(err: CoreError) -> PyErr {
     match err {
@@ -28,6 +29,7 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
         CoreError::NotAllowed { path, reason } => {
             PathNotAllowed::new_err((path.into_os_string(), reason))
         }
+        CoreError::InvalidPattern(message) => PatternError::new_err(message),
         CoreError::Cancelled => Cancelled::new_err("cancelled"),
     }
 }

@@ -9,6 +9,7 @@ mod errors;
 mod hash;
 mod list;
 mod rows;
+mod search;
 mod selection;
 
 use pyo3::prelude::*;
@@ -22,11 +23,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<analyze::Analysis>()?;
     m.add_class::<list::ListSummary>()?;
     m.add_class::<hash::HashSummary>()?;
+    m.add_class::<search::SearchSummary>()?;
     m.add_function(wrap_pyfunction!(analyze::analyze, m)?)?;
     m.add_function(wrap_pyfunction!(selection::check_selection, m)?)?;
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
     m.add_function(wrap_pyfunction!(hash::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(dupes::find_dupes, m)?)?;
     m.add_class::<dupes::DupesSummary>()?;
+    m.add_function(wrap_pyfunction!(search::search, m)?)?;
+    m.add_function(wrap_pyfunction!(search::check_pattern, m)?)?;
     Ok(())
 }

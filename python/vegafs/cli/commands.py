@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -59,17 +59,50 @@ def paths_param() -> Param:
                  flag="PATH")  # fmt: skip
 
 
-def selection_params() -> list[Param]:
+def positional_param(op: ops.Operation) -> list[Param]:
+    """The argument before PATH that fills ``op.positional`` (search's PATTERN), if any; see
+    ``take_positional``. Its metavar is the field's name in the singular: patterns -> PATTERN."""
+    if op.positional is None:
+        return []
+    metavar = op.positional.removesuffix("s").upper()
+    argument = typer.Argument(help=op.params.model_fields[op.positional].description,
+                              metavar=metavar, show_default=False)  # fmt: skip
+    return [Param("a_positional", Annotated[str | None, argument], None, flag=metavar)]
+
+
+def take_positional(ctx: typer.Context, op: ops.Operation, values: dict[str, Any]) -> None:
+    """Puts the first argument where it belongs: in ``op.positional``'s list, or, when that
+    field's option was given (``-e``), first among the PATHs, as grep and rg read it."""
+    if op.positional is None:
+        return
+    argument = values.pop("a_positional", None)
+    key = f"p_{op.positional}"
+    if values.get(key):
+        if argument is not None:
+            values["paths"] = [Path(argument), *(values.get("paths") or [])]
+    elif argument is None:
+        metavar = op.positional.removesuffix("s").upper()
+        _missing(ctx, metavar, f"the {op.positional} to look for")
+    else:
+        values[key] = [argument]
+
+
+def selection_params(op: ops.Operation | None = None) -> list[Param]:
+    """The Selection's options. A short flag the operation declares for one of its own fields
+    is the operation's (search's ``-x`` is ``--line-regexp``, as in grep and rg): the Selection's
+    option of that letter keeps its long form only."""
+    taken = set(op.short_flags.values()) if op is not None else set()
     out = []
     for f in SELECTION_OPTIONS:
         field = f"selection.{f.field}"
+        flags = [flag for flag in f.flags if flag not in taken]
         if f.kind == "switch":
             default = _selection_default(f.field)
-            opt = typer.Option(*f.flags, help=f.help, rich_help_panel=SELECTION_PANEL)
+            opt = typer.Option(*flags, help=f.help, rich_help_panel=SELECTION_PANEL)
             out.append(Param(f"s_{f.field}", Annotated[bool, opt], default, field, flag=f.shown))
             continue
         opt = typer.Option(
-            *f.flags,
+            *flags,
             help=f.help,
             metavar=f.metavar,
             show_default=False,
@@ -92,7 +125,7 @@ def operation_params(op: ops.Operation) -> list[Param]:
     for name, info in op.params.model_fields.items():
         if name == "selection":
             continue
-        long = "--" + name.replace("_", "-")
+        long = op.long_flags.get(name) or "--" + name.replace("_", "-")
         flags = [long] + ([op.short_flags[name]] if name in op.short_flags else [])
         shown = "/".join(sorted(flags, key=len))
         base, parse = _cli_type(info)
@@ -250,18 +283,22 @@ def flag_for(loc: tuple[int | str, ...] | str, params: list[Param] | None = None
     if parts[:1] == ["selection"] and len(parts) > 1 and (shown := selection_flag(parts[1])):
         return shown
     for p in params or ():
-        if p.field is not None and p.field == parts[0] and p.flag:
+        if p.field is not None and parts and p.field == parts[0] and p.flag:
             return p.flag
-    return ".".join(parts)
+    return ".".join(parts) or "options"  # a rule across fields (a model validator)
 
 
 def require_paths(ctx: typer.Context, paths: list[Path] | None) -> list[Path]:
     """The PATH arguments, or exit 2 saying they are missing, then the usage."""
-    if paths:
-        return paths
+    if not paths:
+        _missing(ctx, "PATH", "the directories or files to walk")
+    return paths
+
+
+def _missing(ctx: typer.Context, what: str, meaning: str) -> NoReturn:
     import sys
 
-    print("vegafs: error: missing PATH: the directories or files to walk", file=sys.stderr)
+    print(f"vegafs: error: missing {what}: {meaning}", file=sys.stderr)
     print(ctx.get_usage(), file=sys.stderr)
     print(f"Try '{ctx.command_path} --help' for help.", file=sys.stderr)
     raise typer.Exit(exits.USAGE)

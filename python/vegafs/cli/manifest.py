@@ -37,7 +37,7 @@ class ManifestLines(RowLines):
         self.algorithm = values.get("p_algo") or op.params.model_fields["algo"].default
         given = values.get("o_manifest")
         self.manifest = None if given is None else Path(given)
-        self.lines: IO[bytes] | None = None
+        self.spool: IO[bytes] | None = None
         self.written = 0
 
     def check(self, *, submit: bool, wait: bool) -> None:
@@ -52,7 +52,7 @@ class ManifestLines(RowLines):
         if not self.manifest.parent.is_dir():
             exits.fail(f"{show_path(str(self.manifest.parent))}: no such directory", exits.USAGE)
         # Lines wait in an unnamed file outside the tree: nothing half-written is ever walked.
-        self.lines = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process)
+        self.spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process)
 
     @property
     def progress_line(self) -> bool:
@@ -64,14 +64,14 @@ class ManifestLines(RowLines):
             return
         data = lines_for(self.algorithm, batch)
         self.written += len(batch)
-        if self.lines is not None:
-            self.lines.write(data)
+        if self.spool is not None:
+            self.spool.write(data)
             return
         write_bytes(data)
 
     def finish(self, summary: dict[str, Any]) -> None:
-        if self.lines is not None and self.manifest is not None:
-            self._write_manifest(self.lines, self.manifest)
+        if self.spool is not None and self.manifest is not None:
+            self._write_manifest(self.spool, self.manifest)
         report_errors(summary)
 
     def _write_manifest(self, lines: IO[bytes], path: Path) -> None:

@@ -17,9 +17,11 @@ from vegafs.cli.commands import (
     make_command,
     operation_params,
     paths_param,
+    positional_param,
     require_paths,
     selection_params,
     server_params,
+    take_positional,
 )
 from vegafs.cli.present import Presenter, presenter_for
 
@@ -32,10 +34,11 @@ EXIT_CODES = (
 def local_params(op: ops.Operation) -> list[Param]:
     """The arguments and options of ``vegafs OP``."""
     return [
+        *positional_param(op),
         paths_param(),
         *operation_params(op),
         *presenter_for(op).params,
-        *selection_params(),
+        *selection_params(op),
         *server_params(submit_flags=True),
     ]
 
@@ -46,6 +49,7 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
     params = local_params(op)
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
+        take_positional(ctx, op, values)
         paths = require_paths(ctx, values["paths"])
         submit, wait = values["j_submit"], values["j_wait"]
         if wait and not submit:
@@ -73,20 +77,23 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
             presenter=presenter,
         )
 
-    return make_command(params, f"{op.summary}\n\n{EXIT_CODES}", body)
+    exit_codes = presenter_class.exit_codes or EXIT_CODES
+    return make_command(params, f"{op.summary}\n\n{exit_codes}", body)
 
 
 def submit_command(op: ops.Operation) -> Callable[..., None]:
     """``vegafs jobs submit OP PATH... [options]``: the local command's options, as a job."""
     params = [
+        *positional_param(op),
         paths_param(),
         *operation_params(op),
-        *selection_params(),
+        *selection_params(op),
         *job_params(),
         *server_params(submit_flags=False),
     ]
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
+        take_positional(ctx, op, values)
         paths = require_paths(ctx, values["paths"])
         values["paths"] = [p.absolute() for p in paths]  # as the server must see them
         spec = build_params(op, params, values)
@@ -129,7 +136,7 @@ def run_here(op: ops.Operation, spec: BaseModel, presenter: Presenter) -> None:
     """Run the operation in this process: rows to the presenter as they come, then the summary."""
     from vegafs.cli.progress import ProgressLine
 
-    ctx = ops.RunContext(rows=presenter.rows)
+    ctx = ops.RunContext(rows=presenter.rows, lines=presenter.lines)
     with exits.local_run_errors(), ProgressLine(ctx.progress, enabled=presenter.progress_line):
         summary = op.run(spec, ctx)
     presenter.finish(summary.model_dump(mode="json"))

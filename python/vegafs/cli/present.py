@@ -26,6 +26,10 @@ class Presenter:
     """Shows rows as they come and the summary at the end; its class lists its output options."""
 
     params: ClassVar[list[Param]] = []
+    # The exit codes in the command's help; None: the generic ones.
+    exit_codes: ClassVar[str | None] = None
+    # Where an operation that formats its own text in the core writes it (RunContext.lines).
+    lines: ops.LineSink | None = None
 
     def __init__(self, op: ops.Operation, values: dict[str, Any]) -> None:
         self.op = op
@@ -145,6 +149,7 @@ PRESENTERS = {
     "analyze": "vegafs.cli.present:AnalyzeReport",
     "dupes": "vegafs.cli.present:DupeGroups",
     "hash": "vegafs.cli.manifest:ManifestLines",
+    "search": "vegafs.cli.search_output:SearchLines",
 }
 
 

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from vegafs.engine.dupes import DupeGroup, DupesSummary, find_dupes
     from vegafs.engine.hashing import HashRow, HashSummary, hash_files
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
+    from vegafs.engine.searching import (
+        SearchOptions,
+        SearchRow,
+        SearchSummary,
+        check_pattern,
+        search,
+    )
     from vegafs.engine.selection import EntryTypeName, Selection
 
 _WHERE = {
@@ -34,6 +41,11 @@ _WHERE = {
     "EntryRow": "vegafs.engine.listing",
     "ListSummary": "vegafs.engine.listing",
     "list_entries": "vegafs.engine.listing",
+    "SearchOptions": "vegafs.engine.searching",
+    "check_pattern": "vegafs.engine.searching",
+    "SearchRow": "vegafs.engine.searching",
+    "SearchSummary": "vegafs.engine.searching",
+    "search": "vegafs.engine.searching",
     "EntryTypeName": "vegafs.engine.selection",
     "Selection": "vegafs.engine.selection",
 }
@@ -51,12 +63,17 @@ __all__ = [
     "ListSummary",
     "Progress",
     "RowStream",
+    "SearchOptions",
+    "SearchRow",
+    "SearchSummary",
     "Selection",
     "__version__",
     "analyze",
+    "check_pattern",
     "find_dupes",
     "hash_files",
     "list_entries",
+    "search",
 ]
 
 

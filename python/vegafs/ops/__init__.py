@@ -3,6 +3,7 @@ the API, the worker and the docs are driven from."""
 
 from vegafs.ops.registry import (
     ENTRY_POINT_GROUP,
+    LineSink,
     Operation,
     RowBuffer,
     Rows,
@@ -17,6 +18,7 @@ from vegafs.ops.registry import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "LineSink",
     "Operation",
     "RowBuffer",
     "RowSink",

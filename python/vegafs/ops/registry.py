@@ -28,6 +28,8 @@ ENTRY_POINT_GROUP = "vegafs.operations"
 # A batch of rows, each a JSON-ready dict shaped like the operation's row model.
 Rows = list[dict[str, Any]]
 RowSink = Callable[[Rows], None]
+# Ready lines of text (bytes), for operations that format their output in the core.
+LineSink = Callable[[bytes], None]
 
 
 class RowBuffer:
@@ -43,11 +45,16 @@ class RowBuffer:
 @dataclass(frozen=True)
 class RunContext:
     """What a caller shares with a running operation: its progress counters and cancel token,
-    where its rows go, and the roots its walk must stay beneath (jobs; empty: anywhere)."""
+    where its rows go, and the roots its walk must stay beneath (jobs; empty: anywhere).
+
+    ``lines``: set by a caller that only prints (the local CLI without ``--json``). An operation
+    that can format its text output in the core (``search``) then writes those bytes there and
+    sends no rows; the others ignore it."""
 
     progress: Progress = field(default_factory=Progress)
     cancel: CancelToken = field(default_factory=CancelToken)
     rows: RowSink = field(default_factory=RowBuffer)
+    lines: LineSink | None = None
     beneath: tuple[Path, ...] = ()
 
 
@@ -71,6 +78,11 @@ class Operation:
     # Short command-line flags for params fields, e.g. {"top": "-n"}; long flags come from the
     # field names (`max_errors` -> `--max-errors`).
     short_flags: Mapping[str, str] = field(default_factory=dict)
+    # Long flags that are not the field's name, e.g. {"patterns": "--regexp"}.
+    long_flags: Mapping[str, str] = field(default_factory=dict)
+    # A list field the command line also takes as its first argument, before PATH (search's
+    # PATTERN); when its option is given, that argument is a PATH, as in grep and rg.
+    positional: str | None = None
     # A row as one line of text (the CLI's default output); None: its JSON.
     text: Callable[[dict[str, Any]], str] | None = None
     # The params with every path they name confined to the roots (ops.confine).
@@ -90,6 +102,7 @@ BUILTIN = {
     "dupes": "vegafs.ops.dupes:DUPES",
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
+    "search": "vegafs.ops.search:SEARCH",
 }
 
 _LOADED: dict[str, Operation] = {}

@@ -34,7 +34,7 @@ from vegafs.api.schemas import (
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
-from vegafs.errors import SelectionError
+from vegafs.errors import PatternError, SelectionError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
@@ -163,6 +163,11 @@ def submit(
             "validation",
             f"invalid {field}: {e.message}",
             errors=[{"field": field, "message": e.message}],
+        ) from None
+    except PatternError as e:  # search's pattern: does not compile, or over a limit
+        message = f"invalid pattern: {e}"
+        raise Problem(
+            422, "validation", message, errors=[{"field": "params.patterns", "message": message}]
         ) from None
     most = svc.settings.max_active_jobs_per_key
     if job_repo.active_count_of(svc.db, who.name) >= most:
