@@ -136,7 +136,7 @@ def run_here(op: ops.Operation, spec: BaseModel, presenter: Presenter) -> None:
     """Run the operation in this process: rows to the presenter as they come, then the summary."""
     from vegafs.cli.progress import ProgressLine
 
-    ctx = ops.RunContext(rows=presenter.rows, lines=presenter.lines)
+    ctx = ops.RunContext(rows=presenter.rows, lines=presenter.core_lines)
     with exits.local_run_errors(), ProgressLine(ctx.progress, enabled=presenter.progress_line):
         summary = op.run(spec, ctx)
     presenter.finish(summary.model_dump(mode="json"))

@@ -29,7 +29,7 @@ class Presenter:
     # The exit codes in the command's help; None: the generic ones.
     exit_codes: ClassVar[str | None] = None
     # Where an operation that formats its own text in the core writes it (RunContext.lines).
-    lines: ops.LineSink | None = None
+    core_lines: ops.LineSink | None = None
 
     def __init__(self, op: ops.Operation, values: dict[str, Any]) -> None:
         self.op = op

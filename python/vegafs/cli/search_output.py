@@ -16,7 +16,7 @@ import typer
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
-from vegafs.cli.output import to_stdout, write
+from vegafs.cli.output import write, write_bytes
 from vegafs.cli.present import JSON_ROWS_HELP, Presenter
 from vegafs.cli.values import show_path
 
@@ -44,15 +44,11 @@ class SearchLines(Presenter):
         )
         self.last: tuple[str, int] | None = None  # the last line printed from rows
         if not self.as_json:
-            self.lines = self.write_bytes
+            self.core_lines = write_bytes
 
     @property
     def progress_line(self) -> bool:
         return not sys.stdout.isatty()
-
-    def write_bytes(self, data: bytes) -> None:
-        with to_stdout():
-            sys.stdout.buffer.write(data)
 
     def rows(self, batch: ops.Rows) -> None:
         if self.as_json:
