@@ -152,18 +152,23 @@ class PgStore:
                 max_size=self._pool_size,
                 timeout=CONNECT_TIMEOUT_S,
                 init=_init_connection,
+                reset=_keep_session,
             )
         return self._pool
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        """A pooled connection; a lost or refused one raises DatabaseUnavailable."""
+        """A pooled connection; a lost or refused one raises DatabaseUnavailable. Any failure
+        to connect counts as refused (as psycopg's OperationalError: the database is down, does
+        not accept connections, or refuses this role)."""
+        acquired = False
         try:
             pool = await self._connection_pool()
             async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
+                acquired = True
                 yield conn
         except Exception as e:
-            if _is_connection_error(e):
+            if (not acquired and _is_connect_error(e)) or _is_connection_error(e):
                 raise DatabaseUnavailable(" ".join(str(e).split()) or type(e).__name__) from e
             raise
 
@@ -232,6 +237,19 @@ class PgStore:
 async def _init_connection(conn: Any) -> None:
     # JSON columns as the sync engine reads and writes them (json.dumps / json.loads).
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _keep_session(conn: Any) -> None:
+    """What the pool runs on a connection given back, after rolling back any open transaction
+    (which it always does). asyncpg's default also sends ``RESET ALL``, ``UNLISTEN *``,
+    ``CLOSE ALL`` and releases advisory locks: a round trip per request, for session state that
+    these statements never create."""
+
+
+def _is_connect_error(e: Exception) -> bool:
+    import asyncpg
+
+    return isinstance(e, OSError | TimeoutError | asyncpg.PostgresError | asyncpg.InterfaceError)
 
 
 def _is_connection_error(e: Exception) -> bool:

@@ -154,6 +154,8 @@ async def submit(
         raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
     roots = allowed_roots(svc.settings, who)
     try:
+        # In the event loop: a few realpath/lstat calls on the roots' file systems (microseconds
+        # on local disks; a hung network mount under VEGAFS_ROOTS would hold this process).
         spec = op.confine(spec, roots)
     except PathPermissionDenied as e:
         raise Problem(422, "permission-denied", str(e), path=e.path) from None
