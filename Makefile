@@ -80,7 +80,6 @@ bench-search: build ## vegafs search against rg -uuu, ugrep -r, grep -r on a gen
 
 bench-api: build services ## Job service under wrk on PostgreSQL, against a bare FastAPI + asyncpg floor (docs/benchmarks.md)
 	scripts/ensure-packages.sh wrk
-	$(BIN)/pip install -q 'asyncpg>=0.29'  # bench/floor_app.py only; not a VegaFS dependency
 	$(BIN)/python bench/jobs_api.py $(BENCH_API_ARGS)
 
 clean: ## Remove build outputs and the virtualenv

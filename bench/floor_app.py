@@ -15,8 +15,8 @@ idempotency, no metrics, no validation beyond JSON):
 Both answer the same fields as VegaFS's job JSON (the columns VegaFS does not have here are
 constants), so the responses are of the same size. asyncpg prepares and caches the statements
 (its default). The floor is what the two routes cost in Python with a fast driver and no
-product: jobs_api.py divides VegaFS's figures by it. asyncpg is not a VegaFS dependency:
-`make bench-api` installs it into the virtualenv.
+product: jobs_api.py divides VegaFS's figures by it. (asyncpg is also VegaFS's own driver for
+the API's hot path on PostgreSQL, python/vegafs/db/store.py.)
 """
 
 from __future__ import annotations

@@ -827,8 +827,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         proc = subprocess.run([sys.executable, "-c", "import asyncpg"], check=False)
         if proc.returncode != 0:
             fail(
-                f"the floor needs asyncpg: {sys.executable} -m pip install asyncpg "
-                "(`make bench-api` does), or pass --no-floor"
+                "the floor needs asyncpg (a VegaFS dependency: `make build` installs it), "
+                "or pass --no-floor"
             )
     ensure_database(args.database_url)
     owner = f"{KEY_PREFIX}{os.getpid()}-{int(time.time())}"

@@ -332,10 +332,13 @@ def test_a_shared_service_limits_jobs_streams_and_priority_per_key(
             # queued + running jobs per key
             first = a.post("/jobs", json={**body, "priority": -1}).json()
             assert first["priority"] == -1
-            queued = a.post("/jobs", json=body)
+            queued = a.post("/jobs", json=body, headers={"Idempotency-Key": "q"})
             assert queued.status_code == 202
             r = a.post("/jobs", json=body)
             assert r.status_code == 429, r.text
+            # A repeat of an earlier request is not a new job: it gets that job, limit or not.
+            again = a.post("/jobs", json=body, headers={"Idempotency-Key": "q"})
+            assert (again.status_code, again.json()["id"]) == (200, queued.json()["id"])
             assert r.headers["retry-after"] == "5"
             assert (r.json()["type"], r.json()["detail"]) == (
                 "/problems/too-many-jobs",

@@ -143,6 +143,38 @@ def test_concurrent_submissions_with_one_idempotency_key_make_one_job(db: Databa
     assert len(set(ids)) == 1
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL's: docs/api
+def test_concurrent_submissions_never_exceed_the_per_key_limit(db: Database) -> None:
+    """The count and the INSERT are one transaction, and SQLite admits one writer at a time: 12
+    submits at once against a limit of 3 make exactly 3 jobs; another owner is not held back."""
+    outcomes: list[str] = []
+
+    def submitter(n: int) -> None:
+        try:
+            q.submit(db, operation="analyze", spec={"n": n}, owner="t", most_active=3)
+            outcomes.append("created")
+        except q.TooManyActiveJobs as e:
+            outcomes.append(f"refused at {e.most}")
+
+    run_in_threads([partial(submitter, n) for n in range(12)])
+    assert sorted(outcomes) == ["created"] * 3 + ["refused at 3"] * 9
+    assert q.active_count_of(db, "t") == 3
+    assert q.submit(db, operation="analyze", spec={}, owner="u", most_active=3)[1] is True
+
+
+def test_a_repeated_idempotency_key_gives_its_job_even_at_the_limit(db: Database) -> None:
+    first, created = q.submit(
+        db, operation="analyze", spec={}, owner="t", idempotency_key="k", most_active=1
+    )
+    assert created
+    with pytest.raises(q.TooManyActiveJobs):
+        q.submit(db, operation="analyze", spec={"n": 1}, owner="t", most_active=1)
+    again, created = q.submit(
+        db, operation="analyze", spec={}, owner="t", idempotency_key="k", most_active=1
+    )
+    assert (again.id, created) == (first.id, False)
+
+
 def test_failures_are_classified_and_backed_off() -> None:
     assert not is_transient(FileNotFoundError(2, "No such file or directory", "/x"))
     assert not is_transient(SelectionError("bad glob", "include"))

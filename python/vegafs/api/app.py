@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, worker_concurrency: int = 0)
         try:
             yield
         finally:
-            services.close()
+            await services.close()
 
     app = FastAPI(
         title="VegaFS",

@@ -11,19 +11,16 @@ every request needs one. Verified keys are remembered for
 first key created makes the service closed within that time too.
 """
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from vegafs.api.problems import Problem
-from vegafs.db import Database
 from vegafs.db import keys as key_repo
+from vegafs.db.store import JobStore
 
 LOCAL = "local"
 
@@ -46,30 +43,30 @@ OPEN = Principal(LOCAL, frozenset(key_repo.SCOPES), None)
 
 
 class Authenticator:
-    def __init__(self, db: Database, memo_s: float, *, may_be_open: bool) -> None:
-        self._db = db
+    """Who a request's key is, read from the store and remembered for ``memo_s`` seconds. It
+    runs in the event loop: the memo needs no lock."""
+
+    def __init__(self, store: JobStore, memo_s: float, *, may_be_open: bool) -> None:
+        self._store = store
         self._may_be_open = may_be_open
         self._memo_s = memo_s
-        self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, Principal | None]] = {}
         self._open_until = 0.0
         self._open = False
 
-    def _is_open(self) -> bool:
+    async def _is_open(self) -> bool:
         if not self._may_be_open:
             return False
         now = time.monotonic()
-        with self._lock:
-            if now < self._open_until:
-                return self._open
-        is_open = key_repo.active_count(self._db) == 0
-        with self._lock:
-            self._open, self._open_until = is_open, now + self._memo_s
+        if now < self._open_until:
+            return self._open
+        is_open = await self._store.active_key_count() == 0
+        self._open, self._open_until = is_open, now + self._memo_s
         return is_open
 
-    def principal(self, authorization: str | None) -> Principal:
+    async def principal(self, authorization: str | None) -> Principal:
         if authorization is None:
-            if self._is_open():
+            if await self._is_open():
                 return OPEN
             raise _unauthorized("an API key is required (Authorization: Bearer <key>)")
         scheme, _, key = authorization.partition(" ")
@@ -77,19 +74,17 @@ class Authenticator:
             raise _unauthorized("the Authorization header must be 'Bearer <key>'")
         key = key.strip()
         now = time.monotonic()
-        with self._lock:
-            memo = self._keys.get(key)
+        memo = self._keys.get(key)
         if memo is None or memo[0] < now:
-            info = key_repo.verify(self._db, key)
+            info = await self._store.verify_key(key)
             found = (
                 None
                 if info is None
                 else Principal(info.name, info.scopes, Path(info.root) if info.root else None)
             )
-            with self._lock:
-                if len(self._keys) > 10_000:
-                    self._keys.clear()
-                self._keys[key] = memo = (now + self._memo_s, found)
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[key] = memo = (now + self._memo_s, found)
         if memo[1] is None:
             raise _unauthorized("the API key is not valid (unknown or revoked)")
         return memo[1]
@@ -99,29 +94,34 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-# Declares the scheme in the OpenAPI schema; the header is read and checked by Authenticator.
-BEARER = HTTPBearer(
-    auto_error=False,
-    bearerFormat="vfs_<lookup>_<secret>",
-    description="An API key from `vegafs keys create`. Not needed while no key exists.",
-)
+class KeyWithScope(HTTPBearer):
+    """The dependency of an authenticated route: the caller's principal, which must hold
+    ``scope``. It is an HTTPBearer so that the OpenAPI schema declares the scheme (as
+    ``HTTPBearer``); the header is read and checked by Authenticator. (One dependency, not a
+    second one for the schema: each costs FastAPI a pass of its solver per request.)"""
 
+    def __init__(self, scope: str) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name="HTTPBearer",
+            bearerFormat="vfs_<lookup>_<secret>",
+            description="An API key from `vegafs keys create`. Not needed while no key exists.",
+        )
+        self.scope = scope
 
-def require(scope: str) -> Callable[..., Principal]:
-    """A dependency: the caller's principal, which must hold ``scope``."""
-
-    def dependency(
-        request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-    ) -> Principal:
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         auth: Authenticator = request.app.state.services.auth
-        who = auth.principal(request.headers.get("authorization"))
+        who = await auth.principal(request.headers.get("authorization"))
         # submit implies read: a key sees the jobs it submits.
         held = who.scopes | ({"read"} if "submit" in who.scopes else set())
-        if scope not in held and not who.admin:
-            raise Problem(403, "forbidden", f"the API key lacks the {scope!r} scope")
+        if self.scope not in held and not who.admin:
+            raise Problem(403, "forbidden", f"the API key lacks the {self.scope!r} scope")
         return who
 
-    return dependency
+
+def require(scope: str) -> KeyWithScope:
+    """A dependency: the caller's principal, which must hold ``scope``."""
+    return KeyWithScope(scope)
 
 
 ReadPrincipal = Depends(require("read"))

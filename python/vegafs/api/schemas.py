@@ -1,5 +1,6 @@
 """The request and response bodies of the API."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -67,30 +68,31 @@ class JobOut(JobBrief):
     summary: dict[str, Any] | None
 
 
-def job_json(row: Any, base: str) -> dict[str, Any]:
-    """A job row as JobOut's JSON (built directly: this is the API's hottest path)."""
-    url = f"{base}/jobs/{row.id}"
+def job_json(row: Mapping[Any, Any], base: str) -> dict[str, Any]:
+    """A job row (its mapping: a SQLAlchemy row's ``_mapping`` or an asyncpg record) as
+    JobOut's JSON (built directly: this is the API's hottest path)."""
+    url = f"{base}/jobs/{row['id']}"
     return {
-        "id": row.id,
-        "operation": row.operation,
-        "params": row.spec,
-        "status": row.status,
-        "priority": row.priority,
-        "attempts": row.attempts,
-        "max_attempts": row.max_attempts,
-        "cancel_requested": row.cancel_requested,
-        "owner": row.owner,
-        "progress": row.progress,
-        "summary": row.summary,
-        "error": row.error,
-        "result_rows": row.result_rows,
-        "version": row.version,
-        "worker_id": row.worker_id,
-        "created_at": _utc(row.created_at),
-        "updated_at": _utc(row.updated_at),
-        "run_after": _utc(row.run_after),
-        "started_at": _utc(row.started_at),
-        "finished_at": _utc(row.finished_at),
+        "id": row["id"],
+        "operation": row["operation"],
+        "params": row["spec"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "attempts": row["attempts"],
+        "max_attempts": row["max_attempts"],
+        "cancel_requested": row["cancel_requested"],
+        "owner": row["owner"],
+        "progress": row["progress"],
+        "summary": row["summary"],
+        "error": row["error"],
+        "result_rows": row["result_rows"],
+        "version": row["version"],
+        "worker_id": row["worker_id"],
+        "created_at": _utc(row["created_at"]),
+        "updated_at": _utc(row["updated_at"]),
+        "run_after": _utc(row["run_after"]),
+        "started_at": _utc(row["started_at"]),
+        "finished_at": _utc(row["finished_at"]),
         "links": {
             "self": url,
             "results": f"{url}/results",

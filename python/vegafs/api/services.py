@@ -8,11 +8,13 @@ from vegafs.api.metrics import JobStats
 from vegafs.cache import Cache, connect
 from vegafs.cache.bus import Bus
 from vegafs.db import Database
+from vegafs.db.store import JobStore, open_store
 from vegafs.jobs import Worker
 from vegafs.settings import Settings
 
-# The API's blocking work (every database call) runs on AnyIO's thread pool, which create_app
-# sizes to this, and the database pool keeps as many connections. With more threads than pooled
+# The API's blocking work (every database call but the store's on PostgreSQL) runs on AnyIO's
+# thread pool, which create_app sizes to this, and the database pool keeps as many connections
+# (the store's asyncpg pool as many again). With more threads than pooled
 # connections, SQLAlchemy opens and closes a connection for each request over the pool's size
 # (AnyIO's default of 40 threads on a pool of 10 cost a third of GET throughput, and more
 # threads than this gain nothing in one process: docs/benchmarks.md).
@@ -23,6 +25,7 @@ API_THREADS = 16
 class Services:
     settings: Settings
     db: Database
+    store: JobStore  # the hot path: submit, read a job, find a key (db/store.py)
     cache: Cache
     bus: Bus
     auth: Authenticator
@@ -33,18 +36,20 @@ class Services:
     @classmethod
     def open(cls, settings: Settings, *, worker_concurrency: int = 0) -> "Services":
         db = Database(settings.database, pool_size=API_THREADS)
+        store = open_store(db, pool_size=API_THREADS)
         cache, bus = connect(settings.redis_url, settings.cache_timeout_s)
         worker = (
             Worker(db, cache, bus, settings, concurrency=worker_concurrency)
             if worker_concurrency > 0
             else None
         )
-        auth = Authenticator(db, settings.auth_memo_s, may_be_open=settings.bound_to_loopback())
+        auth = Authenticator(store, settings.auth_memo_s, may_be_open=settings.bound_to_loopback())
         streams = StreamSlots(settings.max_streams_per_key, settings.max_streams)
         stats = JobStats(db, settings.metrics_cache_s)
-        return cls(settings, db, cache, bus, auth, streams, stats, worker)
+        return cls(settings, db, store, cache, bus, auth, streams, stats, worker)
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        await self.store.close()
         if self.worker is not None:
             self.worker.stop()
         self.bus.close()

@@ -11,7 +11,7 @@ reclaims live leases nor hands out leases that have already run out.
 """
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -71,6 +71,15 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with another operation or other params."""
 
 
+class TooManyActiveJobs(Exception):
+    """The key already has ``most`` jobs queued or running (VEGAFS_MAX_ACTIVE_JOBS_PER_KEY)."""
+
+    def __init__(self, owner: str, most: int) -> None:
+        super().__init__(f"{owner!r} has {most} jobs queued or running")
+        self.owner = owner
+        self.most = most
+
+
 def _bump() -> dict[str, Any]:
     return {"version": JOB.c.version + 1, "updated_at": utcnow()}
 
@@ -110,12 +119,59 @@ def submit(
     use_cache: bool = True,
     idempotency_key: str | None = None,
     key_root: str | None = None,
+    most_active: int | None = None,
 ) -> tuple[Row[Any], bool]:
     """Queue a job. Returns (job, created); a repeated idempotency key returns the first job.
     ``key_root``: the submitting key's root, kept so that every attempt (and a retry) confines
-    the job's paths to it again."""
+    the job's paths to it again. ``most_active``: TooManyActiveJobs when ``owner`` already has
+    that many jobs queued or running, counted in the INSERT's transaction. On SQLite, which
+    admits one writer at a time, the limit is exact; on PostgreSQL, submits of one key that run
+    at the same moment do not see each other's rows, so each of them can pass the limit by one
+    (docs/api/index.md: a lock per key would make it exact, but it would hold each key to one
+    commit at a time, under 300 submits/s: docs/benchmarks.md)."""
+    values = new_job_values(
+        operation=operation,
+        spec=spec,
+        owner=owner,
+        priority=priority,
+        max_attempts=max_attempts,
+        use_cache=use_cache,
+        idempotency_key=idempotency_key,
+        key_root=key_root,
+    )
+    with db.write() as conn:
+        if idempotency_key is not None:
+            existing = _by_idempotency_key(conn, owner, idempotency_key)
+            if existing is not None:
+                return _same_request(existing, operation, spec), False
+        if most_active is not None and (
+            conn.execute(count_active_of(owner)).scalar_one() >= most_active
+        ):
+            raise TooManyActiveJobs(owner, most_active)
+        row = conn.execute(_insert_ignoring_conflict(db), values).first()
+        if row is None:  # a concurrent request with the same key won the race
+            existing = _by_idempotency_key(conn, owner, idempotency_key or "")
+            assert existing is not None
+            return _same_request(existing, operation, spec), False
+        if not db.is_sqlite:
+            conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        return row, True
+
+
+def new_job_values(
+    *,
+    operation: str,
+    spec: dict[str, Any],
+    owner: str,
+    priority: int,
+    max_attempts: int,
+    use_cache: bool,
+    idempotency_key: str | None,
+    key_root: str | None,
+) -> dict[str, Any]:
+    """Every column of a new, queued job."""
     now = utcnow()
-    values = {
+    return {
         "operation": operation,
         "spec": spec,
         "status": "queued",
@@ -133,19 +189,6 @@ def submit(
         "created_at": now,
         "updated_at": now,
     }
-    with db.write() as conn:
-        if idempotency_key is not None:
-            existing = _by_idempotency_key(conn, owner, idempotency_key)
-            if existing is not None:
-                return _same_request(existing, operation, spec), False
-        row = conn.execute(_insert_ignoring_conflict(db), values).first()
-        if row is None:  # a concurrent request with the same key won the race
-            existing = _by_idempotency_key(conn, owner, idempotency_key or "")
-            assert existing is not None
-            return _same_request(existing, operation, spec), False
-        if not db.is_sqlite:
-            conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        return row, True
 
 
 def _insert_ignoring_conflict(db: Database) -> Any:
@@ -164,11 +207,16 @@ def _by_idempotency_key(conn: Connection, owner: str, key: str) -> Row[Any] | No
 
 
 def _same_request(row: Row[Any], operation: str, spec: dict[str, Any]) -> Row[Any]:
-    if row.operation != operation or row.spec != spec:
-        raise IdempotencyConflict(
-            f"Idempotency-Key was first used for job {row.id} with other parameters"
-        )
+    ensure_same_request(row._mapping, operation, spec)
     return row
+
+
+def ensure_same_request(job: Mapping[Any, Any], operation: str, spec: dict[str, Any]) -> None:
+    """IdempotencyConflict unless ``job`` (found by its Idempotency-Key) asked for the same."""
+    if job["operation"] != operation or job["spec"] != spec:
+        raise IdempotencyConflict(
+            f"Idempotency-Key was first used for job {job['id']} with other parameters"
+        )
 
 
 def get(db: Database, job_id: int) -> Row[Any] | None:

@@ -10,6 +10,7 @@ so a fast hash is enough (there is no password to brute-force). Keys made before
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -59,20 +60,30 @@ def create(db: Database, *, name: str, scopes: frozenset[str], root: str | None)
 
 
 def verify(db: Database, key: str) -> KeyInfo | None:
-    parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "vfs":
+    lookup = lookup_of(key)
+    if lookup is None:
         return None
     with db.read() as conn:
         row = conn.execute(
-            select(KEY).where(KEY.c.lookup == parts[1], KEY.c.revoked_at.is_(None))
+            select(KEY).where(KEY.c.lookup == lookup, KEY.c.revoked_at.is_(None))
         ).first()
-    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
+    return None if row is None else proven(row._mapping, key)
+
+
+def lookup_of(key: str) -> str | None:
+    """The lookup part of ``vfs_<lookup>_<secret>``; None when ``key`` is not of that form."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "vfs":
         return None
-    return _info(row)
+    return parts[1]
 
 
-def _info(row: Row[Any]) -> KeyInfo:
-    return KeyInfo(id=row.id, name=row.name, scopes=frozenset(row.scopes.split(",")), root=row.root)
+def proven(row: Mapping[Any, Any], key: str) -> KeyInfo | None:
+    """The key's row, once the hash of ``key`` proves it (a constant-time comparison)."""
+    if not hmac.compare_digest(row["key_hash"], _hash(key)):
+        return None
+    scopes = frozenset(row["scopes"].split(","))
+    return KeyInfo(id=row["id"], name=row["name"], scopes=scopes, root=row["root"])
 
 
 def active_count(db: Database) -> int:

@@ -1,9 +1,9 @@
 """Waking idle workers when a job is queued.
 
-Every process that queues a job publishes the ``queue`` topic on the bus (in-process, or Redis
-across hosts). On PostgreSQL the INSERT also sends ``NOTIFY vegafs_jobs``; a listener thread turns
-that into the same local event, so workers on hosts without Redis wake at once too. Polling every
-``VEGAFS_POLL_S`` stays as the fallback for anything missed.
+On PostgreSQL the INSERT of a job sends ``NOTIFY vegafs_jobs``; a listener thread in every worker
+process turns that into the local ``queue`` event, with or without Redis. On SQLite the process
+that queues a job publishes the ``queue`` topic on the bus (in-process, or Redis across
+processes). Polling every ``VEGAFS_POLL_S`` stays as the fallback for anything missed.
 """
 
 import logging

@@ -3,14 +3,16 @@
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+from anyio import to_thread
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy import Row
 
 from vegafs import ops
 from vegafs.api.auth import Principal, ReadPrincipal, SubmitPrincipal
@@ -48,6 +50,7 @@ Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")]
 # PostgreSQL refuses NUL in text: a NUL in a filter is a 422, not a 500.
 NO_NUL = r"^[^\x00]*$"
 TOO_MANY_JOBS_RETRY_S = 5
+JobRowT = TypeVar("JobRowT", Row[Any], Mapping[Any, Any])
 
 
 def services(request: Request) -> Services:
@@ -68,16 +71,21 @@ def allowed_roots(settings: Settings, who: Principal) -> list[Path]:
 
 
 def visible_job(svc: Services, job_id: int, who: Principal) -> Any:
-    row = job_repo.get(svc.db, job_id)
+    return visible(job_repo.get(svc.db, job_id), job_id, who)
+
+
+def visible(row: JobRowT | None, job_id: int, who: Principal) -> JobRowT:
+    """``row``, job ``job_id``, if it exists and ``who`` may see it."""
     if row is None:
         raise Problem(404, "job-not-found", f"no job {job_id}")
-    if not who.may_see(row.owner):
+    if not who.may_see(row.owner if isinstance(row, Row) else row["owner"]):
         raise Problem(403, "forbidden", f"job {job_id} belongs to another API key")
     return row
 
 
-def out(row: Any) -> dict[str, Any]:
-    return job_json(row, BASE)
+def out(row: Row[Any] | Mapping[Any, Any]) -> dict[str, Any]:
+    """A SQLAlchemy row, or a store's (an asyncpg record is not a registered Mapping)."""
+    return job_json(row._mapping if isinstance(row, Row) else row, BASE)
 
 
 def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -115,7 +123,7 @@ def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None
         ),
     },
 )
-def submit(
+async def submit(
     request: Request,
     body: Annotated[SubmitJob, Body(openapi_examples={"analyze": {"value": ANALYZE_EXAMPLE}})],
     idempotency_key: Annotated[
@@ -146,6 +154,8 @@ def submit(
         raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
     roots = allowed_roots(svc.settings, who)
     try:
+        # In the event loop: a few realpath/lstat calls on the roots' file systems (microseconds
+        # on local disks; a hung network mount under VEGAFS_ROOTS would hold this process).
         spec = op.confine(spec, roots)
     except PathPermissionDenied as e:
         raise Problem(422, "permission-denied", str(e), path=e.path) from None
@@ -169,18 +179,8 @@ def submit(
         raise Problem(
             422, "validation", message, errors=[{"field": "params.patterns", "message": message}]
         ) from None
-    most = svc.settings.max_active_jobs_per_key
-    if job_repo.active_count_of(svc.db, who.name) >= most:
-        raise Problem(
-            429,
-            "too-many-jobs",
-            f"the API key {who.name!r} has {most} jobs queued or running, the most it may have "
-            "(VEGAFS_MAX_ACTIVE_JOBS_PER_KEY): submit again when some have finished",
-            headers={"Retry-After": str(TOO_MANY_JOBS_RETRY_S)},
-        )
     try:
-        row, created = job_repo.submit(
-            svc.db,
+        row, created = await svc.store.submit(
             operation=op.name,
             spec=spec.model_dump(mode="json"),
             owner=who.name,
@@ -189,11 +189,20 @@ def submit(
             use_cache=not body.fresh,
             idempotency_key=idempotency_key,
             key_root=None if who.root is None else str(who.root),
+            most_active=svc.settings.max_active_jobs_per_key,
         )
+    except job_repo.TooManyActiveJobs as e:
+        raise Problem(
+            429,
+            "too-many-jobs",
+            f"the API key {who.name!r} has {e.most} jobs queued or running, the most it may "
+            "have (VEGAFS_MAX_ACTIVE_JOBS_PER_KEY): submit again when some have finished",
+            headers={"Retry-After": str(TOO_MANY_JOBS_RETRY_S)},
+        ) from None
     except job_repo.IdempotencyConflict as e:
         raise Problem(409, "idempotency-key-reused", str(e)) from None
-    if created:
-        svc.bus.publish(QUEUE_TOPIC)
+    if created and not svc.store.notifies:  # (Redis, when set, may block: not in the loop)
+        await to_thread.run_sync(svc.bus.publish, QUEUE_TOPIC)
     job = out(row)
     return reply(job, 202 if created else 200, {"Location": job["links"]["self"]})
 
@@ -242,8 +251,9 @@ def _cursor(cursor: str | None, largest: int = 2**63 - 1) -> int | None:
     summary="A job: status, progress, summary, error",
     responses={404: NO_JOB},
 )
-def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> Response:
-    return reply(out(visible_job(services(request), job_id, who)))
+async def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> Response:
+    row = await services(request).store.get(job_id)
+    return reply(job_json(visible(row, job_id, who), BASE))
 
 
 @router.get(
