@@ -293,8 +293,8 @@ def test_events_stream_progress_and_resume_after_the_last_id(
 def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
     with stack.client() as http:
         ops = http.get("/operations").json()
-    assert [op["name"] for op in ops] == ["analyze", "list"]
-    analyze, listing = ops
+    assert [op["name"] for op in ops] == ["analyze", "dupes", "list"]
+    analyze, dupes, listing = ops
     assert "selection" in analyze["params_schema"]["properties"]
     assert analyze["mutates"] is False
     assert set(analyze["result_schema"]["properties"]) >= {"files", "error_count", "elapsed_s"}
@@ -302,6 +302,7 @@ def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
     assert set(analyze["row_schema"]["properties"]) == {"path", "kind", "error"}
     assert set(listing["row_schema"]["properties"]) == {"path", "type", "size", "mtime"}
     assert listing["row_schema"]["required"] == ["path", "type", "size", "mtime"]
+    assert dupes["row_schema"]["required"] == ["hash", "size", "count", "wasted_bytes", "paths"]
 
 
 def test_health_readiness_and_metrics(stack: Stack, service_root: Path) -> None:
