@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import SUBPROCESS_TIMEOUT, cli_env, write
 
 NOW = "@1700000000"
