@@ -26,9 +26,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from analyze import find_executable, find_vegafs, rss_probe, run_once
+from analyze import GNU_TIME, find_executable, find_vegafs
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_FILES = 100_000
@@ -123,6 +125,25 @@ def vegafs_groups(text: str) -> list[list[str]]:
     return [json.loads(line)["paths"] for line in text.splitlines()]
 
 
+def run_once(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS KiB of ``cmd``, stdout to
+    /dev/null, through GNU time (a small C parent: its figures are the command's own)."""
+    with tempfile.NamedTemporaryFile("r") as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        code = subprocess.run(
+            [str(GNU_TIME), "-f", "%U %S %M", "-o", out.name, *cmd],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            check=False,
+        ).returncode
+        seconds = time.perf_counter() - started
+        if code != 0:
+            err.seek(0)
+            sys.exit(f"{cmd[0]} failed ({code}): {err.read().decode(errors='replace')[-2000:]}")
+        user, system, rss = out.read().split()[-3:]
+    return seconds, float(user) + float(system), int(rss)
+
+
 def main() -> None:
     args = parse_args()
     tree = args.tree or BENCH_DIR / ".trees" / f"dupes-{args.files}f-s{args.seed}"
@@ -159,24 +180,25 @@ def main() -> None:
         sys.exit("the tools found different groups")
     print(f"  all three: {len(reference):,} groups of {files:,} distinct inodes")
 
-    probe = rss_probe()
+    if not os.access(GNU_TIME, os.X_OK):
+        sys.exit(f"{GNU_TIME} missing: apt-get install time (make bench-dupes installs it)")
     times: dict[str, list[float]] = {name: [] for name in tools}
+    cpu: dict[str, list[float]] = {name: [] for name in tools}
     rss: dict[str, int] = dict.fromkeys(tools, 0)
     for _ in range(args.runs):
         for name, (cmd, _parse) in tools.items():
-            run = run_once(cmd, probe)
-            if run.exit_code != 0:
-                sys.exit(f"{name} failed ({run.exit_code}): {run.stderr[-2000:]}")
-            times[name].append(run.seconds)
-            rss[name] = max(rss[name], run.max_rss_kib)
+            seconds, cpu_seconds, rss_kib = run_once(cmd)
+            times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+            rss[name] = max(rss[name], rss_kib)
     median = {name: statistics.median(t) for name, t in times.items()}
     print(f"\n{args.runs} runs each, round robin, warm cache, {os.cpu_count()} CPUs")
-    print(f"{'tool':16}{'median s':>10}{'min s':>9}{'peak RSS':>11}{'/ vegafs':>10}")
+    print(f"{'tool':16}{'median s':>10}{'min s':>9}{'CPU s':>8}{'peak RSS':>11}{'/ vegafs':>10}")
     for name in tools:
         ratio = median[name] / median["vegafs dupes"]
         print(
             f"{name:16}{median[name]:10.3f}{min(times[name]):9.3f}"
-            f"{rss[name] / 1024:8.0f} MiB{ratio:9.2f}x"
+            f"{statistics.median(cpu[name]):8.2f}{rss[name] / 1024:8.0f} MiB{ratio:9.2f}x"
         )
     for anchor, goal in (("jdupes -r", GOAL_JDUPES), ("fclones group", GOAL_FCLONES)):
         ratio = median["vegafs dupes"] / median[anchor]

@@ -297,6 +297,7 @@ def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
     assert [op["name"] for op in ops] == registry.names()  # every operation, by name
     by_name = {op["name"]: op for op in ops}
     analyze, listing, search = by_name["analyze"], by_name["list"], by_name["search"]
+    dupes = by_name["dupes"]
     assert "selection" in analyze["params_schema"]["properties"]
     assert analyze["mutates"] is False
     assert set(analyze["result_schema"]["properties"]) >= {"files", "error_count", "elapsed_s"}
@@ -308,6 +309,7 @@ def test_operations_list_the_registry_with_schemas(stack: Stack) -> None:
     assert set(search["row_schema"]["properties"]) == {
         "type", "path", "line_number", "byte_offset", "line", "submatches", "count"
     }  # fmt: skip
+    assert dupes["row_schema"]["required"] == ["hash", "size", "count", "wasted_bytes", "paths"]
 
 
 def test_health_readiness_and_metrics(stack: Stack, service_root: Path) -> None:

@@ -13,7 +13,8 @@ from stack import Stack, strace_missing
 from test_cli_jobs import ok, run
 from test_cli_quick import run as run_cli
 from test_walk_handles import NAME, deep_chain
-from vegafs.engine import DupeGroup, DupesSummary, find_dupes
+from vegafs.engine import CancelToken, DupeGroup, DupesSummary, Progress, find_dupes
+from vegafs.errors import Cancelled
 
 KIB = 1024
 
@@ -291,3 +292,22 @@ def test_the_quick_path_reports_unreadable_entries_alike(
     assert head.startswith("3 B x 2 = 3 B wasted, ")
     assert paths == ["tree/open/f", "tree/open/f2"]
     assert totals == "\n1 groups, 2 files, 3 B reclaimable\n"
+
+
+def test_progress_counts_entries_and_hashed_bytes_and_a_cancelled_call_raises(
+    tmp_path: Path,
+) -> None:
+    root = tree(tmp_path / "tree")
+    progress = Progress()
+    with find_dupes(root, progress=progress) as stream:
+        for _ in stream:
+            pass
+        summary = DupesSummary.model_validate(stream.summary())
+    entries, dirs, size, errors = progress.snapshot()
+    # The root, a and b, 15 regular files, the FIFO and the symlink; bytes: those hashed.
+    assert (entries, dirs, size, errors) == (20, 3, summary.hashed_bytes, 0)
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled), find_dupes(root, cancel=cancel) as stream:
+        for _ in stream:
+            pass

@@ -14,8 +14,9 @@
 //! Inodes still sharing size and hash are a [`DupeGroup`], sent through the [`rows`](crate::rows)
 //! channel once all are known, largest `wasted_bytes` first, ties by hash.
 //!
-//! Files are opened again after the walk from their root's handle ([`Reopener`]), never by an
-//! absolute path, and read only if they are still the regular file the walk saw: the same
+//! Files are opened again after the walk a directory at a time ([`Reopener`]): the directory
+//! from its root's handle, each file by its name in it, never by an absolute path; and read only
+//! if they are still the regular file the walk saw: the same
 //! (dev, inode) and size. One that vanished, changed or cannot be read is an error (its path,
 //! and the kind `vanished`, `changed`, `permission_denied` or `io`) and leaves its group: it is
 //! never reported as a duplicate. A hashed inode is opened by the first of its paths that opens.
@@ -129,6 +130,8 @@ struct Inode {
     size: u64,
     /// (root, path), byte-wise sorted.
     paths: Vec<(usize, PathBuf)>,
+    /// Where the first path's last name starts: its directory is `paths[0].1[..dir_len]`.
+    dir_len: usize,
 }
 
 struct Collector {
@@ -259,8 +262,11 @@ impl DupeGroup {
 /// together.
 fn dir_of(inode: &Inode) -> (usize, &[u8]) {
     let (root, path) = &inode.paths[0];
-    let bytes = path.as_os_str().as_bytes();
-    (*root, &bytes[..bytes.iter().rposition(|&b| b == b'/').unwrap_or(0)])
+    (*root, &path.as_os_str().as_bytes()[..inode.dir_len])
+}
+
+fn dir_len(path: &std::path::Path) -> usize {
+    path.as_os_str().as_bytes().iter().rposition(|&b| b == b'/').unwrap_or(0)
 }
 
 /// The paths grouped by inode, sorted by size.
@@ -280,6 +286,7 @@ fn inodes_of(mut files: Vec<FileRec>) -> Vec<Inode> {
                 dev: f.dev,
                 ino: f.ino,
                 size: f.size,
+                dir_len: dir_len(&f.path),
                 paths: vec![(f.root, f.path)],
             }),
         }
@@ -434,6 +441,7 @@ impl Hasher<'_> {
         };
         if !failed.is_empty() {
             inode.paths.drain(..i); // the paths before `i` are the ones that failed
+            inode.dir_len = dir_len(&inode.paths[0].1);
             self.fail(failed);
         }
         let read = match stage {
