@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.plain import analysis_fields
-from vegafs.engine.selection import Selection
+from vegafs.engine.selection import Selection, as_selection
 
 # As vegafs_core::analyze::MAX_EXTENSIONS: the most rows by_extension has.
 MAX_EXTENSIONS = 10_000
@@ -158,9 +158,7 @@ def analyze(
     ``cancel`` is set, KeyboardInterrupt on Ctrl-C. ``beneath``: directories every root must be
     opened beneath, never through a symlink (PathNotAllowed otherwise); the service's roots.
     """
-    if not isinstance(selection, Selection):
-        roots = [selection] if isinstance(selection, str | Path) else list(selection)
-        selection = Selection(roots=[Path(r) for r in roots])
+    selection = as_selection(selection)
     if top < 0 or max_errors < 0:
         raise ValueError("top and max_errors must be >= 0")
     now_s = int(

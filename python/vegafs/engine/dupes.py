@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.selection import Selection
+from vegafs.engine.selection import Selection, as_selection, check_stream_args
 
 
 class DupeGroup(BaseModel):
@@ -111,13 +111,8 @@ def find_dupes(
     call ``summary()`` (``DupesSummary.model_validate(stream.summary())``). Errors, closing and
     ``beneath``: as for ``list_entries``.
     """
-    if not isinstance(selection, Selection):
-        roots = [selection] if isinstance(selection, str | Path) else list(selection)
-        selection = Selection(roots=[Path(r) for r in roots])
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    if max_errors < 0:
-        raise ValueError("max_errors must be >= 0")
+    selection = as_selection(selection)
+    check_stream_args(batch_size, max_errors)
     return _native.find_dupes(
         selection.to_native(beneath=beneath),
         batch_size=batch_size,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.selection import Selection
+from vegafs.engine.selection import Selection, as_selection, check_stream_args
 
 Algorithm = Literal["blake3", "sha256", "xxh3"]
 
@@ -76,13 +76,8 @@ def hash_files(
     summary's errors; the call's own errors are raised while iterating, as for
     ``list_entries``. ``beneath``: as for ``analyze``.
     """
-    if not isinstance(selection, Selection):
-        roots = [selection] if isinstance(selection, str | Path) else list(selection)
-        selection = Selection(roots=[Path(r) for r in roots])
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    if max_errors < 0:
-        raise ValueError("max_errors must be >= 0")
+    selection = as_selection(selection)
+    check_stream_args(batch_size, max_errors)
     return _native.hash_files(
         selection.to_native(beneath=beneath),
         algorithm=algorithm,

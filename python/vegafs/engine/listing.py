@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.selection import EntryTypeName, Selection
+from vegafs.engine.selection import EntryTypeName, Selection, as_selection, check_stream_args
 
 
 class EntryRow(BaseModel):
@@ -86,13 +86,8 @@ def list_entries(
     as a context manager) to stop early: the walk ends and its thread is joined. ``beneath``:
     as for ``analyze``.
     """
-    if not isinstance(selection, Selection):
-        roots = [selection] if isinstance(selection, str | Path) else list(selection)
-        selection = Selection(roots=[Path(r) for r in roots])
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    if max_errors < 0:
-        raise ValueError("max_errors must be >= 0")
+    selection = as_selection(selection)
+    check_stream_args(batch_size, max_errors)
     return _native.list_entries(
         selection.to_native(beneath=beneath),
         batch_size=batch_size,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.selection import Selection
+from vegafs.engine.selection import Selection, as_selection, check_stream_args
 
 SearchMode = Literal["lines", "count", "files_with_matches", "files_without_match"]
 
@@ -118,15 +118,10 @@ def search(
     then call ``summary()`` (``SearchSummary.model_validate(stream.summary())``). Errors, closing
     and ``beneath``: as for ``list_entries``.
     """
-    if not isinstance(selection, Selection):
-        roots = [selection] if isinstance(selection, str | Path) else list(selection)
-        selection = Selection(roots=[Path(r) for r in roots])
+    selection = as_selection(selection)
     if isinstance(options, str):
         options = SearchOptions(patterns=[options])
-    if batch_size < 1:
-        raise ValueError("batch_size must be >= 1")
-    if max_errors < 0:
-        raise ValueError("max_errors must be >= 0")
+    check_stream_args(batch_size, max_errors)
     return _native.search(
         selection.to_native(beneath=beneath),
         _native_options(options, max_errors=max_errors),

@@ -94,3 +94,19 @@ class Selection(BaseModel):
             follow_symlinks=self.follow_symlinks,
             beneath=beneath,
         )
+
+
+def as_selection(selection: "Selection | str | Path | Sequence[str | Path]") -> Selection:
+    """A Selection as given, or one of the root path(s) given with every default."""
+    if isinstance(selection, Selection):
+        return selection
+    roots = [selection] if isinstance(selection, str | Path) else list(selection)
+    return Selection(roots=[Path(r) for r in roots])
+
+
+def check_stream_args(batch_size: int, max_errors: int) -> None:
+    """ValueError for what no row stream takes."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    if max_errors < 0:
+        raise ValueError("max_errors must be >= 0")

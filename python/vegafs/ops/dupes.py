@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from vegafs import engine
 from vegafs.engine.dupes import DupeGroup, DupesSummary
 from vegafs.ops.fields import MaxErrors
-from vegafs.ops.registry import Operation, RunContext
+from vegafs.ops.registry import Operation, RunContext, drain
 
 
 class DupesParams(BaseModel):
@@ -27,12 +27,7 @@ def run_dupes(params: DupesParams, ctx: RunContext) -> DupesSummary:
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
-    try:
-        for batch in stream:
-            ctx.rows(batch)
-    finally:
-        stream.close()
-    return DupesSummary.model_validate(stream.summary())
+    return DupesSummary.model_validate(drain(stream, ctx))
 
 
 DUPES = Operation(

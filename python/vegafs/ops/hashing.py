@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vegafs import engine
 from vegafs.engine.hashing import Algorithm, HashRow, HashSummary
 from vegafs.ops.fields import MaxErrors
-from vegafs.ops.registry import Operation, RunContext
+from vegafs.ops.registry import Operation, RunContext, drain
 
 
 class HashParams(BaseModel):
@@ -30,12 +30,7 @@ def run_hash(params: HashParams, ctx: RunContext) -> HashSummary:
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
-    try:
-        for batch in stream:
-            ctx.rows(batch)
-    finally:
-        stream.close()
-    return HashSummary.model_validate(stream.summary())
+    return HashSummary.model_validate(drain(stream, ctx))
 
 
 HASH = Operation(

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 from vegafs import engine
 from vegafs.engine.listing import EntryRow, ListSummary
 from vegafs.ops.fields import MaxErrors
-from vegafs.ops.registry import Operation, RunContext
+from vegafs.ops.registry import Operation, RunContext, drain
 
 
 class ListParams(BaseModel):
@@ -24,12 +24,7 @@ def run_list(params: ListParams, ctx: RunContext) -> ListSummary:
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
-    try:
-        for batch in stream:
-            ctx.rows(batch)
-    finally:
-        stream.close()
-    return ListSummary.model_validate(stream.summary())
+    return ListSummary.model_validate(drain(stream, ctx))
 
 
 LIST = Operation(

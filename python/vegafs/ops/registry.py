@@ -58,6 +58,17 @@ class RunContext:
     beneath: tuple[Path, ...] = ()
 
 
+def drain(stream: Any, ctx: RunContext) -> Any:
+    """Sends each batch of a row stream (``vegafs.engine``'s) to ``ctx.rows`` as it comes, and
+    returns the stream's summary; the stream is closed however this ends (its walk stops)."""
+    try:
+        for batch in stream:
+            ctx.rows(batch)
+    finally:
+        stream.close()
+    return stream.summary()
+
+
 def _check_selection(params: Any) -> None:
     params.selection.check()
 
