@@ -12,9 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use vegafs_core::{Algorithm, HashOptions, HashRow, Selection};
 
-use crate::control::{control_of, CancelToken, Progress};
+use crate::control::{CancelToken, Progress};
 use crate::errors::{error_rows, ErrorRow};
-use crate::rows::{start, RowStream};
+use crate::rows::{start_walk, RowStream};
 use crate::selection::SelectionArg;
 
 #[pyfunction]
@@ -29,20 +29,15 @@ pub fn hash_files(
 ) -> PyResult<RowStream> {
     let algorithm: Algorithm = algorithm.parse().map_err(PyValueError::new_err)?;
     let selection = Selection::try_from(selection)?;
-    let mut control = control_of(progress, cancel);
-    // Closing the stream early cancels this child token, never the caller's own.
-    control.cancel = control.cancel.child();
-    let roots: Vec<OsString> = selection.roots.iter().map(|r| r.clone().into_os_string()).collect();
     let options = HashOptions { algorithm, max_errors };
-    let token = control.cancel.clone();
-    start(
-        token,
+    start_walk(
+        selection,
         batch_size,
-        move |sink| vegafs_core::hash(&selection, options, &control, sink),
+        progress,
+        cancel,
+        move |selection, control, sink| vegafs_core::hash(selection, options, control, sink),
         row_to_dict,
-        Box::new(move |py, summary| {
-            Ok(Bound::new(py, HashSummary::new(roots, algorithm, summary))?.into_any())
-        }),
+        move |roots, s| HashSummary::new(roots, algorithm, s),
     )
 }
 

@@ -11,6 +11,7 @@
 //! the thread without the GIL.
 
 use std::any::Any;
+use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -20,8 +21,9 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use vegafs_core::rows::{self, Received, RowReceiver, RowSink};
-use vegafs_core::{CancelToken, CoreError};
+use vegafs_core::{CancelToken, Control, CoreError, Selection};
 
+use crate::control::{control_of, Progress};
 use crate::errors::to_pyerr;
 
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
@@ -89,6 +91,39 @@ where
         closed: AtomicBool::new(false),
         state: Mutex::new(State::Running(Box::new(source))),
     })
+}
+
+/// [`start`] for a call that walks `selection`: its [`Control`] from the caller's `progress` and
+/// `cancel`, the token a child of the caller's (closing the stream early cancels the call, never
+/// the caller's own token); `summary` makes the Python summary from the roots as given and the
+/// call's own.
+pub fn start_walk<R, S, T, F, M>(
+    selection: Selection,
+    batch_size: usize,
+    progress: Option<&Progress>,
+    cancel: Option<&crate::control::CancelToken>,
+    call: F,
+    row: RowFn<R>,
+    summary: M,
+) -> PyResult<RowStream>
+where
+    R: Send + 'static,
+    S: Send + 'static,
+    T: pyo3::PyClass + Into<PyClassInitializer<T>>,
+    F: FnOnce(&Selection, &Control, RowSink<R>) -> Result<S, CoreError> + Send + 'static,
+    M: FnOnce(Vec<OsString>, S) -> T + Send + 'static,
+{
+    let mut control = control_of(progress, cancel);
+    control.cancel = control.cancel.child();
+    let roots: Vec<OsString> = selection.roots.iter().map(|r| r.clone().into_os_string()).collect();
+    let token = control.cancel.clone();
+    start(
+        token,
+        batch_size,
+        move |sink| call(&selection, &control, sink),
+        row,
+        Box::new(move |py, s| Ok(Bound::new(py, summary(roots, s))?.into_any())),
+    )
 }
 
 struct CoreCall<R, S> {

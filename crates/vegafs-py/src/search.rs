@@ -14,9 +14,9 @@ use pyo3::types::{PyBytes, PyDict};
 use vegafs_core::search::{LineKind, SearchMode, SearchOptions, SearchOutput, SearchRow};
 use vegafs_core::Selection;
 
-use crate::control::{control_of, CancelToken, Progress};
+use crate::control::{CancelToken, Progress};
 use crate::errors::{error_rows, to_pyerr, ErrorRow};
-use crate::rows::{start, RowStream};
+use crate::rows::{start_walk, RowStream};
 use crate::selection::SelectionArg;
 
 #[derive(FromPyObject)]
@@ -86,19 +86,14 @@ pub fn search(
     let options = options.options(text)?;
     // A bad pattern fails here, before a thread starts or anything is walked.
     options.matcher().map_err(to_pyerr)?;
-    let mut control = control_of(progress, cancel);
-    // Closing the stream early cancels this child token, never the caller's own.
-    control.cancel = control.cancel.child();
-    let roots: Vec<OsString> = selection.roots.iter().map(|r| r.clone().into_os_string()).collect();
-    let token = control.cancel.clone();
-    start(
-        token,
+    start_walk(
+        selection,
         batch_size,
-        move |sink| vegafs_core::search(&selection, &options, &control, sink),
+        progress,
+        cancel,
+        move |selection, control, sink| vegafs_core::search(selection, &options, control, sink),
         row_to_py,
-        Box::new(move |py, summary| {
-            Ok(Bound::new(py, SearchSummary::new(roots, summary))?.into_any())
-        }),
+        SearchSummary::new,
     )
 }
 
