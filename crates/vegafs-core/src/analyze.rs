@@ -194,6 +194,17 @@ impl Analysis {
     }
 }
 
+/// Counts `error` and keeps it, trimming the list to the first `cap` now and then rather than
+/// keeping it sorted (errors are few, and usually far fewer than the cap): what every visitor's
+/// [`Visitor::error`](crate::walk::Visitor::error) does.
+pub fn record_error(count: &mut u64, errors: &mut Vec<WalkError>, error: WalkError, cap: usize) {
+    *count += 1;
+    errors.push(error);
+    if errors.len() >= 2 * cap.max(64) {
+        keep_first_errors(errors, cap);
+    }
+}
+
 /// Keeps the first `cap` errors in byte-wise path order, so the list does not depend on which
 /// thread met which error first.
 pub fn keep_first_errors(errors: &mut Vec<WalkError>, cap: usize) {
@@ -277,13 +288,7 @@ impl Visitor for Accumulator {
 
     fn error(&mut self, error: WalkError) {
         let a = &mut self.analysis;
-        a.error_count += 1;
-        a.errors.push(error);
-        // Trimmed now and then rather than kept sorted: errors are few, and usually far fewer
-        // than the cap.
-        if a.errors.len() >= 2 * a.options.max_errors.max(64) {
-            keep_first_errors(&mut a.errors, a.options.max_errors);
-        }
+        record_error(&mut a.error_count, &mut a.errors, error, a.options.max_errors);
     }
 }
 

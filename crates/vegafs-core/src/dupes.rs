@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use rustix::fd::{AsFd, OwnedFd};
 
-use crate::analyze::keep_first_errors;
+use crate::analyze::{keep_first_errors, record_error};
 use crate::control::Control;
 use crate::error::{CoreError, ErrorKind, WalkError};
 use crate::rows::RowSink;
@@ -153,11 +153,7 @@ impl Visitor for Collector {
     }
 
     fn error(&mut self, error: WalkError) {
-        self.error_count += 1;
-        self.errors.push(error);
-        if self.errors.len() >= 2 * self.max_errors.max(64) {
-            keep_first_errors(&mut self.errors, self.max_errors);
-        }
+        record_error(&mut self.error_count, &mut self.errors, error, self.max_errors);
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
 
-use crate::analyze::keep_first_errors;
+use crate::analyze::{keep_first_errors, record_error};
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::rows::RowSink;
@@ -132,11 +132,7 @@ impl Visitor for Hasher {
 
     fn error(&mut self, error: WalkError) {
         let s = &mut self.summary;
-        s.error_count += 1;
-        s.errors.push(error);
-        if s.errors.len() >= 2 * self.options.max_errors.max(64) {
-            keep_first_errors(&mut s.errors, self.options.max_errors);
-        }
+        record_error(&mut s.error_count, &mut s.errors, error, self.options.max_errors);
     }
 }
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::analyze::keep_first_errors;
+use crate::analyze::{keep_first_errors, record_error};
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::rows::RowSink;
@@ -90,11 +90,7 @@ impl Visitor for Lister {
 
     fn error(&mut self, error: WalkError) {
         let s = &mut self.summary;
-        s.error_count += 1;
-        s.errors.push(error);
-        if s.errors.len() >= 2 * self.max_errors.max(64) {
-            keep_first_errors(&mut s.errors, self.max_errors);
-        }
+        record_error(&mut s.error_count, &mut s.errors, error, self.max_errors);
     }
 }
 

@@ -24,7 +24,7 @@ use grep_searcher::{
     BinaryDetection, Searcher, SearcherBuilder, Sink, SinkContext, SinkContextKind, SinkMatch,
 };
 
-use crate::analyze::keep_first_errors;
+use crate::analyze::{keep_first_errors, record_error};
 use crate::control::{CancelToken, Control};
 use crate::error::{CoreError, WalkError};
 use crate::rows::RowSink;
@@ -337,11 +337,7 @@ impl Visitor for FileSearcher<'_> {
 
     fn error(&mut self, error: WalkError) {
         let s = &mut self.summary;
-        s.error_count += 1;
-        s.errors.push(error);
-        if s.errors.len() >= 2 * self.options.max_errors.max(64) {
-            keep_first_errors(&mut s.errors, self.options.max_errors);
-        }
+        record_error(&mut s.error_count, &mut s.errors, error, self.options.max_errors);
     }
 }
 
