@@ -4,10 +4,11 @@ Plain Python (no typer, no pydantic): the presenters and the quick path (``vegaf
 share it.
 """
 
+import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -31,6 +32,19 @@ def write(text: str) -> None:
         sys.stdout.write(text)
 
 
+def write_json_rows(batch: list[dict[str, Any]]) -> None:
+    """Rows as JSON lines (NDJSON), as ``vegafs jobs results`` gives them."""
+    if batch:
+        write("\n".join(json.dumps(row, separators=(",", ":")) for row in batch) + "\n")
+
+
+def write_shown(texts: Iterable[str]) -> None:
+    """A line per text, shown as ``show_path`` shows names (never raw to a terminal)."""
+    lines = [show_path(text) for text in texts]
+    if lines:
+        write("\n".join(lines) + "\n")
+
+
 def write_bytes(data: bytes) -> None:
     """Bytes as they are (names that are not UTF-8 included), after any text written before."""
     with to_stdout():
@@ -49,9 +63,14 @@ def closed_pipe() -> NoReturn:
 def report_errors(summary: dict[str, Any]) -> None:
     """The listed errors on stderr (``vegafs: PATH: reason``), then exit 1 if any entry could not
     be read; nothing when none."""
-    for error in summary.get("errors") or ():
-        print(f"vegafs: {show_path(error['path'])}: {error['error']}", file=sys.stderr)
+    print_errors(summary.get("errors") or ())
     exit_if_unreadable(int(summary.get("error_count") or 0))
+
+
+def print_errors(errors: Iterable[dict[str, Any]]) -> None:
+    """``vegafs: PATH: reason`` on stderr for each listed error."""
+    for error in errors:
+        print(f"vegafs: {show_path(error['path'])}: {error['error']}", file=sys.stderr)
 
 
 def exit_if_unreadable(n: int) -> None:

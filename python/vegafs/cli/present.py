@@ -16,8 +16,14 @@ from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
 from vegafs.cli.dupes_text import group_paragraphs, totals_line
-from vegafs.cli.output import exit_if_unreadable, report_errors, to_stdout, write
-from vegafs.cli.values import show_path
+from vegafs.cli.output import (
+    exit_if_unreadable,
+    report_errors,
+    to_stdout,
+    write,
+    write_json_rows,
+    write_shown,
+)
 
 JSON_ROWS_HELP = "Rows as JSON lines (NDJSON), as `vegafs jobs results` gives them."
 
@@ -66,11 +72,9 @@ class RowLines(Presenter):
     def rows(self, batch: ops.Rows) -> None:
         text = self.op.text
         if self.as_json or text is None:
-            lines = [json.dumps(row, separators=(",", ":")) for row in batch]
+            write_json_rows(batch)
         else:
-            lines = [show_path(text(row)) for row in batch]
-        if lines:
-            write("\n".join(lines) + "\n")
+            write_shown(text(row) for row in batch)
 
     def finish(self, summary: dict[str, Any]) -> None:
         report_errors(summary)

@@ -21,9 +21,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from vegafs.cli import exits
-from vegafs.cli.output import exit_if_unreadable, report_errors, write, write_bytes
+from vegafs.cli.output import (
+    exit_if_unreadable,
+    report_errors,
+    write,
+    write_bytes,
+    write_json_rows,
+    write_shown,
+)
 from vegafs.cli.selection_options import BY_FIELD
-from vegafs.cli.values import parse_time, show_path
+from vegafs.cli.values import parse_time
 from vegafs.engine import Progress, RowStream, plain
 
 TABLE = Path(__file__).with_name("quick_options.json")
@@ -199,13 +206,13 @@ def list_entries(values: dict[str, Any]) -> Callable[[], NoReturn]:
     selection, max_errors = values["selection"], values["max_errors"]
 
     def paths(batch: list[dict[str, Any]]) -> None:
-        if batch:
-            write("\n".join(show_path(str(row["path"])) for row in batch) + "\n")
+        write_shown(str(row["path"]) for row in batch)
 
     def start(progress: Progress) -> RowStream:
         return plain.list_entries(selection, max_errors=max_errors, progress=progress)
 
-    return lambda: _print_rows(start, _json_lines if values["options"].get("o_json") else paths)
+    show = write_json_rows if values["options"].get("o_json") else paths
+    return lambda: _print_rows(start, show)
 
 
 def hash_files(values: dict[str, Any]) -> Callable[[], NoReturn]:
@@ -223,7 +230,8 @@ def hash_files(values: dict[str, Any]) -> Callable[[], NoReturn]:
     def start(progress: Progress) -> RowStream:
         return plain.hash_files(selection, algorithm=algo, max_errors=max_errors, progress=progress)
 
-    return lambda: _print_rows(start, _json_lines if values["options"].get("o_json") else checksums)
+    show = write_json_rows if values["options"].get("o_json") else checksums
+    return lambda: _print_rows(start, show)
 
 
 def _print_rows(
@@ -246,14 +254,8 @@ def _print_rows(
         summary = stream.summary()
     if end is not None:
         end(summary)
-    errors = [{"path": p, "kind": k, "error": m} for p, k, m in summary.errors]
-    report_errors({"errors": errors, "error_count": summary.error_count})
+    report_errors({"errors": plain.error_dicts(summary.errors), "error_count": summary.error_count})
     raise SystemExit(exits.OK)
-
-
-def _json_lines(batch: list[dict[str, Any]]) -> None:
-    if batch:
-        write("\n".join(json.dumps(row, separators=(",", ":")) for row in batch) + "\n")
 
 
 def dupes(values: dict[str, Any]) -> Callable[[], NoReturn]:
@@ -277,7 +279,7 @@ def dupes(values: dict[str, Any]) -> Callable[[], NoReturn]:
         return plain.find_dupes(selection, max_errors=max_errors, progress=progress)
 
     if values["options"].get("o_json"):
-        return lambda: _print_rows(start, _json_lines)
+        return lambda: _print_rows(start, write_json_rows)
     return lambda: _print_rows(start, groups, totals)
 
 

@@ -7,7 +7,6 @@ come: ``path:N:line`` per matching line (``path-N-line`` for context, ``--`` bet
 formatted here the same way. Exit codes are rg's: 0 found, 1 nothing found, 2 an error.
 """
 
-import json
 import sys
 from typing import Annotated, Any, ClassVar
 
@@ -16,7 +15,7 @@ import typer
 from vegafs import ops
 from vegafs.cli import exits
 from vegafs.cli.commands import OPTIONS_PANEL, Param
-from vegafs.cli.output import write, write_bytes
+from vegafs.cli.output import print_errors, write, write_bytes, write_json_rows
 from vegafs.cli.present import JSON_ROWS_HELP, Presenter
 from vegafs.cli.values import show_path
 
@@ -52,9 +51,9 @@ class SearchLines(Presenter):
 
     def rows(self, batch: ops.Rows) -> None:
         if self.as_json:
-            lines = [json.dumps(row, separators=(",", ":")) for row in batch]
-        else:
-            lines = [line for row in batch for line in self.text(row)]
+            write_json_rows(batch)
+            return
+        lines = [line for row in batch for line in self.text(row)]
         if lines:
             write("\n".join(lines) + "\n")
 
@@ -81,8 +80,7 @@ class SearchLines(Presenter):
 
     def finish(self, summary: dict[str, Any]) -> None:
         errors = summary.get("errors") or ()
-        for error in errors:
-            print(f"vegafs: {show_path(error['path'])}: {error['error']}", file=sys.stderr)
+        print_errors(errors)
         failed = int(summary.get("error_count") or 0)
         if failed > len(errors):
             print(f"vegafs: {failed:,} entries could not be read", file=sys.stderr)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
+from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
 
 
@@ -64,32 +65,15 @@ class DupesSummary(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_native(cls, data: Any) -> Any:
-        return _native_fields(data) if isinstance(data, _native.DupesSummary) else data
+        if not isinstance(data, _native.DupesSummary):
+            return data
+        stages = {n: _stage(getattr(data, n)) for n in ("by_size", "by_edges", "by_content")}
+        return {**summary_fields(data, cls.model_fields), **stages}
 
 
 def _stage(counts: tuple[int, int, int]) -> Stage:
     groups, files, size = counts
     return Stage(groups=groups, files=files, bytes=size)
-
-
-def _native_fields(s: _native.DupesSummary) -> dict[str, Any]:
-    """The fields of a ``DupesSummary`` from the native summary's attributes."""
-    return {
-        "roots": s.roots,
-        "files": s.files,
-        "bytes": s.bytes,
-        "hard_links": s.hard_links,
-        "by_size": _stage(s.by_size),
-        "by_edges": _stage(s.by_edges),
-        "by_content": _stage(s.by_content),
-        "duplicate_groups": s.duplicate_groups,
-        "duplicate_files": s.duplicate_files,
-        "reclaimable_bytes": s.reclaimable_bytes,
-        "hashed_bytes": s.hashed_bytes,
-        "error_count": s.error_count,
-        "errors": [EntryError(path=p, kind=k, error=m) for p, k, m in s.errors],
-        "elapsed_s": s.elapsed_s,
-    }
 
 
 def find_dupes(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
+from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
 
 Algorithm = Literal["blake3", "sha256", "xxh3"]
@@ -47,15 +48,7 @@ class HashSummary(BaseModel):
     def _from_native(cls, data: Any) -> Any:
         if not isinstance(data, _native.HashSummary):
             return data
-        return {
-            "roots": data.roots,
-            "algorithm": data.algorithm,
-            "files": data.files,
-            "bytes": data.bytes,
-            "error_count": data.error_count,
-            "errors": [EntryError(path=p, kind=k, error=m) for p, k, m in data.errors],
-            "elapsed_s": data.elapsed_s,
-        }
+        return summary_fields(data, cls.model_fields)
 
 
 def hash_files(

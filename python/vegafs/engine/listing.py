@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
+from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import EntryTypeName, Selection, as_selection, check_stream_args
 
 
@@ -48,23 +49,9 @@ class ListSummary(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_native(cls, data: Any) -> Any:
-        return _native_fields(data) if isinstance(data, _native.ListSummary) else data
-
-
-def _native_fields(s: _native.ListSummary) -> dict[str, Any]:
-    """The fields of a ``ListSummary`` from the native summary's attributes."""
-    return {
-        "roots": s.roots,
-        "entries": s.entries,
-        "files": s.files,
-        "dirs": s.dirs,
-        "symlinks": s.symlinks,
-        "other": s.other,
-        "file_bytes": s.file_bytes,
-        "error_count": s.error_count,
-        "errors": [EntryError(path=p, kind=k, error=m) for p, k, m in s.errors],
-        "elapsed_s": s.elapsed_s,
-    }
+        if not isinstance(data, _native.ListSummary):
+            return data
+        return summary_fields(data, cls.model_fields)
 
 
 def list_entries(

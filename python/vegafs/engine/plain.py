@@ -102,8 +102,23 @@ def analysis_fields(
         "largest_dirs": [{"path": p, "bytes": b} for p, b in raw.largest_dirs],
         "error_count": raw.error_count,
         "elapsed_s": raw.elapsed_s,
-        "errors": [{"path": p, "kind": k, "error": m} for p, k, m in raw.errors],
+        "errors": error_dicts(raw.errors),
     }
+
+
+def error_dicts(errors: Iterable[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """The core's listed errors, ``(path, kind, message)``, as the ``{path, kind, error}`` rows
+    of every summary."""
+    return [{"path": p, "kind": k, "error": m} for p, k, m in errors]
+
+
+def summary_fields(native: Any, names: Iterable[str]) -> dict[str, Any]:
+    """The fields ``names`` of a summary model read from the core's summary object, which has
+    the same attribute names (``schema_version`` aside), its errors as ``error_dicts``."""
+    out = {n: getattr(native, n) for n in names if n != "schema_version"}
+    if "errors" in out:
+        out["errors"] = error_dicts(out["errors"])
+    return out
 
 
 def _most_bytes_first(rows: list[dict[str, Any]], then: str) -> list[dict[str, Any]]:

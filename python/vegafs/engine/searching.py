@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
+from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
 
 SearchMode = Literal["lines", "count", "files_with_matches", "files_without_match"]
@@ -79,19 +80,7 @@ class SearchSummary(BaseModel):
     def _from_native(cls, data: Any) -> Any:
         if not isinstance(data, _native.SearchSummary):
             return data
-        s = data
-        return {
-            "roots": s.roots,
-            "files_searched": s.files_searched,
-            "files_matched": s.files_matched,
-            "files_without_match": s.files_without_match,
-            "matched_lines": s.matched_lines,
-            "binary_files": s.binary_files,
-            "bytes_searched": s.bytes_searched,
-            "error_count": s.error_count,
-            "errors": [EntryError(path=p, kind=k, error=m) for p, k, m in s.errors],
-            "elapsed_s": s.elapsed_s,
-        }
+        return summary_fields(data, cls.model_fields)
 
 
 def check_pattern(options: SearchOptions) -> None:
