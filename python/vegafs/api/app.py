@@ -1,5 +1,6 @@
 """The FastAPI application: ``create_app(settings)``; ``vegafs serve`` runs it with uvicorn."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +38,11 @@ def create_app(settings: Settings | None = None, *, worker_concurrency: int = 0)
         to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         if services.worker is not None:
             services.worker.start()
+        # Everything built so far (modules, routes, models, pools) lives as long as the process:
+        # out of the collector's sight, a full collection no longer scans it (one took 35-150 ms
+        # under load with ~110,000 such objects: a request's whole p99 budget).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
