@@ -8,6 +8,7 @@ __all__ = [
     "DupesSummary",
     "HashSummary",
     "ListSummary",
+    "PipelineSummary",
     "Progress",
     "RowStream",
     "SearchSummary",
@@ -15,9 +16,11 @@ __all__ = [
     "analyze",
     "check_pattern",
     "check_selection",
+    "check_steps",
     "find_dupes",
     "hash_files",
     "list_entries",
+    "pipeline",
     "search",
 ]
 
@@ -275,3 +278,41 @@ def search(
 ) -> RowStream:
     """Rows shaped like ``vegafs.engine.SearchRow`` (``text``: ``bytes`` of formatted lines,
     whole files each); summary: the fields of ``vegafs.engine.SearchSummary``."""
+
+@final
+class PipelineSummary:
+    """What a finished ``pipeline`` stream did: the fields of ``vegafs.engine.pipeline
+    .PipelineSummary``, each step's counts as (files in, files out), errors as (path, kind,
+    message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def steps(self) -> list[tuple[int, int]]: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_steps(steps: list[dict[str, Any]]) -> None:
+    """Raises ``vegafs.errors.PatternError`` (naming the step) when a pattern does not compile."""
+
+def pipeline(
+    selection: dict[str, Any],
+    steps: list[dict[str, Any]],
+    *,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "size": int, "digest": str | None}``, one per selected regular file
+    that went through every step; summary: ``PipelineSummary``."""

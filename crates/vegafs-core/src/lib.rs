@@ -13,6 +13,7 @@
 //! - [`dupes`]: groups of files of equal content (size, then edges, then content hash).
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
+//! - [`pipeline`]: every selected file through a sequence of steps (match, hash), one walk.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod hash;
 pub mod kinds;
 pub mod list;
+pub mod pipeline;
 pub mod rows;
 pub mod search;
 pub mod selection;
@@ -34,6 +36,7 @@ pub use dupes::{dupes, DupeGroup, DupesOptions, DupesSummary, StageCount};
 pub use error::{CoreError, ErrorKind, WalkError};
 pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};
+pub use pipeline::{check_steps, pipeline, PipelineOptions, PipelineRow, PipelineSummary, Step};
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};

@@ -8,6 +8,7 @@ mod dupes;
 mod errors;
 mod hash;
 mod list;
+mod pipeline;
 mod rows;
 mod search;
 mod selection;
@@ -32,5 +33,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dupes::DupesSummary>()?;
     m.add_function(wrap_pyfunction!(search::search, m)?)?;
     m.add_function(wrap_pyfunction!(search::check_pattern, m)?)?;
+    m.add_class::<pipeline::PipelineSummary>()?;
+    m.add_function(wrap_pyfunction!(pipeline::pipeline, m)?)?;
+    m.add_function(wrap_pyfunction!(pipeline::check_steps, m)?)?;
     Ok(())
 }

@@ -39,7 +39,7 @@ pub struct SearchArg {
 }
 
 impl SearchArg {
-    fn options(self, text: bool) -> PyResult<SearchOptions> {
+    pub(crate) fn options(self, text: bool) -> PyResult<SearchOptions> {
         let mode = match self.mode.as_str() {
             "lines" => SearchMode::Lines,
             "count" => SearchMode::Count,

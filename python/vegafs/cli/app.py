@@ -13,6 +13,7 @@ SERVICE_COMMANDS = {
     "worker": "vegafs.cli.service:worker",
     "db": "vegafs.cli.service:db_app",
     "keys": "vegafs.cli.service:keys_app",
+    "run": "vegafs.cli.run:run",
     "version": "vegafs.cli.app:version",
 }
 

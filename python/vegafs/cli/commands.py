@@ -161,7 +161,8 @@ def _cli_type(info: FieldInfo) -> tuple[Any, Callable[[str, float | None], Any] 
     if annotation is datetime:
         return str, parse_time
     if typing.get_origin(annotation) is list:
-        return list[str], None
+        (item,) = typing.get_args(annotation) or (str,)
+        return list[str], None if item is str else _json_or_word
     if annotation is str or typing.get_origin(annotation) is typing.Literal:
         return str, None
     return str, _json_value  # anything else is typed as JSON
@@ -174,6 +175,16 @@ def _json_value(text: str, _now: float | None) -> Any:
         return json.loads(text)
     except ValueError as e:
         raise ValueError(f"not JSON: {e}") from None
+
+
+def _json_or_word(text: str, _now: float | None) -> Any:
+    """An item of a list of structured values (pipeline steps): JSON, or a bare word as is."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _switch(key: str, decls: tuple[str, ...], help_text: str, panel: str) -> Param:
@@ -261,7 +272,10 @@ def build_params(op: ops.Operation, params: list[Param], values: dict[str, Any])
         return op.params.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        exits.fail(f"invalid {flag_for(first['loc'], params)}: {first['msg']}", exits.USAGE)
+        loc = first["loc"]
+        below = "" if not loc or loc[0] == "selection" else item_place(loc[1:])
+        where = flag_for(loc, params) + (f", {below}" if below else "")
+        exits.fail(f"invalid {where}: {first['msg']}", exits.USAGE)
 
 
 def _parsed(p: Param, text: str, now: float | None) -> Any:
@@ -286,6 +300,24 @@ def flag_for(loc: tuple[int | str, ...] | str, params: list[Param] | None = None
         if p.field is not None and parts and p.field == parts[0] and p.flag:
             return p.flag
     return ".".join(parts) or "options"  # a rule across fields (a model validator)
+
+
+def item_place(loc: tuple[int | str, ...]) -> str:
+    """Where in a structured value an error is, below its field: (1, "hash", "hash", "algo")
+    -> "item 2, hash.algo" (items counted from 1; a union's tag, repeated as its field, once)."""
+    out: list[str] = []
+    names: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            if names:
+                out.append(".".join(names))
+                names = []
+            out.append(f"item {part + 1}")
+        elif not names or names[-1] != part:
+            names.append(part)
+    if names:
+        out.append(".".join(names))
+    return ", ".join(out)
 
 
 def require_paths(ctx: typer.Context, paths: list[Path] | None) -> list[Path]:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from vegafs.engine.dupes import DupeGroup, DupesSummary, find_dupes
     from vegafs.engine.hashing import HashRow, HashSummary, hash_files
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
+    from vegafs.engine.pipeline import PipelineRow, PipelineSummary, run_pipeline
     from vegafs.engine.searching import (
         SearchOptions,
         SearchRow,
@@ -41,6 +42,9 @@ _WHERE = {
     "EntryRow": "vegafs.engine.listing",
     "ListSummary": "vegafs.engine.listing",
     "list_entries": "vegafs.engine.listing",
+    "PipelineRow": "vegafs.engine.pipeline",
+    "PipelineSummary": "vegafs.engine.pipeline",
+    "run_pipeline": "vegafs.engine.pipeline",
     "SearchOptions": "vegafs.engine.searching",
     "check_pattern": "vegafs.engine.searching",
     "SearchRow": "vegafs.engine.searching",
@@ -61,6 +65,8 @@ __all__ = [
     "HashRow",
     "HashSummary",
     "ListSummary",
+    "PipelineRow",
+    "PipelineSummary",
     "Progress",
     "RowStream",
     "SearchOptions",
@@ -73,6 +79,7 @@ __all__ = [
     "find_dupes",
     "hash_files",
     "list_entries",
+    "run_pipeline",
     "search",
 ]
 

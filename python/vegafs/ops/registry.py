@@ -113,6 +113,7 @@ BUILTIN = {
     "dupes": "vegafs.ops.dupes:DUPES",
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
+    "pipeline": "vegafs.ops.pipeline:PIPELINE",
     "search": "vegafs.ops.search:SEARCH",
 }
 
