@@ -1,5 +1,6 @@
-"""The quick path (vegafs.cli.quick): a local `analyze --json`, `list` or `hash` runs without
-typer or pydantic, and prints what the full command prints, errors and exit codes included."""
+"""The quick path (vegafs.cli.quick): a local `analyze --json`, `list`, `hash`, `dupes` or
+`search` runs without typer or pydantic, and prints what the full command prints, errors and
+exit codes included."""
 
 import json
 import os
@@ -38,7 +39,7 @@ def run(exe: Path, args: list[str], cwd: Path, *, quick: bool, prefix: list[str]
 def comparable(args: list[str], out: str) -> str:
     """The output without what differs between two runs: analyze's elapsed time (JSON and
     report), the order of rows (the walk is parallel)."""
-    if args[0] in ("list", "hash"):
+    if args[0] in ("list", "hash", "search"):
         return "\n".join(sorted(out.splitlines()))
     out = re.sub(r"\btime(\s+)[0-9.]+ s\b", r"time\1N s", out)  # the text report's line
     return re.sub(r'"elapsed_s":[0-9.e-]+', '"elapsed_s":0', out)
@@ -77,6 +78,15 @@ QUICK = [
     ["hash", "tree"],
     ["hash", "tree", "--algo", "sha256", "-t", "f", "--max-errors", "5"],
     ["hash", "--algo=xxh3", "tree/sub", "--json"],
+    ["search", "x", "tree"],
+    ["search", "-c", "xxxxx", "tree", "--max-count", "1"],
+    ["search", "-e", "12", "-e", "nothing", "tree", "--json"],
+    ["search", "-F", "-i", "X", "tree/sub", "-l", "-t", "f"],
+    ["search", "--files-without-match", "1", "tree"],
+    ["search", "nothing", "tree"],  # exit 1
+    ["search", "(", "tree"],  # exit 2: the pattern
+    ["search", "x", "missing"],  # exit 2: the path
+    ["search", "-o", "-w", "12345", "tree", "-C", "1"],
 ]  # fmt: skip
 
 FULL = [
@@ -97,6 +107,9 @@ FULL = [
     ["list", "tree", "-h"],
     ["hash", "tree", "--algo", "md5"],
     ["hash", "tree", "--manifest", "nowhere/sums"],
+    ["search", "-c", "-l", "x", "tree"],  # options that do not go together
+    ["search", "x"],  # no PATH
+    ["search", "x", "tree", "-C", "-1"],
 ]
 
 

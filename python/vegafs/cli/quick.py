@@ -1,5 +1,5 @@
-"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...``, ``vegafs hash ...`` and
-``vegafs dupes ...`` run here without typer, click or pydantic.
+"""The quick path: ``vegafs analyze ... --json``, ``vegafs list ...``, ``vegafs hash ...``,
+``vegafs dupes ...`` and ``vegafs search ...`` run here without typer, click or pydantic.
 
 Importing those and building the params models costs a process about 150 ms, more than the walk
 of a tree of 100,000 files. For a command line it can run, ``vegafs`` reads the arguments with a
@@ -53,6 +53,9 @@ def run(argv: list[str]) -> None:
     try:
         command = table["operations"][argv[0]]
         given = read_arguments(command["options"], argv[1:])
+        positional = command.get("positional")
+        if positional and not given.get(positional) and given["paths"]:
+            given[positional] = [given["paths"].pop(0)]  # PATTERN, unless -e gave one
         values = typed_values(command, table["selection_defaults"], given)
         run_it = RUNNERS[argv[0]](values)
     except Unsure:
@@ -129,7 +132,7 @@ def typed_values(
 
 def _typed(spec: dict[str, Any], text: Any, now: float | None) -> Any:
     kind = spec["parse"]
-    if isinstance(text, bool) or kind == "str":
+    if isinstance(text, bool) or kind in ("str", "strs"):
         return text
     try:
         if kind == "selection":
@@ -283,10 +286,60 @@ def dupes(values: dict[str, Any]) -> Callable[[], NoReturn]:
     return lambda: _print_rows(start, groups, totals)
 
 
+def search(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs search PATTERN PATH...``: the lines the core formats (or a JSON object per row
+    with ``--json``), the errors, and rg's exit codes, as ``SearchLines`` does."""
+    _plain_run(values)
+    modes = [values["count"], values["files_with_matches"], values["files_without_match"]]
+    if sum(modes) > 1:
+        raise Unsure("modes")  # the full command says which options do not go together
+    around = values["context"] or 0
+    before, after = values["before_context"], values["after_context"]
+    mode = ("count", "files_with_matches", "files_without_match", "lines")[
+        modes.index(True) if True in modes else 3
+    ]
+    options = {
+        **{k: values[k] for k in ("patterns", "fixed_strings", "ignore_case", "smart_case",
+                                  "word_regexp", "line_regexp", "multiline", "max_count",
+                                  "only_matching", "binary", "max_errors")},
+        "before_context": around if before is None else before,
+        "after_context": around if after is None else after,
+        "mode": mode,
+    }  # fmt: skip
+    text = not values["options"].get("o_json")
+    selection = values["selection"]
+
+    def run_it() -> NoReturn:
+        from vegafs.cli.output import print_errors
+        from vegafs.cli.progress import ProgressLine
+
+        progress = Progress()
+        with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
+            stream = plain.search(selection, options, text=text, progress=progress)
+            try:
+                for batch in stream:
+                    if text:
+                        write_bytes(b"".join(batch))
+                    else:
+                        write_json_rows(batch)
+            finally:
+                stream.close()
+            s = stream.summary()
+        errors = plain.error_dicts(s.errors)
+        print_errors(errors)
+        if s.error_count > len(errors):
+            print(f"vegafs: {s.error_count:,} entries could not be read", file=sys.stderr)
+        found = s.files_without_match if mode == "files_without_match" else s.matched_lines
+        raise SystemExit(exits.USAGE if s.error_count else exits.OK if found else 1)
+
+    return run_it
+
+
 # Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
 RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "analyze": analyze,
     "dupes": dupes,
     "hash": hash_files,
     "list": list_entries,
+    "search": search,
 }

@@ -49,7 +49,9 @@ def _operation(op: ops.Operation) -> dict[str, Any]:
         for name, info in op.params.model_fields.items()
         if name != "selection" and not info.is_required()
     }
-    return {"options": options, "values": values, "defaults": defaults}
+    # The option whose values the first argument fills when it is not given (search's PATTERN).
+    positional = None if op.positional is None else f"p_{op.positional}"
+    return {"options": options, "values": values, "defaults": defaults, "positional": positional}
 
 
 def _value(
@@ -72,6 +74,8 @@ def _value(
             return {"field": p.field, "parse": "str"}
         case "string" if said == {"enum"}:
             return {"field": p.field, "parse": "choice", "choices": schema["enum"]}
+        case "array" if schema.get("items") == {"type": "string"} and said <= {"items", "minItems"}:
+            return {"field": p.field, "parse": "strs"}  # a repeatable option, taken as typed
     return {"field": p.field, "parse": "unsupported"}  # the full command checks it
 
 

@@ -187,3 +187,22 @@ def hash_files(
         max_errors=max_errors,
         progress=progress,
     )
+
+
+def search(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    text: bool,
+    progress: _native.Progress | None = None,
+) -> _native.RowStream:
+    """``search`` in plain values (``selection`` as for ``analyze`` here; ``options`` every field
+    of ``_native.search``'s, ``max_errors`` included): ready lines of text in chunks sent at once
+    (``text``), or rows in batches of 1,024, as ``vegafs.ops.search`` asks for them."""
+    return _native.search(
+        native_selection(**selection),
+        options,
+        text=text,
+        batch_size=1 if text else 1024,
+        progress=progress,
+    )
