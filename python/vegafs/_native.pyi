@@ -10,17 +10,20 @@ __all__ = [
     "ListSummary",
     "PipelineSummary",
     "Progress",
+    "RenameSummary",
     "RowStream",
     "SearchSummary",
     "__version__",
     "analyze",
     "check_pattern",
+    "check_rename",
     "check_selection",
     "check_steps",
     "find_dupes",
     "hash_files",
     "list_entries",
     "pipeline",
+    "plan_rename",
     "search",
 ]
 
@@ -316,3 +319,40 @@ def pipeline(
 ) -> RowStream:
     """Rows ``{"path": str, "size": int, "digest": str | None}``, one per selected regular file
     that went through every step; summary: ``PipelineSummary``."""
+
+@final
+class RenameSummary:
+    """What a rename plan holds: the fields of ``vegafs.engine.renaming.RenameSummary``, errors
+    as (path, kind, message)."""
+
+    @property
+    def matched(self) -> int: ...
+    @property
+    def moves(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_rename(options: dict[str, Any]) -> None:
+    """Raises ``PatternError`` or ``TemplateError`` when the regex or the template is bad."""
+
+def plan_rename(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    temp_tag: str,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[dict[str, Any]], RenameSummary]:
+    """The plan's rows (``{"from", "to", "action", "reason"}``) and summary; changes nothing."""

@@ -41,3 +41,8 @@ class Cancelled(VegaFSError):
 class PatternError(VegaFSError, ValueError):
     """A search pattern that does not compile: bad syntax, or over the regex size or nesting
     limit. Raised before anything is read."""
+
+
+class TemplateError(VegaFSError, ValueError):
+    """A name template (``--to``) that does not parse, or names a capture group its regex does
+    not have; the message names the position. Raised before anything is read."""

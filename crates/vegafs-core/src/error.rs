@@ -18,6 +18,9 @@ pub enum CoreError {
     /// A search pattern that does not compile (syntax, or over the size or nesting limit).
     #[error("invalid pattern: {0}")]
     InvalidPattern(String),
+    /// A name template that does not parse, or names a capture its regex does not have.
+    #[error("invalid template: {0}")]
+    InvalidTemplate(String),
     #[error("cancelled")]
     Cancelled,
 }

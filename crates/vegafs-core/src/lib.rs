@@ -14,6 +14,9 @@
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
 //! - [`pipeline`]: every selected file through a sequence of steps (match, hash), one walk.
+//! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
+//! - [`rename`]: the plan of renaming selected entries in place by a template.
+//! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
@@ -24,9 +27,12 @@ pub mod hash;
 pub mod kinds;
 pub mod list;
 pub mod pipeline;
+pub mod plan;
+pub mod rename;
 pub mod rows;
 pub mod search;
 pub mod selection;
+pub mod template;
 pub mod topn;
 pub mod walk;
 

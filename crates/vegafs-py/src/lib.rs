@@ -9,6 +9,7 @@ mod errors;
 mod hash;
 mod list;
 mod pipeline;
+mod rename;
 mod rows;
 mod search;
 mod selection;
@@ -36,5 +37,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pipeline::PipelineSummary>()?;
     m.add_function(wrap_pyfunction!(pipeline::pipeline, m)?)?;
     m.add_function(wrap_pyfunction!(pipeline::check_steps, m)?)?;
+    m.add_class::<rename::RenameSummary>()?;
+    m.add_function(wrap_pyfunction!(rename::plan_rename, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::check_rename, m)?)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from vegafs.engine.hashing import HashRow, HashSummary, hash_files
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
     from vegafs.engine.pipeline import PipelineRow, PipelineSummary, run_pipeline
+    from vegafs.engine.renaming import RenameOptions, RenameRow, RenameSummary, plan_rename
     from vegafs.engine.searching import (
         SearchOptions,
         SearchRow,
@@ -45,6 +46,10 @@ _WHERE = {
     "PipelineRow": "vegafs.engine.pipeline",
     "PipelineSummary": "vegafs.engine.pipeline",
     "run_pipeline": "vegafs.engine.pipeline",
+    "RenameOptions": "vegafs.engine.renaming",
+    "RenameRow": "vegafs.engine.renaming",
+    "RenameSummary": "vegafs.engine.renaming",
+    "plan_rename": "vegafs.engine.renaming",
     "SearchOptions": "vegafs.engine.searching",
     "check_pattern": "vegafs.engine.searching",
     "SearchRow": "vegafs.engine.searching",
@@ -68,6 +73,9 @@ __all__ = [
     "PipelineRow",
     "PipelineSummary",
     "Progress",
+    "RenameOptions",
+    "RenameRow",
+    "RenameSummary",
     "RowStream",
     "SearchOptions",
     "SearchRow",
@@ -79,6 +87,7 @@ __all__ = [
     "find_dupes",
     "hash_files",
     "list_entries",
+    "plan_rename",
     "run_pipeline",
     "search",
 ]

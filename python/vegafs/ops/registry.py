@@ -114,6 +114,7 @@ BUILTIN = {
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
     "pipeline": "vegafs.ops.pipeline:PIPELINE",
+    "rename": "vegafs.ops.rename:RENAME",
     "search": "vegafs.ops.search:SEARCH",
 }
 

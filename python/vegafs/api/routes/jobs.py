@@ -36,7 +36,7 @@ from vegafs.api.schemas import (
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
-from vegafs.errors import PatternError, SelectionError
+from vegafs.errors import PatternError, SelectionError, TemplateError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
@@ -174,10 +174,14 @@ async def submit(
             f"invalid {field}: {e.message}",
             errors=[{"field": field, "message": e.message}],
         ) from None
-    except PatternError as e:  # search's pattern: does not compile, or over a limit
-        message = f"invalid pattern: {e}"
+    except (PatternError, TemplateError) as e:  # a regex or a name template that is not valid
+        kind = "template" if isinstance(e, TemplateError) else "pattern"
+        message = f"invalid {kind}: {e}"
+        # The field that holds it: search's patterns, a pipeline's steps, rename's match or to.
+        names = ("to",) if kind == "template" else ("patterns", "steps", "match")
+        field = next((f"params.{n}" for n in names if n in op.params.model_fields), "params")
         raise Problem(
-            422, "validation", message, errors=[{"field": "params.patterns", "message": message}]
+            422, "validation", message, errors=[{"field": field, "message": message}]
         ) from None
     try:
         row, created = await svc.store.submit(

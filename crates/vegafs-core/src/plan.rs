@@ -1,0 +1,492 @@
+//! Plans of the writing operations: which entry goes where, what is refused and why, and the
+//! order that makes every rename safe. Planning reads the file system (existence of targets,
+//! their inodes) and changes nothing.
+//!
+//! A plan starts from moves (`from -> to`). Each one is checked; a refused move keeps its
+//! reason ([`Refusal`]). With [`OnConflict::Skip`] the refused moves are dropped and the rest
+//! checked again (a dropped move's source stays, and may now be in another's way) until
+//! nothing changes; with [`OnConflict::Suffix`] a target that is taken gets the first free
+//! `stem-N.ext`. The accepted moves are then ordered: children before the directories they are
+//! in, and within a directory a move onto a name that another move frees runs after it (chains:
+//! `a -> b, b -> c` runs `b -> c` first). A cycle (`a -> b -> a`) is broken by one hop through
+//! a temporary name in the same directory.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Longest name most Linux file systems take, in bytes.
+pub const NAME_MAX: usize = 255;
+
+/// What to do with a move whose target is taken (or claimed by another move).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnConflict {
+    /// Refuse the whole plan.
+    #[default]
+    Fail,
+    /// Leave those entries where they are.
+    Skip,
+    /// Give the target the first free name `stem-N.ext` (N from 1).
+    Suffix,
+}
+
+/// Why a move is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Empty, `.`, `..`, a `/` or a NUL in a name.
+    InvalidName,
+    /// Over [`NAME_MAX`] bytes.
+    NameTooLong,
+    /// Several entries onto one target.
+    SameTarget,
+    /// The target exists and is not itself moving away.
+    TargetExists,
+    /// A directory into itself or below itself.
+    IntoItself,
+    /// Only the case changes and the file system ignores case: the target is the entry itself.
+    CaseInsensitive,
+    /// The target differs from another target or an existing name only by Unicode
+    /// normalisation (NFC): some file systems and every user would take them for one name.
+    NormalizationTwin,
+    /// The entry could not be looked at (it vanished, or permission denied).
+    Unreadable(String),
+}
+
+impl Refusal {
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::InvalidName => "invalid name (empty, '.', '..', or a '/' or NUL in it)".into(),
+            Refusal::NameTooLong => format!("name longer than {NAME_MAX} bytes"),
+            Refusal::SameTarget => "several entries onto this target".into(),
+            Refusal::TargetExists => "the target exists".into(),
+            Refusal::IntoItself => "a directory into itself".into(),
+            Refusal::CaseInsensitive => {
+                "only the case changes, and this file system ignores case".into()
+            }
+            Refusal::NormalizationTwin => {
+                "the target differs from another name only by Unicode normalisation".into()
+            }
+            Refusal::Unreadable(e) => e.clone(),
+        }
+    }
+}
+
+/// What becomes of one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// It moves (its target may have been suffixed).
+    Move,
+    /// Its target is its own path.
+    Unchanged,
+    /// Refused; with [`OnConflict::Skip`], it stays where it is.
+    Refused(Refusal),
+}
+
+/// One entry of a plan, as shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    pub action: Action,
+}
+
+/// One rename to run, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    pub from: PathBuf,
+    pub to: PathBuf,
+}
+
+/// A checked, ordered plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// One per entry, in the order given.
+    pub rows: Vec<PlanRow>,
+    /// The renames in the order that runs them safely (cycle hops included).
+    pub steps: Vec<PlanStep>,
+    /// Whether it may be applied: no refusal, or refusals skipped.
+    pub ok: bool,
+}
+
+impl Plan {
+    pub fn refused(&self) -> usize {
+        self.rows.iter().filter(|r| matches!(r.action, Action::Refused(_))).count()
+    }
+}
+
+/// Checks and orders `moves` (`from -> to`, paths as the walk gave them). `temp_tag` makes the
+/// temporary names of cycle hops unique to this plan (`.vegafs-TAG-N`). `same_dir`: a target
+/// outside its source's directory is an invalid name (renames).
+pub fn plan_moves(
+    moves: Vec<(PathBuf, PathBuf)>,
+    on_conflict: OnConflict,
+    temp_tag: &str,
+    same_dir: bool,
+) -> Plan {
+    let mut rows: Vec<PlanRow> = moves
+        .into_iter()
+        .map(|(from, to)| {
+            let action = if from == to { Action::Unchanged } else { Action::Move };
+            PlanRow { from, to, action }
+        })
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.action == Action::Move) {
+        let moved_out = same_dir && row.from.parent() != row.to.parent();
+        let refusal =
+            if moved_out { Some(Refusal::InvalidName) } else { check_alone(&row.from, &row.to) };
+        if let Some(refusal) = refusal {
+            row.action = Action::Refused(refusal);
+        }
+    }
+    loop {
+        let changed = check_together(&mut rows, on_conflict);
+        if !changed || on_conflict == OnConflict::Fail {
+            break;
+        }
+    }
+    let refused = rows.iter().any(|r| matches!(r.action, Action::Refused(_)));
+    let ok = !refused || on_conflict != OnConflict::Fail;
+    let steps = if ok { order(&rows, temp_tag) } else { Vec::new() };
+    Plan { rows, steps, ok }
+}
+
+/// The checks of one move on its own.
+fn check_alone(from: &Path, to: &Path) -> Option<Refusal> {
+    let name = to.file_name().map(OsStr::as_bytes).unwrap_or_default();
+    let raw = to.as_os_str().as_bytes();
+    if name.is_empty() || name == b"." || name == b".." || raw.ends_with(b"/") || raw.contains(&0) {
+        return Some(Refusal::InvalidName);
+    }
+    if to.components().any(|c| c.as_os_str().len() > NAME_MAX) {
+        return Some(Refusal::NameTooLong);
+    }
+    if to.starts_with(from) {
+        return Some(Refusal::IntoItself);
+    }
+    if let Err(e) = fs::symlink_metadata(from) {
+        return Some(Refusal::Unreadable(e.to_string()));
+    }
+    None
+}
+
+/// The checks of the moves against each other and the disk; refuses (or, with `Skip`, drops)
+/// what they find. Whether anything changed (the moves left must then be checked again).
+fn check_together(rows: &mut [PlanRow], on_conflict: OnConflict) -> bool {
+    let mut changed = false;
+    // Sources that move away free their names.
+    let leaving: HashSet<PathBuf> =
+        rows.iter().filter(|r| r.action == Action::Move).map(|r| r.from.clone()).collect();
+    // Several onto one target.
+    let mut by_target: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.action == Action::Move) {
+        by_target.entry(r.to.clone()).or_default().push(i);
+    }
+    // Entries that stay put (unchanged, refused) keep their names too.
+    let staying: HashSet<PathBuf> =
+        rows.iter().filter(|r| r.action != Action::Move).map(|r| r.from.clone()).collect();
+    let mut taken: HashSet<PathBuf> = by_target.keys().cloned().collect();
+    let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
+    for (i, row) in rows.iter_mut().enumerate() {
+        if row.action != Action::Move {
+            continue;
+        }
+        let to = row.to.clone();
+        let refusal = if by_target[&to].len() > 1 {
+            Some(Refusal::SameTarget)
+        } else if staying.contains(&to) && !leaving.contains(&to) {
+            Some(Refusal::TargetExists)
+        } else if leaving.contains(&to) {
+            None
+        } else {
+            match fs::symlink_metadata(&to) {
+                Ok(target) => match fs::symlink_metadata(&row.from) {
+                    Ok(source) if (source.dev(), source.ino()) == (target.dev(), target.ino()) => {
+                        Some(Refusal::CaseInsensitive)
+                    }
+                    _ => Some(Refusal::TargetExists),
+                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => Some(Refusal::Unreadable(format!("{}: {e}", to.display()))),
+            }
+        };
+        let refusal = refusal.or_else(|| twin(&to, &row.from, &mut listings, &taken));
+        let Some(refusal) = refusal else { continue };
+        changed = true;
+        let conflict = matches!(refusal, Refusal::SameTarget | Refusal::TargetExists);
+        if on_conflict == OnConflict::Suffix && conflict {
+            if let Some(free) = free_name(&to, &taken) {
+                taken.insert(free.clone());
+                row.to = free;
+                // The other claimants of `to` keep it if they are now alone.
+                if let Some(list) = by_target.get_mut(&to) {
+                    list.retain(|&j| j != i);
+                }
+                continue;
+            }
+        }
+        row.action = Action::Refused(refusal);
+    }
+    changed
+}
+
+/// A refusal when `to`'s name, normalised (NFC), equals that of another target or of an
+/// existing name of its directory that is not `to` itself or `from`.
+fn twin(
+    to: &Path,
+    from: &Path,
+    listings: &mut HashMap<PathBuf, Vec<Vec<u8>>>,
+    taken: &HashSet<PathBuf>,
+) -> Option<Refusal> {
+    let name = to.file_name()?.as_bytes();
+    let Ok(text) = std::str::from_utf8(name) else { return None };
+    let nfc: String = text.nfc().collect();
+    if nfc.as_bytes() == name && text.is_ascii() {
+        return None; // ASCII has no twins
+    }
+    let dir = to.parent().unwrap_or(Path::new(""));
+    let listing = listings.entry(dir.to_path_buf()).or_insert_with(|| {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name().as_bytes().to_vec()).collect())
+            .unwrap_or_default()
+    });
+    let from_name = from.file_name().map(OsStr::as_bytes).unwrap_or_default();
+    let others = listing
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|n| *n != name && (from.parent() != to.parent() || *n != from_name))
+        .chain(
+            taken
+                .iter()
+                .filter(|t| t.parent() == to.parent() && t.as_path() != to)
+                .filter_map(|t| t.file_name().map(OsStr::as_bytes)),
+        );
+    for other in others {
+        if let Ok(other) = std::str::from_utf8(other) {
+            if other.nfc().eq(nfc.chars()) {
+                return Some(Refusal::NormalizationTwin);
+            }
+        }
+    }
+    None
+}
+
+/// The first `stem-N.ext` (N = 1, 2, ...) next to `to` that does not exist and is not taken.
+fn free_name(to: &Path, taken: &HashSet<PathBuf>) -> Option<PathBuf> {
+    let name = to.file_name()?.as_bytes();
+    let (stem, ext) = crate::template::split_ext(name);
+    for n in 1..10_000u32 {
+        let mut candidate = stem.to_vec();
+        candidate.extend_from_slice(format!("-{n}").as_bytes());
+        if !ext.is_empty() {
+            candidate.push(b'.');
+            candidate.extend_from_slice(ext);
+        }
+        if candidate.len() > NAME_MAX {
+            return None;
+        }
+        let path = to.with_file_name(OsStr::from_bytes(&candidate));
+        if !taken.contains(&path) && fs::symlink_metadata(&path).is_err() {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// The accepted moves in a safe order: deeper sources first (a child is renamed while its
+/// directory still has the name the plan knows), and each move after the one that frees its
+/// target; a cycle goes through one temporary name.
+fn order(rows: &[PlanRow], temp_tag: &str) -> Vec<PlanStep> {
+    let mut moves: Vec<(&Path, &Path)> = rows
+        .iter()
+        .filter(|r| r.action == Action::Move)
+        .map(|r| (r.from.as_path(), r.to.as_path()))
+        .collect();
+    moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.components().count()));
+    let by_source: HashMap<&Path, usize> =
+        moves.iter().enumerate().map(|(i, (from, _))| (*from, i)).collect();
+    let mut done = vec![false; moves.len()];
+    let mut steps = Vec::with_capacity(moves.len());
+    let mut temps = 0usize;
+    for start in 0..moves.len() {
+        if done[start] {
+            continue;
+        }
+        // Follow the chain from `start`: each move's target is the source of the next one,
+        // which must run first. Stop at a free target or back at a move on the path (a cycle).
+        let mut path = vec![start];
+        let mut on_path: HashSet<usize> = HashSet::from([start]);
+        let mut cycle = false;
+        loop {
+            let (_, to) = moves[*path.last().unwrap()];
+            match by_source.get(to) {
+                Some(&next) if !done[next] && on_path.contains(&next) => {
+                    cycle = true;
+                    break;
+                }
+                Some(&next) if !done[next] => {
+                    path.push(next);
+                    on_path.insert(next);
+                }
+                _ => break,
+            }
+        }
+        if cycle {
+            // The last move's target is a source on the path: park that source first.
+            let (_, to) = moves[*path.last().unwrap()];
+            let blocker = by_source[to];
+            let (from, target) = moves[blocker];
+            temps += 1;
+            let temp = from.with_file_name(format!(".vegafs-{temp_tag}-{temps}"));
+            steps.push(PlanStep { from: from.to_path_buf(), to: temp.clone() });
+            done[blocker] = true;
+            for &i in path.iter().rev().filter(|&&i| i != blocker) {
+                steps.push(PlanStep {
+                    from: moves[i].0.to_path_buf(),
+                    to: moves[i].1.to_path_buf(),
+                });
+                done[i] = true;
+            }
+            steps.push(PlanStep { from: temp, to: target.to_path_buf() });
+        } else {
+            for &i in path.iter().rev() {
+                steps.push(PlanStep {
+                    from: moves[i].0.to_path_buf(),
+                    to: moves[i].1.to_path_buf(),
+                });
+                done[i] = true;
+            }
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
+    }
+
+    fn simulate(files: &mut HashSet<PathBuf>, steps: &[PlanStep]) {
+        for s in steps {
+            assert!(files.remove(&s.from), "{:?} is not there", s.from);
+            assert!(files.insert(s.to.clone()), "{:?} would be overwritten", s.to);
+        }
+    }
+
+    #[test]
+    fn chains_and_cycles_run_without_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a", "b", "c", "x", "y", "z"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        let moves = vec![
+            (d.join("a"), d.join("b")),
+            (d.join("b"), d.join("c")),
+            (d.join("c"), d.join("d")), // a chain onto a free name
+            (d.join("x"), d.join("y")),
+            (d.join("y"), d.join("z")),
+            (d.join("z"), d.join("x")), // a 3-cycle
+        ];
+        let plan = plan_moves(moves, OnConflict::Fail, "t", false);
+        assert!(plan.ok, "{:?}", plan.rows);
+        assert_eq!(plan.steps.len(), 7); // six moves and one hop through a temporary name
+        let mut files: HashSet<PathBuf> =
+            ["a", "b", "c", "x", "y", "z"].iter().map(|n| d.join(n)).collect();
+        simulate(&mut files, &plan.steps);
+        let want: HashSet<PathBuf> =
+            ["b", "c", "d", "x", "y", "z"].iter().map(|n| d.join(n)).collect();
+        assert_eq!(files, want);
+    }
+
+    #[test]
+    fn conflicts_are_refused_with_their_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a", "b", "keep", "e1", "e2"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        let moves = vec![
+            (d.join("a"), d.join("keep")),
+            (d.join("b"), d.join("")),
+            (d.join("e1"), d.join("same")),
+            (d.join("e2"), d.join("same")),
+            (d.join("keep"), d.join("keep")),
+        ];
+        let plan = plan_moves(moves, OnConflict::Fail, "t", false);
+        assert!(!plan.ok);
+        assert!(plan.steps.is_empty());
+        let actions: Vec<Action> = plan.rows.iter().map(|r| r.action.clone()).collect();
+        assert_eq!(
+            actions,
+            vec![
+                Action::Refused(Refusal::TargetExists),
+                Action::Refused(Refusal::InvalidName),
+                Action::Refused(Refusal::SameTarget),
+                Action::Refused(Refusal::SameTarget),
+                Action::Unchanged,
+            ]
+        );
+    }
+
+    #[test]
+    fn skip_drops_refused_moves_and_what_they_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a", "b", "taken"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        // b -> taken is refused, so b stays, so a -> b is refused in turn.
+        let moves = vec![(d.join("a"), d.join("b")), (d.join("b"), d.join("taken"))];
+        let plan = plan_moves(moves, OnConflict::Skip, "t", false);
+        assert!(plan.ok);
+        assert!(plan.steps.is_empty());
+        assert_eq!(plan.refused(), 2);
+    }
+
+    #[test]
+    fn suffix_finds_a_free_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a.txt", "b.txt", "x.txt", "x-1.txt"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        let moves = vec![(d.join("a.txt"), d.join("x.txt")), (d.join("b.txt"), d.join("x.txt"))];
+        let plan = plan_moves(moves, OnConflict::Suffix, "t", false);
+        assert!(plan.ok, "{:?}", plan.rows);
+        let targets: Vec<PathBuf> = plan.rows.iter().map(|r| r.to.clone()).collect();
+        assert_eq!(targets, vec![d.join("x-2.txt"), d.join("x-3.txt")]);
+    }
+
+    #[test]
+    fn unicode_twins_and_names_too_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("caf\u{e9}"), "").unwrap(); // NFC
+        fs::write(d.join("x"), "").unwrap();
+        fs::write(d.join("y"), "").unwrap();
+        let moves = vec![
+            (d.join("x"), d.join("cafe\u{301}")), // NFD of an existing name
+            (d.join("y"), d.join("n".repeat(256))),
+        ];
+        let plan = plan_moves(moves, OnConflict::Fail, "t", false);
+        let actions: Vec<Action> = plan.rows.iter().map(|r| r.action.clone()).collect();
+        assert_eq!(
+            actions,
+            vec![
+                Action::Refused(Refusal::NormalizationTwin),
+                Action::Refused(Refusal::NameTooLong)
+            ]
+        );
+        assert_eq!(p("a"), p("a"));
+    }
+}

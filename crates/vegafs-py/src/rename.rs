@@ -1,0 +1,142 @@
+//! `plan_rename(selection, options, *, temp_tag, progress=None, cancel=None)
+//! -> (rows, RenameSummary)` and `check_rename(options)`.
+//!
+//! `options`: a dict with every field of [`RenameArg`]. Rows: dicts `{"from": str, "to": str,
+//! "action": "move" | "unchanged" | "refused", "reason": str | None}`, in the plan's order (the
+//! numbering order); the summary: a [`RenameSummary`]. Nothing on disk changes.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use vegafs_core::plan::{Action, OnConflict, Plan};
+use vegafs_core::rename::{RenameOptions, SortKey};
+use vegafs_core::Selection;
+
+use crate::control::{control_of, CancelToken, Progress};
+use crate::detach::run_detached;
+use crate::errors::{error_rows, to_pyerr, ErrorRow};
+use crate::selection::SelectionArg;
+
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct RenameArg {
+    pattern: Option<String>,
+    template: String,
+    sort: String,
+    reverse: bool,
+    start: i64,
+    step: i64,
+    on_conflict: String,
+    max_errors: usize,
+}
+
+impl RenameArg {
+    fn options(self) -> PyResult<RenameOptions> {
+        let sort = match self.sort.as_str() {
+            "name" => SortKey::Name,
+            "mtime" => SortKey::Mtime,
+            "size" => SortKey::Size,
+            "path" => SortKey::Path,
+            other => return Err(PyValueError::new_err(format!("unknown sort {other:?}"))),
+        };
+        let on_conflict = match self.on_conflict.as_str() {
+            "fail" => OnConflict::Fail,
+            "skip" => OnConflict::Skip,
+            "suffix" => OnConflict::Suffix,
+            other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
+        };
+        Ok(RenameOptions {
+            pattern: self.pattern,
+            template: self.template,
+            sort,
+            reverse: self.reverse,
+            start: self.start,
+            step: self.step,
+            on_conflict,
+            max_errors: self.max_errors,
+        })
+    }
+}
+
+#[pyfunction]
+pub fn check_rename(options: RenameArg) -> PyResult<()> {
+    vegafs_core::rename::compile(&options.options()?).map(|_| ()).map_err(to_pyerr)
+}
+
+#[pyfunction]
+#[pyo3(signature = (selection, options, *, temp_tag, progress=None, cancel=None))]
+pub fn plan_rename<'py>(
+    py: Python<'py>,
+    selection: SelectionArg,
+    options: RenameArg,
+    temp_tag: &str,
+    progress: Option<&Progress>,
+    cancel: Option<&CancelToken>,
+) -> PyResult<(Bound<'py, PyList>, RenameSummary)> {
+    let selection = Selection::try_from(selection)?;
+    let options = options.options()?;
+    let control = control_of(progress, cancel);
+    let (plan, summary) = run_detached(py, &control.cancel, || {
+        vegafs_core::rename::plan_rename(&selection, &options, temp_tag, &control)
+    })?;
+    Ok((rows(py, &plan)?, RenameSummary::from(summary)))
+}
+
+fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for row in &plan.rows {
+        let d = PyDict::new(py);
+        let (action, reason) = match &row.action {
+            Action::Move => ("move", None),
+            Action::Unchanged => ("unchanged", None),
+            Action::Refused(r) => ("refused", Some(r.reason())),
+        };
+        // Bytes that are not UTF-8 reach Python as surrogate escapes, like every name.
+        d.set_item(intern!(py, "from"), row.from.as_os_str())?;
+        d.set_item(intern!(py, "to"), row.to.as_os_str())?;
+        d.set_item(intern!(py, "action"), action)?;
+        d.set_item(intern!(py, "reason"), reason)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// What a rename plan holds, as Python sees it; `_native.pyi` spells out every field.
+#[pyclass(frozen, module = "vegafs._native")]
+pub struct RenameSummary {
+    #[pyo3(get)]
+    matched: u64,
+    #[pyo3(get)]
+    moves: u64,
+    #[pyo3(get)]
+    unchanged: u64,
+    #[pyo3(get)]
+    refused: u64,
+    #[pyo3(get)]
+    steps: u64,
+    #[pyo3(get)]
+    ok: bool,
+    #[pyo3(get)]
+    error_count: u64,
+    #[pyo3(get)]
+    errors: Vec<ErrorRow>,
+    #[pyo3(get)]
+    elapsed_s: f64,
+}
+
+impl From<vegafs_core::rename::RenameSummary> for RenameSummary {
+    fn from(s: vegafs_core::rename::RenameSummary) -> Self {
+        RenameSummary {
+            matched: s.matched,
+            moves: s.moves,
+            unchanged: s.unchanged,
+            refused: s.refused,
+            steps: s.steps,
+            ok: s.ok,
+            error_count: s.error_count,
+            errors: error_rows(s.errors),
+            elapsed_s: s.elapsed.as_secs_f64(),
+        }
+    }
+}
