@@ -71,11 +71,12 @@ class Vegafs:
         cwd: Path,
         prefix: list[str] | None = None,
         timeout: float = SUBPROCESS_TIMEOUT,
+        env: dict[str, str] | None = None,
     ) -> CliResult:
         done = subprocess.run(
             [*(prefix or []), str(self.exe), *args],
             cwd=cwd,
-            env=cli_env(),
+            env=cli_env() | (env or {}),
             capture_output=True,
             timeout=timeout,
             check=False,

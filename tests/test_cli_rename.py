@@ -70,7 +70,7 @@ def test_a_cycle_is_planned_through_one_temporary_name(tmp_path: Path) -> None:
     for name in ["1.txt", "2.txt", "3.txt"]:
         (root / name).write_text(name)
     options = engine.RenameOptions(template="{n}.txt", reverse=True)  # 3->1, 2->2, 1->3
-    rows, summary = engine.plan_rename(root, options)
+    rows, _steps, summary = engine.plan_rename(root, options)
     assert [(Path(r["from"]).name, Path(r["to"]).name, r["action"]) for r in rows] == [
         ("3.txt", "1.txt", "move"),
         ("2.txt", "2.txt", "unchanged"),
@@ -160,5 +160,7 @@ def test_a_rename_plan_as_a_job(stack: Stack, service_root: Path) -> None:
         str(service_root / "THREE.log"),
         str(service_root / "a" / "ONE.txt"),
     ]
+    applying = refused(run(stack, *args, "--apply", "--submit"))
+    assert "invalid params.apply: applying a rename as a job comes with the next step" in applying
     assert "at character 2" in refused(run(stack, "rename", str(service_root), "--to", "x{",
                                            "--submit"))  # fmt: skip

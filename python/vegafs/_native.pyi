@@ -21,10 +21,14 @@ __all__ = [
     "check_steps",
     "find_dupes",
     "hash_files",
+    "identities",
     "list_entries",
     "pipeline",
     "plan_rename",
+    "rename_steps",
+    "roll_back",
     "search",
+    "sync_parents",
 ]
 
 __version__: Final[str]
@@ -354,5 +358,20 @@ def plan_rename(
     temp_tag: str,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[dict[str, Any]], RenameSummary]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary]:
     """The plan's rows (``{"from", "to", "action", "reason"}``) and summary; changes nothing."""
+
+def rename_steps(
+    steps: list[tuple[str, str]], cancel: CancelToken | None = None
+) -> tuple[int, tuple[int, str] | None]:
+    """Runs the renames in order, never replacing a target: (done, (errno, message) | None)."""
+
+def roll_back(steps: list[tuple[str, str, int, int]]) -> tuple[int, int, tuple[int, str] | None]:
+    """Reverses (from, to, dev, ino) steps, last first, each only if its entry is at its target:
+    (reversed, not done, (errno, message) | None)."""
+
+def sync_parents(paths: list[str]) -> None:
+    """fsyncs the directories holding the paths."""
+
+def identities(paths: list[str]) -> list[tuple[int, int] | None]:
+    """(device, inode) of each path's entry, None where there is none."""

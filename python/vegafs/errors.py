@@ -46,3 +46,12 @@ class PatternError(VegaFSError, ValueError):
 class TemplateError(VegaFSError, ValueError):
     """A name template (``--to``) that does not parse, or names a capture group its regex does
     not have; the message names the position. Raised before anything is read."""
+
+
+class ParamsError(VegaFSError, ValueError):
+    """Params that are valid alone but cannot be run here (``field``: the params field)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field

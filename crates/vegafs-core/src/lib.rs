@@ -14,12 +14,14 @@
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
 //! - [`pipeline`]: every selected file through a sequence of steps (match, hash), one walk.
+//! - [`apply`]: a plan's renames, never replacing a target; directories fsynced.
 //! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
+pub mod apply;
 pub mod control;
 pub mod dupes;
 pub mod error;

@@ -101,6 +101,8 @@ pub struct PlanRow {
 pub struct PlanStep {
     pub from: PathBuf,
     pub to: PathBuf,
+    /// The row (entry) it moves: several steps move one entry through a temporary name.
+    pub row: usize,
 }
 
 /// A checked, ordered plan.
@@ -303,14 +305,15 @@ fn free_name(to: &Path, taken: &HashSet<PathBuf>) -> Option<PathBuf> {
 /// directory still has the name the plan knows), and each move after the one that frees its
 /// target; a cycle goes through one temporary name.
 fn order(rows: &[PlanRow], temp_tag: &str) -> Vec<PlanStep> {
-    let mut moves: Vec<(&Path, &Path)> = rows
+    let mut moves: Vec<(&Path, &Path, usize)> = rows
         .iter()
-        .filter(|r| r.action == Action::Move)
-        .map(|r| (r.from.as_path(), r.to.as_path()))
+        .enumerate()
+        .filter(|(_, r)| r.action == Action::Move)
+        .map(|(i, r)| (r.from.as_path(), r.to.as_path(), i))
         .collect();
-    moves.sort_by_key(|(from, _)| std::cmp::Reverse(from.components().count()));
+    moves.sort_by_key(|(from, _, _)| std::cmp::Reverse(from.components().count()));
     let by_source: HashMap<&Path, usize> =
-        moves.iter().enumerate().map(|(i, (from, _))| (*from, i)).collect();
+        moves.iter().enumerate().map(|(i, (from, _, _))| (*from, i)).collect();
     let mut done = vec![false; moves.len()];
     let mut steps = Vec::with_capacity(moves.len());
     let mut temps = 0usize;
@@ -324,7 +327,7 @@ fn order(rows: &[PlanRow], temp_tag: &str) -> Vec<PlanStep> {
         let mut on_path: HashSet<usize> = HashSet::from([start]);
         let mut cycle = false;
         loop {
-            let (_, to) = moves[*path.last().unwrap()];
+            let (_, to, _) = moves[*path.last().unwrap()];
             match by_source.get(to) {
                 Some(&next) if !done[next] && on_path.contains(&next) => {
                     cycle = true;
@@ -339,32 +342,30 @@ fn order(rows: &[PlanRow], temp_tag: &str) -> Vec<PlanStep> {
         }
         if cycle {
             // The last move's target is a source on the path: park that source first.
-            let (_, to) = moves[*path.last().unwrap()];
+            let (_, to, _) = moves[*path.last().unwrap()];
             let blocker = by_source[to];
-            let (from, target) = moves[blocker];
+            let (from, target, row) = moves[blocker];
             temps += 1;
             let temp = from.with_file_name(format!(".vegafs-{temp_tag}-{temps}"));
-            steps.push(PlanStep { from: from.to_path_buf(), to: temp.clone() });
+            steps.push(PlanStep { from: from.to_path_buf(), to: temp.clone(), row });
             done[blocker] = true;
             for &i in path.iter().rev().filter(|&&i| i != blocker) {
-                steps.push(PlanStep {
-                    from: moves[i].0.to_path_buf(),
-                    to: moves[i].1.to_path_buf(),
-                });
+                steps.push(step(moves[i]));
                 done[i] = true;
             }
-            steps.push(PlanStep { from: temp, to: target.to_path_buf() });
+            steps.push(PlanStep { from: temp, to: target.to_path_buf(), row });
         } else {
             for &i in path.iter().rev() {
-                steps.push(PlanStep {
-                    from: moves[i].0.to_path_buf(),
-                    to: moves[i].1.to_path_buf(),
-                });
+                steps.push(step(moves[i]));
                 done[i] = true;
             }
         }
     }
     steps
+}
+
+fn step((from, to, row): (&Path, &Path, usize)) -> PlanStep {
+    PlanStep { from: from.to_path_buf(), to: to.to_path_buf(), row }
 }
 
 #[cfg(test)]

@@ -42,3 +42,8 @@ pub type ErrorRow = (OsString, &'static str, String);
 pub fn error_rows(errors: Vec<WalkError>) -> Vec<ErrorRow> {
     errors.into_iter().map(|e| (e.path.into_os_string(), e.kind.as_str(), e.message)).collect()
 }
+
+/// An I/O error as `(errno, message)` (errno 0 when it has none), for results that carry one.
+pub fn io_error_tuple(e: &std::io::Error) -> (i32, String) {
+    (e.raw_os_error().unwrap_or(0), e.to_string())
+}

@@ -40,5 +40,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rename::RenameSummary>()?;
     m.add_function(wrap_pyfunction!(rename::plan_rename, m)?)?;
     m.add_function(wrap_pyfunction!(rename::check_rename, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::rename_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::sync_parents, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
     Ok(())
 }

@@ -1,13 +1,18 @@
 //! `plan_rename(selection, options, *, temp_tag, progress=None, cancel=None)
-//! -> (rows, RenameSummary)` and `check_rename(options)`.
+//! -> (rows, steps, RenameSummary)`, `check_rename(options)`, and what applying a plan needs:
+//! `rename_steps(steps, cancel=None) -> (done, error)`, `sync_parents(paths)`,
+//! `identities(paths)`.
 //!
 //! `options`: a dict with every field of [`RenameArg`]. Rows: dicts `{"from": str, "to": str,
 //! "action": "move" | "unchanged" | "refused", "reason": str | None}`, in the plan's order (the
-//! numbering order); the summary: a [`RenameSummary`]. Nothing on disk changes.
+//! numbering order); steps: `(from, to, row)` in the order that runs them safely; the summary: a
+//! [`RenameSummary`]. Planning changes nothing on disk.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
+use std::path::PathBuf;
+
 use pyo3::types::{PyDict, PyList};
 use vegafs_core::plan::{Action, OnConflict, Plan};
 use vegafs_core::rename::{RenameOptions, SortKey};
@@ -15,8 +20,12 @@ use vegafs_core::Selection;
 
 use crate::control::{control_of, CancelToken, Progress};
 use crate::detach::run_detached;
+use crate::errors::io_error_tuple;
 use crate::errors::{error_rows, to_pyerr, ErrorRow};
 use crate::selection::SelectionArg;
+
+/// A plan's step as Python sees it: `(from, to, row)`.
+type StepTuple = (PathBuf, PathBuf, usize);
 
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
@@ -73,14 +82,53 @@ pub fn plan_rename<'py>(
     temp_tag: &str,
     progress: Option<&Progress>,
     cancel: Option<&CancelToken>,
-) -> PyResult<(Bound<'py, PyList>, RenameSummary)> {
+) -> PyResult<(Bound<'py, PyList>, Vec<StepTuple>, RenameSummary)> {
     let selection = Selection::try_from(selection)?;
     let options = options.options()?;
     let control = control_of(progress, cancel);
     let (plan, summary) = run_detached(py, &control.cancel, || {
         vegafs_core::rename::plan_rename(&selection, &options, temp_tag, &control)
     })?;
-    Ok((rows(py, &plan)?, RenameSummary::from(summary)))
+    let steps = plan.steps.iter().map(|s| (s.from.clone(), s.to.clone(), s.row)).collect();
+    Ok((rows(py, &plan)?, steps, RenameSummary::from(summary)))
+}
+
+/// Runs `steps` (`(from, to)`) in order, never replacing a target, until one fails or `cancel`
+/// is set: `(done, None)`, or `(done, (errno, message))` for the step that failed.
+#[pyfunction]
+#[pyo3(signature = (steps, cancel=None))]
+pub fn rename_steps(
+    py: Python<'_>,
+    steps: Vec<(PathBuf, PathBuf)>,
+    cancel: Option<&CancelToken>,
+) -> (usize, Option<(i32, String)>) {
+    let token = cancel.map(|c| c.0.clone()).unwrap_or_default();
+    let outcome = py.detach(|| vegafs_core::apply::rename_all(&steps, &token));
+    (outcome.done, outcome.error.as_ref().map(io_error_tuple))
+}
+
+/// Reverses `steps` (`(from, to, dev, ino)`, in the order they ran), last first, each only if
+/// its entry is at its target: `(reversed, not_done, error)`.
+#[pyfunction]
+pub fn roll_back(
+    py: Python<'_>,
+    steps: Vec<vegafs_core::apply::DoneStep>,
+) -> (usize, usize, Option<(i32, String)>) {
+    let outcome = py.detach(|| vegafs_core::apply::roll_back(&steps));
+    (outcome.reversed, outcome.not_done, outcome.error.as_ref().map(io_error_tuple))
+}
+
+/// fsyncs the directories holding `paths`; OSError naming the directory otherwise.
+#[pyfunction]
+pub fn sync_parents(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<()> {
+    py.detach(|| vegafs_core::apply::sync_parents(&paths)).map_err(PyErr::from)
+}
+
+/// `(device, inode)` of each path's entry (a symlink's own), None where there is none.
+#[pyfunction]
+pub fn identities(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Vec<Option<(u64, u64)>>> {
+    py.detach(|| paths.iter().map(|p| vegafs_core::apply::identity(p)).collect::<Result<_, _>>())
+        .map_err(PyErr::from)
 }
 
 fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {

@@ -14,6 +14,8 @@ SERVICE_COMMANDS = {
     "db": "vegafs.cli.service:db_app",
     "keys": "vegafs.cli.service:keys_app",
     "run": "vegafs.cli.run:run",
+    "recover": "vegafs.cli.journal_commands:recover",
+    "ops": "vegafs.cli.journal_commands:ops_app",
     "version": "vegafs.cli.app:version",
 }
 

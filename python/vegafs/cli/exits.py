@@ -40,6 +40,7 @@ def local_run_errors() -> Iterator[None]:
     from vegafs.cli.selection_options import in_cli_terms, selection_flag
     from vegafs.cli.values import show_path
     from vegafs.errors import PatternError, SelectionError, TemplateError
+    from vegafs.journal.runner import ApplyError
 
     try:
         yield
@@ -52,6 +53,10 @@ def local_run_errors() -> Iterator[None]:
         fail(f"invalid pattern: {e}", USAGE)
     except TemplateError as e:  # a writing operation's --to
         fail(f"invalid --to: {e}", USAGE)
+    except ApplyError as e:  # a writing operation's apply stopped
+        if e.rolled_back:
+            fail(f"not applied: {e}; every change was rolled back", ERRORS_LISTED)
+        fail(f"not applied: {e}; run `vegafs recover` to finish rolling back", ERRORS_LISTED)
     except SelectionError as e:
         option = selection_flag(e.field) or f"selection.{e.field}"
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)

@@ -1,6 +1,7 @@
 """How a writing operation's plan is shown: a line per entry as it will be changed (``from ->
 to``, refusals with their reason), then on stderr what the plan would do and that nothing was
-changed. Exit 1 when the plan is refused (a conflict with ``--on-conflict fail``)."""
+changed (or, with ``--apply``, the journal's operation). Exit 1 when the plan is refused (a
+conflict with ``--on-conflict fail``): then nothing is applied."""
 
 import sys
 from typing import Any, ClassVar
@@ -15,17 +16,22 @@ class PlanLines(RowLines):
         "Exit code 0: the plan is shown and may be applied; 1: refused renames (with "
         "--on-conflict fail), or entries that could not be read (listed); 2: bad usage, a bad "
         "regex or template (its position named), or a root that cannot be read; 130: "
-        "interrupted. Nothing on disk changes."
+        "interrupted. Without --apply nothing on disk changes."
     )
 
     def finish(self, summary: dict[str, Any]) -> None:
         s = summary
         verdict = "may be applied" if s["ok"] else "refused: see the reasons above"
         skipped = ", left where they are" if s["ok"] and s["refused"] else ""
+        op = s.get("applied_op")
+        outcome = (
+            f"applied as operation {op} (vegafs ops show {op})."
+            if op is not None
+            else f"{verdict}. Nothing was changed."
+        )
         print(
             f"vegafs: plan: {s['moves']:,} to rename, {s['unchanged']:,} unchanged, "
-            f"{s['refused']:,} refused{skipped} ({s['steps']:,} steps); {verdict}. "
-            "Nothing was changed.",
+            f"{s['refused']:,} refused{skipped} ({s['steps']:,} steps); {outcome}",
             file=sys.stderr,
         )
         report_errors(summary)

@@ -36,10 +36,14 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, durable: bool = False) -> None:
         """``pool_size``: the connections kept open on PostgreSQL; give a process that calls
-        from N threads at least N, or every call beyond them opens and closes a connection."""
+        from N threads at least N, or every call beyond them opens and closes a connection.
+        ``durable``: on SQLite, every commit survives a power loss (``synchronous=FULL``; the
+        default, NORMAL, survives a crash of the process but may lose the last commits to a
+        power loss). PostgreSQL commits are durable as its server is configured."""
         self.url = normalise_url(url)
+        self.durable = durable
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.engine = self._sqlite_engine() if self.is_sqlite else self._pg_engine(pool_size)
         self._writer = self.engine.execution_options(vegafs_write=True)
@@ -65,7 +69,7 @@ class Database:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
             cur.close()

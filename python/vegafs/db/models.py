@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     text,
@@ -104,3 +105,38 @@ class JobResult(Base):
     )
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     data: Mapped[dict[str, Any]]
+
+
+class WriteOp(Base):
+    """The journal of one writing operation (rename...): what it was asked, how far it got.
+    ``state``: applying (its renames may be under way: ``vegafs recover`` rolls it back),
+    committed, rolled_back, failed (a rollback that could not finish: recover again)."""
+
+    __tablename__ = "write_ops"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    operation: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    steps_total: Mapped[int]
+    # Every step before this one is done and its directories synced.
+    steps_done: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(4096))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WriteStep(Base):
+    """One rename of a writing operation, in the order it runs. Paths are bytes (names need not
+    be UTF-8); ``dev``/``ino`` identify the entry it moves, which recovery looks for on disk."""
+
+    __tablename__ = "write_steps"
+
+    op_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("write_ops.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    src: Mapped[bytes] = mapped_column(LargeBinary)
+    dst: Mapped[bytes] = mapped_column(LargeBinary)
+    dev: Mapped[int] = mapped_column(BigInteger)
+    ino: Mapped[int] = mapped_column(BigInteger)

@@ -61,6 +61,7 @@ class RenameSummary(BaseModel):
     error_count: int
     errors: list[EntryError]
     elapsed_s: float
+    applied_op: int | None = None  # the journal's id of the operation, once applied
 
 
 def _native_options(options: RenameOptions, max_errors: int) -> dict[str, Any]:
@@ -80,15 +81,23 @@ def plan_rename(
     progress: _native.Progress | None = None,
     cancel: _native.CancelToken | None = None,
     beneath: Sequence[Path] = (),
-) -> tuple[list[dict[str, Any]], RenameSummary]:
-    """The plan's rows (dicts shaped like ``RenameRow``) and its summary. Errors: as for
-    ``analyze``."""
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary]:
+    """The plan's rows (dicts shaped like ``RenameRow``), its steps (``(from, to, row)`` in the
+    order that runs them safely, ``row`` the index of the entry moved) and its summary.
+    Errors: as for ``analyze``."""
     selection = as_selection(selection)
-    rows, summary = _native.plan_rename(
+    rows, steps, summary = _native.plan_rename(
         selection.to_native(beneath=beneath),
         _native_options(options, max_errors),
         temp_tag=f"{os.getpid()}-{os.urandom(4).hex()}",
         progress=progress,
         cancel=cancel,
     )
-    return rows, RenameSummary.model_validate(summary_fields(summary, RenameSummary.model_fields))
+    fields = summary_fields(summary, RenameSummary.model_fields.keys() - {"applied_op"})
+    steps_ = [(os.fsdecode(a), os.fsdecode(b), row) for a, b, row in steps]
+    return rows, steps_, RenameSummary.model_validate(fields)
+
+
+def identities(paths: Sequence[str]) -> list[tuple[int, int] | None]:
+    """``(device, inode)`` of each path's entry (not following symlinks); None: none there."""
+    return _native.identities(list(paths))

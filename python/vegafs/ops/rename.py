@@ -1,9 +1,10 @@
 """The ``rename`` operation: each selected entry whose name matches ``--match`` gets the name
-``--to`` makes of it, in the same directory. This step of the writing operations plans and
-previews: it checks every rename (conflicts, invalid names, chains, cycles) and shows the plan;
-nothing on disk changes. Applying it (journaled, undoable) comes next (docs/cli.md).
+``--to`` makes of it, in the same directory. It plans first (every rename checked: conflicts,
+invalid names, chains, cycles) and shows the plan; with ``apply`` it runs the plan through the
+journal (``vegafs.journal``): all of it, or, after an error or a cancel, none of it.
 """
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,8 +17,10 @@ from vegafs.engine.renaming import (
     RenameSummary,
     SortKey,
     check_rename,
+    identities,
     plan_rename,
 )
+from vegafs.errors import ParamsError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -46,6 +49,11 @@ class RenameParams(BaseModel):
         description="A target that exists or that several entries share: fail (refuse the "
         "plan), skip (leave those entries), suffix (name-1.ext, name-2.ext...).",
     )
+    apply: bool = Field(
+        False,
+        description="Apply the plan: journaled, all-or-nothing (docs/cli.md). Without it, "
+        "nothing changes.",
+    )
     max_errors: MaxErrors = 1000
 
     def options(self) -> RenameOptions:
@@ -61,7 +69,7 @@ class RenameParams(BaseModel):
 
 
 def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
-    rows, summary = plan_rename(
+    rows, steps, summary = plan_rename(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -71,12 +79,38 @@ def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     )
     for i in range(0, len(rows), BATCH):
         ctx.rows(rows[i : i + BATCH])
-    return summary
+    if not params.apply or not summary.ok or not steps:
+        return summary
+    if ctx.beneath:
+        raise ParamsError(APPLY_AS_JOB, "apply")
+    from vegafs.journal import open_journal
+    from vegafs.journal.runner import apply, recover
+    from vegafs.journal.store import Step
+
+    journal = open_journal()
+    recover(journal)  # what an earlier run left half-done, first
+    sources = sorted({row for _, _, row in steps})
+    ids = dict(zip(sources, identities([rows[r]["from"] for r in sources]), strict=True))
+    journal_steps = []
+    for src, dst, row in steps:
+        found = ids[row]
+        if found is None:
+            raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
+        # Absolute: recovery may run from another directory.
+        journal_steps.append(Step(str(Path(src).absolute()), str(Path(dst).absolute()), *found))
+    applied = apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel)
+    return summary.model_copy(update={"applied_op": applied.op_id})
+
+
+APPLY_AS_JOB = "applying a rename as a job comes with the next step; plan it as a job, apply it "
+"with the command line"
 
 
 def check(params: RenameParams) -> None:
     params.selection.check()
     check_rename(params.options())
+    if params.apply:  # check() runs where jobs are submitted
+        raise ParamsError(APPLY_AS_JOB, "apply")
 
 
 def text(row: dict[str, Any]) -> str:

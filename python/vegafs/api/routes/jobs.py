@@ -36,7 +36,7 @@ from vegafs.api.schemas import (
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
-from vegafs.errors import PatternError, SelectionError, TemplateError
+from vegafs.errors import ParamsError, PatternError, SelectionError, TemplateError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
@@ -168,6 +168,14 @@ async def submit(
         op.check(spec)
     except SelectionError as e:
         field = f"params.selection.{e.field}" if e.field != "selection" else "params.selection"
+        raise Problem(
+            422,
+            "validation",
+            f"invalid {field}: {e.message}",
+            errors=[{"field": field, "message": e.message}],
+        ) from None
+    except ParamsError as e:
+        field = f"params.{e.field}"
         raise Problem(
             422,
             "validation",

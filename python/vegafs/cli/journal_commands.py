@@ -1,0 +1,62 @@
+"""``vegafs recover`` and ``vegafs ops list|show``: the journal of the writing operations."""
+
+from typing import Annotated
+
+import typer
+
+from vegafs.cli import exits
+
+ops_app = typer.Typer(
+    help="The writing operations in the journal (rename --apply...).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def recover() -> None:
+    """Finish what an interrupted writing operation left: roll it back (or, if every step had
+    been done, mark it committed). Safe to run any time, and twice. Exit 1 if a rollback could
+    not finish (the message says why; nothing was overwritten)."""
+    from vegafs.journal import open_journal
+    from vegafs.journal.runner import recover as run_recovery
+
+    outcomes = run_recovery(open_journal())
+    if not outcomes:
+        typer.echo("vegafs: nothing to recover", err=True)
+        return
+    failed = False
+    for o in outcomes:
+        typer.echo(f"operation {o.op_id}: {o.state.replace('_', ' ')}")
+        failed = failed or o.state == "failed"
+    if failed:
+        raise SystemExit(exits.ERRORS_LISTED)
+
+
+@ops_app.command("list")
+def list_ops(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N.")] = 20,
+) -> None:
+    """The newest writing operations: id, state, operation, steps done/total, created (UTC)."""
+    from vegafs.journal import open_journal
+
+    for op in open_journal().all(limit):
+        typer.echo(f"{op.id}\t{op.state}\t{op.operation}\t{op.steps_done}/{op.steps_total}")
+
+
+@ops_app.command("show")
+def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
+    """One operation: its state, params, error, and its steps (from -> to), in order."""
+    from vegafs.cli.values import show_path
+    from vegafs.journal import open_journal
+
+    journal = open_journal()
+    op = journal.get(op_id)
+    if op is None:
+        exits.fail(f"no writing operation {op_id}", exits.USAGE)
+    typer.echo(f"operation {op.id}: {op.operation}, {op.state.replace('_', ' ')}, "
+               f"{op.steps_done}/{op.steps_total} steps")  # fmt: skip
+    if op.error:
+        typer.echo(f"error: {op.error}")
+    for step in journal.steps(op_id):
+        typer.echo(f"{show_path(step.src)} -> {show_path(step.dst)}")

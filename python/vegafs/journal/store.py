@@ -1,0 +1,113 @@
+"""The journal's rows: one ``write_ops`` row per writing operation and its ``write_steps``."""
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from vegafs.db.database import Database, utcnow
+from vegafs.db.models import WriteOp, WriteStep
+
+APPLYING, COMMITTED, ROLLED_BACK, FAILED = "applying", "committed", "rolled_back", "failed"
+INSERT_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rename: paths as ``str`` (surrogate escapes for bytes that are not UTF-8) and the
+    (device, inode) of the entry it moves."""
+
+    src: str
+    dst: str
+    dev: int
+    ino: int
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    id: int
+    operation: str
+    params: dict[str, Any]
+    state: str
+    steps_total: int
+    steps_done: int
+    error: str | None
+
+
+class Journal:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def begin(self, operation: str, params: dict[str, Any], steps: Sequence[Step]) -> int:
+        """Writes the operation and all its steps in one transaction; its id once committed."""
+        now = utcnow()
+        with self.db.write() as conn:
+            op_id = conn.execute(
+                insert(WriteOp).returning(WriteOp.id),
+                {"operation": operation, "params": params, "state": APPLYING,
+                 "steps_total": len(steps), "steps_done": 0, "created_at": now,
+                 "updated_at": now},
+            ).scalar_one()  # fmt: skip
+            for i in range(0, len(steps), INSERT_BATCH):
+                conn.execute(
+                    insert(WriteStep),
+                    [
+                        {"op_id": op_id, "seq": i + j, "src": os.fsencode(s.src),
+                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino}
+                        for j, s in enumerate(steps[i : i + INSERT_BATCH])
+                    ],
+                )  # fmt: skip
+        return int(op_id)
+
+    def advance(self, op_id: int, steps_done: int) -> None:
+        self._set(op_id, steps_done=steps_done)
+
+    def finish(self, op_id: int, state: str, *, steps_done: int, error: str | None = None) -> None:
+        self._set(op_id, state=state, steps_done=steps_done, error=error)
+
+    def _set(self, op_id: int, **values: Any) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(WriteOp).where(WriteOp.id == op_id).values(**values, updated_at=utcnow())
+            )
+
+    def get(self, op_id: int) -> OpRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(WriteOp).where(WriteOp.id == op_id)).mappings().first()
+        return None if row is None else _record(row)
+
+    def unfinished(self) -> list[OpRecord]:
+        """Operations a crash (or a rollback that failed) left to recover, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(WriteOp).where(WriteOp.state.in_((APPLYING, FAILED))).order_by(WriteOp.id)
+            ).mappings()
+            return [_record(r) for r in rows]
+
+    def all(self, limit: int = 100) -> list[OpRecord]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(WriteOp).order_by(WriteOp.id.desc()).limit(limit))
+            return [_record(r) for r in rows.mappings()]
+
+    def steps(self, op_id: int) -> list[Step]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(WriteStep.src, WriteStep.dst, WriteStep.dev, WriteStep.ino)
+                .where(WriteStep.op_id == op_id)
+                .order_by(WriteStep.seq)
+            )
+            return [Step(os.fsdecode(r.src), os.fsdecode(r.dst), r.dev, r.ino) for r in rows]
+
+
+def _record(row: Any) -> OpRecord:
+    return OpRecord(
+        id=row["id"],
+        operation=row["operation"],
+        params=row["params"],
+        state=row["state"],
+        steps_total=row["steps_total"],
+        steps_done=row["steps_done"],
+        error=row["error"],
+    )
