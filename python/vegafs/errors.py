@@ -41,3 +41,16 @@ class Cancelled(VegaFSError):
 class PatternError(VegaFSError, ValueError):
     """A search pattern that does not compile: bad syntax, or over the regex size or nesting
     limit. Raised before anything is read."""
+
+
+class PluginLoadError(VegaFSError):
+    """A plugin that a worker process could not import (or that died or hung on start):
+    ``details`` holds what the process said (its traceback)."""
+
+    def __init__(self, target: str, details: str) -> None:
+        lines = details.strip().splitlines()
+        super().__init__(
+            f"{target}: cannot be loaded in a worker process: {lines[-1] if lines else '?'}"
+        )
+        self.target = target
+        self.details = details

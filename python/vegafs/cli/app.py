@@ -9,6 +9,7 @@ import typer
 # Commands that are no operation: name -> "module:attribute" (a function or a Typer group).
 SERVICE_COMMANDS = {
     "jobs": "vegafs.cli.jobs:jobs_app",
+    "run": "vegafs.cli.plugins:run",
     "serve": "vegafs.cli.service:serve",
     "worker": "vegafs.cli.service:worker",
     "db": "vegafs.cli.service:db_app",
