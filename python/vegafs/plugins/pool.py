@@ -101,17 +101,19 @@ class PluginPool:
         batches still running, once ``cancelled()`` is true (asked at least every POLL_S): the
         caller then says why, and leaving the ``with`` block kills the processes."""
         feed = iter(batches)
+        pending: Batch | None = None
         exhausted = False
-        while len(self._procs) < self.size:
-            self._start()
         while not cancelled():
+            if pending is None and not exhausted:
+                pending = next(feed, None)
+                exhausted = pending is None
+                while pending is not None and len(self._procs) < self.size:
+                    self._start()  # on the first batch: no process for nothing to do
             idle = [p for p in self._procs if p.ready and p.batch is None]
-            while idle and not exhausted:
-                batch = next(feed, None)
-                if batch is None:
-                    exhausted = True
-                    break
-                self._send(idle.pop(), batch)
+            if pending is not None and idle:
+                self._send(idle[0], pending)
+                pending = None
+                continue
             if exhausted and not any(p.batch is not None for p in self._procs):
                 return
             yield from self._wait()
@@ -211,7 +213,7 @@ class PluginPool:
         at the end of its input), killed after STOP_GRACE_S; otherwise at once (SIGKILL)."""
         procs, self._procs = self._procs, []
         for p in procs:
-            if kill:
+            if kill or not p.ready:  # (one still starting has nothing to finish)
                 p.popen.kill()
             p.sock.close()
         deadline = time.monotonic() + STOP_GRACE_S
