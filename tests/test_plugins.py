@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env, write
+from stack import Backend, Stack
 from vegafs import Cancelled, ops
 from vegafs.ops.plugins import PluginOperation, PluginSummary, plugin_operation
 from vegafs.plugins._child import load
@@ -515,3 +516,54 @@ def test_a_plain_function_registered_by_an_entry_point_is_an_operation(
         {"additionalProperties": True, "description": "A row of a plugin that declares no row "
          "model: any JSON object.", "properties": {}, "title": "FreeRow", "type": "object"},
     ]  # fmt: skip
+
+
+def test_entries_the_walk_cannot_read_are_listed_and_the_rest_is_run(
+    vegafs: Vegafs, here: Path, locked_tree: Path, unprivileged: list[str]
+) -> None:
+    done = subprocess.run(
+        [*unprivileged, str(vegafs.exe), "run", "--plugin", "tplugins:per_file", "tree",
+         "--json"],
+        cwd=locked_tree.parent, env=cli_env() | {"PYTHONPATH": str(here)}, capture_output=True,
+        text=True, timeout=SUBPROCESS_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert sorted(json.loads(line)["path"] for line in done.stdout.splitlines()) == [
+        "tree/open/f", "tree/open/g"
+    ]  # fmt: skip
+    assert done.stderr == "vegafs: tree/locked: Permission denied (os error 13)\nvegafs: 1 error\n"
+
+
+def test_a_cancelled_plugin_job_stops_and_leaves_no_process(
+    plugin_dir: Path, backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    site = tmp_path / "site"
+    info = site / "tplugins-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tplugins\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[vegafs.operations]\nwaits = tplugins:waits\n")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    tree(service_root / "t", [f"f{i}.txt" for i in range(4)])
+    env = {"PYTHONPATH": f"{site}:{plugin_dir}", "PIDS": str(pids)}
+    s = Stack(backend, tmp_path / "data", [service_root], env_extra=env)
+    s.data_dir.mkdir()
+    try:
+        s.start()
+        with s.client() as http:
+            params = {"selection": {"roots": [str(service_root / "t")]}, "batch_size": 1,
+                      "processes": 2}  # fmt: skip
+            job = http.post("/jobs", json={"operation": "waits", "params": params}).json()
+            deadline = time.monotonic() + 60
+            while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            started = {int(p.name) for p in pids.iterdir()}
+            assert len(started) == 2, s.log_text()
+            assert http.post(f"/jobs/{job['id']}/cancel").status_code == 202
+            asked = time.monotonic()
+            done = s.wait_job(http, job["id"], {"cancelled", "succeeded", "failed"})
+            assert time.monotonic() - asked < 3
+            assert done["status"] == "cancelled", done
+            assert [pid for pid in started if alive(pid)] == []
+    finally:
+        s.stop()

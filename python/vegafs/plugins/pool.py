@@ -8,7 +8,8 @@ multiprocessing's own start methods are not used: ``spawn`` and ``forkserver`` b
 caller's ``__main__`` module again in each child, and a worker process must load nothing but
 the plugin.
 
-One batch at a time goes to each idle process; the parent waits on every process's socket at
+The processes start when the first batch arrives (an empty selection starts none), so that
+their start-up overlaps the walk. One batch at a time goes to each idle process; the parent waits on every process's socket at
 once (a message, or the end of the socket when a process dies), so a batch that outlives its
 timeout has its process killed (and replaced by a fresh one) while the others go on, and a
 cancel is seen within ``POLL_S``. However ``run`` ends (done, cancelled, Ctrl-C, an error),
