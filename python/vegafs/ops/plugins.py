@@ -201,6 +201,7 @@ def run_plugin(target: str, info: PluginInfo, spec: Any, ctx: RunContext) -> Plu
     finally:
         stream.close()
     walked = stream.summary()
+    ctx.progress.add(errors=walked.error_count)
     return tally.summary(target, walked, pool.started, time.monotonic() - started)
 
 

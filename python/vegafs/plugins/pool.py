@@ -9,11 +9,12 @@ caller's ``__main__`` module again in each child, and a worker process must load
 the plugin.
 
 The processes start when the first batch arrives (an empty selection starts none), so that
-their start-up overlaps the walk. One batch at a time goes to each idle process; the parent waits on every process's socket at
-once (a message, or the end of the socket when a process dies), so a batch that outlives its
-timeout has its process killed (and replaced by a fresh one) while the others go on, and a
-cancel is seen within ``POLL_S``. However ``run`` ends (done, cancelled, Ctrl-C, an error),
-every process it started is killed and reaped when the pool is closed.
+their start-up overlaps the walk. One batch at a time goes to each idle process; the parent
+waits on every process's socket at once (a message, or the end of the socket when a process
+dies), so a batch that outlives its timeout has its process killed (and replaced by a fresh
+one) while the others go on, and a cancel is seen within ``POLL_S``. However ``run`` ends
+(done, cancelled, Ctrl-C, an error), every process it started is killed and reaped when the
+pool is closed.
 """
 
 import math
