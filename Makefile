@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-search bench-api clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-search bench-api bench-plugin clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ bench-dupes: build ## dupes against jdupes -r and fclones group on a generated t
 bench-search: build ## vegafs search against rg -uuu, ugrep -r, grep -r on a generated text tree (docs/benchmarks.md)
 	scripts/ensure-packages.sh ripgrep ugrep grep
 	$(BIN)/python bench/search.py $(BENCH_SEARCH_ARGS)
+
+bench-plugin: build ## vegafs run --plugin (trivial plugins) on a generated tree of 100,000 files, in files/s (docs/benchmarks.md)
+	$(BIN)/python bench/plugin.py $(BENCH_PLUGIN_ARGS)
 
 bench-api: build services ## Job service under wrk on PostgreSQL, against a bare FastAPI + asyncpg floor (docs/benchmarks.md)
 	scripts/ensure-packages.sh wrk

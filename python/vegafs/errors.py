@@ -55,3 +55,16 @@ class ParamsError(VegaFSError, ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class PluginLoadError(VegaFSError):
+    """A plugin that a worker process could not import (or that died or hung on start):
+    ``details`` holds what the process said (its traceback)."""
+
+    def __init__(self, target: str, details: str) -> None:
+        lines = details.strip().splitlines()
+        super().__init__(
+            f"{target}: cannot be loaded in a worker process: {lines[-1] if lines else '?'}"
+        )
+        self.target = target
+        self.details = details

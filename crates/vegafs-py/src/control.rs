@@ -40,6 +40,11 @@ impl Progress {
     fn snapshot(&self) -> (u64, u64, u64, u64) {
         self.0.snapshot()
     }
+    /// Adds to the counters: for work done in Python (a plugin's batches as they finish).
+    #[pyo3(signature = (entries=0, dirs=0, bytes=0, errors=0))]
+    fn add(&self, entries: u64, dirs: u64, bytes: u64, errors: u64) {
+        self.0.add(entries, dirs, bytes, errors);
+    }
 }
 
 /// The core's `Control` for one call, sharing the caller's token and counters when given.

@@ -39,7 +39,7 @@ def local_run_errors() -> Iterator[None]:
     root that cannot be looked at, or a bad filter, exits 2 naming the path or the option."""
     from vegafs.cli.selection_options import in_cli_terms, selection_flag
     from vegafs.cli.values import show_path
-    from vegafs.errors import PatternError, SelectionError, TemplateError
+    from vegafs.errors import PatternError, PluginLoadError, SelectionError, TemplateError
     from vegafs.journal.runner import ApplyError
 
     try:
@@ -60,3 +60,6 @@ def local_run_errors() -> Iterator[None]:
     except SelectionError as e:
         option = selection_flag(e.field) or f"selection.{e.field}"
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)
+    except PluginLoadError as e:  # a plugin its worker processes could not import
+        print(e.details.rstrip("\n"), file=sys.stderr)
+        fail(str(e), USAGE)

@@ -160,6 +160,10 @@ PRESENTERS = {
 
 def presenter_for(op: ops.Operation) -> type[Presenter]:
     target = PRESENTERS.get(op.name)
+    # A plugin's operation (an object of vegafs.ops.plugins, loaded when it was made).
+    plugins = sys.modules.get("vegafs.ops.plugins")
+    if target is None and plugins is not None and isinstance(op, plugins.PluginOperation):
+        target = "vegafs.cli.plugins:PluginLines"
     if target is None:
         return RowLines
     module, _, name = target.partition(":")

@@ -1,6 +1,9 @@
 """``vegafs run FILE [PATH...]``: run a pipeline document (YAML or JSON) here, or as a job with
 ``--submit``. The document holds the ``pipeline`` operation's params: a ``selection`` and its
-``steps``; PATH arguments, when given, replace the selection's roots."""
+``steps``; PATH arguments, when given, replace the selection's roots.
+
+``vegafs run --plugin MODULE:FUNCTION PATH...``: run a Python function on batches of files,
+here only (``vegafs.cli.plugins``). With ``--plugin`` every argument is a PATH."""
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,26 +16,36 @@ from vegafs.cli import exits
 from vegafs.cli.commands import Param, item_place, make_command, server_params
 from vegafs.cli.present import RowLines
 
-DOC = """Run a pipeline document: a Selection and its steps, in one walk (docs/cli.md: run).
+DOC = """Run a pipeline document (steps over one walk), or a Python function on batches of files.
 
-FILE is YAML or JSON: {selection: {roots: [...], include: [...], ...}, steps: [{match: ERROR},
-{hash: {algo: sha256}}]}. PATH arguments replace the document's roots.
+vegafs run FILE [PATH...]: FILE is YAML or JSON, {selection: {roots: [...], include: [...]},
+steps: [{match: ERROR}, {hash: {algo: sha256}}]}; PATH arguments replace its roots; --submit
+runs it as a job (docs/cli.md: run).
 
-Exit code 0: done; 1: done, with files that could not be read (listed); 2: a bad document
-(its place named) or a root that cannot be read; 130: interrupted."""
+vegafs run --plugin MODULE:FUNCTION PATH...: the function on batches of the selected files, in
+worker processes, here only (docs/plugins.md); the Options and Selection panels apply to it.
+
+Exit code 0: done; 1: done, with files (or a plugin's batches) that could not be handled
+(listed); 2: bad usage, a bad document (its place named), a plugin that cannot be imported, or a
+root that cannot be read; 130: interrupted."""
 
 
 def _params() -> list[Param]:
-    file = typer.Argument(help="The pipeline document (YAML or JSON).", metavar="FILE",
-                          show_default=False)  # fmt: skip
-    paths = typer.Argument(help="Directories or files to walk instead of the document's roots.",
-                           metavar="[PATH]...", show_default=False)  # fmt: skip
-    return [
-        Param("a_file", Annotated[Path, file], ...),
-        Param("paths", Annotated[list[Path] | None, paths], None),
-        *RowLines.params,
-        *server_params(submit_flags=True),
-    ]
+    from vegafs.cli.plugins import run_params
+
+    mine = run_params()
+    for i, p in enumerate(mine):
+        if p.key == "paths":  # FILE first, unless --plugin: then every argument is a PATH
+            argument = typer.Argument(help="FILE [PATH]..., or with --plugin PATH...",
+                                      metavar="FILE|PATH", show_default=False)  # fmt: skip
+            mine[i] = Param("paths", Annotated[list[Path] | None, argument], None, p.field,
+                            flag="PATH")  # fmt: skip
+    return [*mine, *server_params(submit_flags=True)]
+
+
+PARAMS = _params()
+# What only --plugin takes: its own options and the Selection's.
+PLUGIN_ONLY = [p for p in PARAMS if p.key.startswith(("p_", "s_")) or p.key == "r_param"]
 
 
 def read_document(path: Path) -> Any:
@@ -77,15 +90,30 @@ def pipeline_params(path: Path, data: dict[str, Any], paths: list[Path]) -> Any:
 def _body(ctx: typer.Context, values: dict[str, Any]) -> None:
     from vegafs.cli.operations import refuse_for_jobs, run_here
 
-    op = ops.get("pipeline")
     submit, wait = values["j_submit"], values["j_wait"]
     if wait and not submit:
         exits.fail("--wait needs --submit", exits.USAGE)
     if values["j_fresh"] and not submit:
         exits.fail("--fresh needs --submit", exits.USAGE)
-    path: Path = values["a_file"]
+    if values["r_plugin"] is not None:
+        if submit:
+            exits.fail("--plugin runs here only: a server runs the plugins installed on it, by "
+                       "name (vegafs NAME --submit)", exits.USAGE)  # fmt: skip
+        from vegafs.cli.plugins import run_plugin
+
+        run_plugin(ctx, PARAMS, values)
+        return
+    given = [p.flag or p.key for p in PLUGIN_ONLY if values.get(p.key) not in (None, p.default)]
+    if given:
+        exits.fail(f"{given[0]} applies to --plugin; a pipeline document holds its selection "
+                   "and steps", exits.USAGE)  # fmt: skip
+    op = ops.get("pipeline")
+    arguments: list[Path] = values["paths"] or []
+    if not arguments:
+        exits.fail("missing FILE: the pipeline document (or --plugin MODULE:FUNCTION)",
+                   exits.USAGE)  # fmt: skip
+    path, paths = arguments[0], arguments[1:]
     data = read_document(path)
-    paths: list[Path] = values["paths"] or []
     spec = pipeline_params(path, data, paths)
     presenter = RowLines(op, values)
     if not submit:
@@ -108,4 +136,4 @@ def _body(ctx: typer.Context, values: dict[str, Any]) -> None:
     )
 
 
-run = make_command(_params(), DOC, _body)
+run = make_command(PARAMS, DOC, _body)

@@ -8,7 +8,8 @@ From it come the CLI command and its ``--submit`` form (``vegafs.cli.commands``)
 
 Built-in operations are imported when first asked for, so ``vegafs analyze`` loads analyze
 alone; operations of other packages are found through the entry-point group
-``vegafs.operations`` (each entry point names an ``Operation`` object).
+``vegafs.operations`` (each entry point names an ``Operation`` object, or a plugin function that
+``vegafs.ops.plugins`` wraps into one).
 """
 
 import functools
@@ -159,8 +160,12 @@ def run(name: str, params: BaseModel | dict[str, Any], ctx: RunContext | None = 
 def _load(name: str, target: str) -> Operation:
     module, _, attribute = target.partition(":")
     op = getattr(importlib.import_module(module), attribute)
+    if not isinstance(op, Operation) and callable(op):  # a plugin function (vegafs.plugins)
+        from vegafs.ops.plugins import plugin_operation
+
+        op = plugin_operation(name, target, op)
     if not isinstance(op, Operation):
-        raise TypeError(f"{target} is not a vegafs.ops.Operation")
+        raise TypeError(f"{target} is neither a vegafs.ops.Operation nor a function")
     if op.name != name:
         raise ValueError(f"{target} declares operation {op.name!r}, registered as {name!r}")
     return op
