@@ -191,3 +191,41 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
     # back, or killed before the first rename) and sometimes the new ones (killed after the
     # last): each was seen.
     assert seen["old"] and seen["recovered"] >= 5, seen
+
+
+def test_undo_moves_back_what_is_still_there(vegafs: Vegafs, tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    for n in ["1", "2", "3", "4"]:
+        (root / f"{n}.txt").write_text(n)
+    before = tree_state(root)
+    env = {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    out = vegafs.run("rename", "d", "--to", "{n}.txt", "--reverse", "--apply", cwd=tmp_path,
+                     env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    # Someone deletes one renamed file and puts another in its place: refused, the rest undone.
+    (root / "2.txt").unlink()
+    (root / "2.txt").write_text("new")
+    preview = vegafs.run("undo", "1", cwd=tmp_path, env=env)
+    assert preview.returncode == 1
+    assert tree_state(root) == {"1.txt": b"4", "2.txt": b"new", "3.txt": b"2", "4.txt": b"1"}
+    lines = preview.stdout.decode().splitlines()
+    changed = "refused, changed since the operation: another entry is there now"
+    assert f"{root}/2.txt -> {root}/3.txt: {changed}" in lines
+    # 3.txt (was 2.txt) cannot go back to 2.txt, taken now: refused by the plan, it stays too.
+    assert f"{root}/3.txt -> {root}/2.txt: refused, the target exists" in lines
+    assert preview.stderr.endswith(
+        "2 to move back, 2 refused; nothing was changed (--apply to undo).\n"
+    )
+    done = vegafs.run("undo", "1", "--apply", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stderr
+    state = tree_state(root)
+    assert state["1.txt"] == before["1.txt"] and state["4.txt"] == before["4.txt"]
+    assert state["2.txt"] == b"new" and state["3.txt"] == b"2"
+    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout.decode().splitlines()
+    assert listed[0].split("\t")[1:3] == ["committed", "undo"]
+    assert listed[1].split("\t")[1:3] == ["undone", "rename"]
+    again = vegafs.run("undo", "1", cwd=tmp_path, env=env)
+    assert (again.returncode, again.stderr) == (
+        2, "vegafs: error: operation 1 is undone: only a committed operation can be undone\n"
+    )  # fmt: skip

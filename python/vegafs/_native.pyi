@@ -24,6 +24,7 @@ __all__ = [
     "identities",
     "list_entries",
     "pipeline",
+    "plan_moves",
     "plan_rename",
     "rename_steps",
     "roll_back",
@@ -367,12 +368,20 @@ def rename_steps(
 ) -> tuple[int, tuple[int, str] | None]:
     """Runs the renames in order, never replacing a target: (done, (errno, message) | None)."""
 
-def roll_back(steps: list[tuple[str, str, int, int]]) -> tuple[int, int, tuple[int, str] | None]:
-    """Reverses (from, to, dev, ino) steps, last first, each only if its entry is at its target:
-    (reversed, not done, (errno, message) | None)."""
+def roll_back(
+    steps: list[tuple[str, str, tuple[int, int, int]]],
+) -> tuple[int, int, tuple[int, str] | None]:
+    """Reverses (from, to, identity) steps, last first, each only if its entry is at its
+    target: (reversed, not done, (errno, message) | None)."""
 
 def sync_parents(paths: list[str]) -> None:
     """fsyncs the directories holding the paths."""
 
-def identities(paths: list[str]) -> list[tuple[int, int] | None]:
-    """(device, inode) of each path's entry, None where there is none."""
+def identities(paths: list[str]) -> list[tuple[int, int, int] | None]:
+    """(device, inode, stamp) of each path's entry, None where there is none."""
+
+def plan_moves(
+    moves: list[tuple[str, str]], on_conflict: str, temp_tag: str, same_dir: bool
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], bool]:
+    """The checked, ordered plan of (from, to) moves: rows, steps (from, to, row), whether it
+    may be applied."""

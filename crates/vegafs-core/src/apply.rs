@@ -60,9 +60,14 @@ pub fn rename_all(steps: &[(PathBuf, PathBuf)], cancel: &CancelToken) -> Renamed
     Renamed { done: steps.len(), error: None }
 }
 
-/// A step to reverse: `(from, to)` as it was planned, and the (device, inode) of the entry it
+/// Which entry a step moves: device, inode, and a stamp that tells a new entry from the one the
+/// plan saw should its inode be reused: the modification time in nanoseconds of anything but a
+/// directory (renames do not change it), 0 for a directory (renames inside it do).
+pub type Identity = (u64, u64, i64);
+
+/// A step to reverse: `(from, to)` as it was planned, and the [`Identity`] of the entry it
 /// moved.
-pub type DoneStep = (PathBuf, PathBuf, u64, u64);
+pub type DoneStep = (PathBuf, PathBuf, Identity);
 
 /// What [`roll_back`] did: steps reversed, steps found not done (their entry not at their
 /// target), and the error that stopped it (with the index of its step, counted from the end).
@@ -78,7 +83,7 @@ pub struct RolledBack {
 /// reversed already: a rollback that a crash interrupted runs again safely).
 pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
     let mut out = RolledBack { reversed: 0, not_done: 0, error: None };
-    for (from, to, dev, ino) in steps.iter().rev() {
+    for (from, to, id) in steps.iter().rev() {
         let here = match identity(to) {
             Ok(id) => id,
             Err(e) => {
@@ -86,7 +91,7 @@ pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
                 return out;
             }
         };
-        if here != Some((*dev, *ino)) {
+        if here != Some(*id) {
             out.not_done += 1;
             continue;
         }
@@ -118,10 +123,11 @@ pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
     Ok(())
 }
 
-/// `(device, inode)` of the entry at `path` (not following a symlink); None if there is none.
-pub fn identity(path: &Path) -> io::Result<Option<(u64, u64)>> {
+/// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none.
+pub fn identity(path: &Path) -> io::Result<Option<Identity>> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Ok(m) if m.is_dir() => Ok(Some((m.dev(), m.ino(), 0))),
+        Ok(m) => Ok(Some((m.dev(), m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }

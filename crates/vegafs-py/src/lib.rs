@@ -43,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::rename_steps, m)?)?;
     m.add_function(wrap_pyfunction!(rename::sync_parents, m)?)?;
     m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::plan_moves, m)?)?;
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
     Ok(())
 }

@@ -107,7 +107,7 @@ pub fn rename_steps(
     (outcome.done, outcome.error.as_ref().map(io_error_tuple))
 }
 
-/// Reverses `steps` (`(from, to, dev, ino)`, in the order they ran), last first, each only if
+/// Reverses `steps` (`(from, to, identity)`, in the order they ran), last first, each only if
 /// its entry is at its target: `(reversed, not_done, error)`.
 #[pyfunction]
 pub fn roll_back(
@@ -124,9 +124,13 @@ pub fn sync_parents(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<()> {
     py.detach(|| vegafs_core::apply::sync_parents(&paths)).map_err(PyErr::from)
 }
 
-/// `(device, inode)` of each path's entry (a symlink's own), None where there is none.
+/// The identity `(device, inode, stamp)` of each path's entry (a symlink's own), None where
+/// there is none (see `vegafs_core::apply::Identity`).
 #[pyfunction]
-pub fn identities(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Vec<Option<(u64, u64)>>> {
+pub fn identities(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+) -> PyResult<Vec<Option<vegafs_core::apply::Identity>>> {
     py.detach(|| paths.iter().map(|p| vegafs_core::apply::identity(p)).collect::<Result<_, _>>())
         .map_err(PyErr::from)
 }
@@ -187,4 +191,26 @@ impl From<vegafs_core::rename::RenameSummary> for RenameSummary {
             elapsed_s: s.elapsed.as_secs_f64(),
         }
     }
+}
+
+/// `plan_moves(moves, on_conflict, temp_tag, same_dir) -> (rows, steps, ok)`: the plan of
+/// arbitrary `(from, to)` moves (undo builds its plan with it); rows and steps as for
+/// `plan_rename`.
+#[pyfunction]
+pub fn plan_moves<'py>(
+    py: Python<'py>,
+    moves: Vec<(PathBuf, PathBuf)>,
+    on_conflict: &str,
+    temp_tag: &str,
+    same_dir: bool,
+) -> PyResult<(Bound<'py, PyList>, Vec<StepTuple>, bool)> {
+    let on_conflict = match on_conflict {
+        "fail" => OnConflict::Fail,
+        "skip" => OnConflict::Skip,
+        "suffix" => OnConflict::Suffix,
+        other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
+    };
+    let plan = py.detach(|| vegafs_core::plan::plan_moves(moves, on_conflict, temp_tag, same_dir));
+    let steps = plan.steps.iter().map(|s| (s.from.clone(), s.to.clone(), s.row)).collect();
+    Ok((rows(py, &plan)?, steps, plan.ok))
 }

@@ -33,6 +33,41 @@ def recover() -> None:
         raise SystemExit(exits.ERRORS_LISTED)
 
 
+def undo(
+    op_id: Annotated[int, typer.Argument(help="The operation's id (vegafs ops list).")],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Undo it; without this, the plan is shown only.")
+    ] = False,
+) -> None:
+    """Undo a committed writing operation: each entry it moved goes back, if it is still where
+    the operation left it (others are refused with the reason and stay). Shows the plan;
+    --apply runs it, journaled, all or nothing. Exit 1 if entries were refused or it could not
+    be applied; 2 if the operation cannot be undone (not committed, or undone already)."""
+    from vegafs.cli.output import write_shown
+    from vegafs.journal import open_journal
+    from vegafs.journal.runner import recover as run_recovery
+    from vegafs.journal.undo import UndoError, apply_undo, plan_undo
+    from vegafs.ops.rename import text
+
+    journal = open_journal()
+    run_recovery(journal)
+    try:
+        plan = plan_undo(journal, op_id)
+    except UndoError as e:
+        exits.fail(str(e), exits.USAGE)
+    write_shown(text(row) for row in plan.rows)
+    moves = sum(row["action"] == "move" for row in plan.rows)
+    summary = f"vegafs: undo of operation {op_id}: {moves:,} to move back, {plan.refused:,} refused"
+    if not apply:
+        typer.echo(f"{summary}; nothing was changed (--apply to undo).", err=True)
+    else:
+        with exits.local_run_errors():
+            applied = apply_undo(journal, plan)
+        typer.echo(f"{summary}; applied as operation {applied.op_id}.", err=True)
+    if plan.refused:
+        raise SystemExit(exits.ERRORS_LISTED)
+
+
 @ops_app.command("list")
 def list_ops(
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N.")] = 20,

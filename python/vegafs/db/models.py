@@ -110,7 +110,8 @@ class JobResult(Base):
 class WriteOp(Base):
     """The journal of one writing operation (rename...): what it was asked, how far it got.
     ``state``: applying (its renames may be under way: ``vegafs recover`` rolls it back),
-    committed, rolled_back, failed (a rollback that could not finish: recover again)."""
+    committed, rolled_back, failed (a rollback that could not finish: recover again), undone
+    (committed, then reversed by an ``undo`` operation)."""
 
     __tablename__ = "write_ops"
 
@@ -128,7 +129,8 @@ class WriteOp(Base):
 
 class WriteStep(Base):
     """One rename of a writing operation, in the order it runs. Paths are bytes (names need not
-    be UTF-8); ``dev``/``ino`` identify the entry it moves, which recovery looks for on disk."""
+    be UTF-8); ``dev``/``ino``/``stamp`` identify the entry it moves, which recovery looks for
+    on disk (``stamp``: its mtime in ns, 0 for a directory, against a reused inode)."""
 
     __tablename__ = "write_steps"
 
@@ -140,3 +142,4 @@ class WriteStep(Base):
     dst: Mapped[bytes] = mapped_column(LargeBinary)
     dev: Mapped[int] = mapped_column(BigInteger)
     ino: Mapped[int] = mapped_column(BigInteger)
+    stamp: Mapped[int] = mapped_column(BigInteger)

@@ -98,6 +98,7 @@ def plan_rename(
     return rows, steps_, RenameSummary.model_validate(fields)
 
 
-def identities(paths: Sequence[str]) -> list[tuple[int, int] | None]:
-    """``(device, inode)`` of each path's entry (not following symlinks); None: none there."""
+def identities(paths: Sequence[str]) -> list[tuple[int, int, int] | None]:
+    """``(device, inode, stamp)`` of each path's entry (not following symlinks; stamp: mtime in
+    ns, 0 for a directory); None: none there."""
     return _native.identities(list(paths))

@@ -72,7 +72,7 @@ def _roll_back(journal: Journal, op_id: int, steps: Sequence[Step], why: str) ->
     checks each by device and inode just before moving it back); the journal says how it
     ended: rolled_back, or failed (a step could not be reversed; ``vegafs recover`` tries
     again, and may: nothing was replaced)."""
-    _reversed, _not_done, error = _native.roll_back([(s.src, s.dst, s.dev, s.ino) for s in steps])
+    _reversed, _not_done, error = _native.roll_back([(s.src, s.dst, s.identity) for s in steps])
     _native.sync_parents([s.src for s in steps] + [s.dst for s in steps])
     if error is None:
         journal.finish(op_id, ROLLED_BACK, steps_done=0, error=why)
@@ -100,7 +100,7 @@ def recover(journal: Journal) -> list[Recovered]:
         if op.state == APPLYING:
             rest = steps[op.steps_done :]
             at_target = _native.identities([s.dst for s in rest])
-            if all(found == (s.dev, s.ino) for s, found in zip(rest, at_target, strict=True)):
+            if all(found == s.identity for s, found in zip(rest, at_target, strict=True)):
                 _native.sync_parents([s.dst for s in rest] + [s.src for s in rest])
                 journal.finish(op.id, COMMITTED, steps_done=len(steps))
                 out.append(Recovered(op.id, COMMITTED))

@@ -11,18 +11,25 @@ from vegafs.db.database import Database, utcnow
 from vegafs.db.models import WriteOp, WriteStep
 
 APPLYING, COMMITTED, ROLLED_BACK, FAILED = "applying", "committed", "rolled_back", "failed"
+UNDONE = "undone"  # committed, then reversed by an "undo" operation
 INSERT_BATCH = 5000
 
 
 @dataclass(frozen=True)
 class Step:
     """One rename: paths as ``str`` (surrogate escapes for bytes that are not UTF-8) and the
-    (device, inode) of the entry it moves."""
+    identity of the entry it moves: device, inode, and a stamp (its mtime in ns; 0 for a
+    directory) that tells it from a new entry on a reused inode."""
 
     src: str
     dst: str
     dev: int
     ino: int
+    stamp: int
+
+    @property
+    def identity(self) -> tuple[int, int, int]:
+        return (self.dev, self.ino, self.stamp)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class Journal:
                     insert(WriteStep),
                     [
                         {"op_id": op_id, "seq": i + j, "src": os.fsencode(s.src),
-                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino}
+                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino, "stamp": s.stamp}
                         for j, s in enumerate(steps[i : i + INSERT_BATCH])
                     ],
                 )  # fmt: skip
@@ -66,6 +73,9 @@ class Journal:
 
     def finish(self, op_id: int, state: str, *, steps_done: int, error: str | None = None) -> None:
         self._set(op_id, state=state, steps_done=steps_done, error=error)
+
+    def set_state(self, op_id: int, state: str) -> None:
+        self._set(op_id, state=state)
 
     def _set(self, op_id: int, **values: Any) -> None:
         with self.db.write() as conn:
@@ -94,11 +104,13 @@ class Journal:
     def steps(self, op_id: int) -> list[Step]:
         with self.db.read() as conn:
             rows = conn.execute(
-                select(WriteStep.src, WriteStep.dst, WriteStep.dev, WriteStep.ino)
+                select(WriteStep.src, WriteStep.dst, WriteStep.dev, WriteStep.ino, WriteStep.stamp)
                 .where(WriteStep.op_id == op_id)
                 .order_by(WriteStep.seq)
             )
-            return [Step(os.fsdecode(r.src), os.fsdecode(r.dst), r.dev, r.ino) for r in rows]
+            return [
+                Step(os.fsdecode(r.src), os.fsdecode(r.dst), r.dev, r.ino, r.stamp) for r in rows
+            ]
 
 
 def _record(row: Any) -> OpRecord:

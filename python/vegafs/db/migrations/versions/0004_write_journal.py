@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("dst", sa.LargeBinary(), nullable=False),
         sa.Column("dev", sa.BigInteger(), nullable=False),
         sa.Column("ino", sa.BigInteger(), nullable=False),
+        sa.Column("stamp", sa.BigInteger(), nullable=False),
     )
 
 
