@@ -20,6 +20,9 @@ pub enum CoreError {
     InvalidPattern(String),
     #[error("cancelled")]
     Cancelled,
+    /// A checksum manifest with a line that is not a checksum line (`verify`).
+    #[error("{}: line {line}: {message}", path.display())]
+    InvalidManifest { path: PathBuf, line: usize, message: String },
 }
 
 impl CoreError {

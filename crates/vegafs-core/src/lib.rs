@@ -14,6 +14,7 @@
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
 //! - [`kinds`]: the extension -> kind table.
+//! - [`verify`]: the files a checksum manifest lists, checked against their digests, streamed.
 
 pub mod analyze;
 pub mod control;
@@ -26,6 +27,7 @@ pub mod rows;
 pub mod search;
 pub mod selection;
 pub mod topn;
+pub mod verify;
 pub mod walk;
 
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
@@ -37,3 +39,4 @@ pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};
+pub use verify::{verify, Status, VerifyOptions, VerifyRow, VerifySummary};
