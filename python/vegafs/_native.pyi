@@ -1,4 +1,6 @@
 # Stubs of the Rust extension; `make test` checks them against the built module (mypy.stubtest).
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, final
 
@@ -11,6 +13,7 @@ __all__ = [
     "Progress",
     "RowStream",
     "SearchSummary",
+    "VerifySummary",
     "__version__",
     "analyze",
     "check_pattern",
@@ -19,6 +22,7 @@ __all__ = [
     "hash_files",
     "list_entries",
     "search",
+    "verify_files",
 ]
 
 __version__: Final[str]
@@ -275,3 +279,51 @@ def search(
 ) -> RowStream:
     """Rows shaped like ``vegafs.engine.SearchRow`` (``text``: ``bytes`` of formatted lines,
     whole files each); summary: the fields of ``vegafs.engine.SearchSummary``."""
+
+@final
+class VerifySummary:
+    """What a finished ``verify_files`` stream found: the fields of
+    ``vegafs.engine.VerifySummary``, errors as (path, kind, message)."""
+
+    @property
+    def manifest(self) -> str: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def algorithm_from(self) -> str: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def ok(self) -> int: ...
+    @property
+    def changed(self) -> int: ...
+    @property
+    def missing(self) -> int: ...
+    @property
+    def unreadable(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def hint(self) -> str | None: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def verify_files(
+    manifest: str | Path,
+    *,
+    base: str | Path,
+    algorithm: str | None,
+    beneath: Sequence[str | Path],
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "status": str, "expected": str, "actual": str | None,
+    "message": str | None}``, one per line of the manifest, in its order; summary: the fields of
+    ``vegafs.engine.VerifySummary``. A line that is not a checksum line raises
+    ``vegafs.errors.ManifestError`` while iterating, before any file is read."""

@@ -41,3 +41,14 @@ class Cancelled(VegaFSError):
 class PatternError(VegaFSError, ValueError):
     """A search pattern that does not compile: bad syntax, or over the regex size or nesting
     limit. Raised before anything is read."""
+
+
+class ManifestError(VegaFSError, ValueError):
+    """A checksum manifest (``verify``) with a line that is not a checksum line: its path, the
+    line's number (from 1) and why. Raised before any file is read."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}: line {line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         search,
     )
     from vegafs.engine.selection import EntryTypeName, Selection
+    from vegafs.engine.verifying import VerifyRow, VerifySummary, verify_files
 
 _WHERE = {
     "CancelToken": "vegafs._native",
@@ -48,6 +49,9 @@ _WHERE = {
     "search": "vegafs.engine.searching",
     "EntryTypeName": "vegafs.engine.selection",
     "Selection": "vegafs.engine.selection",
+    "VerifyRow": "vegafs.engine.verifying",
+    "VerifySummary": "vegafs.engine.verifying",
+    "verify_files": "vegafs.engine.verifying",
 }
 
 __all__ = [
@@ -67,6 +71,8 @@ __all__ = [
     "SearchRow",
     "SearchSummary",
     "Selection",
+    "VerifyRow",
+    "VerifySummary",
     "__version__",
     "analyze",
     "check_pattern",
@@ -74,6 +80,7 @@ __all__ = [
     "hash_files",
     "list_entries",
     "search",
+    "verify_files",
 ]
 
 
