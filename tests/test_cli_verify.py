@@ -16,6 +16,7 @@ from conftest import SUBPROCESS_TIMEOUT, Vegafs
 from stack import Stack
 from test_cli_hash import raw_name, tool
 from test_cli_jobs import ok, refused, run
+from test_walk_handles import NAME, deep_chain
 from vegafs import engine
 from vegafs.errors import ManifestError
 
@@ -200,6 +201,15 @@ def test_base_absolute_names_and_dot_dot(vegafs: Vegafs, tree: Path, tmp_path: P
     nowhere = vegafs.run("verify", "sums", "--base", "nowhere", cwd=elsewhere)
     assert (nowhere.returncode, nowhere.stdout) == (2, b"")
     assert nowhere.stderr == "vegafs: error: nowhere: No such file or directory\n"
+
+
+def test_a_file_below_path_max_verifies(vegafs: Vegafs, tmp_path: Path) -> None:
+    deep_chain(tmp_path / "tree", 200)
+    out = vegafs.run("hash", "tree", "-g", "bottom.txt", "--manifest", "sums", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    done = vegafs.run("verify", "sums", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.text == f"tree/{NAME * 200}bottom.txt: OK\n"
 
 
 @pytest.mark.parametrize(

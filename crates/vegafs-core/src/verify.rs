@@ -435,6 +435,8 @@ struct Opener {
     allowed: Vec<(PathBuf, OwnedFd)>,
 }
 
+/// Paths longer than this (bytes) are opened in pieces (`PATH_MAX` is 4,096 with its NUL).
+const LONG_PATH: usize = 4095;
 const OUTSIDE: &str = "is outside the allowed roots (not opened)";
 const THROUGH_A_SYMLINK: &str = "is reached through a symlink (not followed in a job)";
 
@@ -545,11 +547,32 @@ impl Opener {
         let read = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let fd = match &self.base_fd {
             Some(base) => {
-                let at = if path.is_absolute() { CWD } else { base.as_fd() };
-                let st = rustix::fs::statat(at, path, AtFlags::empty())
+                let mut at = if path.is_absolute() { CWD } else { base.as_fd() };
+                let mut name = path;
+                // Longer than the kernel takes whole (vegafs hash lists such paths): its
+                // directory opened piece by piece, symlinks followed as the tools follow them.
+                let (root_fd, parent_fd);
+                if path.as_os_str().len() > LONG_PATH {
+                    let (Some(parent), Some(last)) = (path.parent(), path.file_name()) else {
+                        return Err(Refused::Io(io::Error::from(rustix::io::Errno::NAMETOOLONG)));
+                    };
+                    let dir = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                    let io = |e: rustix::io::Errno| Refused::Io(e.into());
+                    let (start, parent) = match parent.strip_prefix("/") {
+                        Ok(rest) => {
+                            root_fd =
+                                rustix::fs::openat(CWD, "/", dir, Mode::empty()).map_err(io)?;
+                            (root_fd.as_fd(), rest)
+                        }
+                        Err(_) => (at, parent),
+                    };
+                    parent_fd = open_below(start, parent, dir, true).map_err(Refused::Io)?;
+                    (at, name) = (parent_fd.as_fd(), Path::new(last));
+                }
+                let st = rustix::fs::statat(at, name, AtFlags::empty())
                     .map_err(|e| Refused::Io(e.into()))?;
                 check_regular(FileType::from_raw_mode(st.st_mode))?;
-                rustix::fs::openat(at, path, read, Mode::empty())
+                rustix::fs::openat(at, name, read, Mode::empty())
                     .map_err(|e| Refused::Io(e.into()))?
             }
             None => {

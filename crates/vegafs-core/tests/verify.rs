@@ -221,3 +221,32 @@ fn a_cancelled_call_sends_nothing_and_says_so() {
     assert!(matches!(outcome, Err(CoreError::Cancelled)), "{outcome:?}");
     assert_eq!(rx.collect::<Vec<_>>().concat(), vec![]);
 }
+
+/// A file below a path longer than PATH_MAX (as `vegafs hash` lists it) is read, locally and in
+/// a job.
+#[test]
+fn a_path_longer_than_path_max_is_read() {
+    use rustix::fs::{mkdirat, openat, Mode, OFlags};
+    let dir = tempfile::tempdir().unwrap();
+    let name = "d".repeat(60);
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+    let mut fd = openat(rustix::fs::CWD, dir.path(), flags, Mode::empty()).unwrap();
+    for _ in 0..100 {
+        mkdirat(&fd, name.as_str(), Mode::RWXU).unwrap();
+        fd = openat(&fd, name.as_str(), flags, Mode::empty()).unwrap();
+    }
+    let file = openat(&fd, "abc", OFlags::WRONLY | OFlags::CREATE, Mode::RUSR).unwrap();
+    rustix::io::write(&file, b"abc").unwrap();
+    let relative: PathBuf =
+        std::iter::repeat_n(name.as_str(), 100).collect::<PathBuf>().join("abc");
+    assert!(relative.as_os_str().len() > 4096);
+    let manifest = dir.path().join("sums");
+    let absolute = dir.path().join(&relative);
+    let text =
+        format!("{ABC_BLAKE3}  {}\n{ABC_BLAKE3}  {}\n", relative.display(), absolute.display());
+    fs::write(&manifest, text).unwrap();
+    for beneath in [vec![], vec![dir.path()]] {
+        let (summary, rows) = run(&manifest, &options(dir.path(), &beneath));
+        assert_eq!(summary.unwrap().ok, 2, "{rows:?}");
+    }
+}
