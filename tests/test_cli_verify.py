@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +346,30 @@ def test_verify_needs_its_manifest(vegafs: Vegafs, tmp_path: Path) -> None:
         "-H3 or vegafs hash"
     )
     assert refused(run(None, "verify", "a", "b", cwd=tmp_path)).startswith("Usage:")
+
+
+def test_the_summary_lists_failures_with_their_kind(
+    tmp_path: Path, unprivileged: list[str]
+) -> None:
+    (tmp_path / "locked").write_bytes(b"x")
+    (tmp_path / "locked").chmod(0)
+    (tmp_path / "sums").write_bytes(b"0" * 64 + b"  locked\n" + b"0" * 64 + b"  gone\n")
+    script = (
+        "import json; from vegafs import engine\n"
+        "with engine.verify_files('sums') as s:\n"
+        "    rows = [r for b in s for r in b]\n"
+        "print(json.dumps(engine.VerifySummary.model_validate(s.summary()).model_dump()['errors']))"
+    )
+    command = [*unprivileged, sys.executable, "-c", script]
+    done = subprocess.run(
+        command,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        check=True,
+    )
+    assert json.loads(done.stdout) == [
+        {"path": "gone", "kind": "vanished", "error": "No such file or directory"},
+        {"path": "locked", "kind": "permission_denied", "error": "Permission denied"},
+    ]

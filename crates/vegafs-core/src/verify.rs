@@ -366,23 +366,21 @@ pub fn verify(
         if control.cancel.is_cancelled() {
             break;
         }
-        let checked: Vec<(VerifyRow, u64)> = window
+        let checked: Vec<Checked> = window
             .par_iter()
             .map_init(Vec::new, |buf, entry| {
                 if control.cancel.is_cancelled() {
-                    return (cancelled_row(entry), 0); // never sent: the loop stops below
+                    return cancelled(entry); // never sent: the loop stops below
                 }
                 let done = opener.check(entry, algorithm, buf);
-                let failed =
-                    u64::from(matches!(done.0.status, Status::Missing | Status::Unreadable));
-                control.progress.add(1, 0, done.1, failed);
+                control.progress.add(1, 0, done.bytes, u64::from(done.error.is_some()));
                 done
             })
             .collect();
         if control.cancel.is_cancelled() {
             break;
         }
-        for (i, (row, bytes)) in checked.into_iter().enumerate() {
+        for (i, Checked { row, bytes, error }) in checked.into_iter().enumerate() {
             summary.files += 1;
             summary.bytes += bytes;
             match row.status {
@@ -391,22 +389,14 @@ pub fn verify(
                     summary.changed += 1;
                     first_changed.get_or_insert(w * WINDOW + i);
                 }
-                Status::Missing | Status::Unreadable => {
-                    if row.status == Status::Missing {
-                        summary.missing += 1;
-                    } else {
-                        summary.unreadable += 1;
-                    }
-                    let kind = if row.status == Status::Missing {
-                        ErrorKind::Vanished
-                    } else {
-                        ErrorKind::Io
-                    };
-                    let message = row.message.clone().unwrap_or_default();
-                    let error = WalkError { path: row.path.clone(), kind, message };
-                    let s = &mut summary;
-                    record_error(&mut s.error_count, &mut s.errors, error, options.max_errors);
-                }
+                Status::Missing => summary.missing += 1,
+                Status::Unreadable => summary.unreadable += 1,
+            }
+            if let Some(kind) = error {
+                let message = row.message.clone().unwrap_or_default();
+                let error = WalkError { path: row.path.clone(), kind, message };
+                let s = &mut summary;
+                record_error(&mut s.error_count, &mut s.errors, error, options.max_errors);
             }
             // false: the consumer is gone and the token cancelled; the next window stops.
             rows.push(row);
@@ -514,12 +504,7 @@ impl Opener {
     }
 
     /// One line checked: its row and the bytes read.
-    fn check(
-        &self,
-        entry: &ManifestEntry,
-        algorithm: Algorithm,
-        buf: &mut Vec<u8>,
-    ) -> (VerifyRow, u64) {
+    fn check(&self, entry: &ManifestEntry, algorithm: Algorithm, buf: &mut Vec<u8>) -> Checked {
         let row = |status: Status, actual: Option<String>, message: Option<String>| VerifyRow {
             path: entry.path.clone(),
             status,
@@ -530,14 +515,19 @@ impl Opener {
         let (mut file, size) = match self.open_file(&entry.path) {
             Ok(opened) => opened,
             Err(Refused::NotAllowed(reason)) => {
-                return (row(Status::Unreadable, None, Some(reason)), 0);
+                let row = row(Status::Unreadable, None, Some(reason));
+                return Checked { row, bytes: 0, error: Some(ErrorKind::Io) };
             }
-            Err(Refused::Io(e)) => return (failed_row(row, &e), 0),
+            Err(Refused::Io(e)) => return failed(row, &e),
         };
         match digest_of(&mut file, algorithm, size, buf) {
-            Ok((read, digest)) if digest == entry.digest => (row(Status::Ok, None, None), read),
-            Ok((read, digest)) => (row(Status::Changed, Some(digest), None), read),
-            Err(e) => (failed_row(row, &e), 0),
+            Ok((bytes, digest)) if digest == entry.digest => {
+                Checked { row: row(Status::Ok, None, None), bytes, error: None }
+            }
+            Ok((bytes, digest)) => {
+                Checked { row: row(Status::Changed, Some(digest), None), bytes, error: None }
+            }
+            Err(e) => failed(row, &e),
         }
     }
 
@@ -642,27 +632,40 @@ enum Refused {
     NotAllowed(String),
 }
 
-fn cancelled_row(entry: &ManifestEntry) -> VerifyRow {
-    VerifyRow {
+/// One line checked: its row, the bytes read, and the kind of error when missing or unreadable.
+struct Checked {
+    row: VerifyRow,
+    bytes: u64,
+    error: Option<ErrorKind>,
+}
+
+fn cancelled(entry: &ManifestEntry) -> Checked {
+    let row = VerifyRow {
         path: entry.path.clone(),
         status: Status::Unreadable,
         expected: entry.digest.clone(),
         actual: None,
         message: Some("cancelled".into()),
-    }
+    };
+    Checked { row, bytes: 0, error: Some(ErrorKind::Io) }
 }
 
-fn failed_row(
+fn failed(
     row: impl Fn(Status, Option<String>, Option<String>) -> VerifyRow,
     e: &io::Error,
-) -> VerifyRow {
+) -> Checked {
     let missing = e.kind() == io::ErrorKind::NotFound
         || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error());
     let status = if missing { Status::Missing } else { Status::Unreadable };
     let text = e.to_string();
     // "Permission denied (os error 13)" -> "Permission denied", as the tools say it.
     let message = text.split(" (os error").next().unwrap_or(&text).to_string();
-    row(status, None, Some(message))
+    let kind = match e.kind() {
+        io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+        _ if missing => ErrorKind::Vanished,
+        _ => ErrorKind::Io,
+    };
+    Checked { row: row(status, None, Some(message)), bytes: 0, error: Some(kind) }
 }
 
 fn check_regular(kind: FileType) -> Result<(), Refused> {
