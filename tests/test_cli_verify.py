@@ -231,8 +231,8 @@ def test_a_file_below_path_max_verifies(vegafs: Vegafs, tmp_path: Path) -> None:
          "XXH3 (NAME) = DIGEST)"),
         (b"XXH3 (a) = 0011223344556677\n", ["--algo", "sha256"],
          "sums: line 1: XXH3 line, but the algorithm asked for is sha256"),
-        (b"", [], "sums: no checksum lines (nothing verified)"),
-        (b"\n \r\n", [], "sums: no checksum lines (nothing verified)"),
+        (b"", [], "sums: no checksum lines (nothing to verify)"),
+        (b"\n \r\n", [], "sums: no checksum lines (nothing to verify)"),
     ],
 )  # fmt: skip
 def test_a_malformed_manifest_is_refused_naming_the_line(
@@ -329,6 +329,17 @@ def test_a_verify_job_checks_inside_the_roots_only(stack: Stack, service_root: P
             "path": str(service_root / "bad"),
             "line": 1,
         }
+        (service_root / "empty").write_bytes(b"\n")
+        job = submit(http, {"manifest": str(service_root / "empty"), "base": str(service_root)})
+        done = stack.wait_job(http, job["id"], {"succeeded", "failed"})
+        assert (done["status"], done["error"]["type"], done["error"]["line"]) == (
+            "failed",
+            "invalid-manifest",
+            0,
+        )
+        assert done["error"]["message"] == (
+            f"{service_root / 'empty'}: no checksum lines (nothing to verify)"
+        )
 
 
 def submit(http: httpx.Client, params: dict[str, Any]) -> dict[str, Any]:

@@ -45,10 +45,11 @@ class PatternError(VegaFSError, ValueError):
 
 class ManifestError(VegaFSError, ValueError):
     """A checksum manifest (``verify``) with a line that is not a checksum line: its path, the
-    line's number (from 1) and why. Raised before any file is read."""
+    line's number (from 1; 0: the manifest has no checksum line) and why. Raised before any
+    file is read."""
 
     def __init__(self, path: str, line: int, message: str) -> None:
-        super().__init__(f"{path}: line {line}: {message}")
+        super().__init__(f"{path}: {f'line {line}: ' if line else ''}{message}")
         self.path = path
         self.line = line
         self.message = message

@@ -20,8 +20,9 @@ pub enum CoreError {
     InvalidPattern(String),
     #[error("cancelled")]
     Cancelled,
-    /// A checksum manifest with a line that is not a checksum line (`verify`).
-    #[error("{}: line {line}: {message}", path.display())]
+    /// A checksum manifest with a line that is not a checksum line (`verify`); `line` 0: the
+    /// manifest as a whole (it has no checksum line).
+    #[error("{}: {}{message}", path.display(), if *line == 0 { String::new() } else { format!("line {line}: ") })]
     InvalidManifest { path: PathBuf, line: usize, message: String },
 }
 

@@ -102,7 +102,7 @@ pub struct ManifestEntry {
     pub digest: String,
 }
 
-/// A line that is not a checksum line: its number (from 1) and why.
+/// A line that is not a checksum line: its number (from 1; 0: the manifest has none) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     pub line: usize,
@@ -124,7 +124,8 @@ pub fn digest_len(algorithm: Algorithm) -> usize {
 /// `TAG (NAME) = DIGEST` (`xxhsum -H3`, `sha256sum --tag`); a line starting with a backslash has
 /// `\\`, `\n` and `\r` escapes in its name. Blank lines are skipped, a CR before the newline is
 /// dropped (CRLF), digits may be upper case. `algorithm`: what the caller said (`None`: from
-/// the tags, else BLAKE3 for 64 digits). Every line must be of the one algorithm.
+/// the tags, else BLAKE3 for 64 digits). Every line must be of the one algorithm, and there
+/// must be one.
 pub fn parse_manifest(data: &[u8], algorithm: Option<Algorithm>) -> Result<Manifest, ParseError> {
     let mut entries = Vec::new();
     let mut tagged: Option<(Algorithm, usize)> = None;
@@ -193,6 +194,12 @@ pub fn parse_manifest(data: &[u8], algorithm: Option<Algorithm>) -> Result<Manif
         }
         let digest = String::from_utf8_lossy(digest).to_ascii_lowercase();
         entries.push(ManifestEntry { path: PathBuf::from(OsStr::from_bytes(&name)), digest });
+    }
+    if entries.is_empty() {
+        return Err(ParseError {
+            line: 0,
+            message: "no checksum lines (nothing to verify)".into(),
+        });
     }
     let (algorithm, from) = match (algorithm, tagged) {
         (Some(a), _) => (a, AlgorithmFrom::Option),
@@ -756,6 +763,10 @@ mod tests {
         assert_eq!(err(&format!("\\{d}  a\\tb\n"), None).line, 1);
         assert_eq!(err(&format!("zz{}  a\n", &d[2..]), None).line, 1);
         assert_eq!(err("XXH3 (a) = 0011223344556677\n", Some(Algorithm::Sha256)).line, 1);
+        assert_eq!(
+            err("\r\n \n", None),
+            ParseError { line: 0, message: "no checksum lines (nothing to verify)".into() }
+        );
         let e = err("0011223344556677  a\n", None);
         assert!(e.message.contains("XXH64"), "{}", e.message);
         assert_eq!(

@@ -49,7 +49,8 @@ def local_run_errors() -> Iterator[None]:
         where = show_path(str(e.filename)) if e.filename is not None else "?"
         fail(f"{where}: {e.strerror or e}", USAGE)
     except ManifestError as e:  # verify's manifest: a line that is not a checksum line
-        fail(f"{show_path(e.path)}: line {e.line}: {e.message}", USAGE)
+        where = f"line {e.line}: " if e.line else ""
+        fail(f"{show_path(e.path)}: {where}{e.message}", USAGE)
     except PatternError as e:  # search's pattern: does not compile, or over a limit
         fail(f"invalid pattern: {e}", USAGE)
     except SelectionError as e:
