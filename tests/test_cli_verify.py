@@ -301,6 +301,15 @@ def test_a_verify_job_checks_inside_the_roots_only(stack: Stack, service_root: P
     assert [r["status"] for r in rows[:-3]] == ["ok"] * 3
     counts = f"vegafs: {service_root / 'sums'}: 3 unreadable of 6 files (3 ok)\n"
     assert remote.stderr.endswith(counts)
+    submitted = run(stack, "jobs", "submit", "verify", "sums", "--quiet", cwd=service_root)
+    job_id = ok(submitted).strip()
+    shown = json.loads(ok(run(stack, "jobs", "show", job_id, "--json")))
+    assert shown["params"] == {
+        "manifest": str(service_root / "sums"),
+        "base": str(service_root),
+        "algo": None,
+        "max_errors": 1000,
+    }
     with stack.client() as http:
         job = submit(http, {"manifest": str(service_root / "sums"), "base": str(service_root),
                             "algo": "sha256"})  # fmt: skip
