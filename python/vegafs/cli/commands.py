@@ -71,13 +71,11 @@ def positional_param(op: ops.Operation) -> list[Param]:
     if op.positional is None:
         return []
     metavar = op.positional.removesuffix("s").upper()
-    if not walks(op):
-        argument = typer.Argument(help=op.params.model_fields[op.positional].description,
-                                  metavar=metavar, show_default=False)  # fmt: skip
-        key = f"p_{op.positional}"
-        return [Param(key, Annotated[str | None, argument], None, op.positional, flag=metavar)]
     argument = typer.Argument(help=op.params.model_fields[op.positional].description,
                               metavar=metavar, show_default=False)  # fmt: skip
+    if not walks(op):  # the command's one argument: it fills its field itself
+        key = f"p_{op.positional}"
+        return [Param(key, Annotated[str | None, argument], None, op.positional, flag=metavar)]
     return [Param("a_positional", Annotated[str | None, argument], None, flag=metavar)]
 
 
