@@ -1,4 +1,6 @@
 # Stubs of the Rust extension; `make test` checks them against the built module (mypy.stubtest).
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, final
 
@@ -13,6 +15,7 @@ __all__ = [
     "RenameSummary",
     "RowStream",
     "SearchSummary",
+    "VerifySummary",
     "__version__",
     "analyze",
     "check_pattern",
@@ -30,6 +33,7 @@ __all__ = [
     "roll_back",
     "search",
     "sync_parents",
+    "verify_files",
 ]
 
 __version__: Final[str]
@@ -385,3 +389,51 @@ def plan_moves(
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], bool]:
     """The checked, ordered plan of (from, to) moves: rows, steps (from, to, row), whether it
     may be applied."""
+
+@final
+class VerifySummary:
+    """What a finished ``verify_files`` stream found: the fields of
+    ``vegafs.engine.VerifySummary``, errors as (path, kind, message)."""
+
+    @property
+    def manifest(self) -> str: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def algorithm_from(self) -> str: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def ok(self) -> int: ...
+    @property
+    def changed(self) -> int: ...
+    @property
+    def missing(self) -> int: ...
+    @property
+    def unreadable(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def hint(self) -> str | None: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def verify_files(
+    manifest: str | Path,
+    *,
+    base: str | Path,
+    algorithm: str | None,
+    beneath: Sequence[str | Path],
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "status": str, "expected": str, "actual": str | None,
+    "message": str | None}``, one per line of the manifest, in its order; summary: the fields of
+    ``vegafs.engine.VerifySummary``. A line that is not a checksum line raises
+    ``vegafs.errors.ManifestError`` while iterating, before any file is read."""

@@ -68,3 +68,15 @@ class PluginLoadError(VegaFSError):
         )
         self.target = target
         self.details = details
+
+
+class ManifestError(VegaFSError, ValueError):
+    """A checksum manifest (``verify``) with a line that is not a checksum line: its path, the
+    line's number (from 1; 0: the manifest has no checksum line) and why. Raised before any
+    file is read."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}: {f'line {line}: ' if line else ''}{message}")
+        self.path = path
+        self.line = line
+        self.message = message

@@ -23,6 +23,10 @@ pub enum CoreError {
     InvalidTemplate(String),
     #[error("cancelled")]
     Cancelled,
+    /// A checksum manifest with a line that is not a checksum line (`verify`); `line` 0: the
+    /// manifest as a whole (it has no checksum line).
+    #[error("{}: {}{message}", path.display(), if *line == 0 { String::new() } else { format!("line {line}: ") })]
+    InvalidManifest { path: PathBuf, line: usize, message: String },
 }
 
 impl CoreError {

@@ -19,6 +19,7 @@
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`kinds`]: the extension -> kind table.
+//! - [`verify`]: the files a checksum manifest lists, checked against their digests, streamed.
 
 pub mod analyze;
 pub mod apply;
@@ -36,6 +37,7 @@ pub mod search;
 pub mod selection;
 pub mod template;
 pub mod topn;
+pub mod verify;
 pub mod walk;
 
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
@@ -48,3 +50,4 @@ pub use pipeline::{check_steps, pipeline, PipelineOptions, PipelineRow, Pipeline
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};
+pub use verify::{verify, Status, VerifyOptions, VerifyRow, VerifySummary};

@@ -366,7 +366,7 @@ fn below<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
 
 /// Opens `relative` (plain names) below `base` with `flags` on its last name, resolving at most
 /// [`REOPEN_PIECE`] bytes per call (see [`Reopener`]).
-fn open_below(
+pub(crate) fn open_below(
     base: BorrowedFd<'_>,
     relative: &Path,
     flags: OFlags,
@@ -502,7 +502,8 @@ pub(crate) enum Refusal {
     NotAllowed(String),
 }
 
-const SYMLINK_IN_THE_WAY: &str = "is reached through a symlink (refused: the tree changed)";
+pub(crate) const SYMLINK_IN_THE_WAY: &str =
+    "is reached through a symlink (refused: the tree changed)";
 
 /// Opens `relative` (plain names only) beneath `base` without following any symlink:
 /// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`, or name by name where

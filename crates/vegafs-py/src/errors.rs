@@ -14,6 +14,7 @@ pyo3::import_exception!(vegafs.errors, Cancelled);
 pyo3::import_exception!(vegafs.errors, PathNotAllowed);
 pyo3::import_exception!(vegafs.errors, PatternError);
 pyo3::import_exception!(vegafs.errors, TemplateError);
+pyo3::import_exception!(vegafs.errors, ManifestError);
 
 pub fn to_pyerr(err: CoreError) -> PyErr {
     match err {
@@ -23,7 +24,8 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
             let strerror = message.split(" (os error").next().unwrap_or(&message).to_string();
             match source.raw_os_error() {
                 Some(errno) => PyOSError::new_err((errno, strerror, path.into_os_string())),
-                None => PyOSError::new_err(format!("{}: {message}", path.display())),
+                // OSError(None, message, path): `filename` names the path all the same.
+                None => PyOSError::new_err((None::<i32>, message, path.into_os_string())),
             }
         }
         CoreError::InvalidSelection { field, message } => SelectionError::new_err((message, field)),
@@ -33,6 +35,9 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
         CoreError::InvalidPattern(message) => PatternError::new_err(message),
         CoreError::InvalidTemplate(message) => TemplateError::new_err(message),
         CoreError::Cancelled => Cancelled::new_err("cancelled"),
+        CoreError::InvalidManifest { path, line, message } => {
+            ManifestError::new_err((path.into_os_string(), line, message))
+        }
     }
 }
 

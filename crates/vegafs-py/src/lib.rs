@@ -13,6 +13,7 @@ mod rename;
 mod rows;
 mod search;
 mod selection;
+mod verify;
 
 use pyo3::prelude::*;
 
@@ -45,5 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
     m.add_function(wrap_pyfunction!(rename::plan_moves, m)?)?;
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::verify_files, m)?)?;
+    m.add_class::<verify::VerifySummary>()?;
     Ok(())
 }

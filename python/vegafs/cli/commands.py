@@ -59,6 +59,12 @@ def paths_param() -> Param:
                  flag="PATH")  # fmt: skip
 
 
+def walks(op: ops.Operation) -> bool:
+    """Whether the operation walks a Selection (PATH... and the Selection's options); one
+    that does not (verify) takes its positional field as its one argument."""
+    return "selection" in op.params.model_fields
+
+
 def positional_param(op: ops.Operation) -> list[Param]:
     """The argument before PATH that fills ``op.positional`` (search's PATTERN), if any; see
     ``take_positional``. Its metavar is the field's name in the singular: patterns -> PATTERN."""
@@ -67,6 +73,9 @@ def positional_param(op: ops.Operation) -> list[Param]:
     metavar = op.positional.removesuffix("s").upper()
     argument = typer.Argument(help=op.params.model_fields[op.positional].description,
                               metavar=metavar, show_default=False)  # fmt: skip
+    if not walks(op):  # the command's one argument: it fills its field itself
+        key = f"p_{op.positional}"
+        return [Param(key, Annotated[str | None, argument], None, op.positional, flag=metavar)]
     return [Param("a_positional", Annotated[str | None, argument], None, flag=metavar)]
 
 
@@ -75,8 +84,13 @@ def take_positional(ctx: typer.Context, op: ops.Operation, values: dict[str, Any
     field's option was given (``-e``), first among the PATHs, as grep and rg read it."""
     if op.positional is None:
         return
-    argument = values.pop("a_positional", None)
     key = f"p_{op.positional}"
+    if not walks(op):  # the one argument, which fills its field (no option of its own)
+        if values.get(key) is None:
+            meaning = op.params.model_fields[op.positional].description or op.positional
+            _missing(ctx, op.positional.upper(), _lower_first(meaning))
+        return
+    argument = values.pop("a_positional", None)
     if values.get(key):
         if argument is not None:
             values["paths"] = [Path(argument), *(values.get("paths") or [])]
@@ -85,6 +99,10 @@ def take_positional(ctx: typer.Context, op: ops.Operation, values: dict[str, Any
         _missing(ctx, metavar, f"the {op.positional} to look for")
     else:
         values[key] = [argument]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:].rstrip(".")
 
 
 def selection_params(op: ops.Operation | None = None) -> list[Param]:
@@ -123,7 +141,7 @@ def operation_params(op: ops.Operation) -> list[Param]:
     """An option per params field but ``selection``: ``--max-errors`` for ``max_errors``."""
     out = []
     for name, info in op.params.model_fields.items():
-        if name == "selection":
+        if name == "selection" or (name == op.positional and not walks(op)):
             continue
         long = op.long_flags.get(name) or "--" + name.replace("_", "-")
         flags = [long] + ([op.short_flags[name]] if name in op.short_flags else [])
@@ -136,7 +154,7 @@ def operation_params(op: ops.Operation) -> list[Param]:
             opt = typer.Option(switch, *flags[1:], help=help_text, rich_help_panel=OPTIONS_PANEL)
             out.append(Param(f"p_{name}", Annotated[bool, opt], bool(default), name, flag=shown))
             continue
-        metavar = "TIME" if parse is parse_time else None
+        metavar = "TIME" if parse is parse_time else "PATH" if info.annotation is Path else None
         opt = typer.Option(
             *flags,
             help=help_text,
@@ -160,6 +178,8 @@ def _cli_type(info: FieldInfo) -> tuple[Any, Callable[[str, float | None], Any] 
         return annotation, None
     if annotation is datetime:
         return str, parse_time
+    if annotation is Path:
+        return str, None
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation) or (str,)
         return list[str], None if item is str else _json_or_word
@@ -253,7 +273,7 @@ def build_params(op: ops.Operation, params: list[Param], values: dict[str, Any])
     now: float | None = None
     if "p_now" in values and values["p_now"] is not None:  # relative ages count back from --now
         now = _parsed(by_field["now"], values["p_now"], None).timestamp()
-    data: dict[str, Any] = {"selection": {}}
+    data: dict[str, Any] = {"selection": {}} if walks(op) else {}
     for p in params:
         value = values.get(p.key)
         if p.field is None or value is None or (p.flag == "PATH" and not value):

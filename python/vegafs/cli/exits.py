@@ -39,7 +39,13 @@ def local_run_errors() -> Iterator[None]:
     root that cannot be looked at, or a bad filter, exits 2 naming the path or the option."""
     from vegafs.cli.selection_options import in_cli_terms, selection_flag
     from vegafs.cli.values import show_path
-    from vegafs.errors import PatternError, PluginLoadError, SelectionError, TemplateError
+    from vegafs.errors import (
+        ManifestError,
+        PatternError,
+        PluginLoadError,
+        SelectionError,
+        TemplateError,
+    )
     from vegafs.journal.runner import ApplyError
 
     try:
@@ -49,6 +55,9 @@ def local_run_errors() -> Iterator[None]:
     except OSError as e:
         where = show_path(str(e.filename)) if e.filename is not None else "?"
         fail(f"{where}: {e.strerror or e}", USAGE)
+    except ManifestError as e:  # verify's manifest: a line that is not a checksum line
+        where = f"line {e.line}: " if e.line else ""
+        fail(f"{show_path(e.path)}: {where}{e.message}", USAGE)
     except PatternError as e:  # search's pattern: does not compile, or over a limit
         fail(f"invalid pattern: {e}", USAGE)
     except TemplateError as e:  # a writing operation's --to

@@ -2,6 +2,7 @@
 as a job with ``--submit``) and ``vegafs jobs submit OP PATH...``."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -22,6 +23,7 @@ from vegafs.cli.commands import (
     selection_params,
     server_params,
     take_positional,
+    walks,
 )
 from vegafs.cli.present import Presenter, presenter_for
 
@@ -35,12 +37,29 @@ def local_params(op: ops.Operation) -> list[Param]:
     """The arguments and options of ``vegafs OP``."""
     return [
         *positional_param(op),
-        paths_param(),
+        *walk_params(op, paths_param()),
         *operation_params(op),
         *presenter_for(op).params,
-        *selection_params(op),
+        *walk_params(op, *selection_params(op)),
         *server_params(submit_flags=True),
     ]
+
+
+def walk_params(op: ops.Operation, *params: Param) -> list[Param]:
+    """``params`` (PATH, the Selection's options) for an operation that walks; none else."""
+    return list(params) if walks(op) else []
+
+
+def absolute_paths(op: ops.Operation, values: dict[str, Any]) -> None:
+    """Relative paths made absolute, as the server must see them: the PATHs, or the path
+    fields of an operation that walks nothing (given or default: verify's base ``.``)."""
+    if walks(op):
+        values["paths"] = [p.absolute() for p in values["paths"]]
+        return
+    for name, info in op.params.model_fields.items():
+        if info.annotation is Path:
+            given = values.get(f"p_{name}")
+            values[f"p_{name}"] = str(Path(given if given is not None else info.default).absolute())
 
 
 def local_command(op: ops.Operation) -> Callable[..., None]:
@@ -50,7 +69,8 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
         take_positional(ctx, op, values)
-        paths = require_paths(ctx, values["paths"])
+        if walks(op):
+            require_paths(ctx, values["paths"])
         submit, wait = values["j_submit"], values["j_wait"]
         if wait and not submit:
             exits.fail("--wait needs --submit", exits.USAGE)
@@ -59,7 +79,7 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
         presenter = presenter_class(op, values)
         presenter.check(submit=submit, wait=wait)
         if submit:
-            values["paths"] = [p.absolute() for p in paths]  # as the server must see them
+            absolute_paths(op, values)
         spec = build_params(op, params, values)
         if not submit:
             run_here(op, spec, presenter)
@@ -85,17 +105,18 @@ def submit_command(op: ops.Operation) -> Callable[..., None]:
     """``vegafs jobs submit OP PATH... [options]``: the local command's options, as a job."""
     params = [
         *positional_param(op),
-        paths_param(),
+        *walk_params(op, paths_param()),
         *operation_params(op),
-        *selection_params(op),
+        *walk_params(op, *selection_params(op)),
         *job_params(),
         *server_params(submit_flags=False),
     ]
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
         take_positional(ctx, op, values)
-        paths = require_paths(ctx, values["paths"])
-        values["paths"] = [p.absolute() for p in paths]  # as the server must see them
+        if walks(op):
+            require_paths(ctx, values["paths"])
+        absolute_paths(op, values)
         spec = build_params(op, params, values)
         refuse_for_jobs(spec)
         from vegafs.cli.jobs import submit_and_report
@@ -114,8 +135,9 @@ def submit_command(op: ops.Operation) -> Callable[..., None]:
             quiet=values["j_quiet"],
         )
 
+    what = "PATH..." if walks(op) else (op.positional or "").upper()
     doc = (
-        f"`vegafs {op.name} PATH...` as a job: the same options. Relative paths are made "
+        f"`vegafs {op.name} {what}` as a job: the same options. Relative paths are made "
         "absolute here; the server must see them, inside its VEGAFS_ROOTS."
     )
     return make_command(params, doc, body)

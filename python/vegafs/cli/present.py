@@ -155,6 +155,7 @@ PRESENTERS = {
     "hash": "vegafs.cli.manifest:ManifestLines",
     "rename": "vegafs.cli.plan_text:PlanLines",
     "search": "vegafs.cli.search_output:SearchLines",
+    "verify": "vegafs.cli.verify_output:VerifyLines",
 }
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         search,
     )
     from vegafs.engine.selection import EntryTypeName, Selection
+    from vegafs.engine.verifying import VerifyRow, VerifySummary, verify_files
 
 _WHERE = {
     "CancelToken": "vegafs._native",
@@ -57,6 +58,9 @@ _WHERE = {
     "search": "vegafs.engine.searching",
     "EntryTypeName": "vegafs.engine.selection",
     "Selection": "vegafs.engine.selection",
+    "VerifyRow": "vegafs.engine.verifying",
+    "VerifySummary": "vegafs.engine.verifying",
+    "verify_files": "vegafs.engine.verifying",
 }
 
 __all__ = [
@@ -81,6 +85,8 @@ __all__ = [
     "SearchRow",
     "SearchSummary",
     "Selection",
+    "VerifyRow",
+    "VerifySummary",
     "__version__",
     "analyze",
     "check_pattern",
@@ -90,6 +96,7 @@ __all__ = [
     "plan_rename",
     "run_pipeline",
     "search",
+    "verify_files",
 ]
 
 

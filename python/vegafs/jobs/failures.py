@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from vegafs.db import DatabaseUnavailable
 from vegafs.errors import (
     Cancelled,
+    ManifestError,
     PathNotAllowed,
     PathPermissionDenied,
     SelectionError,
@@ -42,6 +43,8 @@ def describe(error: BaseException) -> dict[str, Any]:
         record["field"] = error.field
     if isinstance(error, PathNotAllowed):
         record["path"] = error.path
+    if isinstance(error, ManifestError):
+        record["path"], record["line"] = error.path, error.line
     return record
 
 
@@ -51,6 +54,8 @@ def _type(error: BaseException) -> str:
             return "cancelled"
         case SelectionError():
             return "invalid-selection"
+        case ManifestError():
+            return "invalid-manifest"
         case PathPermissionDenied():
             return "permission-denied"
         case PathNotAllowed():

@@ -80,7 +80,7 @@ class Operation:
 
     name: str
     summary: str  # one line, shown by `vegafs --help` and GET /operations
-    params: type[BaseModel]  # has a `selection` field (a Selection)
+    params: type[BaseModel]  # a `selection` field (a Selection), or none: no PATH (verify)
     result: type[BaseModel]  # the summary a run returns (kept on the job)
     row: type[BaseModel] | None  # one result row (rows are streamed and stored apart)
     run: Callable[[Any, RunContext], BaseModel]
@@ -93,7 +93,8 @@ class Operation:
     # Long flags that are not the field's name, e.g. {"patterns": "--regexp"}.
     long_flags: Mapping[str, str] = field(default_factory=dict)
     # A list field the command line also takes as its first argument, before PATH (search's
-    # PATTERN); when its option is given, that argument is a PATH, as in grep and rg.
+    # PATTERN); when its option is given, that argument is a PATH, as in grep and rg. In params
+    # without a selection: any field, the command's one argument (verify's MANIFEST).
     positional: str | None = None
     # A row as one line of text (the CLI's default output); None: its JSON.
     text: Callable[[dict[str, Any]], str] | None = None
@@ -117,6 +118,7 @@ BUILTIN = {
     "pipeline": "vegafs.ops.pipeline:PIPELINE",
     "rename": "vegafs.ops.rename:RENAME",
     "search": "vegafs.ops.search:SEARCH",
+    "verify": "vegafs.ops.verify:VERIFY",
 }
 
 _LOADED: dict[str, Operation] = {}
