@@ -21,11 +21,12 @@ APP = b"start\nERROR disk full\nstop\n"
 
 @pytest.fixture
 def logs(tmp_path: Path) -> Path:
-    """Three logs (one with an ERROR line), a binary file with ERROR after a NUL, a FIFO, a
-    symlink to the erring log and a name that is not UTF-8."""
+    """Three logs (one with an ERROR line, and a hard link to it), a binary file with ERROR
+    after a NUL, a FIFO, a symlink to the erring log and a name that is not UTF-8."""
     root = tmp_path / "logs"
     (root / "old").mkdir(parents=True)
     (root / "app.log").write_bytes(APP)
+    os.link(root / "app.log", root / "again.log")  # a hard link: one more path, gone through too
     (root / "web.log").write_bytes(b"GET /\n")
     (root / "old" / "db.log").write_bytes(b"error, lower case\n")
     (root / "core.bin").write_bytes(b"\0ERROR\n")
@@ -59,6 +60,7 @@ def test_a_yaml_pipeline_filters_then_hashes(vegafs: Vegafs, logs: Path) -> None
     assert (out.returncode, out.stderr) == (0, "")
     assert sorted(out.stdout.splitlines()) == sorted([
         sha256(APP).encode() + b"  logs/app.log",
+        sha256(APP).encode() + b"  logs/again.log",
         # A name that is not UTF-8 is shown as analyze shows it.
         sha256(b"ERROR\n").encode() + b"  logs/caf\\xe9.log",
     ])  # fmt: skip
@@ -72,15 +74,17 @@ def test_steps_pass_files_on_in_one_walk(logs: Path) -> None:
     got = summary.model_dump()
     # Regular files only: the FIFO is never opened, the symlink not followed. The binary file
     # is searched up to its first NUL (as rg), so it has no match.
-    assert got["files"] == 6
+    assert got["files"] == 7
     assert got["steps"] == [
-        {"step": "match", "files_in": 6, "files_out": 4},
-        {"step": "hash", "files_in": 4, "files_out": 4},
+        {"step": "match", "files_in": 7, "files_out": 5},
+        {"step": "hash", "files_in": 5, "files_out": 5},
     ]
-    assert (got["rows"], got["error_count"]) == (4, 0)
+    assert (got["rows"], got["error_count"]) == (5, 0)
     blake3 = {Path(r["path"]).name: r["digest"] for r in buf.rows}
-    assert sorted(blake3) == ["app.log", "caf\udce9.log", "db.log", "notes.txt"]
-    sizes = [len(APP), len(b"ERROR\n"), len(b"error, lower case\n"), len(b"ERROR in a text file\n")]
+    assert sorted(blake3) == ["again.log", "app.log", "caf\udce9.log", "db.log", "notes.txt"]
+    assert blake3["again.log"] == blake3["app.log"]
+    sizes = [len(APP), len(APP), len(b"ERROR\n"), len(b"error, lower case\n"),
+             len(b"ERROR in a text file\n")]  # fmt: skip
     assert got["bytes"] == sum(r["size"] for r in buf.rows) == sum(sizes)
 
 
@@ -111,7 +115,10 @@ def test_the_same_steps_as_options(vegafs: Vegafs, logs: Path) -> None:
     out = vegafs.run("pipeline", "logs", "--steps", '{"match": "disk"}', "--steps", "hash",
                      cwd=logs.parent)  # fmt: skip
     assert (out.returncode, out.stderr) == (0, "")
-    assert out.stdout.endswith(b"  logs/app.log\n") and out.stdout.count(b"\n") == 1
+    assert sorted(line.split(b"  ")[1] for line in out.stdout.splitlines()) == [
+        b"logs/again.log",
+        b"logs/app.log",
+    ]
 
 
 @pytest.mark.parametrize(
