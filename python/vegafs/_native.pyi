@@ -1,4 +1,5 @@
 # Stubs of the Rust extension; `make test` checks them against the built module (mypy.stubtest).
+from os import PathLike
 from types import TracebackType
 from typing import Any, Final, final
 
@@ -11,14 +12,17 @@ __all__ = [
     "Progress",
     "RowStream",
     "SearchSummary",
+    "ValidateSummary",
     "__version__",
     "analyze",
     "check_pattern",
+    "check_schema",
     "check_selection",
     "find_dupes",
     "hash_files",
     "list_entries",
     "search",
+    "validate_files",
 ]
 
 __version__: Final[str]
@@ -275,3 +279,50 @@ def search(
 ) -> RowStream:
     """Rows shaped like ``vegafs.engine.SearchRow`` (``text``: ``bytes`` of formatted lines,
     whole files each); summary: the fields of ``vegafs.engine.SearchSummary``."""
+
+@final
+class ValidateSummary:
+    """What a finished ``validate_files`` stream did: the fields of
+    ``vegafs.engine.ValidateSummary``, errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def ok(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def by_format(self) -> dict[str, dict[str, int]]: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_schema(path: str | PathLike[str]) -> None:
+    """Raises OSError (naming the file) or ``vegafs.errors.SchemaError`` when the JSON Schema
+    in ``path`` cannot be read or compiled."""
+
+def validate_files(
+    selection: dict[str, Any],
+    *,
+    format: str | None,
+    header: bool,
+    schema: str | PathLike[str] | None,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "format": str, "line": int | None, "column": int | None,
+    "message": str}``, one per failure; summary: the fields of
+    ``vegafs.engine.ValidateSummary``. The schema is compiled before the walk starts."""

@@ -41,3 +41,13 @@ class Cancelled(VegaFSError):
 class PatternError(VegaFSError, ValueError):
     """A search pattern that does not compile: bad syntax, or over the regex size or nesting
     limit. Raised before anything is read."""
+
+
+class SchemaError(VegaFSError, ValueError):
+    """A JSON Schema file (``validate --schema``) that is not JSON or not a valid schema. Raised
+    before anything is read; ``path`` names the file, ``message`` says what is wrong with it."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message

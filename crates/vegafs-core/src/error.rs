@@ -18,6 +18,9 @@ pub enum CoreError {
     /// A search pattern that does not compile (syntax, or over the size or nesting limit).
     #[error("invalid pattern: {0}")]
     InvalidPattern(String),
+    /// A JSON Schema file that is not JSON or not a schema.
+    #[error("{}: {message}", path.display())]
+    InvalidSchema { path: PathBuf, message: String },
     #[error("cancelled")]
     Cancelled,
 }

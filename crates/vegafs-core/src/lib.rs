@@ -13,6 +13,8 @@
 //! - [`dupes`]: groups of files of equal content (size, then edges, then content hash).
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
+//! - [`validate`]: is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML,
+//!   gzip or zstd (and does its JSON match a JSON Schema), streamed as one row per failure.
 //! - [`kinds`]: the extension -> kind table.
 
 pub mod analyze;
@@ -26,6 +28,7 @@ pub mod rows;
 pub mod search;
 pub mod selection;
 pub mod topn;
+pub mod validate;
 pub mod walk;
 
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
@@ -37,3 +40,4 @@ pub use list::{list, ListOptions, ListRow, ListSummary};
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};
+pub use validate::{validate, Format, Schema, ValidateOptions, ValidateRow, ValidateSummary};

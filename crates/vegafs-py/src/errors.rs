@@ -13,6 +13,7 @@ pyo3::import_exception!(vegafs.errors, SelectionError);
 pyo3::import_exception!(vegafs.errors, Cancelled);
 pyo3::import_exception!(vegafs.errors, PathNotAllowed);
 pyo3::import_exception!(vegafs.errors, PatternError);
+pyo3::import_exception!(vegafs.errors, SchemaError);
 
 pub fn to_pyerr(err: CoreError) -> PyErr {
     match err {
@@ -30,6 +31,9 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
             PathNotAllowed::new_err((path.into_os_string(), reason))
         }
         CoreError::InvalidPattern(message) => PatternError::new_err(message),
+        CoreError::InvalidSchema { path, message } => {
+            SchemaError::new_err((path.into_os_string(), message))
+        }
         CoreError::Cancelled => Cancelled::new_err("cancelled"),
     }
 }

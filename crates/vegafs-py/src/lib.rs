@@ -11,6 +11,7 @@ mod list;
 mod rows;
 mod search;
 mod selection;
+mod validate;
 
 use pyo3::prelude::*;
 
@@ -32,5 +33,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dupes::DupesSummary>()?;
     m.add_function(wrap_pyfunction!(search::search, m)?)?;
     m.add_function(wrap_pyfunction!(search::check_pattern, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::validate_files, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::check_schema, m)?)?;
+    m.add_class::<validate::ValidateSummary>()?;
     Ok(())
 }

@@ -39,7 +39,7 @@ def local_run_errors() -> Iterator[None]:
     root that cannot be looked at, or a bad filter, exits 2 naming the path or the option."""
     from vegafs.cli.selection_options import in_cli_terms, selection_flag
     from vegafs.cli.values import show_path
-    from vegafs.errors import PatternError, SelectionError
+    from vegafs.errors import PatternError, SchemaError, SelectionError
 
     try:
         yield
@@ -50,6 +50,8 @@ def local_run_errors() -> Iterator[None]:
         fail(f"{where}: {e.strerror or e}", USAGE)
     except PatternError as e:  # search's pattern: does not compile, or over a limit
         fail(f"invalid pattern: {e}", USAGE)
+    except SchemaError as e:  # validate's --schema: cannot be read, not JSON, not a schema
+        fail(f"{show_path(e.path)}: {e.message}", USAGE)
     except SelectionError as e:
         option = selection_flag(e.field) or f"selection.{e.field}"
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)

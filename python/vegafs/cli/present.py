@@ -154,6 +154,7 @@ PRESENTERS = {
     "dupes": "vegafs.cli.present:DupeGroups",
     "hash": "vegafs.cli.manifest:ManifestLines",
     "search": "vegafs.cli.search_output:SearchLines",
+    "validate": "vegafs.cli.validate_output:ValidateLines",
 }
 
 

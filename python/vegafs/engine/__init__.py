@@ -23,6 +23,13 @@ if TYPE_CHECKING:
         search,
     )
     from vegafs.engine.selection import EntryTypeName, Selection
+    from vegafs.engine.validating import (
+        ValidateFormat,
+        ValidateRow,
+        ValidateSummary,
+        check_schema,
+        validate_files,
+    )
 
 _WHERE = {
     "CancelToken": "vegafs._native",
@@ -48,6 +55,11 @@ _WHERE = {
     "search": "vegafs.engine.searching",
     "EntryTypeName": "vegafs.engine.selection",
     "Selection": "vegafs.engine.selection",
+    "ValidateFormat": "vegafs.engine.validating",
+    "ValidateRow": "vegafs.engine.validating",
+    "ValidateSummary": "vegafs.engine.validating",
+    "check_schema": "vegafs.engine.validating",
+    "validate_files": "vegafs.engine.validating",
 }
 
 __all__ = [
@@ -67,13 +79,18 @@ __all__ = [
     "SearchRow",
     "SearchSummary",
     "Selection",
+    "ValidateFormat",
+    "ValidateRow",
+    "ValidateSummary",
     "__version__",
     "analyze",
     "check_pattern",
+    "check_schema",
     "find_dupes",
     "hash_files",
     "list_entries",
     "search",
+    "validate_files",
 ]
 
 

@@ -114,6 +114,7 @@ BUILTIN = {
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
     "search": "vegafs.ops.search:SEARCH",
+    "validate": "vegafs.ops.validating:VALIDATE",
 }
 
 _LOADED: dict[str, Operation] = {}
