@@ -279,3 +279,27 @@ def test_a_validate_job_pages_its_rows_and_confines_the_schema(
     ]
     assert refused(run(stack, "validate", str(data), "--schema", str(tmp_path / "no.json"),
                        "--submit")).startswith("vegafs: error: ")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "quick"),
+    [
+        (["validate", "tree"], True),
+        (["validate", "tree", "--json", "-g", "bad*"], True),
+        (["validate", "tree", "--as", "utf8", "--header", "--max-errors", "3"], True),
+        (["validate", "tree/ok.json", "--schema", "tree/bad.json"], True),  # exit 2
+        (["validate", "tree", "--schema", "missing.json"], True),  # exit 2
+        (["validate", "tree", "--as", "ini"], False),  # the full command names the choices
+        (["validate", "tree", "--max-errors", "-1"], False),
+    ],
+)
+def test_the_quick_path_prints_what_the_full_command_prints(
+    vegafs_exe: Path, tree: Path, args: list[str], quick: bool
+) -> None:
+    from test_cli_quick import run as run_both_ways
+
+    code, out, err, heavy = run_both_ways(vegafs_exe, args, tree.parent, quick=True)
+    assert heavy is not quick, "the quick path ran" if heavy is False else "it fell back"
+    full = run_both_ways(vegafs_exe, args, tree.parent, quick=False)
+    assert full[3]
+    assert (code, sorted(out.splitlines()), err) == (full[0], sorted(full[1].splitlines()), full[2])

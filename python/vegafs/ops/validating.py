@@ -1,12 +1,11 @@
 """The ``validate`` operation: is each selected file well-formed in its format (JSON, JSON lines,
 CSV, TSV, UTF-8 text, XML, TOML, YAML, gzip, zstd), and does its JSON match a JSON Schema? One
 row per failure, streamed as the walk finds them; the command line prints them as a compiler
-does (``path:line:column: format: message``).
+does (``path:line:column: format: message``, ``vegafs.cli.validate_text``).
 """
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,17 +69,6 @@ def confine_validate(params: ValidateParams, roots: Sequence[Path]) -> ValidateP
     return params.model_copy(update={"schema_file": str(confine(params.schema_file, roots))})
 
 
-def row_text(row: dict[str, Any]) -> str:
-    """``path:line:column: format: message``, as compilers write it (``path:line:`` when the
-    column is unknown, ``path:`` when the line is)."""
-    where = row["path"]
-    if row["line"] is not None:
-        where += f":{row['line']}"
-        if row["column"] is not None:
-            where += f":{row['column']}"
-    return f"{where}: {row['format']}: {row['message']}"
-
-
 VALIDATE = Operation(
     name="validate",
     summary="Is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML, gzip "
@@ -90,7 +78,6 @@ VALIDATE = Operation(
     row=ValidateRow,
     run=run_validate,
     long_flags={"format": "--as", "schema_file": "--schema"},
-    text=row_text,
     confine=confine_validate,
     check=check_validate,
 )
