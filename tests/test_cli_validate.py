@@ -303,3 +303,22 @@ def test_the_quick_path_prints_what_the_full_command_prints(
     full = run_both_ways(vegafs_exe, args, tree.parent, quick=False)
     assert full[3]
     assert (code, sorted(out.splitlines()), err) == (full[0], sorted(full[1].splitlines()), full[2])
+
+
+def test_a_cancel_stops_inside_a_big_file(tmp_path: Path) -> None:
+    """A 64 GiB sparse text file takes many seconds to check: a cancel stops it within a second."""
+    import threading
+    import time
+
+    from vegafs import engine
+    from vegafs.errors import Cancelled
+
+    big = tmp_path / "zeros.txt"
+    with big.open("wb") as f:
+        f.truncate(64 * 1024**3)
+    cancel = engine.CancelToken()
+    threading.Timer(0.3, cancel.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled), engine.validate_files(big, cancel=cancel) as stream:
+        list(stream)
+    assert time.monotonic() - started < 1.3

@@ -7,9 +7,10 @@
 //! a file of no known format is skipped (counted). Each file is opened from its directory's
 //! handle ([`Entry::open_file_with_meta`]): never a FIFO, socket or device.
 //!
-//! Files up to [`WHOLE_FILE`] bytes are read in one piece and parsed from the slice (serde_json
-//! over a slice is several times faster than over a reader); bigger files are streamed for
-//! JSON, JSON lines, CSV, TSV and UTF-8. The XML, TOML and YAML parsers want the whole text: those
+//! Files up to [`WHOLE_FILE`] bytes are read in one piece and parsed from the slice; bigger files
+//! are streamed for JSON, JSON lines, CSV, TSV and UTF-8 (measured on 16 MiB of JSON, checked
+//! into `IgnoredAny`: 25 ms from a slice, 28 ms through a 64 KiB `BufReader`, so the reader
+//! costs little and keeps memory bounded). The XML, TOML and YAML parsers want the whole text: those
 //! are read whole up to [`MAX_WHOLE`] bytes (larger ones are a failure that says so). gzip and
 //! zstd are decompressed as a stream to the end (gzip's CRC-32 and length, zstd's frame
 //! checksums), and when the name without `.gz`/`.zst` has a known extension the decompressed
@@ -420,7 +421,8 @@ struct Tracked<'a> {
 impl Read for Tracked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let result = if self.cancel.is_cancelled() {
-            Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"))
+            // Not `Interrupted`: readers retry those, and this one must end the file.
+            Err(io::Error::other("cancelled"))
         } else {
             loop {
                 match self.inner.read(buf) {
