@@ -518,8 +518,18 @@ impl<R: BufRead> ZstdFrames<R> {
     }
 }
 
+/// ruzstd's errors in the words the gzip ones use (its own say `BadMagicNumber(1651663207)`, or
+/// `failed to fill whole buffer` for a cut stream).
 fn zstd_error(e: impl fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+    let text = e.to_string();
+    let message = if text.contains("failed to fill whole buffer") {
+        "truncated: the stream ends early".to_string()
+    } else if text.contains("BadMagicNumber") {
+        "not a zstd stream (bad magic number)".to_string()
+    } else {
+        text
+    };
+    io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
 impl<R: BufRead> Read for ZstdFrames<R> {

@@ -248,7 +248,14 @@ fn zstd_is_checked_to_its_end_and_its_content_too() {
         ruzstd::encoding::CompressionLevel::Fastest,
     );
     passes("t.csv.zst", &good);
-    assert_eq!(fails("cut.csv.zst", &good[..good.len() - 3]).0, None);
+    assert_eq!(
+        fails("cut.csv.zst", &good[..good.len() - 3]),
+        (None, None, "truncated: the stream ends early".to_string())
+    );
+    assert_eq!(
+        fails("junk.zst", b"garbage"),
+        (None, None, "not a zstd stream (bad magic number)".to_string())
+    );
     let rows = one(
         "bad.csv.zst",
         &ruzstd::encoding::compress_to_vec(
