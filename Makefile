@@ -85,6 +85,11 @@ bench-api: build services ## Job service under wrk on PostgreSQL, against a bare
 	scripts/ensure-packages.sh wrk
 	$(BIN)/python bench/jobs_api.py $(BENCH_API_ARGS)
 
+.PHONY: bench-validate
+bench-validate: build ## vegafs validate of 100,000 small JSON files against a Python json.load loop and jq (docs/benchmarks.md)
+	scripts/ensure-packages.sh jq
+	$(BIN)/python bench/validate.py $(BENCH_VALIDATE_ARGS)
+
 clean: ## Remove build outputs and the virtualenv
 	cargo clean
 	rm -rf $(VENV) python/vegafs/*.so .mypy_cache .ruff_cache .pytest_cache

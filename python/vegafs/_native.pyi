@@ -1,5 +1,6 @@
 # Stubs of the Rust extension; `make test` checks them against the built module (mypy.stubtest).
 from collections.abc import Sequence
+from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, final
@@ -15,11 +16,13 @@ __all__ = [
     "RenameSummary",
     "RowStream",
     "SearchSummary",
+    "ValidateSummary",
     "VerifySummary",
     "__version__",
     "analyze",
     "check_pattern",
     "check_rename",
+    "check_schema",
     "check_selection",
     "check_steps",
     "find_dupes",
@@ -33,6 +36,7 @@ __all__ = [
     "roll_back",
     "search",
     "sync_parents",
+    "validate_files",
     "verify_files",
 ]
 
@@ -437,3 +441,51 @@ def verify_files(
     "message": str | None}``, one per line of the manifest, in its order; summary: the fields of
     ``vegafs.engine.VerifySummary``. A line that is not a checksum line raises
     ``vegafs.errors.ManifestError`` while iterating, before any file is read."""
+
+@final
+@final
+class ValidateSummary:
+    """What a finished ``validate_files`` stream did: the fields of
+    ``vegafs.engine.ValidateSummary``, errors as (path, kind, message)."""
+
+    @property
+    def roots(self) -> list[str]: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def ok(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def by_format(self) -> dict[str, dict[str, int]]: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_schema(path: str | PathLike[str]) -> None:
+    """Raises OSError (naming the file) or ``vegafs.errors.SchemaError`` when the JSON Schema
+    in ``path`` cannot be read or compiled."""
+
+def validate_files(
+    selection: dict[str, Any],
+    *,
+    format: str | None,
+    header: bool,
+    schema: str | PathLike[str] | None,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """Rows ``{"path": str, "format": str, "line": int | None, "column": int | None,
+    "message": str}``, one per failure; summary: the fields of
+    ``vegafs.engine.ValidateSummary``. The schema is compiled before the walk starts."""

@@ -80,3 +80,13 @@ class ManifestError(VegaFSError, ValueError):
         self.path = path
         self.line = line
         self.message = message
+
+
+class SchemaError(VegaFSError, ValueError):
+    """A JSON Schema file (``validate --schema``) that is not JSON or not a valid schema. Raised
+    before anything is read; ``path`` names the file, ``message`` says what is wrong with it."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message

@@ -21,6 +21,9 @@ pub enum CoreError {
     /// A name template that does not parse, or names a capture its regex does not have.
     #[error("invalid template: {0}")]
     InvalidTemplate(String),
+    /// A JSON Schema file that is not JSON or not a schema.
+    #[error("{}: {message}", path.display())]
+    InvalidSchema { path: PathBuf, message: String },
     #[error("cancelled")]
     Cancelled,
     /// A checksum manifest with a line that is not a checksum line (`verify`); `line` 0: the

@@ -18,6 +18,8 @@
 //! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
+//! - [`validate`]: is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML,
+//!   gzip or zstd (and does its JSON match a JSON Schema), streamed as one row per failure.
 //! - [`kinds`]: the extension -> kind table.
 //! - [`verify`]: the files a checksum manifest lists, checked against their digests, streamed.
 
@@ -37,6 +39,7 @@ pub mod search;
 pub mod selection;
 pub mod template;
 pub mod topn;
+pub mod validate;
 pub mod verify;
 pub mod walk;
 
@@ -50,4 +53,5 @@ pub use pipeline::{check_steps, pipeline, PipelineOptions, PipelineRow, Pipeline
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};
+pub use validate::{validate, Format, Schema, ValidateOptions, ValidateRow, ValidateSummary};
 pub use verify::{verify, Status, VerifyOptions, VerifyRow, VerifySummary};

@@ -15,6 +15,7 @@ pyo3::import_exception!(vegafs.errors, PathNotAllowed);
 pyo3::import_exception!(vegafs.errors, PatternError);
 pyo3::import_exception!(vegafs.errors, TemplateError);
 pyo3::import_exception!(vegafs.errors, ManifestError);
+pyo3::import_exception!(vegafs.errors, SchemaError);
 
 pub fn to_pyerr(err: CoreError) -> PyErr {
     match err {
@@ -34,6 +35,9 @@ pub fn to_pyerr(err: CoreError) -> PyErr {
         }
         CoreError::InvalidPattern(message) => PatternError::new_err(message),
         CoreError::InvalidTemplate(message) => TemplateError::new_err(message),
+        CoreError::InvalidSchema { path, message } => {
+            SchemaError::new_err((path.into_os_string(), message))
+        }
         CoreError::Cancelled => Cancelled::new_err("cancelled"),
         CoreError::InvalidManifest { path, line, message } => {
             ManifestError::new_err((path.into_os_string(), line, message))

@@ -13,6 +13,7 @@ mod rename;
 mod rows;
 mod search;
 mod selection;
+mod validate;
 mod verify;
 
 use pyo3::prelude::*;
@@ -48,5 +49,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_files, m)?)?;
     m.add_class::<verify::VerifySummary>()?;
+    m.add_function(wrap_pyfunction!(validate::validate_files, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::check_schema, m)?)?;
+    m.add_class::<validate::ValidateSummary>()?;
     Ok(())
 }

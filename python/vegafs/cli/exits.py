@@ -43,6 +43,7 @@ def local_run_errors() -> Iterator[None]:
         ManifestError,
         PatternError,
         PluginLoadError,
+        SchemaError,
         SelectionError,
         TemplateError,
     )
@@ -66,6 +67,8 @@ def local_run_errors() -> Iterator[None]:
         if e.rolled_back:
             fail(f"not applied: {e}; every change was rolled back", ERRORS_LISTED)
         fail(f"not applied: {e}; run `vegafs recover` to finish rolling back", ERRORS_LISTED)
+    except SchemaError as e:  # validate's --schema: cannot be read, not JSON, not a schema
+        fail(f"{show_path(e.path)}: {e.message}", USAGE)
     except SelectionError as e:
         option = selection_flag(e.field) or f"selection.{e.field}"
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)

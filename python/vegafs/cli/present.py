@@ -156,6 +156,7 @@ PRESENTERS = {
     "rename": "vegafs.cli.plan_text:PlanLines",
     "search": "vegafs.cli.search_output:SearchLines",
     "verify": "vegafs.cli.verify_output:VerifyLines",
+    "validate": "vegafs.cli.validate_output:ValidateLines",
 }
 
 

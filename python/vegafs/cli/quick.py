@@ -335,6 +335,43 @@ def search(values: dict[str, Any]) -> Callable[[], NoReturn]:
     return run_it
 
 
+def validate(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs validate PATH...``: a line per failure, or a JSON object per row with
+    ``--json``, and the exit code, as ``ValidateLines`` prints them."""
+    _plain_run(values)
+    as_json = bool(values["options"].get("o_json"))
+
+    def run_it() -> NoReturn:
+        from vegafs.cli.progress import ProgressLine
+        from vegafs.cli.validate_text import finish, write_lines
+
+        progress = Progress()
+        with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
+            stream = plain.validate_files(
+                values["selection"],
+                format=values["format"],
+                header=values["header"],
+                schema=values["schema_file"],
+                max_errors=values["max_errors"],
+                progress=progress,
+            )
+            try:
+                for batch in stream:
+                    (write_json_rows if as_json else write_lines)(batch)
+            finally:
+                stream.close()
+            s = stream.summary()
+        summary = {
+            "errors": plain.error_dicts(s.errors),
+            "error_count": s.error_count,
+            "failed": s.failed,
+            "files": s.files,
+        }
+        raise SystemExit(finish(summary, as_json=as_json))
+
+    return run_it
+
+
 # Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
 RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "analyze": analyze,
@@ -342,4 +379,5 @@ RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "hash": hash_files,
     "list": list_entries,
     "search": search,
+    "validate": validate,
 }

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
         search,
     )
     from vegafs.engine.selection import EntryTypeName, Selection
+    from vegafs.engine.validating import (
+        ValidateFormat,
+        ValidateRow,
+        ValidateSummary,
+        check_schema,
+        validate_files,
+    )
     from vegafs.engine.verifying import VerifyRow, VerifySummary, verify_files
 
 _WHERE = {
@@ -61,6 +68,11 @@ _WHERE = {
     "VerifyRow": "vegafs.engine.verifying",
     "VerifySummary": "vegafs.engine.verifying",
     "verify_files": "vegafs.engine.verifying",
+    "ValidateFormat": "vegafs.engine.validating",
+    "ValidateRow": "vegafs.engine.validating",
+    "ValidateSummary": "vegafs.engine.validating",
+    "check_schema": "vegafs.engine.validating",
+    "validate_files": "vegafs.engine.validating",
 }
 
 __all__ = [
@@ -85,17 +97,22 @@ __all__ = [
     "SearchRow",
     "SearchSummary",
     "Selection",
+    "ValidateFormat",
+    "ValidateRow",
+    "ValidateSummary",
     "VerifyRow",
     "VerifySummary",
     "__version__",
     "analyze",
     "check_pattern",
+    "check_schema",
     "find_dupes",
     "hash_files",
     "list_entries",
     "plan_rename",
     "run_pipeline",
     "search",
+    "validate_files",
     "verify_files",
 ]
 

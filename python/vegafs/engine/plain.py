@@ -206,3 +206,25 @@ def search(
         batch_size=1 if text else 1024,
         progress=progress,
     )
+
+
+def validate_files(
+    selection: dict[str, Any],
+    *,
+    format: str | None,
+    header: bool,
+    schema: str | None,
+    max_errors: int,
+    progress: _native.Progress | None = None,
+) -> _native.RowStream:
+    """``validate_files`` in plain values (``selection`` as for ``analyze`` here), in batches
+    of 1,024 rows as ``vegafs.engine.validate_files`` sends them."""
+    return _native.validate_files(
+        native_selection(**selection),
+        format=format,
+        header=header,
+        schema=schema,
+        batch_size=1024,
+        max_errors=max_errors,
+        progress=progress,
+    )

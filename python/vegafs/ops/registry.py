@@ -119,6 +119,7 @@ BUILTIN = {
     "rename": "vegafs.ops.rename:RENAME",
     "search": "vegafs.ops.search:SEARCH",
     "verify": "vegafs.ops.verify:VERIFY",
+    "validate": "vegafs.ops.validating:VALIDATE",
 }
 
 _LOADED: dict[str, Operation] = {}

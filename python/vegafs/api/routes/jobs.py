@@ -36,7 +36,7 @@ from vegafs.api.schemas import (
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
-from vegafs.errors import ParamsError, PatternError, SelectionError, TemplateError
+from vegafs.errors import ParamsError, PatternError, SchemaError, SelectionError, TemplateError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
@@ -190,6 +190,11 @@ async def submit(
         field = next((f"params.{n}" for n in names if n in op.params.model_fields), "params")
         raise Problem(
             422, "validation", message, errors=[{"field": field, "message": message}]
+        ) from None
+    except SchemaError as e:  # validate's schema_file: cannot be read or compiled
+        message = f"invalid schema_file: {e}"
+        raise Problem(
+            422, "validation", message, errors=[{"field": "params.schema_file", "message": message}]
         ) from None
     try:
         row, created = await svc.store.submit(
