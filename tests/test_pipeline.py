@@ -107,7 +107,13 @@ def test_a_json_document_and_paths_that_replace_its_roots(vegafs: Vegafs, logs: 
                            capture_output=True, text=True, check=True,
                            timeout=SUBPROCESS_TIMEOUT)  # fmt: skip
     assert [json.loads(line) for line in out.stdout.splitlines()] == [
-        {"path": "logs/web.log", "size": 6, "digest": b3sum.stdout.strip()}
+        {
+            "path": "logs/web.log",
+            "size": 6,
+            "digest": b3sum.stdout.strip(),
+            "valid": None,
+            "problem": None,
+        }
     ]
 
 
@@ -126,7 +132,8 @@ def test_the_same_steps_as_options(vegafs: Vegafs, logs: Path) -> None:
     [
         (
             "selection: {roots: [logs]}\nsteps: [hsh]\n",
-            "p.yaml: steps, item 1: a step is one of match, hash, written as a mapping with one "
+            "p.yaml: steps, item 1: a step is one of match, hash, validate, written as a mapping "
+            "with one "
             'key, e.g. {"hash": {"algo": "sha256"}}',
         ),
         (
@@ -214,3 +221,41 @@ def test_a_pipeline_job_gives_the_rows_a_local_run_gives(
     # Outside the roots: refused like every path of a job.
     doc.write_text("selection: {roots: ['/etc']}\nsteps: [hash]\n")
     assert "/etc" in refused(run(stack, "run", str(doc), "--submit"))
+
+
+def test_a_validate_step_annotates_or_filters(vegafs: Vegafs, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.json").write_text('{"n": 1}')
+    (data / "bad.json").write_text('{"n": 1,}')
+    (data / "other.json").write_text('{"n": "x"}')
+    (data / "notes.bin").write_bytes(b"\0")  # no known format: not validated
+    (tmp_path / "schema.json").write_text('{"properties": {"n": {"type": "integer"}}}')
+    doc = tmp_path / "p.yaml"
+    doc.write_text(
+        "selection: {roots: [data]}\n"
+        "steps: [{validate: {schema: schema.json}}, {hash: {algo: sha256}}]\n"
+    )
+    out = vegafs.run("run", "p.yaml", "--json", cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (0, "")
+    rows = {Path(r["path"]).name: r for r in map(json.loads, out.stdout.splitlines())}
+    assert sorted(rows) == ["bad.json", "good.json", "notes.bin", "other.json"]
+    assert (rows["good.json"]["valid"], rows["good.json"]["problem"]) == (True, None)
+    assert rows["good.json"]["digest"] == sha256(b'{"n": 1}')
+    assert rows["bad.json"]["valid"] is False
+    assert rows["bad.json"]["problem"].startswith("json: line 1, column 9: trailing comma")
+    assert rows["other.json"]["valid"] is False
+    assert rows["other.json"]["problem"].startswith("json: ")
+    assert rows["notes.bin"]["valid"] is None
+    # keep: invalid passes on only the files that failed (and as text, their first problem).
+    doc.write_text("selection: {roots: [data]}\nsteps: [{validate: {keep: invalid}}]\n")
+    out = vegafs.run("run", "p.yaml", cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout.decode().startswith("data/bad.json: invalid: json: line 1, column 9: ")
+    assert out.stdout.count(b"\n") == 1
+    # A schema that does not compile is refused before anything is read.
+    (tmp_path / "schema.json").write_text('{"type": 12}')
+    doc.write_text("selection: {roots: [data]}\nsteps: [{validate: {schema: schema.json}}]\n")
+    out = vegafs.run("run", "p.yaml", cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, b"")
+    assert out.stderr.startswith("vegafs: error: schema.json: ")

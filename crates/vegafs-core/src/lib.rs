@@ -13,7 +13,8 @@
 //! - [`dupes`]: groups of files of equal content (size, then edges, then content hash).
 //! - [`search`]: lines matching a pattern in the selected files (ripgrep's searcher), streamed
 //!   as rows or as ready lines of text.
-//! - [`pipeline`]: every selected file through a sequence of steps (match, hash), one walk.
+//! - [`pipeline`]: every selected file through a sequence of steps (match, hash, validate),
+//!   one walk.
 //! - [`apply`]: a plan's renames, never replacing a target; directories fsynced.
 //! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
@@ -49,7 +50,9 @@ pub use dupes::{dupes, DupeGroup, DupesOptions, DupesSummary, StageCount};
 pub use error::{CoreError, ErrorKind, WalkError};
 pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};
-pub use pipeline::{check_steps, pipeline, PipelineOptions, PipelineRow, PipelineSummary, Step};
+pub use pipeline::{
+    check_steps, pipeline, Keep, PipelineOptions, PipelineRow, PipelineSummary, Step,
+};
 pub use rows::{RowReceiver, RowSink};
 pub use search::{search, SearchMode, SearchOptions, SearchOutput, SearchRow, SearchSummary};
 pub use selection::{EntryType, EntryTypes, Selection};

@@ -1,5 +1,6 @@
 //! `pipeline`: one walk, and every selected regular file passed through a sequence of built-in
-//! steps in the walker's own task: a content filter ([`Step::Match`]), a digest ([`Step::Hash`]).
+//! steps in the walker's own task: a content filter ([`Step::Match`]), a digest ([`Step::Hash`]),
+//! well-formedness ([`Step::Validate`], annotating or filtering).
 //!
 //! A file is opened once (from its directory's handle, as everywhere: never a FIFO, never through
 //! a symlink unless the Selection follows them) and rewound between the steps that read it. A
@@ -8,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,7 @@ use crate::hash::{digest_of, Algorithm};
 use crate::rows::RowSink;
 use crate::search::SearchOptions;
 use crate::selection::EntryType;
+use crate::validate::{check_file, Failure, Format, ValidateOptions};
 use crate::walk::{walk, Entry, Visitor};
 use crate::Selection;
 
@@ -33,6 +36,19 @@ pub enum Step {
     Match { options: SearchOptions, invert: bool },
     /// Adds the file's digest to its row.
     Hash { algorithm: Algorithm },
+    /// Checks the file as `validate` does (its format from `options.format` or its name) and
+    /// adds the outcome to its row; `keep` may then drop it. A file of no known format is not
+    /// read: it passes with [`Keep::All`] and is dropped by the others.
+    Validate { options: ValidateOptions, keep: Keep },
+}
+
+/// Which files a validate step passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Keep {
+    #[default]
+    All,
+    Valid,
+    Invalid,
 }
 
 impl Step {
@@ -40,6 +56,7 @@ impl Step {
         match self {
             Step::Match { .. } => "match",
             Step::Hash { .. } => "hash",
+            Step::Validate { .. } => "validate",
         }
     }
 }
@@ -51,6 +68,10 @@ pub struct PipelineRow {
     pub size: u64,
     /// From a hash step (the last one, if several).
     pub digest: Option<String>,
+    /// From a validate step: whether the file is well-formed (None: not validated, no step or
+    /// no known format), and its first failure (`format: line L, column C: message`).
+    pub valid: Option<bool>,
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +120,7 @@ impl PipelineSummary {
 enum Ready {
     Match { matcher: RegexMatcher, searcher: Box<Searcher>, invert: bool },
     Hash { algorithm: Algorithm },
+    Validate { options: ValidateOptions, keep: Keep },
 }
 
 impl Ready {
@@ -117,12 +139,17 @@ impl Ready {
                 Ready::Match { matcher, searcher, invert: *invert }
             }
             Step::Hash { algorithm } => Ready::Hash { algorithm: *algorithm },
+            Step::Validate { options, keep } => {
+                Ready::Validate { options: options.clone(), keep: *keep }
+            }
         }
     }
 }
 
 struct Runner {
     steps: Vec<Ready>,
+    cancel: crate::control::CancelToken,
+    failures: Vec<Failure>,
     summary: PipelineSummary,
     options: PipelineOptions,
     rows: RowSink<PipelineRow>,
@@ -133,30 +160,74 @@ impl Runner {
     /// Runs `entry` through the steps: its row (None: a filter dropped it), or an error.
     fn run(&mut self, entry: &Entry<'_>) -> io::Result<Option<PipelineRow>> {
         let (mut file, meta) = entry.open_file_with_meta()?;
-        let mut row = PipelineRow { path: entry.path(), size: meta.size, digest: None };
-        let mut read = false; // the file's offset is no longer 0
+        let mut row = PipelineRow {
+            path: entry.path(),
+            size: meta.size,
+            digest: None,
+            valid: None,
+            problem: None,
+        };
+        let mut read = false; // the file's offset is no longer 0: rewind before reading it
         for (i, step) in self.steps.iter_mut().enumerate() {
             self.summary.steps[i].0 += 1;
-            if read {
-                file.seek(SeekFrom::Start(0))?;
-            }
-            read = true;
             match step {
                 Ready::Match { matcher, searcher, invert } => {
+                    rewind(&mut file, &mut read)?;
                     if has_match(searcher, matcher, &file)? == *invert {
                         return Ok(None);
                     }
                 }
                 Ready::Hash { algorithm } => {
+                    rewind(&mut file, &mut read)?;
                     let (size, digest) =
                         digest_of(&mut file, *algorithm, meta.size, &mut self.buf)?;
                     row.size = size;
                     row.digest = Some(digest);
                 }
+                Ready::Validate { options, keep } => {
+                    let name = entry.name.as_bytes();
+                    match options.format.or_else(|| Format::of_name(name)) {
+                        // Of no known format: not read; passed on only when all are kept.
+                        None if *keep != Keep::All => return Ok(None),
+                        None => {}
+                        Some(format) => {
+                            rewind(&mut file, &mut read)?;
+                            self.failures.clear();
+                            let f = file.try_clone()?;
+                            let (cancel, out) = (&self.cancel, &mut self.failures);
+                            check_file(f, meta.size, format, name, options, cancel, out)?;
+                            let valid = self.failures.is_empty();
+                            row.valid = Some(valid);
+                            row.problem = self.failures.first().map(describe);
+                            if (*keep == Keep::Valid && !valid) || (*keep == Keep::Invalid && valid)
+                            {
+                                return Ok(None);
+                            }
+                        }
+                    }
+                }
             }
             self.summary.steps[i].1 += 1;
         }
         Ok(Some(row))
+    }
+}
+
+/// Puts the file's offset back to 0 if a step read it already, and notes that the next one will.
+fn rewind(file: &mut File, read: &mut bool) -> io::Result<()> {
+    if *read {
+        file.seek(SeekFrom::Start(0))?;
+    }
+    *read = true;
+    Ok(())
+}
+
+/// A failure in one line: `json: line 3, column 7: expected value`.
+fn describe(f: &Failure) -> String {
+    match (f.line, f.column) {
+        (Some(l), Some(c)) => format!("{}: line {l}, column {c}: {}", f.format, f.message),
+        (Some(l), None) => format!("{}: line {l}: {}", f.format, f.message),
+        _ => format!("{}: {}", f.format, f.message),
     }
 }
 
@@ -225,7 +296,7 @@ fn compile(steps: &[Step]) -> Result<Vec<Option<RegexMatcher>>, CoreError> {
                 .matcher()
                 .map(Some)
                 .map_err(|e| CoreError::InvalidPattern(format!("step {}: {}", i + 1, pattern(e)))),
-            Step::Hash { .. } => Ok(None),
+            Step::Hash { .. } | Step::Validate { .. } => Ok(None),
         })
         .collect()
 }
@@ -251,6 +322,8 @@ pub fn pipeline(
     let matchers = compile(steps)?;
     let parts = walk(selection, control, || Runner {
         steps: steps.iter().enumerate().map(|(i, s)| Ready::new(s, &matchers, i)).collect(),
+        cancel: control.cancel.clone(),
+        failures: Vec::new(),
         summary: PipelineSummary::new(steps.len()),
         options,
         rows: rows.clone(),

@@ -46,6 +46,8 @@ fn files_go_through_the_steps_in_order() {
             path: root.join("a.log"),
             size: 14,
             digest: Some("f8ddc6be453b18515fcd27f15716c1453bc1e9d0127fe87e353ad79c2fa4b805".into()),
+            valid: None,
+            problem: None,
         }]
     );
     assert_eq!((summary.files, summary.rows, summary.bytes), (3, 1, 14));

@@ -1,9 +1,12 @@
 //! `pipeline(selection, steps, *, batch_size, max_errors, progress=None, cancel=None)
 //! -> RowStream` and `check_steps(steps)`.
 //!
-//! `steps`: a list of dicts, each `{"step": "match", "options": <search's options dict>,
-//! "invert": bool}` or `{"step": "hash", "algorithm": str}`. Rows: `{"path": str, "size": int,
-//! "digest": str | None}`; summary: a [`PipelineSummary`].
+//! `steps`: a list of dicts with every key of [`StepArg`], `None` where the step has no use for
+//! it: `{"step": "match", "options": <search's options dict>, "invert": bool}`, `{"step":
+//! "hash", "algorithm": str}`, `{"step": "validate", "format": str | None, "header": bool,
+//! "schema": path | None, "keep": "all" | "valid" | "invalid"}`. Rows: `{"path": str, "size":
+//! int, "digest": str | None, "valid": bool | None, "problem": str | None}`; summary: a
+//! [`PipelineSummary`].
 
 use std::ffi::OsString;
 
@@ -11,7 +14,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use vegafs_core::{PipelineOptions, PipelineRow, Selection, Step};
+use std::path::PathBuf;
+
+use vegafs_core::{
+    Format, Keep, PipelineOptions, PipelineRow, Schema, Selection, Step, ValidateOptions,
+};
 
 use crate::control::{CancelToken, Progress};
 use crate::errors::{error_rows, to_pyerr, ErrorRow};
@@ -27,6 +34,10 @@ pub struct StepArg {
     options: Option<SearchArg>,
     invert: Option<bool>,
     algorithm: Option<String>,
+    format: Option<String>,
+    header: Option<bool>,
+    schema: Option<PathBuf>,
+    keep: Option<String>,
 }
 
 impl StepArg {
@@ -42,6 +53,25 @@ impl StepArg {
             "hash" => {
                 let algorithm = self.algorithm.as_deref().ok_or_else(|| missing("algorithm"))?;
                 Step::Hash { algorithm: algorithm.parse().map_err(PyValueError::new_err)? }
+            }
+            "validate" => {
+                let format = match self.format.as_deref() {
+                    Some(f) => Some(f.parse::<Format>().map_err(PyValueError::new_err)?),
+                    None => None,
+                };
+                let schema = match &self.schema {
+                    Some(path) => Some(Schema::from_file(path).map_err(to_pyerr)?),
+                    None => None,
+                };
+                let keep = match self.keep.as_deref().unwrap_or("all") {
+                    "all" => Keep::All,
+                    "valid" => Keep::Valid,
+                    "invalid" => Keep::Invalid,
+                    other => return Err(PyValueError::new_err(format!("unknown keep {other:?}"))),
+                };
+                let header = self.header.unwrap_or(false);
+                let options = ValidateOptions { format, header, schema, max_errors: 0 };
+                Step::Validate { options, keep }
             }
             other => return Err(PyValueError::new_err(format!("unknown pipeline step {other:?}"))),
         })
@@ -91,6 +121,8 @@ fn row_to_dict(py: Python<'_>, row: PipelineRow) -> PyResult<Bound<'_, PyAny>> {
     d.set_item(intern!(py, "path"), row.path.as_os_str())?;
     d.set_item(intern!(py, "size"), row.size)?;
     d.set_item(intern!(py, "digest"), row.digest)?;
+    d.set_item(intern!(py, "valid"), row.valid)?;
+    d.set_item(intern!(py, "problem"), row.problem)?;
     Ok(d.into_any())
 }
 

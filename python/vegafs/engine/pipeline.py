@@ -3,8 +3,9 @@ the core, streamed in batches of rows, and its summary (schema 1).
 
 A step is a one-key mapping, as a pipeline document writes it: ``{"match": {...}}`` keeps the
 files with a line matching a pattern (``invert``: without one), ``{"hash": {"algo": ...}}`` adds
-the file's digest. A file a filter drops is not read by the steps after it; the tree is walked
-once whatever the number of steps.
+the file's digest, ``{"validate": {...}}`` checks its format (as ``validate`` does) and adds the
+outcome, keeping all files, the valid ones or the invalid ones. A file a filter drops is not
+read by the steps after it; the tree is walked once whatever the number of steps.
 """
 
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from vegafs.engine.hashing import Algorithm
 from vegafs.engine.plain import summary_fields
 from vegafs.engine.searching import SearchOptions
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
+from vegafs.engine.validating import ValidateFormat
 
 
 class _Spec(BaseModel):
@@ -68,6 +70,24 @@ class HashSpec(_Spec):
     algo: Algorithm = "blake3"
 
 
+class ValidateSpec(_Spec):
+    """How ``validate`` checks each file (as the ``validate`` operation does) and which files it
+    passes on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    format: ValidateFormat | None = Field(
+        None, alias="as", description="Every file as this format; by default its extension's."
+    )
+    header: bool = False  # CSV and TSV: a header of non-empty, unique names
+    schema_file: str | None = Field(None, alias="schema", description="A JSON Schema file.")
+    keep: Literal["all", "valid", "invalid"] = Field(
+        "all",
+        description="all: annotate every file (valid true/false; null when its format is "
+        "unknown); valid / invalid: pass on only those (a file of unknown format is dropped).",
+    )
+
+
 class MatchStep(_Spec):
     match: MatchSpec
 
@@ -76,14 +96,21 @@ class HashStep(_Spec):
     hash: HashSpec = HashSpec()
 
 
-STEP_NAMES = ("match", "hash")
+class ValidateStep(_Spec):
+    validate_: ValidateSpec = Field(ValidateSpec(), alias="validate")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+AnyStep = MatchStep | HashStep | ValidateStep
+STEP_NAMES = ("match", "hash", "validate")
 
 
 def _step_name(value: Any) -> str | None:
     if isinstance(value, dict) and len(value) == 1:
         return str(next(iter(value)))
-    if isinstance(value, MatchStep | HashStep):
-        return next(iter(type(value).model_fields))
+    if isinstance(value, MatchStep | HashStep | ValidateStep):
+        return step_name(value)
     return None
 
 
@@ -99,7 +126,9 @@ def _bare_name(value: Any) -> Any:
 
 
 Step = Annotated[
-    Annotated[MatchStep, Tag("match")] | Annotated[HashStep, Tag("hash")],
+    Annotated[MatchStep, Tag("match")]
+    | Annotated[HashStep, Tag("hash")]
+    | Annotated[ValidateStep, Tag("validate")],
     Discriminator(
         _step_name,
         custom_error_type="pipeline_step",
@@ -119,6 +148,8 @@ class PipelineRow(BaseModel):
     path: str  # the root as given joined with the names below it; surrogate escapes
     size: int
     digest: str | None  # from a hash step (the last, if several); None without one
+    valid: bool | None  # from a validate step; None: none, or a format it does not know
+    problem: str | None  # the first failure: "json: line 3, column 7: expected value"
 
 
 class StepCount(BaseModel):
@@ -145,42 +176,52 @@ class PipelineSummary(BaseModel):
     elapsed_s: float
 
 
-def native_steps(steps: Sequence[MatchStep | HashStep]) -> list[dict[str, Any]]:
+NATIVE_KEYS = ("options", "invert", "algorithm", "format", "header", "schema", "keep")
+
+
+def native_steps(steps: Sequence[AnyStep]) -> list[dict[str, Any]]:
     """The steps as ``_native.pipeline`` takes them: every key present."""
     out: list[dict[str, Any]] = []
     for step in steps:
-        native: dict[str, Any] = {"options": None, "invert": None, "algorithm": None}
+        native: dict[str, Any] = dict.fromkeys(NATIVE_KEYS)
         if isinstance(step, MatchStep):
             options = {**step.match.search_options().model_dump(), "max_errors": 0}
             native.update(step="match", options=options, invert=step.match.invert)
-        else:
+        elif isinstance(step, HashStep):
             native.update(step="hash", algorithm=step.hash.algo)
+        else:
+            v = step.validate_
+            native.update(step="validate", format=v.format, header=v.header,
+                          schema=v.schema_file, keep=v.keep)  # fmt: skip
         out.append(native)
     return out
 
 
-def step_names(steps: Sequence[MatchStep | HashStep]) -> list[str]:
-    return ["match" if isinstance(s, MatchStep) else "hash" for s in steps]
+def step_name(step: AnyStep) -> str:
+    if isinstance(step, MatchStep):
+        return "match"
+    return "hash" if isinstance(step, HashStep) else "validate"
 
 
-def check_steps(steps: Sequence[MatchStep | HashStep]) -> None:
-    """Raises ``PatternError`` (naming the step) if a pattern does not compile."""
+def check_steps(steps: Sequence[AnyStep]) -> None:
+    """Raises ``PatternError`` (naming the step) if a pattern does not compile, ``SchemaError``
+    or ``OSError`` (naming the file) if a schema cannot be read or compiled."""
     _native.check_steps(native_steps(steps))
 
 
-def summary_of(native: Any, steps: Sequence[MatchStep | HashStep]) -> PipelineSummary:
+def summary_of(native: Any, steps: Sequence[AnyStep]) -> PipelineSummary:
     """The summary of a finished stream, its steps named."""
     fields = summary_fields(native, PipelineSummary.model_fields)
     fields["steps"] = [
         StepCount(step=name, files_in=counts[0], files_out=counts[1])
-        for name, counts in zip(step_names(steps), native.steps, strict=True)
+        for name, counts in zip(map(step_name, steps), native.steps, strict=True)
     ]
     return PipelineSummary.model_validate(fields)
 
 
 def run_pipeline(
     selection: Selection | str | Path | Sequence[str | Path],
-    steps: Sequence[MatchStep | HashStep | dict[str, Any] | str],
+    steps: Sequence[AnyStep | dict[str, Any] | str],
     *,
     batch_size: int = 1024,
     max_errors: int = 1000,
@@ -207,9 +248,9 @@ def run_pipeline(
     )
 
 
-_STEPS: TypeAdapter[list[MatchStep | HashStep]] = TypeAdapter(list[Step])
+_STEPS: TypeAdapter[list[AnyStep]] = TypeAdapter(list[Step])
 
 
-def parse_steps(steps: Sequence[Any]) -> list[MatchStep | HashStep]:
+def parse_steps(steps: Sequence[Any]) -> list[AnyStep]:
     """Steps as a document writes them (mappings, bare names) or as models, validated."""
     return _STEPS.validate_python(list(steps))

@@ -191,10 +191,12 @@ async def submit(
         raise Problem(
             422, "validation", message, errors=[{"field": field, "message": message}]
         ) from None
-    except SchemaError as e:  # validate's schema_file: cannot be read or compiled
-        message = f"invalid schema_file: {e}"
+    except SchemaError as e:  # a JSON Schema file: cannot be read or compiled
+        # validate's schema_file, or a pipeline's validate step (in params.steps)
+        field = "params.schema_file" if "schema_file" in op.params.model_fields else "params.steps"
+        message = f"invalid {field.removeprefix('params.')}: {e}"
         raise Problem(
-            422, "validation", message, errors=[{"field": "params.schema_file", "message": message}]
+            422, "validation", message, errors=[{"field": field, "message": message}]
         ) from None
     try:
         row, created = await svc.store.submit(
