@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
 from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
+from vegafs.engine.summary import CoreSummary
 
 
 class DupeGroup(BaseModel):
@@ -40,11 +41,9 @@ class Stage(BaseModel):
     bytes: int  # their sizes, each inode once
 
 
-class DupesSummary(BaseModel):
+class DupesSummary(CoreSummary):
     """What a finished ``find_dupes`` stream saw: ``DupesSummary.model_validate(s.summary())``
     (the native ``_native.DupesSummary``), or its own dict/JSON."""
-
-    model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     roots: list[str]
@@ -62,13 +61,10 @@ class DupesSummary(BaseModel):
     errors: list[EntryError]  # the first max_errors, in byte-wise path order
     elapsed_s: float
 
-    @model_validator(mode="before")
     @classmethod
-    def _from_native(cls, data: Any) -> Any:
-        if not isinstance(data, _native.DupesSummary):
-            return data
-        stages = {n: _stage(getattr(data, n)) for n in ("by_size", "by_edges", "by_content")}
-        return {**summary_fields(data, cls.model_fields), **stages}
+    def native_fields(cls, native: Any) -> dict[str, Any]:
+        stages = {n: _stage(getattr(native, n)) for n in ("by_size", "by_edges", "by_content")}
+        return {**summary_fields(native, cls.model_fields), **stages}
 
 
 def _stage(counts: tuple[int, int, int]) -> Stage:

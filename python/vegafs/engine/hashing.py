@@ -7,14 +7,14 @@ tests validates) their schema.
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
+from vegafs.engine.summary import CoreSummary
 
 Algorithm = Literal["blake3", "sha256", "xxh3"]
 
@@ -29,10 +29,8 @@ class HashRow(BaseModel):
     digest: str  # lower-case hexadecimal
 
 
-class HashSummary(BaseModel):
+class HashSummary(CoreSummary):
     """What a finished ``hash_files`` stream did: ``HashSummary.model_validate(s.summary())``."""
-
-    model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     roots: list[str]
@@ -42,13 +40,6 @@ class HashSummary(BaseModel):
     error_count: int
     errors: list[EntryError]  # the first max_errors, in byte-wise path order
     elapsed_s: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_native(cls, data: Any) -> Any:
-        if not isinstance(data, _native.HashSummary):
-            return data
-        return summary_fields(data, cls.model_fields)
 
 
 def hash_files(

@@ -7,14 +7,14 @@ sends batches through a channel of a few batches, and blocks while the consumer 
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import EntryTypeName, Selection, as_selection, check_stream_args
+from vegafs.engine.summary import CoreSummary
 
 
 class EntryRow(BaseModel):
@@ -28,11 +28,9 @@ class EntryRow(BaseModel):
     mtime: int  # seconds since the epoch
 
 
-class ListSummary(BaseModel):
+class ListSummary(CoreSummary):
     """What a finished ``list_entries`` stream saw: ``ListSummary.model_validate(s.summary())``
     (the native ``_native.ListSummary``, read by ``_native_fields``), or its own dict/JSON."""
-
-    model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     roots: list[str]
@@ -45,13 +43,6 @@ class ListSummary(BaseModel):
     error_count: int
     errors: list[EntryError]  # the first max_errors, in byte-wise path order
     elapsed_s: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_native(cls, data: Any) -> Any:
-        if not isinstance(data, _native.ListSummary):
-            return data
-        return summary_fields(data, cls.model_fields)
 
 
 def list_entries(

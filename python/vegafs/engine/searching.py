@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
+from vegafs.engine.summary import CoreSummary
 
 SearchMode = Literal["lines", "count", "files_with_matches", "files_without_match"]
 
@@ -58,10 +58,8 @@ class SearchRow(BaseModel):
     count: int | None = None
 
 
-class SearchSummary(BaseModel):
+class SearchSummary(CoreSummary):
     """What a finished ``search`` stream saw: ``SearchSummary.model_validate(s.summary())``."""
-
-    model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     roots: list[str]
@@ -74,13 +72,6 @@ class SearchSummary(BaseModel):
     error_count: int
     errors: list[EntryError]  # the first max_errors, in byte-wise path order
     elapsed_s: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_native(cls, data: Any) -> Any:
-        if not isinstance(data, _native.SearchSummary):
-            return data
-        return summary_fields(data, cls.model_fields)
 
 
 def check_pattern(options: SearchOptions) -> None:

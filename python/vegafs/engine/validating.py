@@ -8,14 +8,14 @@ in tests validates) their schema.
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection, check_stream_args
+from vegafs.engine.summary import CoreSummary
 
 ValidateFormat = Literal[
     "json", "jsonl", "csv", "tsv", "utf8", "xml", "toml", "yaml", "gzip", "zstd"
@@ -41,11 +41,9 @@ class FormatOutcome(BaseModel):
     failed: int
 
 
-class ValidateSummary(BaseModel):
+class ValidateSummary(CoreSummary):
     """What a finished ``validate_files`` stream did:
     ``ValidateSummary.model_validate(s.summary())``."""
-
-    model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     roots: list[str]
@@ -59,13 +57,6 @@ class ValidateSummary(BaseModel):
     error_count: int
     errors: list[EntryError]  # the first max_errors, in byte-wise path order
     elapsed_s: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_native(cls, data: Any) -> Any:
-        if not isinstance(data, _native.ValidateSummary):
-            return data
-        return summary_fields(data, cls.model_fields)
 
 
 def check_schema(path: str | os.PathLike[str]) -> None:

@@ -8,15 +8,15 @@ tests validates) their schema.
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
 from vegafs.engine.analysis import EntryError
 from vegafs.engine.hashing import Algorithm
-from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import check_stream_args
+from vegafs.engine.summary import CoreSummary
 
 Status = Literal["ok", "changed", "missing", "unreadable"]
 
@@ -33,11 +33,9 @@ class VerifyRow(BaseModel):
     message: str | None  # why the file is missing or unreadable; else None
 
 
-class VerifySummary(BaseModel):
+class VerifySummary(CoreSummary):
     """What a finished ``verify_files`` stream found:
     ``VerifySummary.model_validate(s.summary())``."""
-
-    model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
     manifest: str
@@ -55,13 +53,6 @@ class VerifySummary(BaseModel):
     errors: list[EntryError]  # the first max_errors of them, in byte-wise path order
     hint: str | None  # when every file read differs: which algorithm the digests may be of
     elapsed_s: float
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_native(cls, data: Any) -> Any:
-        if not isinstance(data, _native.VerifySummary):
-            return data
-        return summary_fields(data, cls.model_fields)
 
     @property
     def all_ok(self) -> bool:
