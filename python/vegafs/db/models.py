@@ -128,9 +128,11 @@ class WriteOp(Base):
 
 
 class WriteStep(Base):
-    """One rename of a writing operation, in the order it runs. Paths are bytes (names need not
-    be UTF-8); ``dev``/``ino``/``stamp`` identify the entry it moves, which recovery looks for
-    on disk (``stamp``: its mtime in ns, 0 for a directory, against a reused inode)."""
+    """One step of a writing operation, in the order it runs: a rename, or another ``kind``
+    (``vegafs.journal.kinds``). Paths are bytes (names need not be UTF-8); ``dev``/``ino``/
+    ``stamp`` identify the entry it changes, which recovery looks for on disk (``stamp``: its
+    mtime in ns, 0 for a directory, against a reused inode); ``backup``: where the journal's
+    backup store keeps the bytes the step replaces; ``digest``: the hash of what it wrote."""
 
     __tablename__ = "write_steps"
 
@@ -143,3 +145,6 @@ class WriteStep(Base):
     dev: Mapped[int] = mapped_column(BigInteger)
     ino: Mapped[int] = mapped_column(BigInteger)
     stamp: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="rename", server_default="rename")
+    backup: Mapped[bytes | None] = mapped_column(LargeBinary)
+    digest: Mapped[bytes | None] = mapped_column(LargeBinary)

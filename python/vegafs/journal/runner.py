@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from vegafs import _native
 from vegafs.errors import VegaFSError
+from vegafs.journal.kinds import OsError, runs
 from vegafs.journal.store import APPLYING, COMMITTED, FAILED, ROLLED_BACK, Journal, Step
 
 # Steps between two journal writes (and two rounds of directory fsyncs).
@@ -44,7 +45,7 @@ def apply(
         for start in range(0, len(steps), BATCH):
             batch = steps[start : start + BATCH]
             touched = start + len(batch)
-            n, error = _native.rename_steps([(s.src, s.dst) for s in batch], cancel)
+            n, error = _run(batch, cancel)
             _native.sync_parents([s.dst for s in batch[:n]] + [s.src for s in batch[:n]])
             done += n
             if error is not None:
@@ -61,6 +62,18 @@ def apply(
     return Applied(op_id, done)
 
 
+def _run(batch: Sequence[Step], cancel: _native.CancelToken | None) -> tuple[int, OsError | None]:
+    """Runs a batch, each run of one kind by its kind: how many steps completed, and the error
+    that stopped the next one."""
+    done = 0
+    for kind, run in runs(batch):
+        n, error = kind.run(run, cancel)
+        done += n
+        if error is not None or n < len(run):
+            return done, error
+    return done, None
+
+
 def _os_message(error: tuple[int, str]) -> str:
     code, message = error
     name = errno_codes.errorcode.get(code)
@@ -68,11 +81,15 @@ def _os_message(error: tuple[int, str]) -> str:
 
 
 def _roll_back(journal: Journal, op_id: int, steps: Sequence[Step], why: str) -> bool:
-    """Reverses the steps of ``steps`` whose entry is at its target, last first (the core
-    checks each by device and inode just before moving it back); the journal says how it
-    ended: rolled_back, or failed (a step could not be reversed; ``vegafs recover`` tries
-    again, and may: nothing was replaced)."""
-    _reversed, _not_done, error = _native.roll_back([(s.src, s.dst, s.identity) for s in steps])
+    """Reverses the steps of ``steps`` found done on disk, last first (each by its kind: a
+    rename's entry is checked by device and inode just before it is moved back); the journal
+    says how it ended: rolled_back, or failed (a step could not be reversed; ``vegafs
+    recover`` tries again, and may: nothing was replaced)."""
+    error = None
+    for kind, run in reversed(runs(steps)):
+        error = kind.reverse(run)
+        if error is not None:
+            break
     _native.sync_parents([s.src for s in steps] + [s.dst for s in steps])
     if error is None:
         journal.finish(op_id, ROLLED_BACK, steps_done=0, error=why)
@@ -99,8 +116,7 @@ def recover(journal: Journal) -> list[Recovered]:
         steps = journal.steps(op.id)
         if op.state == APPLYING:
             rest = steps[op.steps_done :]
-            at_target = _native.identities([s.dst for s in rest])
-            if all(found == s.identity for s, found in zip(rest, at_target, strict=True)):
+            if all(all(kind.done(run)) for kind, run in runs(rest)):
                 _native.sync_parents([s.dst for s in rest] + [s.src for s in rest])
                 journal.finish(op.id, COMMITTED, steps_done=len(steps))
                 out.append(Recovered(op.id, COMMITTED))

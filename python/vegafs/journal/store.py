@@ -17,15 +17,21 @@ INSERT_BATCH = 5000
 
 @dataclass(frozen=True)
 class Step:
-    """One rename: paths as ``str`` (surrogate escapes for bytes that are not UTF-8) and the
-    identity of the entry it moves: device, inode, and a stamp (its mtime in ns; 0 for a
-    directory) that tells it from a new entry on a reused inode."""
+    """One step: paths as ``str`` (surrogate escapes for bytes that are not UTF-8) and the
+    identity of the entry it changes: device, inode, and a stamp (its mtime in ns; 0 for a
+    directory) that tells it from a new entry on a reused inode. ``kind`` says what the step
+    does (``vegafs.journal.kinds``; a rename by default); ``backup`` where the journal's backup
+    store keeps the bytes it replaces, ``digest`` the hash of what it wrote, if its kind has
+    them."""
 
     src: str
     dst: str
     dev: int
     ino: int
     stamp: int
+    kind: str = "rename"
+    backup: str | None = None
+    digest: bytes | None = None
 
     @property
     def identity(self) -> tuple[int, int, int]:
@@ -62,7 +68,9 @@ class Journal:
                     insert(WriteStep),
                     [
                         {"op_id": op_id, "seq": i + j, "src": os.fsencode(s.src),
-                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino, "stamp": s.stamp}
+                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino, "stamp": s.stamp,
+                         "kind": s.kind, "digest": s.digest,
+                         "backup": None if s.backup is None else os.fsencode(s.backup)}
                         for j, s in enumerate(steps[i : i + INSERT_BATCH])
                     ],
                 )  # fmt: skip
@@ -104,13 +112,16 @@ class Journal:
     def steps(self, op_id: int) -> list[Step]:
         with self.db.read() as conn:
             rows = conn.execute(
-                select(WriteStep.src, WriteStep.dst, WriteStep.dev, WriteStep.ino, WriteStep.stamp)
+                select(WriteStep.src, WriteStep.dst, WriteStep.dev, WriteStep.ino,
+                       WriteStep.stamp, WriteStep.kind, WriteStep.backup, WriteStep.digest)
                 .where(WriteStep.op_id == op_id)
                 .order_by(WriteStep.seq)
-            )
+            )  # fmt: skip
             return [
-                Step(os.fsdecode(r.src), os.fsdecode(r.dst), r.dev, r.ino, r.stamp) for r in rows
-            ]
+                Step(os.fsdecode(r.src), os.fsdecode(r.dst), r.dev, r.ino, r.stamp, r.kind,
+                     None if r.backup is None else os.fsdecode(r.backup), r.digest)
+                for r in rows
+            ]  # fmt: skip
 
 
 def _record(row: Any) -> OpRecord:
