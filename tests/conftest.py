@@ -261,7 +261,12 @@ def clean_pg(url: str) -> None:
 
     db = Database(url)
     with db.write() as conn:
-        conn.execute(text("TRUNCATE job_results, jobs, api_keys RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                "TRUNCATE job_results, jobs, api_keys, write_steps, write_ops "
+                "RESTART IDENTITY CASCADE"
+            )
+        )
     db.dispose()
 
 

@@ -77,7 +77,7 @@ def test_key_creation_rejects_bad_input(stack: Stack, tmp_path: Path) -> None:
     done = stack.cli("keys", "create", "--name", "x", "--scopes", "read,launch")
     assert (done.returncode, done.stderr.strip()) == (
         2,
-        "vegafs: error: --scopes: unknown scope 'launch' (known: read, submit, admin)",
+        "vegafs: error: --scopes: unknown scope 'launch' (known: read, submit, write, admin)",
     )
     stack.create_key("x")
     done = stack.cli("keys", "create", "--name", "x")

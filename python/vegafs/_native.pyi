@@ -372,20 +372,27 @@ def plan_rename(
     """The plan's rows (``{"from", "to", "action", "reason"}``) and summary; changes nothing."""
 
 def rename_steps(
-    steps: list[tuple[str, str]], cancel: CancelToken | None = None
+    steps: list[tuple[str, str]],
+    cancel: CancelToken | None = None,
+    *,
+    beneath: Sequence[str | Path] = ...,
 ) -> tuple[int, tuple[int, str] | None]:
-    """Runs the renames in order, never replacing a target: (done, (errno, message) | None)."""
+    """Runs the renames in order, never replacing a target: (done, (errno, message) | None).
+    ``beneath`` (jobs): each directory is opened beneath one of these roots, no symlink
+    followed."""
 
 def roll_back(
-    steps: list[tuple[str, str, tuple[int, int, int]]],
+    steps: list[tuple[str, str, tuple[int, int, int]]], *, beneath: Sequence[str | Path] = ...
 ) -> tuple[int, int, tuple[int, str] | None]:
     """Reverses (from, to, identity) steps, last first, each only if its entry is at its
     target: (reversed, not done, (errno, message) | None)."""
 
-def sync_parents(paths: list[str]) -> None:
+def sync_parents(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> None:
     """fsyncs the directories holding the paths."""
 
-def identities(paths: list[str]) -> list[tuple[int, int, int] | None]:
+def identities(
+    paths: list[str], *, beneath: Sequence[str | Path] = ...
+) -> list[tuple[int, int, int] | None]:
     """(device, inode, stamp) of each path's entry, None where there is none."""
 
 def plan_moves(

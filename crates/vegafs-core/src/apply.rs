@@ -8,33 +8,72 @@
 //! (`vegafs.journal`); this module only moves names and reports how far it got.
 
 use std::collections::BTreeSet;
-use std::fs::File;
+use std::ffi::OsString;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{linkat, renameat_with, unlinkat, AtFlags, RenameFlags, CWD};
+use rustix::fd::OwnedFd;
+use rustix::fs::{linkat, renameat_with, statat, unlinkat, AtFlags, FileType, OFlags, RenameFlags};
 
 use crate::control::CancelToken;
+use crate::places::Places;
 
-/// Renames `from` to `to`, never replacing an existing `to`.
-pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+/// Renames `from` to `to`, never replacing an existing `to`; both named in the directories
+/// `places` opens.
+pub fn rename_noreplace(places: &Places, from: &Path, to: &Path) -> io::Result<()> {
+    let mut dirs = Dirs::default();
+    rename_in(&mut dirs, places, from, to)
+}
+
+fn rename_in(dirs: &mut Dirs, places: &Places, from: &Path, to: &Path) -> io::Result<()> {
+    let (src_dir, src) = dirs.source.open(places, from)?;
+    let (dst_dir, dst) = dirs.target.open(places, to)?;
+    match renameat_with(src_dir, src, dst_dir, dst, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {
             // No RENAME_NOREPLACE here: a hard link refuses an existing target too.
-            if std::fs::symlink_metadata(from)?.is_dir() {
+            let st = statat(src_dir, src, AtFlags::SYMLINK_NOFOLLOW)?;
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
                     "this file system cannot rename a directory without the risk of replacing",
                 ));
             }
-            linkat(CWD, from, CWD, to, AtFlags::empty())?;
-            unlinkat(CWD, from, AtFlags::empty())?;
+            linkat(src_dir, src, dst_dir, dst, AtFlags::empty())?;
+            unlinkat(src_dir, src, AtFlags::empty())?;
             Ok(())
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The directories of the last source and the last target, kept open: steps of a plan mostly
+/// stay in one directory, so each is opened once, not once per step.
+#[derive(Default)]
+struct Dirs {
+    source: LastDir,
+    target: LastDir,
+}
+
+#[derive(Default)]
+struct LastDir(Option<(PathBuf, OwnedFd)>, OsString);
+
+impl LastDir {
+    fn open(&mut self, places: &Places, path: &Path) -> io::Result<(&OwnedFd, &OsString)> {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        if !matches!(&self.0, Some((d, _)) if d == dir) {
+            self.0 = None; // not kept if the open below fails
+            let (fd, _) = places.parent(path, OFlags::PATH)?;
+            self.0 = Some((dir.to_path_buf(), fd));
+        }
+        // The name as `places` cut it ("d/" names "d"), without a second open.
+        self.1 = last_name(path);
+        Ok((&self.0.as_ref().expect("opened above").1, &self.1))
+    }
+}
+
+fn last_name(path: &Path) -> OsString {
+    path.file_name().map_or_else(|| path.as_os_str().to_os_string(), |n| n.to_os_string())
 }
 
 /// What [`rename_all`] did: the first `done` steps, then the error that stopped it (its step is
@@ -46,12 +85,13 @@ pub struct Renamed {
 }
 
 /// Runs `steps` in order until one fails or `cancel` is set.
-pub fn rename_all(steps: &[(PathBuf, PathBuf)], cancel: &CancelToken) -> Renamed {
+pub fn rename_all(places: &Places, steps: &[(PathBuf, PathBuf)], cancel: &CancelToken) -> Renamed {
+    let mut dirs = Dirs::default();
     for (i, (from, to)) in steps.iter().enumerate() {
         if cancel.is_cancelled() {
             return Renamed { done: i, error: None };
         }
-        if let Err(e) = rename_noreplace(from, to) {
+        if let Err(e) = rename_in(&mut dirs, places, from, to) {
             let error =
                 io::Error::new(e.kind(), format!("{} -> {}: {e}", from.display(), to.display()));
             return Renamed { done: i, error: Some(error) };
@@ -81,10 +121,11 @@ pub struct RolledBack {
 /// Reverses `steps`, last first: each one whose entry (by device and inode) is at its target
 /// goes back to its source, never replacing anything; the others are left (never done, or
 /// reversed already: a rollback that a crash interrupted runs again safely).
-pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
+pub fn roll_back(places: &Places, steps: &[DoneStep]) -> RolledBack {
     let mut out = RolledBack { reversed: 0, not_done: 0, error: None };
+    let mut dirs = Dirs::default();
     for (from, to, id) in steps.iter().rev() {
-        let here = match identity(to) {
+        let here = match identity(places, to) {
             Ok(id) => id,
             Err(e) => {
                 out.error = Some(io::Error::new(e.kind(), format!("{}: {e}", to.display())));
@@ -95,7 +136,7 @@ pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
             out.not_done += 1;
             continue;
         }
-        if let Err(e) = rename_noreplace(to, from) {
+        if let Err(e) = rename_in(&mut dirs, places, to, from) {
             let message = format!("{} -> {}: {e}", to.display(), from.display());
             out.error = Some(io::Error::new(e.kind(), message));
             return out;
@@ -107,29 +148,36 @@ pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
 
 /// fsyncs the directories that hold these paths (each once), so that renames in them survive a
 /// power loss once this returns.
-pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
-    let dirs: BTreeSet<&Path> = paths
-        .iter()
-        .map(|p| match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        })
-        .collect();
+pub fn sync_parents(places: &Places, paths: &[PathBuf]) -> io::Result<()> {
+    let dirs: BTreeSet<&Path> = paths.iter().map(|p| p.parent().unwrap_or(Path::new(""))).collect();
     for dir in dirs {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        let entry = dir.join("x"); // the directory is the parent of any name in it
+        let (fd, _) = places.parent(&entry, OFlags::RDONLY)?;
+        rustix::fs::fsync(&fd).map_err(|e| {
+            let e = io::Error::from(e);
+            io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
+        })?;
     }
     Ok(())
 }
 
 /// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none.
-pub fn identity(path: &Path) -> io::Result<Option<Identity>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => Ok(Some((m.dev(), m.ino(), 0))),
-        Ok(m) => Ok(Some((m.dev(), m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
+    let (dir, name) = match places.parent(path, OFlags::PATH) {
+        Ok(found) => found,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+            Ok(Some((st.st_dev, st.st_ino, 0)))
+        }
+        Ok(st) => {
+            let stamp = st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64;
+            Ok(Some((st.st_dev, st.st_ino, stamp)))
+        }
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -144,14 +192,15 @@ mod tests {
         std::fs::write(&a, "a").unwrap();
         std::fs::write(&b, "b").unwrap();
         let steps = vec![(a.clone(), c.clone()), (c.clone(), b.clone())];
-        let outcome = rename_all(&steps, &CancelToken::default());
+        let places = Places::anywhere();
+        let outcome = rename_all(&places, &steps, &CancelToken::default());
         assert_eq!(outcome.done, 1);
         assert_eq!(outcome.error.unwrap().kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "b");
         assert_eq!(std::fs::read_to_string(&c).unwrap(), "a");
-        sync_parents(std::slice::from_ref(&c)).unwrap();
-        let id = identity(&c).unwrap().unwrap();
-        assert_eq!(identity(&a).unwrap(), None);
-        assert_ne!(Some(id), identity(&b).unwrap());
+        sync_parents(&places, std::slice::from_ref(&c)).unwrap();
+        let id = identity(&places, &c).unwrap().unwrap();
+        assert_eq!(identity(&places, &a).unwrap(), None);
+        assert_ne!(Some(id), identity(&places, &b).unwrap());
     }
 }

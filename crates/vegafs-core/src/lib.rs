@@ -33,6 +33,7 @@ pub mod hash;
 pub mod kinds;
 pub mod list;
 pub mod pipeline;
+pub mod places;
 pub mod plan;
 pub mod rename;
 pub mod rows;

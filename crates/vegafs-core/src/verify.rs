@@ -715,7 +715,7 @@ fn shown(path: &Path) -> String {
 }
 
 /// `path` with `.` and `..` removed by its names (`..` at `/` stays at `/`).
-fn plain(path: &Path) -> PathBuf {
+pub(crate) fn plain(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use std::path::PathBuf;
 
 use pyo3::types::{PyDict, PyList};
+use vegafs_core::places::Places;
 use vegafs_core::plan::{Action, OnConflict, Plan};
 use vegafs_core::rename::{RenameOptions, SortKey};
 use vegafs_core::Selection;
@@ -93,46 +94,66 @@ pub fn plan_rename<'py>(
     Ok((rows(py, &plan)?, steps, RenameSummary::from(summary)))
 }
 
+/// An OS error as Python sees it: `(errno, message naming the path)`.
+type OsErrorTuple = (i32, String);
+
+/// Where the steps may change names: beneath `beneath` (jobs), anywhere when it is empty.
+fn places(beneath: &[PathBuf]) -> PyResult<Places> {
+    Places::beneath(beneath).map_err(PyErr::from)
+}
+
 /// Runs `steps` (`(from, to)`) in order, never replacing a target, until one fails or `cancel`
 /// is set: `(done, None)`, or `(done, (errno, message))` for the step that failed.
 #[pyfunction]
-#[pyo3(signature = (steps, cancel=None))]
+#[pyo3(signature = (steps, cancel=None, *, beneath=Vec::new()))]
 pub fn rename_steps(
     py: Python<'_>,
     steps: Vec<(PathBuf, PathBuf)>,
     cancel: Option<&CancelToken>,
-) -> (usize, Option<(i32, String)>) {
+    beneath: Vec<PathBuf>,
+) -> PyResult<(usize, Option<OsErrorTuple>)> {
     let token = cancel.map(|c| c.0.clone()).unwrap_or_default();
-    let outcome = py.detach(|| vegafs_core::apply::rename_all(&steps, &token));
-    (outcome.done, outcome.error.as_ref().map(io_error_tuple))
+    let places = places(&beneath)?;
+    let outcome = py.detach(|| vegafs_core::apply::rename_all(&places, &steps, &token));
+    Ok((outcome.done, outcome.error.as_ref().map(io_error_tuple)))
 }
 
 /// Reverses `steps` (`(from, to, identity)`, in the order they ran), last first, each only if
 /// its entry is at its target: `(reversed, not_done, error)`.
 #[pyfunction]
+#[pyo3(signature = (steps, *, beneath=Vec::new()))]
 pub fn roll_back(
     py: Python<'_>,
     steps: Vec<vegafs_core::apply::DoneStep>,
-) -> (usize, usize, Option<(i32, String)>) {
-    let outcome = py.detach(|| vegafs_core::apply::roll_back(&steps));
-    (outcome.reversed, outcome.not_done, outcome.error.as_ref().map(io_error_tuple))
+    beneath: Vec<PathBuf>,
+) -> PyResult<(usize, usize, Option<OsErrorTuple>)> {
+    let places = places(&beneath)?;
+    let outcome = py.detach(|| vegafs_core::apply::roll_back(&places, &steps));
+    Ok((outcome.reversed, outcome.not_done, outcome.error.as_ref().map(io_error_tuple)))
 }
 
 /// fsyncs the directories holding `paths`; OSError naming the directory otherwise.
 #[pyfunction]
-pub fn sync_parents(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<()> {
-    py.detach(|| vegafs_core::apply::sync_parents(&paths)).map_err(PyErr::from)
+#[pyo3(signature = (paths, *, beneath=Vec::new()))]
+pub fn sync_parents(py: Python<'_>, paths: Vec<PathBuf>, beneath: Vec<PathBuf>) -> PyResult<()> {
+    let places = places(&beneath)?;
+    py.detach(|| vegafs_core::apply::sync_parents(&places, &paths)).map_err(PyErr::from)
 }
 
 /// The identity `(device, inode, stamp)` of each path's entry (a symlink's own), None where
 /// there is none (see `vegafs_core::apply::Identity`).
 #[pyfunction]
+#[pyo3(signature = (paths, *, beneath=Vec::new()))]
 pub fn identities(
     py: Python<'_>,
     paths: Vec<PathBuf>,
+    beneath: Vec<PathBuf>,
 ) -> PyResult<Vec<Option<vegafs_core::apply::Identity>>> {
-    py.detach(|| paths.iter().map(|p| vegafs_core::apply::identity(p)).collect::<Result<_, _>>())
-        .map_err(PyErr::from)
+    let places = places(&beneath)?;
+    py.detach(|| {
+        paths.iter().map(|p| vegafs_core::apply::identity(&places, p)).collect::<Result<_, _>>()
+    })
+    .map_err(PyErr::from)
 }
 
 fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {

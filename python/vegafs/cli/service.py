@@ -220,7 +220,7 @@ def worker(
 def keys_create(
     name: Annotated[str, typer.Option(help="A unique name; jobs are owned by it.")],
     scopes: Annotated[
-        str, typer.Option(help="Comma-separated: read, submit, admin.")
+        str, typer.Option(help="Comma-separated: read, submit, write, admin.")
     ] = "read,submit",
     root: Annotated[
         Path | None, typer.Option(help="Confine this key's paths to DIR (inside VEGAFS_ROOTS).")

@@ -19,7 +19,7 @@ from sqlalchemy import Row, Table, func, insert, select, update
 from vegafs.db.database import Database, utcnow
 from vegafs.db.models import ApiKey
 
-SCOPES = ("read", "submit", "admin")
+SCOPES = ("read", "submit", "write", "admin")
 KEY = cast(Table, ApiKey.__table__)
 LOOKUP_BYTES = 8  # 16 hex digits: the column holds 16
 

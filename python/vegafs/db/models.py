@@ -39,7 +39,7 @@ class ApiKey(Base):
     # The key is "vfs_<lookup>_<secret>"; lookup finds the row, the SHA-256 of the key proves it.
     lookup: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
-    scopes: Mapped[str] = mapped_column(String(100))  # comma-separated: read,submit,admin
+    scopes: Mapped[str] = mapped_column(String(100))  # comma-separated: read,submit,write,admin
     root: Mapped[str | None] = mapped_column(String(4096))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -125,6 +125,11 @@ class WriteOp(Base):
     error: Mapped[str | None] = mapped_column(String(4096))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Who runs it: "HOST pid PID start TICKS" (recovery leaves a live one alone); its job, if
+    # any; the roots a job's changes stay beneath (none: anywhere).
+    owner: Mapped[str | None] = mapped_column(String(300))
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    beneath: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class WriteStep(Base):

@@ -98,7 +98,9 @@ def plan_rename(
     return rows, steps_, RenameSummary.model_validate(fields)
 
 
-def identities(paths: Sequence[str]) -> list[tuple[int, int, int] | None]:
+def identities(
+    paths: Sequence[str], *, beneath: Sequence[str] = ()
+) -> list[tuple[int, int, int] | None]:
     """``(device, inode, stamp)`` of each path's entry (not following symlinks; stamp: mtime in
-    ns, 0 for a directory); None: none there."""
-    return _native.identities(list(paths))
+    ns, 0 for a directory); None: none there. ``beneath``: as for ``plan_rename``."""
+    return _native.identities(list(paths), beneath=beneath)

@@ -215,7 +215,7 @@ class Worker:
         except PathNotAllowed as e:
             roots, refused = [], e
         # The walk opens its roots beneath the allowed roots, never through a symlink.
-        ctx = ops.RunContext(rows=writer, beneath=tuple(roots))
+        ctx = ops.RunContext(rows=writer, beneath=tuple(roots), job_id=job.id)
         attempt = _Attempt(job, writer, ctx)
         if not self.settings.roots:  # fail closed: no roots, no paths
             error = {"type": "path-not-allowed", "message": "the worker has no VEGAFS_ROOTS"}

@@ -21,19 +21,22 @@ OsError = tuple[int, str]
 
 
 class StepKind(Protocol):
+    """``beneath``: for a job, the roots every path must be opened beneath (no symlink
+    followed); empty: anywhere."""
+
     def run(
-        self, steps: Sequence[Step], cancel: _native.CancelToken | None
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
         """Runs ``steps`` in order: how many completed, and the error that stopped the next
         one (none: all done, or cancelled before the rest)."""
         ...
 
-    def reverse(self, steps: Sequence[Step]) -> OsError | None:
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
         """Reverses, last first, each of ``steps`` (given in the order they ran) that is done
         on disk; the error that stopped it, if any."""
         ...
 
-    def done(self, steps: Sequence[Step]) -> list[bool]:
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
         """Whether each step is complete on disk (recovery after a crash)."""
         ...
 
@@ -43,16 +46,17 @@ class Rename:
     found done when the entry of ``dev``/``ino``/``stamp`` is at ``dst``."""
 
     def run(
-        self, steps: Sequence[Step], cancel: _native.CancelToken | None
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
-        return _native.rename_steps([(s.src, s.dst) for s in steps], cancel)
+        return _native.rename_steps([(s.src, s.dst) for s in steps], cancel, beneath=beneath)
 
-    def reverse(self, steps: Sequence[Step]) -> OsError | None:
-        _reversed, _not_done, error = _native.roll_back([(s.src, s.dst, s.identity) for s in steps])
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        done = [(s.src, s.dst, s.identity) for s in steps]
+        _reversed, _not_done, error = _native.roll_back(done, beneath=beneath)
         return error
 
-    def done(self, steps: Sequence[Step]) -> list[bool]:
-        found = _native.identities([s.dst for s in steps])
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        found = _native.identities([s.dst for s in steps], beneath=beneath)
         return [f == s.identity for s, f in zip(steps, found, strict=True)]
 
 

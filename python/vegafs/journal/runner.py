@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from vegafs import _native
 from vegafs.errors import VegaFSError
 from vegafs.journal.kinds import OsError, runs
-from vegafs.journal.store import APPLYING, COMMITTED, FAILED, ROLLED_BACK, Journal, Step
+from vegafs.journal.store import (
+    APPLYING,
+    COMMITTED,
+    FAILED,
+    ROLLED_BACK,
+    Journal,
+    OpRecord,
+    Step,
+    owner,
+    owner_alive,
+)
 
 # Steps between two journal writes (and two rounds of directory fsyncs).
 BATCH = 1000
@@ -34,19 +44,23 @@ def apply(
     params: dict[str, object],
     steps: Sequence[Step],
     cancel: _native.CancelToken | None = None,
+    *,
+    job_id: int | None = None,
+    beneath: Sequence[str] = (),
 ) -> Applied:
-    """Journals ``steps`` (committed before the first rename), runs them a batch at a time,
+    """Journals ``steps`` (committed before the first change), runs them a batch at a time,
     and marks the operation committed; on an error or a cancel, rolls back what was done and
-    raises ``ApplyError`` (``KeyboardInterrupt`` from Ctrl-C likewise, after the rollback)."""
-    op_id = journal.begin(operation, params, steps)
+    raises ``ApplyError`` (``KeyboardInterrupt`` from Ctrl-C likewise, after the rollback).
+    A job passes its id and its roots: every path is then opened beneath them."""
+    op_id = journal.begin(operation, params, steps, job_id=job_id, beneath=beneath)
     done = 0
     touched = 0  # steps that may have run: the rollback checks each on disk
     try:
         for start in range(0, len(steps), BATCH):
             batch = steps[start : start + BATCH]
             touched = start + len(batch)
-            n, error = _run(batch, cancel)
-            _native.sync_parents([s.dst for s in batch[:n]] + [s.src for s in batch[:n]])
+            n, error = _run(batch, cancel, beneath)
+            _sync(batch[:n], beneath)
             done += n
             if error is not None:
                 raise ApplyError(_os_message(error), rolled_back=False)
@@ -54,7 +68,8 @@ def apply(
                 raise ApplyError("cancelled", rolled_back=False)
             journal.advance(op_id, done)
     except BaseException as e:
-        rolled_back = _roll_back(journal, op_id, steps[:touched], str(e) or type(e).__name__)
+        why = str(e) or type(e).__name__
+        rolled_back = _roll_back(journal, op_id, steps[:touched], why, beneath)
         if isinstance(e, ApplyError):
             raise ApplyError(str(e), rolled_back=rolled_back) from None
         raise
@@ -62,16 +77,23 @@ def apply(
     return Applied(op_id, done)
 
 
-def _run(batch: Sequence[Step], cancel: _native.CancelToken | None) -> tuple[int, OsError | None]:
+def _run(
+    batch: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+) -> tuple[int, OsError | None]:
     """Runs a batch, each run of one kind by its kind: how many steps completed, and the error
     that stopped the next one."""
     done = 0
     for kind, run in runs(batch):
-        n, error = kind.run(run, cancel)
+        n, error = kind.run(run, cancel, beneath)
         done += n
         if error is not None or n < len(run):
             return done, error
     return done, None
+
+
+def _sync(steps: Sequence[Step], beneath: Sequence[str]) -> None:
+    """fsyncs the directories the steps changed."""
+    _native.sync_parents([s.dst for s in steps] + [s.src for s in steps], beneath=beneath)
 
 
 def _os_message(error: tuple[int, str]) -> str:
@@ -80,17 +102,19 @@ def _os_message(error: tuple[int, str]) -> str:
     return f"{message}{f' ({name})' if name and name not in message else ''}"
 
 
-def _roll_back(journal: Journal, op_id: int, steps: Sequence[Step], why: str) -> bool:
+def _roll_back(
+    journal: Journal, op_id: int, steps: Sequence[Step], why: str, beneath: Sequence[str]
+) -> bool:
     """Reverses the steps of ``steps`` found done on disk, last first (each by its kind: a
     rename's entry is checked by device and inode just before it is moved back); the journal
     says how it ended: rolled_back, or failed (a step could not be reversed; ``vegafs
     recover`` tries again, and may: nothing was replaced)."""
     error = None
     for kind, run in reversed(runs(steps)):
-        error = kind.reverse(run)
+        error = kind.reverse(run, beneath)
         if error is not None:
             break
-    _native.sync_parents([s.src for s in steps] + [s.dst for s in steps])
+    _sync(steps, beneath)
     if error is None:
         journal.finish(op_id, ROLLED_BACK, steps_done=0, error=why)
         return True
@@ -105,22 +129,35 @@ class Recovered:
     state: str  # committed (every step had been done), rolled_back, or failed
 
 
-def recover(journal: Journal) -> list[Recovered]:
+def recover(journal: Journal, *, job_id: int | None = None) -> list[Recovered]:
     """Finishes every operation a crash left unfinished (``applying``), or whose rollback
-    stopped (``failed``): if every step after the last batch the journal knows of is at its
-    target, the operation had completed and is committed; otherwise each step found done on
-    disk (by device and inode) is reversed, last first. Run twice, the second run finds
-    nothing to do."""
+    stopped (``failed``): if every step after the last batch the journal knows of is done on
+    disk, the operation had completed and is committed; otherwise each step found done on disk
+    is reversed, last first. Run twice, the second run finds nothing to do.
+
+    Only operations nobody is running: those whose process has ended (on this host; another
+    host's are left to it), this process's own, and, for a worker running ``job_id``, that
+    job's (it holds the job's lease, so the attempt that began them is over)."""
     out = []
+    me = owner()
     for op in journal.unfinished():
-        steps = journal.steps(op.id)
-        if op.state == APPLYING:
-            rest = steps[op.steps_done :]
-            if all(all(kind.done(run)) for kind, run in runs(rest)):
-                _native.sync_parents([s.dst for s in rest] + [s.src for s in rest])
-                journal.finish(op.id, COMMITTED, steps_done=len(steps))
-                out.append(Recovered(op.id, COMMITTED))
-                continue
-        ok = _roll_back(journal, op.id, steps, op.error or "recovered after an interruption")
-        out.append(Recovered(op.id, ROLLED_BACK if ok else FAILED))
+        this_job = job_id is not None and op.job_id == job_id
+        ours = this_job or (op.owner == me and op.job_id is None)
+        # Otherwise: left if running (another process, or another job in this worker) or run
+        # on another host.
+        if not ours and (op.owner == me or owner_alive(op.owner) is not False):
+            continue
+        out.append(Recovered(op.id, _recover(journal, op)))
     return out
+
+
+def _recover(journal: Journal, op: OpRecord) -> str:
+    steps = journal.steps(op.id)
+    if op.state == APPLYING:
+        rest = steps[op.steps_done :]
+        if all(all(kind.done(run, op.beneath)) for kind, run in runs(rest)):
+            _sync(rest, op.beneath)
+            journal.finish(op.id, COMMITTED, steps_done=len(steps))
+            return COMMITTED
+    why = op.error or "recovered after an interruption"
+    return ROLLED_BACK if _roll_back(journal, op.id, steps, why, op.beneath) else FAILED

@@ -1,8 +1,10 @@
 """The journal's rows: one ``write_ops`` row per writing operation and its ``write_steps``."""
 
 import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -47,21 +49,62 @@ class OpRecord:
     steps_total: int
     steps_done: int
     error: str | None
+    owner: str | None = None  # see ``owner()``
+    job_id: int | None = None
+    beneath: tuple[str, ...] = ()  # a job's roots: its changes stay beneath them
+
+
+def owner() -> str:
+    """This process, as the journal names who runs an operation: host, pid, and the process's
+    start time in clock ticks since boot (a pid reused by another process has another)."""
+    return f"{socket.gethostname()} pid {os.getpid()} start {_start_ticks(os.getpid())}"
+
+
+def owner_alive(name: str | None) -> bool | None:
+    """Whether the process ``owner()`` named is still running: None if it ran on another host
+    (this one cannot tell)."""
+    if name is None:
+        return False
+    host, _, rest = name.partition(" pid ")
+    if host != socket.gethostname():
+        return None
+    pid, _, start = rest.partition(" start ")
+    try:
+        return _start_ticks(int(pid)) == start
+    except (OSError, ValueError):
+        return False
+
+
+def _start_ticks(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    # The fields after the command name (in parentheses, which may hold anything): 22nd field.
+    return stat[stat.rindex(b")") + 2 :].split()[19].decode()
 
 
 class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def begin(self, operation: str, params: dict[str, Any], steps: Sequence[Step]) -> int:
-        """Writes the operation and all its steps in one transaction; its id once committed."""
+    def begin(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        steps: Sequence[Step],
+        *,
+        job_id: int | None = None,
+        beneath: Sequence[str] = (),
+    ) -> int:
+        """Writes the operation (run by this process, for ``job_id`` if any, its changes
+        confined beneath ``beneath`` if any) and all its steps in one transaction; its id once
+        committed."""
         now = utcnow()
         with self.db.write() as conn:
             op_id = conn.execute(
                 insert(WriteOp).returning(WriteOp.id),
                 {"operation": operation, "params": params, "state": APPLYING,
                  "steps_total": len(steps), "steps_done": 0, "created_at": now,
-                 "updated_at": now},
+                 "updated_at": now, "owner": owner(), "job_id": job_id,
+                 "beneath": list(beneath) or None},
             ).scalar_one()  # fmt: skip
             for i in range(0, len(steps), INSERT_BATCH):
                 conn.execute(
@@ -104,6 +147,14 @@ class Journal:
             ).mappings()
             return [_record(r) for r in rows]
 
+    def of_job(self, job_id: int) -> list[OpRecord]:
+        """The operations a job's attempts began, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(WriteOp).where(WriteOp.job_id == job_id).order_by(WriteOp.id)
+            ).mappings()
+            return [_record(r) for r in rows]
+
     def all(self, limit: int = 100) -> list[OpRecord]:
         with self.db.read() as conn:
             rows = conn.execute(select(WriteOp).order_by(WriteOp.id.desc()).limit(limit))
@@ -133,4 +184,7 @@ def _record(row: Any) -> OpRecord:
         steps_total=row["steps_total"],
         steps_done=row["steps_done"],
         error=row["error"],
+        owner=row["owner"],
+        job_id=row["job_id"],
+        beneath=tuple(row["beneath"] or ()),
     )

@@ -57,6 +57,7 @@ class RunContext:
     rows: RowSink = field(default_factory=RowBuffer)
     lines: LineSink | None = None
     beneath: tuple[Path, ...] = ()
+    job_id: int | None = None  # the job this runs for (a writing operation's journal names it)
 
 
 def drain(stream: Any, ctx: RunContext) -> Any:

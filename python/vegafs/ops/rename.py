@@ -5,7 +5,7 @@ journal (``vegafs.journal``): all of it, or, after an error or a cancel, none of
 """
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,9 +20,13 @@ from vegafs.engine.renaming import (
     identities,
     plan_rename,
 )
-from vegafs.errors import ParamsError
+from vegafs.errors import VegaFSError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
+
+if TYPE_CHECKING:
+    from vegafs.journal.runner import Applied
+    from vegafs.journal.store import Journal
 
 BATCH = 1024
 
@@ -69,6 +73,26 @@ class RenameParams(BaseModel):
 
 
 def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
+    if not params.apply:
+        return _plan(params, ctx)[2]
+    from vegafs.journal import open_journal
+
+    journal = open_journal()
+    try:
+        # Before planning: the plan must see the tree as an interrupted run left it, restored.
+        _recover_first(journal, ctx)
+        rows, steps, summary = _plan(params, ctx)
+        if not summary.ok or not steps:
+            return summary
+        applied = _apply(journal, params, ctx, rows, steps)
+    finally:
+        journal.db.dispose()
+    return summary.model_copy(update={"applied_op": applied.op_id})
+
+
+def _plan(
+    params: RenameParams, ctx: RunContext
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary]:
     rows, steps, summary = plan_rename(
         params.selection,
         params.options(),
@@ -79,38 +103,61 @@ def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     )
     for i in range(0, len(rows), BATCH):
         ctx.rows(rows[i : i + BATCH])
-    if not params.apply or not summary.ok or not steps:
-        return summary
-    if ctx.beneath:
-        raise ParamsError(APPLY_AS_JOB, "apply")
-    from vegafs.journal import open_journal
-    from vegafs.journal.runner import apply, recover
+    return rows, steps, summary
+
+
+def _recover_first(journal: "Journal", ctx: RunContext) -> None:
+    """Recovers what an earlier run left half-done (for a job: also what an earlier attempt of
+    this job left, its worker lost); a job an earlier attempt applied is not applied again."""
+    from vegafs.journal.runner import recover
+
+    recover(journal, job_id=ctx.job_id)
+    if ctx.job_id is not None:
+        committed = [op.id for op in journal.of_job(ctx.job_id) if op.state == "committed"]
+        if committed:  # its worker died between the commit and the job's end
+            raise AlreadyApplied(committed[0])
+
+
+def _apply(
+    journal: "Journal",
+    params: RenameParams,
+    ctx: RunContext,
+    rows: list[dict[str, Any]],
+    steps: list[tuple[str, str, int]],
+) -> "Applied":
+    """Journals and applies the plan: beneath the job's roots for a job."""
+    from vegafs.journal.runner import apply
     from vegafs.journal.store import Step
 
-    journal = open_journal()
-    recover(journal)  # what an earlier run left half-done, first
+    beneath = [str(p) for p in ctx.beneath]
     sources = sorted({row for _, _, row in steps})
-    ids = dict(zip(sources, identities([rows[r]["from"] for r in sources]), strict=True))
+    found = identities([rows[r]["from"] for r in sources], beneath=beneath)
+    ids = dict(zip(sources, found, strict=True))
     journal_steps = []
     for src, dst, row in steps:
-        found = ids[row]
-        if found is None:
+        entry = ids[row]
+        if entry is None:
             raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
         # Absolute: recovery may run from another directory.
-        journal_steps.append(Step(str(Path(src).absolute()), str(Path(dst).absolute()), *found))
-    applied = apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel)
-    return summary.model_copy(update={"applied_op": applied.op_id})
+        journal_steps.append(Step(str(Path(src).absolute()), str(Path(dst).absolute()), *entry))
+    return apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel,
+                 job_id=ctx.job_id, beneath=beneath)  # fmt: skip
 
 
-APPLY_AS_JOB = "applying a rename as a job comes with the next step; plan it as a job, apply it "
-"with the command line"
+class AlreadyApplied(VegaFSError):
+    """A writing job whose earlier attempt had committed its operation before the job was lost
+    (its worker died between the two): it is not applied a second time."""
+
+    def __init__(self, op_id: int) -> None:
+        super().__init__(
+            f"an earlier attempt of this job applied it (operation {op_id}, committed); "
+            "not applied again"
+        )
 
 
 def check(params: RenameParams) -> None:
     params.selection.check()
     check_rename(params.options())
-    if params.apply:  # check() runs where jobs are submitted
-        raise ParamsError(APPLY_AS_JOB, "apply")
 
 
 def text(row: dict[str, Any]) -> str:

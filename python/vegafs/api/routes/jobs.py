@@ -106,8 +106,9 @@ def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None
         },
         400: problem("`http-error`: the body could not be read (it is not UTF-8)."),
         403: problem(
-            "`forbidden`: the key lacks the `submit` scope, or asks for a `priority` above 0 "
-            "without the `admin` scope."
+            "`forbidden`: the key lacks the `submit` scope, asks for a `priority` above 0 "
+            "without the `admin` scope, or asks a writing operation to `apply` its plan "
+            "without the `write` scope."
         ),
         409: problem("`idempotency-key-reused`: the key was used with other parameters."),
         413: problem("`payload-too-large`: the body is over VEGAFS_MAX_BODY_BYTES."),
@@ -152,6 +153,13 @@ async def submit(
         spec = op.params.model_validate(body.params)
     except ValidationError as e:
         raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
+    if getattr(spec, "apply", False) and "write" not in who.scopes and not who.admin:
+        raise Problem(
+            403,
+            "forbidden",
+            "params.apply: applying changes to files needs the 'write' scope",
+            errors=[{"field": "params.apply", "message": "needs the 'write' scope"}],
+        )
     roots = allowed_roots(svc.settings, who)
     try:
         # In the event loop: a few realpath/lstat calls on the roots' file systems (microseconds

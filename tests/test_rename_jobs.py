@@ -1,0 +1,113 @@
+"""A rename applied as a job: journaled in the service's database, its changes confined beneath
+the roots, `apply` only with the `write` scope, and a worker killed mid-apply recovered from the
+journal by the next attempt, never applied blindly twice."""
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from stack import Backend, Stack
+from test_service_failures import FINISHED, SHORT_LEASE, running, sqlite_file
+from vegafs.db import Database
+from vegafs.db.models import WriteOp
+
+
+def rename_body(root: Path, *, apply: bool) -> dict[str, Any]:
+    params = {"selection": {"roots": [str(root)]}, "match": r"\.a$", "to": "{stem}.b"}
+    return {"operation": "rename", "params": {**params, "apply": apply}}
+
+
+def journal_rows(stack: Stack) -> list[dict[str, Any]]:
+    """The journal's operations, read behind the service's back, oldest first."""
+    db = Database(stack.backend.database_url or f"sqlite:///{sqlite_file(stack)}")
+    try:
+        with db.read() as conn:
+            rows = conn.execute(select(WriteOp).order_by(WriteOp.id)).mappings()
+            return [dict(r) for r in rows]
+    finally:
+        db.dispose()
+
+
+def names(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir())
+
+
+def test_a_rename_applied_as_a_job_needs_the_write_scope(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    root = service_root / "r"
+    root.mkdir()
+    for name in ["x.a", "y.a", "z.c"]:
+        (root / name).write_text(name)
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        submitter = s.create_key("submitter")
+        writer = s.create_key("writer", "read,submit,write")
+        with s.client(submitter) as http:
+            # A plan is only read: the submit scope is enough.
+            assert http.post("/jobs", json=rename_body(root, apply=False)).status_code == 202
+            denied = http.post("/jobs", json=rename_body(root, apply=True))
+            assert denied.status_code == 403, denied.text
+            assert denied.json()["errors"] == [
+                {"field": "params.apply", "message": "needs the 'write' scope"}
+            ]
+        assert names(root) == ["x.a", "y.a", "z.c"]
+        with s.client(writer) as http:
+            job_id = http.post("/jobs", json=rename_body(root, apply=True)).json()["id"]
+            done = s.wait_job(http, job_id, FINISHED)
+        assert done["status"] == "succeeded", done
+        assert names(root) == ["x.b", "y.b", "z.c"]
+        assert [(root / n).read_text() for n in ["x.b", "y.b"]] == ["x.a", "y.a"]
+        [op] = journal_rows(s)
+        assert done["summary"]["applied_op"] == op["id"]
+        assert (op["operation"], op["state"], op["job_id"], op["steps_done"]) == (
+            "rename", "committed", job_id, 2
+        )  # fmt: skip
+        assert op["beneath"] == [str(service_root)]
+
+
+N = 20_000
+
+
+def applying(stack: Stack) -> bool:
+    return any(op["state"] == "applying" for op in journal_rows(stack))
+
+
+def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twice(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    root = service_root / "big"
+    root.mkdir()
+    for i in range(N):
+        (root / f"f{i:05}.a").write_bytes(b"%d" % i)
+    with running(Stack(backend, tmp_path / "data", [service_root], SHORT_LEASE)) as s:
+        doomed = s.start_worker("--id", "doomed", "-j", "1")
+        s.start_server("--no-worker")
+        with s.client() as http:
+            job_id = http.post("/jobs", json=rename_body(root, apply=True)).json()["id"]
+            deadline = time.monotonic() + 60
+            while not applying(s):
+                assert time.monotonic() < deadline, s.log_text()
+                assert http.get(f"/jobs/{job_id}").json()["status"] in {"queued", "running"}
+                time.sleep(0.002)
+            s.signal(doomed, signal.SIGKILL)
+            doomed.wait()
+            s.start_worker("--id", "heir", "-j", "1")
+            done = s.wait_job(http, job_id, FINISHED, timeout=120)
+        ops = journal_rows(s)
+        # Every file once, under its new name, its content unchanged; no temporary name.
+        assert names(root) == [f"f{i:05}.b" for i in range(N)]
+        assert all((root / f"f{i:05}.b").read_bytes() == b"%d" % i for i in range(0, N, 997))
+        assert {op["job_id"] for op in ops} == {job_id}
+        if ops[0]["state"] == "committed":  # the kill came after the last batch: rolled forward
+            assert len(ops) == 1
+            assert done["status"] == "failed"
+            assert "an earlier attempt of this job applied it" in done["error"]["message"]
+        else:  # rolled back by the heir, then planned and applied again
+            assert [op["state"] for op in ops] == ["rolled_back", "committed"]
+            assert done["status"] == "succeeded", done
+            assert (done["worker_id"], done["attempts"]) == ("heir", 2)
+            assert done["summary"]["applied_op"] == ops[1]["id"]
