@@ -85,6 +85,11 @@ bench-api: build services ## Job service under wrk on PostgreSQL, against a bare
 	scripts/ensure-packages.sh wrk
 	$(BIN)/python bench/jobs_api.py $(BENCH_API_ARGS)
 
+.PHONY: bench-rename
+bench-rename: build ## journaled vegafs rename --apply of 100,000 files against find -exec perl rename (docs/benchmarks.md)
+	scripts/ensure-packages.sh rename
+	$(BIN)/python bench/rename.py $(BENCH_RENAME_ARGS)
+
 .PHONY: bench-validate
 bench-validate: build ## vegafs validate of 100,000 small JSON files against a Python json.load loop and jq (docs/benchmarks.md)
 	scripts/ensure-packages.sh jq

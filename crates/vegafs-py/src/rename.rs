@@ -11,6 +11,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use pyo3::types::{PyDict, PyList};
@@ -26,7 +27,9 @@ use crate::errors::{error_rows, to_pyerr, ErrorRow};
 use crate::selection::SelectionArg;
 
 /// A plan's step as Python sees it: `(from, to, row)`.
-type StepTuple = (PathBuf, PathBuf, usize);
+/// Paths as `str` (surrogate escapes for bytes that are not UTF-8): a `pathlib.Path` per path
+/// costs more than the rename it names.
+type StepTuple = (OsString, OsString, usize);
 
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
@@ -90,7 +93,7 @@ pub fn plan_rename<'py>(
     let (plan, summary) = run_detached(py, &control.cancel, || {
         vegafs_core::rename::plan_rename(&selection, &options, temp_tag, &control)
     })?;
-    let steps = plan.steps.iter().map(|s| (s.from.clone(), s.to.clone(), s.row)).collect();
+    let steps = plan.steps.iter().map(step_tuple).collect();
     Ok((rows(py, &plan)?, steps, RenameSummary::from(summary)))
 }
 
@@ -154,6 +157,10 @@ pub fn identities(
         paths.iter().map(|p| vegafs_core::apply::identity(&places, p)).collect::<Result<_, _>>()
     })
     .map_err(PyErr::from)
+}
+
+fn step_tuple(s: &vegafs_core::plan::PlanStep) -> StepTuple {
+    (s.from.clone().into_os_string(), s.to.clone().into_os_string(), s.row)
 }
 
 fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
@@ -232,6 +239,6 @@ pub fn plan_moves<'py>(
         other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
     };
     let plan = py.detach(|| vegafs_core::plan::plan_moves(moves, on_conflict, temp_tag, same_dir));
-    let steps = plan.steps.iter().map(|s| (s.from.clone(), s.to.clone(), s.row)).collect();
+    let steps = plan.steps.iter().map(step_tuple).collect();
     Ok((rows(py, &plan)?, steps, plan.ok))
 }

@@ -94,8 +94,7 @@ def plan_rename(
         cancel=cancel,
     )
     fields = summary_fields(summary, RenameSummary.model_fields.keys() - {"applied_op"})
-    steps_ = [(os.fsdecode(a), os.fsdecode(b), row) for a, b, row in steps]
-    return rows, steps_, RenameSummary.model_validate(fields)
+    return rows, steps, RenameSummary.model_validate(fields)
 
 
 def identities(

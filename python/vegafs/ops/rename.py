@@ -133,15 +133,32 @@ def _apply(
     sources = sorted({row for _, _, row in steps})
     found = identities([rows[r]["from"] for r in sources], beneath=beneath)
     ids = dict(zip(sources, found, strict=True))
+    cwd = f"{Path.cwd()}/"
     journal_steps = []
-    for src, dst, row in steps:
+    for src, dst, row in by_directory(steps):
         entry = ids[row]
         if entry is None:
             raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
         # Absolute: recovery may run from another directory.
-        journal_steps.append(Step(str(Path(src).absolute()), str(Path(dst).absolute()), *entry))
+        journal_steps.append(Step(absolute(cwd, src), absolute(cwd, dst), *entry))
     return apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel,
                  job_id=ctx.job_id, beneath=beneath)  # fmt: skip
+
+
+def absolute(cwd: str, path: str) -> str:
+    """``path`` made absolute as it is (no ``..`` resolved; ``cwd`` ends with a slash)."""
+    return path if path.startswith("/") else cwd + path
+
+
+def by_directory(steps: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """The plan's steps, one directory after another: the deepest directories first, each
+    directory's steps in the plan's order. Renames stay in their directory, so the plan only
+    orders steps within one directory (chains, cycles) and entries before the directory that
+    holds them (deeper first); any order that keeps both is as safe. This one lets a batch of
+    steps touch few directories, and so fsync few."""
+    depth_dir = [(-src.count("/"), src.rpartition("/")[0]) for src, _, _ in steps]
+    order = sorted(range(len(steps)), key=lambda i: (*depth_dir[i], i))
+    return [steps[i] for i in order]
 
 
 class AlreadyApplied(VegaFSError):
