@@ -111,3 +111,32 @@ def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twi
             assert done["status"] == "succeeded", done
             assert (done["worker_id"], done["attempts"]) == ("heir", 2)
             assert done["summary"]["applied_op"] == ops[1]["id"]
+
+
+def test_a_job_cancelled_while_applying_rolls_back_and_says_so(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    root = service_root / "big"
+    root.mkdir()
+    for i in range(N):
+        (root / f"f{i:05}.a").write_bytes(b"%d" % i)
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        with s.client() as http:
+            job_id = http.post("/jobs", json=rename_body(root, apply=True)).json()["id"]
+            deadline = time.monotonic() + 60
+            while not applying(s):
+                assert time.monotonic() < deadline, s.log_text()
+                time.sleep(0.002)
+            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
+            done = s.wait_job(http, job_id, FINISHED, timeout=60)
+        [op] = journal_rows(s)
+        if op["state"] == "committed":  # the cancel came after the last step: nothing to undo
+            assert done["status"] == "succeeded", done
+            assert names(root) == [f"f{i:05}.b" for i in range(N)]
+        else:
+            assert (done["status"], op["state"]) == ("cancelled", "rolled_back"), done
+            assert done["error"]["message"] == (
+                "cancelled while applying; every change was rolled back"
+            )
+            assert names(root) == [f"f{i:05}.a" for i in range(N)]

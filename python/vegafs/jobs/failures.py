@@ -14,6 +14,7 @@ from vegafs.errors import (
     SelectionError,
     VegaFSError,
 )
+from vegafs.journal.runner import ApplyError
 
 # Failures that the same attempt would meet again: retrying cannot help.
 PERMANENT: tuple[type[BaseException], ...] = (
@@ -43,6 +44,8 @@ def describe(error: BaseException) -> dict[str, Any]:
         record["field"] = error.field
     if isinstance(error, PathNotAllowed):
         record["path"] = error.path
+    if isinstance(error, ApplyError):  # a writing operation: whether its changes were undone
+        record["rolled_back"] = error.rolled_back
     if isinstance(error, ManifestError):
         record["path"], record["line"] = error.path, error.line
     return record

@@ -20,7 +20,7 @@ from vegafs.engine.renaming import (
     identities,
     plan_rename,
 )
-from vegafs.errors import VegaFSError
+from vegafs.errors import Cancelled, VegaFSError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -76,6 +76,7 @@ def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     if not params.apply:
         return _plan(params, ctx)[2]
     from vegafs.journal import open_journal
+    from vegafs.journal.runner import ApplyError
 
     journal = open_journal()
     try:
@@ -84,7 +85,12 @@ def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
         rows, steps, summary = _plan(params, ctx)
         if not summary.ok or not steps:
             return summary
-        applied = _apply(journal, params, ctx, rows, steps)
+        try:
+            applied = _apply(journal, params, ctx, rows, steps)
+        except ApplyError as e:
+            if ctx.cancel.cancelled and e.rolled_back:  # a job's cancel: its status says so
+                raise Cancelled("cancelled while applying; every change was rolled back") from e
+            raise
     finally:
         journal.db.dispose()
     return summary.model_copy(update={"applied_op": applied.op_id})
