@@ -126,7 +126,7 @@ def test_skip_and_suffix(vegafs: Vegafs, photos: Path) -> None:
         (["--to", "x{stem|lowr}"], 'invalid --to: template "x{stem|lowr}", at character 8: '
          'unknown filter "lowr" (lower, upper, title, slug, replace:FROM:TO)'),
         (["-m", "(", "--to", "x"], "invalid pattern: regex parse error:"),
-        (["--to", "x", "--on-conflict", "overwrite"], "invalid --on-conflict: Input should be"),
+        (["--to", "x", "--on-conflict", "replace"], "invalid --on-conflict: Input should be"),
     ],
 )  # fmt: skip
 def test_bad_templates_and_options_exit_2(

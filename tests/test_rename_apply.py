@@ -229,3 +229,34 @@ def test_undo_moves_back_what_is_still_there(vegafs: Vegafs, tmp_path: Path) -> 
     assert (again.returncode, again.stderr) == (
         2, "vegafs: error: operation 1 is undone: only a committed operation can be undone\n"
     )  # fmt: skip
+
+
+def test_overwrite_keeps_the_replaced_file_aside_and_undo_restores_it(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a.txt").write_text("new")
+    (root / "a.bak").write_text("old")
+    (root / "sub.txt").write_text("s")
+    (root / "sub.bak").mkdir()  # a directory is never overwritten
+    env = {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    args = ["rename", "d", "-m", r"\.txt$", "--to", "{stem}.bak", "--on-conflict", "overwrite"]
+    refused = vegafs.run(*args, cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "d/sub.txt -> d/sub.bak: refused, the target exists" in refused.stdout.decode()
+    (root / "sub.bak").rmdir()
+    (root / "sub.txt").unlink()
+    planned = vegafs.run(*args, cwd=tmp_path, env=env)
+    lines = planned.stdout.decode().splitlines()
+    assert lines[0] == "d/a.txt -> d/a.bak"
+    assert lines[1].startswith("d/a.bak -> d/.vegafs-") and lines[1].endswith("-old-1")
+    assert tree_state(root) == {"a.txt": b"new", "a.bak": b"old"}
+    applied = vegafs.run(*args, "--apply", cwd=tmp_path, env=env)
+    assert applied.returncode == 0, applied.stderr
+    state = tree_state(root)
+    [aside] = [n for n in state if n.startswith(".vegafs-")]
+    assert state == {"a.bak": b"new", aside: b"old"}
+    undone = vegafs.run("undo", "1", "--apply", cwd=tmp_path, env=env)
+    assert undone.returncode == 0, undone.stderr
+    assert tree_state(root) == {"a.txt": b"new", "a.bak": b"old"}

@@ -34,6 +34,10 @@ pub enum OnConflict {
     Skip,
     /// Give the target the first free name `stem-N.ext` (N from 1).
     Suffix,
+    /// Replace an existing target that is not a directory and not in the plan: it is first
+    /// moved aside to a hidden name in its directory (`.vegafs-TAG-old-N`), a move of its own
+    /// in the plan, so that rollback and undo put it back; `vegafs ops forget` deletes it.
+    Overwrite,
 }
 
 /// Why a move is refused.
@@ -147,13 +151,15 @@ pub fn plan_moves(
         }
     }
     loop {
-        let changed = check_together(&mut rows, on_conflict);
+        let changed = check_together(&mut rows, on_conflict, temp_tag);
         if !changed || on_conflict == OnConflict::Fail {
             break;
         }
     }
     let refused = rows.iter().any(|r| matches!(r.action, Action::Refused(_)));
-    let ok = !refused || on_conflict != OnConflict::Fail;
+    // Skip and Suffix leave the refused entries where they are; Fail and Overwrite (which
+    // resolves only existing targets) refuse the plan.
+    let ok = !refused || matches!(on_conflict, OnConflict::Skip | OnConflict::Suffix);
     let steps = if ok { order(&rows, temp_tag) } else { Vec::new() };
     Plan { rows, steps, ok }
 }
@@ -179,7 +185,7 @@ fn check_alone(from: &Path, to: &Path) -> Option<Refusal> {
 
 /// The checks of the moves against each other and the disk; refuses (or, with `Skip`, drops)
 /// what they find. Whether anything changed (the moves left must then be checked again).
-fn check_together(rows: &mut [PlanRow], on_conflict: OnConflict) -> bool {
+fn check_together(rows: &mut Vec<PlanRow>, on_conflict: OnConflict, temp_tag: &str) -> bool {
     let mut changed = false;
     // Sources that move away free their names.
     let leaving: HashSet<PathBuf> =
@@ -194,6 +200,7 @@ fn check_together(rows: &mut [PlanRow], on_conflict: OnConflict) -> bool {
         rows.iter().filter(|r| r.action != Action::Move).map(|r| r.from.clone()).collect();
     let mut taken: HashSet<PathBuf> = by_target.keys().cloned().collect();
     let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
+    let mut set_aside: Vec<PlanRow> = Vec::new(); // Overwrite: targets moved out of the way
     for (i, row) in rows.iter_mut().enumerate() {
         if row.action != Action::Move {
             continue;
@@ -210,6 +217,17 @@ fn check_together(rows: &mut [PlanRow], on_conflict: OnConflict) -> bool {
                 Ok(target) => match fs::symlink_metadata(&row.from) {
                     Ok(source) if (source.dev(), source.ino()) == (target.dev(), target.ino()) => {
                         Some(Refusal::CaseInsensitive)
+                    }
+                    _ if on_conflict == OnConflict::Overwrite && !target.is_dir() => {
+                        let n = set_aside.len() + 1;
+                        let aside = to.with_file_name(format!(".vegafs-{temp_tag}-old-{n}"));
+                        set_aside.push(PlanRow {
+                            from: to.clone(),
+                            to: aside,
+                            action: Action::Move,
+                        });
+                        changed = true;
+                        None
                     }
                     _ => Some(Refusal::TargetExists),
                 },
@@ -234,6 +252,8 @@ fn check_together(rows: &mut [PlanRow], on_conflict: OnConflict) -> bool {
         }
         row.action = Action::Refused(refusal);
     }
+    // Checked again with the others: their sources now leave, their hidden targets are free.
+    rows.extend(set_aside);
     changed
 }
 
@@ -381,6 +401,32 @@ mod tests {
             assert!(files.remove(&s.from), "{:?} is not there", s.from);
             assert!(files.insert(s.to.clone()), "{:?} would be overwritten", s.to);
         }
+    }
+
+    #[test]
+    fn overwrite_sets_the_target_aside_first_and_never_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a", "b", "c"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        fs::create_dir(d.join("dir")).unwrap();
+        let moves = vec![(d.join("a"), d.join("b")), (d.join("c"), d.join("dir"))];
+        let plan = plan_moves(moves.clone(), OnConflict::Overwrite, "T", true);
+        assert!(!plan.ok);
+        assert_eq!(plan.rows[1].action, Action::Refused(Refusal::TargetExists));
+        let plan = plan_moves(moves[..1].to_vec(), OnConflict::Overwrite, "T", true);
+        assert!(plan.ok);
+        let aside = d.join(".vegafs-T-old-1");
+        assert_eq!(
+            plan.rows[1],
+            PlanRow { from: d.join("b"), to: aside.clone(), action: Action::Move }
+        );
+        let steps: Vec<_> =
+            plan.steps.iter().map(|s| (s.from.clone(), s.to.clone(), s.row)).collect();
+        assert_eq!(steps, vec![(d.join("b"), aside, 1), (d.join("a"), d.join("b"), 0)]);
+        let mut files: HashSet<PathBuf> = ["a", "b", "c"].iter().map(|n| d.join(n)).collect();
+        simulate(&mut files, &plan.steps);
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl RenameArg {
             "fail" => OnConflict::Fail,
             "skip" => OnConflict::Skip,
             "suffix" => OnConflict::Suffix,
+            "overwrite" => OnConflict::Overwrite,
             other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
         };
         Ok(RenameOptions {
@@ -236,6 +237,7 @@ pub fn plan_moves<'py>(
         "fail" => OnConflict::Fail,
         "skip" => OnConflict::Skip,
         "suffix" => OnConflict::Suffix,
+        "overwrite" => OnConflict::Overwrite,
         other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
     };
     let plan = py.detach(|| vegafs_core::plan::plan_moves(moves, on_conflict, temp_tag, same_dir));

@@ -18,7 +18,7 @@ from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection
 
 SortKey = Literal["name", "mtime", "size", "path"]
-OnConflict = Literal["fail", "skip", "suffix"]
+OnConflict = Literal["fail", "skip", "suffix", "overwrite"]
 
 
 class RenameOptions(BaseModel):

@@ -51,7 +51,8 @@ class RenameParams(BaseModel):
     on_conflict: OnConflict = Field(
         "fail",
         description="A target that exists or that several entries share: fail (refuse the "
-        "plan), skip (leave those entries), suffix (name-1.ext, name-2.ext...).",
+        "plan), skip (leave those entries), suffix (name-1.ext, name-2.ext...), overwrite "
+        "(replace an existing file, kept aside until `vegafs ops forget`).",
     )
     apply: bool = Field(
         False,
