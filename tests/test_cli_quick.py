@@ -1,6 +1,6 @@
 """The quick path (vegafs.cli.quick): a local `analyze --json`, `list`, `hash`, `dupes` or
-`search` runs without typer or pydantic, and prints what the full command prints, errors and
-exit codes included."""
+`search` runs without typer, pydantic or SQLAlchemy, and prints what the full command prints,
+errors and exit codes included."""
 
 import json
 import os
@@ -14,12 +14,12 @@ import pytest
 from conftest import SUBPROCESS_TIMEOUT, cli_env, write
 
 NOW = "@1700000000"
-HEAVY = re.compile(r"\| +(pydantic|typer|click|rich)\b", re.MULTILINE)
+HEAVY = re.compile(r"\| +(pydantic|typer|click|rich|sqlalchemy)\b", re.MULTILINE)
 
 
 def run(exe: Path, args: list[str], cwd: Path, *, quick: bool, prefix: list[str] | None = None
         ) -> tuple[int, str, str, bool]:  # fmt: skip
-    """(exit code, stdout, stderr, whether typer or pydantic was imported)."""
+    """(exit code, stdout, stderr, whether typer, pydantic or SQLAlchemy was imported)."""
     env = cli_env() | {"VEGAFS_QUICK": "1" if quick else "0", "PYTHONPROFILEIMPORTTIME": "1"}
     done = subprocess.run(
         [*(prefix or []), str(exe), *args],

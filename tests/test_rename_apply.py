@@ -14,7 +14,8 @@ from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from vegafs import _native
 from vegafs.db import migrate
 from vegafs.db.database import Database
-from vegafs.journal.runner import ApplyError, apply, recover
+from vegafs.errors import ApplyError
+from vegafs.journal.runner import apply, recover
 from vegafs.journal.store import Journal, Step
 
 

@@ -90,3 +90,14 @@ class SchemaError(VegaFSError, ValueError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.message = message
+
+
+class ApplyError(VegaFSError):
+    """A writing operation's step failed or its run was cancelled: the steps done were rolled
+    back (``rolled_back``), or, if the rollback stopped too, are left for ``vegafs recover``.
+    Here, not in ``vegafs.journal``, so that catching it does not import the database layer
+    (the command line's quick path)."""
+
+    def __init__(self, message: str, *, rolled_back: bool) -> None:
+        super().__init__(message)
+        self.rolled_back = rolled_back

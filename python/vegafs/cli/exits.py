@@ -40,6 +40,7 @@ def local_run_errors() -> Iterator[None]:
     from vegafs.cli.selection_options import in_cli_terms, selection_flag
     from vegafs.cli.values import show_path
     from vegafs.errors import (
+        ApplyError,
         ManifestError,
         PatternError,
         PluginLoadError,
@@ -47,7 +48,6 @@ def local_run_errors() -> Iterator[None]:
         SelectionError,
         TemplateError,
     )
-    from vegafs.journal.runner import ApplyError
 
     try:
         yield

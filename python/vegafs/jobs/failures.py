@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from vegafs.db import DatabaseUnavailable
 from vegafs.errors import (
+    ApplyError,
     Cancelled,
     ManifestError,
     PathNotAllowed,
@@ -14,7 +15,6 @@ from vegafs.errors import (
     SelectionError,
     VegaFSError,
 )
-from vegafs.journal.runner import ApplyError
 
 # Failures that the same attempt would meet again: retrying cannot help.
 PERMANENT: tuple[type[BaseException], ...] = (

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vegafs import _native
-from vegafs.errors import VegaFSError
+from vegafs.errors import ApplyError
 from vegafs.journal.kinds import OsError, runs
 from vegafs.journal.store import (
     APPLYING,
@@ -21,15 +21,6 @@ from vegafs.journal.store import (
 
 # Steps between two journal writes (and two rounds of directory fsyncs).
 BATCH = 1000
-
-
-class ApplyError(VegaFSError):
-    """A step failed or the run was cancelled: the steps done were rolled back
-    (``rolled_back``), or, if the rollback stopped too, are left for ``vegafs recover``."""
-
-    def __init__(self, message: str, *, rolled_back: bool) -> None:
-        super().__init__(message)
-        self.rolled_back = rolled_back
 
 
 @dataclass(frozen=True)

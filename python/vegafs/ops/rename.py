@@ -20,7 +20,7 @@ from vegafs.engine.renaming import (
     identities,
     plan_rename,
 )
-from vegafs.errors import Cancelled, VegaFSError
+from vegafs.errors import ApplyError, Cancelled, VegaFSError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -77,7 +77,6 @@ def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     if not params.apply:
         return _plan(params, ctx)[2]
     from vegafs.journal import open_journal
-    from vegafs.journal.runner import ApplyError
 
     journal = open_journal()
     try:
