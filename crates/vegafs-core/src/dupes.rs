@@ -278,21 +278,25 @@ fn inodes_of(mut files: Vec<FileRec>) -> Vec<Inode> {
             .cmp(&(b.size, b.dev, b.ino))
             .then_with(|| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()))
     });
-    let mut inodes: Vec<Inode> = Vec::new();
-    for f in files {
-        match inodes.last_mut() {
-            Some(last) if (last.dev, last.ino) == (f.dev, f.ino) => {
-                last.paths.push((f.root, f.path))
-            }
-            _ => inodes.push(Inode {
-                dev: f.dev,
-                ino: f.ino,
-                size: f.size,
-                dir_len: dir_len(&f.path),
-                paths: vec![(f.root, f.path)],
-            }),
+    // An inode per path, made on every core; then the paths to one inode (neighbours now)
+    // joined into the first, its own paths still byte-wise sorted.
+    let mut inodes: Vec<Inode> = files
+        .into_par_iter()
+        .map(|f| Inode {
+            dev: f.dev,
+            ino: f.ino,
+            size: f.size,
+            dir_len: dir_len(&f.path),
+            paths: vec![(f.root, f.path)],
+        })
+        .collect();
+    inodes.dedup_by(|next, first| {
+        let same = (next.dev, next.ino) == (first.dev, first.ino);
+        if same {
+            first.paths.append(&mut next.paths);
         }
-    }
+        same
+    });
     inodes
 }
 
@@ -388,7 +392,7 @@ impl Hasher<'_> {
             .flat_map_iter(|(_, task)| {
                 let (root, path) = &task[0].1.paths[0];
                 let dir = path.parent().and_then(|d| self.reopener.open_dir(*root, d).ok());
-                let mut read = Read::default();
+                let mut read = Uncounted::default();
                 let hashed: Vec<_> = task
                     .into_iter()
                     .map(|(g, mut inode)| {
@@ -422,7 +426,7 @@ impl Hasher<'_> {
         inode: &mut Inode,
         stage: Stage,
         dir: Option<&OwnedFd>,
-        read: &mut Read,
+        read: &mut Uncounted,
     ) -> Result<blake3::Hash, Failed> {
         if self.control.cancel.is_cancelled() {
             return Err(Failed::Cancelled);
@@ -505,7 +509,7 @@ impl Hasher<'_> {
 
     /// Counts `bytes` into `read`, passing them on once they make [`COUNT_EVERY`] bytes: the
     /// progress stays live without two cores touching the shared counters for each small file.
-    fn add(&self, read: &mut Read, bytes: u64) {
+    fn add(&self, read: &mut Uncounted, bytes: u64) {
         read.0 += bytes;
         if read.0 >= COUNT_EVERY {
             self.count(read.flush());
@@ -517,7 +521,7 @@ impl Hasher<'_> {
         &self,
         file: &File,
         size: u64,
-        read: &mut Read,
+        read: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         if size <= WHOLE_AT_FIRST {
             return self.content(file, size, read);
@@ -536,7 +540,7 @@ impl Hasher<'_> {
         &self,
         file: &File,
         size: u64,
-        read: &mut Read,
+        read: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         thread_local! {
             static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -552,7 +556,7 @@ impl Hasher<'_> {
         file: &File,
         size: u64,
         buf: &mut [u8],
-        read: &mut Read,
+        read: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         let mut hasher = blake3::Hasher::new();
         let mut total = 0u64;
@@ -575,9 +579,9 @@ impl Hasher<'_> {
 
 /// Bytes a task read and has not counted yet (see [`Hasher::add`]).
 #[derive(Default)]
-struct Read(u64);
+struct Uncounted(u64);
 
-impl Read {
+impl Uncounted {
     fn flush(&mut self) -> u64 {
         std::mem::take(&mut self.0)
     }
