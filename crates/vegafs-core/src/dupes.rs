@@ -392,15 +392,15 @@ impl Hasher<'_> {
             .flat_map_iter(|(_, task)| {
                 let (root, path) = &task[0].1.paths[0];
                 let dir = path.parent().and_then(|d| self.reopener.open_dir(*root, d).ok());
-                let mut read = Uncounted::default();
+                let mut uncounted = Uncounted::default();
                 let hashed: Vec<_> = task
                     .into_iter()
                     .map(|(g, mut inode)| {
-                        let hash = self.hash(&mut inode, stage, dir.as_ref(), &mut read);
+                        let hash = self.hash(&mut inode, stage, dir.as_ref(), &mut uncounted);
                         (g, hash, inode)
                     })
                     .collect();
-                self.count(read.flush());
+                self.count(uncounted.flush());
                 hashed
             })
             .collect();
@@ -426,7 +426,7 @@ impl Hasher<'_> {
         inode: &mut Inode,
         stage: Stage,
         dir: Option<&OwnedFd>,
-        read: &mut Uncounted,
+        uncounted: &mut Uncounted,
     ) -> Result<blake3::Hash, Failed> {
         if self.control.cancel.is_cancelled() {
             return Err(Failed::Cancelled);
@@ -470,8 +470,8 @@ impl Hasher<'_> {
             self.fail(failed);
         }
         let read = match stage {
-            Stage::Edges => self.edges(&file, inode.size, read),
-            Stage::Content => self.content(&file, inode.size, read),
+            Stage::Edges => self.edges(&file, inode.size, uncounted),
+            Stage::Content => self.content(&file, inode.size, uncounted),
         };
         match read {
             Ok(hash) => Ok(hash),
@@ -507,12 +507,13 @@ impl Hasher<'_> {
         self.control.progress.add(0, 0, bytes, 0);
     }
 
-    /// Counts `bytes` into `read`, passing them on once they make [`COUNT_EVERY`] bytes: the
-    /// progress stays live without two cores touching the shared counters for each small file.
-    fn add(&self, read: &mut Uncounted, bytes: u64) {
-        read.0 += bytes;
-        if read.0 >= COUNT_EVERY {
-            self.count(read.flush());
+    /// Counts `bytes` into `uncounted`, passing them on once they make [`COUNT_EVERY`] bytes:
+    /// the progress stays live without two cores touching the shared counters for each small
+    /// file.
+    fn add(&self, uncounted: &mut Uncounted, bytes: u64) {
+        uncounted.0 += bytes;
+        if uncounted.0 >= COUNT_EVERY {
+            self.count(uncounted.flush());
         }
     }
 
@@ -521,16 +522,16 @@ impl Hasher<'_> {
         &self,
         file: &File,
         size: u64,
-        read: &mut Uncounted,
+        uncounted: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         if size <= WHOLE_AT_FIRST {
-            return self.content(file, size, read);
+            return self.content(file, size, uncounted);
         }
         let mut buf = [0u8; 2 * EDGE_BLOCK as usize];
         let (head, tail) = buf.split_at_mut(EDGE_BLOCK as usize);
         file.read_exact_at(head, 0)?;
         file.read_exact_at(tail, size - EDGE_BLOCK)?;
-        self.add(read, 2 * EDGE_BLOCK);
+        self.add(uncounted, 2 * EDGE_BLOCK);
         Ok(blake3::hash(&buf))
     }
 
@@ -540,14 +541,14 @@ impl Hasher<'_> {
         &self,
         file: &File,
         size: u64,
-        read: &mut Uncounted,
+        uncounted: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         thread_local! {
             static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
         BUFFER.with_borrow_mut(|buf| {
             buf.resize(READ_BUFFER, 0); // once per thread
-            self.content_with(file, size, buf, read)
+            self.content_with(file, size, buf, uncounted)
         })
     }
 
@@ -556,7 +557,7 @@ impl Hasher<'_> {
         file: &File,
         size: u64,
         buf: &mut [u8],
-        read: &mut Uncounted,
+        uncounted: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         let mut hasher = blake3::Hasher::new();
         let mut total = 0u64;
@@ -571,7 +572,7 @@ impl Hasher<'_> {
             }
             hasher.update(&buf[..n]);
             total += n as u64;
-            self.add(read, n as u64);
+            self.add(uncounted, n as u64);
         }
         Ok(hasher.finalize())
     }
