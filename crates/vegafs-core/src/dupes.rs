@@ -47,6 +47,11 @@ pub const EDGE_BLOCK: u64 = 4096;
 pub const WHOLE_AT_FIRST: u64 = 64 * 1024;
 /// Most files hashed by one task of a stage (they share a directory handle).
 const DIR_TASK: usize = 64;
+/// Most bytes one task of the content stage reads, but a file is never split: a directory of
+/// many large files makes several tasks, so the last task of the stage is never a long one.
+const TASK_BYTES: u64 = 4 << 20;
+/// Bytes read that a task counts at once (see [`Hasher::add`]).
+const COUNT_EVERY: u64 = 1 << 20;
 /// Read size of the content stage.
 const READ_BUFFER: usize = 128 * 1024;
 
@@ -194,7 +199,7 @@ fn compare(
 ) -> Result<DupesSummary, CoreError> {
     let max_errors = options.max_errors;
     let mut summary = DupesSummary::default();
-    let mut files = Vec::new();
+    let mut files = Vec::with_capacity(parts.iter().map(|p| p.files.len()).sum());
     for part in parts {
         files.extend(part.files);
         summary.error_count += part.error_count;
@@ -215,7 +220,7 @@ fn compare(
     // A file of at most WHOLE_AT_FIRST bytes was read whole: its edges hash is its content's.
     let (mut groups, large): (Vec<_>, Vec<_>) =
         by_edges.into_iter().partition(|g| g[0].1.size <= WHOLE_AT_FIRST);
-    let large = large.into_iter().map(|g| g.into_iter().map(|(_, i)| i).collect()).collect();
+    let large = large.into_par_iter().map(|g| g.into_iter().map(|(_, i)| i).collect()).collect();
     groups.extend(regroup(hasher.stage(large, Stage::Content)?));
     summary.by_content = StageCount::of(&groups, |(_, i)| i);
     summary.hashed_bytes = hasher.hashed.load(Ordering::Relaxed);
@@ -224,8 +229,9 @@ fn compare(
     summary.errors.extend(errors);
     keep_first_errors(&mut summary.errors, max_errors);
 
-    let mut found: Vec<DupeGroup> = groups.into_iter().map(DupeGroup::of).collect();
-    found.sort_unstable_by(|a, b| {
+    // On every core too: the paths of each group sorted, the inodes' lists freed.
+    let mut found: Vec<DupeGroup> = groups.into_par_iter().map(DupeGroup::of).collect();
+    found.par_sort_unstable_by(|a, b| {
         b.wasted_bytes.cmp(&a.wasted_bytes).then_with(|| a.hash.as_bytes().cmp(b.hash.as_bytes()))
     });
     summary.duplicate_groups = found.len() as u64;
@@ -267,26 +273,30 @@ fn dir_len(path: &std::path::Path) -> usize {
 
 /// The paths grouped by inode, sorted by size.
 fn inodes_of(mut files: Vec<FileRec>) -> Vec<Inode> {
-    files.sort_unstable_by(|a, b| {
+    files.par_sort_unstable_by(|a, b| {
         (a.size, a.dev, a.ino)
             .cmp(&(b.size, b.dev, b.ino))
             .then_with(|| a.path.as_os_str().as_bytes().cmp(b.path.as_os_str().as_bytes()))
     });
-    let mut inodes: Vec<Inode> = Vec::new();
-    for f in files {
-        match inodes.last_mut() {
-            Some(last) if (last.dev, last.ino) == (f.dev, f.ino) => {
-                last.paths.push((f.root, f.path))
-            }
-            _ => inodes.push(Inode {
-                dev: f.dev,
-                ino: f.ino,
-                size: f.size,
-                dir_len: dir_len(&f.path),
-                paths: vec![(f.root, f.path)],
-            }),
+    // An inode per path, made on every core; then the paths to one inode (neighbours now)
+    // joined into the first, its own paths still byte-wise sorted.
+    let mut inodes: Vec<Inode> = files
+        .into_par_iter()
+        .map(|f| Inode {
+            dev: f.dev,
+            ino: f.ino,
+            size: f.size,
+            dir_len: dir_len(&f.path),
+            paths: vec![(f.root, f.path)],
+        })
+        .collect();
+    inodes.dedup_by(|next, first| {
+        let same = (next.dev, next.ino) == (first.dev, first.ino);
+        if same {
+            first.paths.append(&mut next.paths);
         }
-    }
+        same
+    });
     inodes
 }
 
@@ -311,12 +321,13 @@ fn runs<T>(items: Vec<T>, same: impl Fn(&T, &T) -> bool) -> Vec<Vec<T>> {
 
 /// Each group split by hash, keeping the parts of two or more inodes.
 fn regroup(groups: Vec<Vec<(blake3::Hash, Inode)>>) -> Vec<Vec<(blake3::Hash, Inode)>> {
-    let mut out = Vec::new();
-    for mut group in groups {
-        group.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        out.extend(runs(group, |a, b| a.0 == b.0));
-    }
-    out
+    groups
+        .into_par_iter()
+        .flat_map_iter(|mut group| {
+            group.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            runs(group, |a, b| a.0 == b.0)
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,26 +365,43 @@ impl Hasher<'_> {
             .flat_map(|(g, inodes)| inodes.into_iter().map(move |i| (g, i)))
             .collect();
         // Files of one directory together, a task per directory (or per DIR_TASK of its
-        // files): the directory is opened once, each file by its name in it.
-        flat.sort_unstable_by(|a, b| dir_of(&a.1).cmp(&dir_of(&b.1)));
-        let mut tasks: Vec<Vec<(usize, Inode)>> = Vec::new();
+        // files, or TASK_BYTES of the content stage): the directory is opened once, each file
+        // by its name in it. Sorted on every core: no stage waits on one thread.
+        flat.par_sort_unstable_by(|a, b| dir_of(&a.1).cmp(&dir_of(&b.1)));
+        let cost = |inode: &Inode| match stage {
+            Stage::Edges => 0, // at most WHOLE_AT_FIRST bytes each: DIR_TASK bounds the task
+            Stage::Content => inode.size,
+        };
+        let mut tasks: Vec<(u64, Vec<(usize, Inode)>)> = Vec::new();
         for item in flat {
+            let bytes = cost(&item.1);
             match tasks.last_mut() {
-                Some(task) if task.len() < DIR_TASK && dir_of(&task[0].1) == dir_of(&item.1) => {
+                Some((sum, task))
+                    if task.len() < DIR_TASK
+                        && (*sum == 0 || *sum + bytes <= TASK_BYTES)
+                        && dir_of(&task[0].1) == dir_of(&item.1) =>
+                {
+                    *sum += bytes;
                     task.push(item)
                 }
-                _ => tasks.push(vec![item]),
+                _ => tasks.push((bytes, vec![item])),
             }
         }
         let hashed: Vec<_> = tasks
             .into_par_iter()
-            .flat_map_iter(|task| {
+            .flat_map_iter(|(_, task)| {
                 let (root, path) = &task[0].1.paths[0];
                 let dir = path.parent().and_then(|d| self.reopener.open_dir(*root, d).ok());
-                task.into_iter().map(move |(g, mut inode)| {
-                    let hash = self.hash(&mut inode, stage, dir.as_ref());
-                    (g, hash, inode)
-                })
+                let mut uncounted = Uncounted::default();
+                let hashed: Vec<_> = task
+                    .into_iter()
+                    .map(|(g, mut inode)| {
+                        let hash = self.hash(&mut inode, stage, dir.as_ref(), &mut uncounted);
+                        (g, hash, inode)
+                    })
+                    .collect();
+                self.count(uncounted.flush());
+                hashed
             })
             .collect();
         let mut out: Vec<Vec<(blake3::Hash, Inode)>> = (0..n).map(|_| Vec::new()).collect();
@@ -398,6 +426,7 @@ impl Hasher<'_> {
         inode: &mut Inode,
         stage: Stage,
         dir: Option<&OwnedFd>,
+        uncounted: &mut Uncounted,
     ) -> Result<blake3::Hash, Failed> {
         if self.control.cancel.is_cancelled() {
             return Err(Failed::Cancelled);
@@ -441,8 +470,8 @@ impl Hasher<'_> {
             self.fail(failed);
         }
         let read = match stage {
-            Stage::Edges => self.edges(&file, inode.size),
-            Stage::Content => self.content(&file, inode.size),
+            Stage::Edges => self.edges(&file, inode.size, uncounted),
+            Stage::Content => self.content(&file, inode.size, uncounted),
         };
         match read {
             Ok(hash) => Ok(hash),
@@ -471,32 +500,55 @@ impl Hasher<'_> {
     }
 
     fn count(&self, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
         self.hashed.fetch_add(bytes, Ordering::Relaxed);
         self.control.progress.add(0, 0, bytes, 0);
     }
 
+    /// Counts `bytes` into `uncounted`, passing them on once they make [`COUNT_EVERY`] bytes:
+    /// the progress stays live without two cores touching the shared counters for each small
+    /// file.
+    fn add(&self, uncounted: &mut Uncounted, bytes: u64) {
+        uncounted.0 += bytes;
+        if uncounted.0 >= COUNT_EVERY {
+            self.count(uncounted.flush());
+        }
+    }
+
     /// The first and last [`EDGE_BLOCK`] bytes, or the whole file up to [`WHOLE_AT_FIRST`].
-    fn edges(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
+    fn edges(
+        &self,
+        file: &File,
+        size: u64,
+        uncounted: &mut Uncounted,
+    ) -> Result<blake3::Hash, Option<io::Error>> {
         if size <= WHOLE_AT_FIRST {
-            return self.content(file, size);
+            return self.content(file, size, uncounted);
         }
         let mut buf = [0u8; 2 * EDGE_BLOCK as usize];
         let (head, tail) = buf.split_at_mut(EDGE_BLOCK as usize);
         file.read_exact_at(head, 0)?;
         file.read_exact_at(tail, size - EDGE_BLOCK)?;
-        self.count(2 * EDGE_BLOCK);
+        self.add(uncounted, 2 * EDGE_BLOCK);
         Ok(blake3::hash(&buf))
     }
 
     /// The whole content, `size` bytes (as `fstat` said at the open): a file found shorter is an
     /// error; one that grows while it is read is hashed as it was.
-    fn content(&self, file: &File, size: u64) -> Result<blake3::Hash, Option<io::Error>> {
+    fn content(
+        &self,
+        file: &File,
+        size: u64,
+        uncounted: &mut Uncounted,
+    ) -> Result<blake3::Hash, Option<io::Error>> {
         thread_local! {
             static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
         BUFFER.with_borrow_mut(|buf| {
             buf.resize(READ_BUFFER, 0); // once per thread
-            self.content_with(file, size, buf)
+            self.content_with(file, size, buf, uncounted)
         })
     }
 
@@ -505,6 +557,7 @@ impl Hasher<'_> {
         file: &File,
         size: u64,
         buf: &mut [u8],
+        uncounted: &mut Uncounted,
     ) -> Result<blake3::Hash, Option<io::Error>> {
         let mut hasher = blake3::Hasher::new();
         let mut total = 0u64;
@@ -519,9 +572,19 @@ impl Hasher<'_> {
             }
             hasher.update(&buf[..n]);
             total += n as u64;
-            self.count(n as u64);
+            self.add(uncounted, n as u64);
         }
         Ok(hasher.finalize())
+    }
+}
+
+/// Bytes a task read and has not counted yet (see [`Hasher::add`]).
+#[derive(Default)]
+struct Uncounted(u64);
+
+impl Uncounted {
+    fn flush(&mut self) -> u64 {
+        std::mem::take(&mut self.0)
     }
 }
 
