@@ -106,7 +106,7 @@ pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
 }
 
 /// fsyncs the directories that hold these paths (each once), so that renames in them survive a
-/// power loss once this returns.
+/// power loss once this returns; one that is not there any more is passed over.
 pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
     let dirs: BTreeSet<&Path> = paths
         .iter()
@@ -116,9 +116,13 @@ pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
         })
         .collect();
     for dir in dirs {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        match File::open(dir).and_then(|d| d.sync_all()) {
+            // Removed (a rollback took away a directory a move had made): its removal is synced
+            // with its own directory, which is in the list too.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+            Ok(()) => {}
+        }
     }
     Ok(())
 }

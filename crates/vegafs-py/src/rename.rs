@@ -25,7 +25,7 @@ use crate::errors::{error_rows, to_pyerr, ErrorRow};
 use crate::selection::SelectionArg;
 
 /// A plan's step as Python sees it: `(from, to, row)`.
-type StepTuple = (PathBuf, PathBuf, usize);
+pub(crate) type StepTuple = (PathBuf, PathBuf, usize);
 
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
@@ -41,7 +41,7 @@ pub struct RenameArg {
 }
 
 impl RenameArg {
-    fn options(self) -> PyResult<RenameOptions> {
+    pub(crate) fn options(self) -> PyResult<RenameOptions> {
         let sort = match self.sort.as_str() {
             "name" => SortKey::Name,
             "mtime" => SortKey::Mtime,
@@ -135,7 +135,7 @@ pub fn identities(
         .map_err(PyErr::from)
 }
 
-fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for row in &plan.rows {
         let d = PyDict::new(py);
