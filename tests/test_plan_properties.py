@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from vegafs import _native
@@ -85,6 +85,12 @@ def run_plan(mkdirs: list[str], steps: list[tuple[str, str, int]]) -> None:
 def check(root: Path, before: dict[str, bytes | None], planned: Any, policy: str) -> None:
     rows, steps, mkdirs, ok = planned
     assert state(root) == before  # planning changes nothing
+    # What the examples covered (pytest --hypothesis-show-statistics).
+    event("applied" if ok and steps else "refused" if not ok else "nothing to do")
+    if any(".vegafs-" in str(b) for _, b, _ in steps):
+        event("a cycle through a temporary name")
+    if mkdirs:
+        event("directories made")
     refused = [r for r in rows if r["action"] == "refused"]
     if policy == "fail":
         assert ok == (not refused), rows
@@ -103,13 +109,14 @@ def check(root: Path, before: dict[str, bytes | None], planned: Any, policy: str
 
 def targets(root: Path, paths: list[Path]) -> st.SearchStrategy[Path]:
     """An existing path (chains, swaps, cycles, collisions), or a new one up to 3 deep."""
-    fresh = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map(
+    # "n" and "m" never exist: new directories to make, and free names.
+    fresh = st.lists(st.sampled_from([*NAMES, "n", "m"]), min_size=1, max_size=3).map(
         lambda parts: root.joinpath(*parts)
     )
     return st.one_of(st.sampled_from(paths), fresh)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(tree=trees, policy=policies, data=st.data())
 def test_random_moves(tree: dict[str, Any], policy: str, data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,7 +136,7 @@ def test_random_moves(tree: dict[str, Any], policy: str, data: st.DataObject) ->
         check(root, before, _native.plan_tree_moves(moves, policy, "prop"), policy)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(tree=trees, policy=policies, data=st.data())
 def test_random_renames(tree: dict[str, Any], policy: str, data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
