@@ -10,8 +10,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from test_rename_apply import start_and_wait_for_apply
+from vegafs import _native
+from vegafs.db import migrate
+from vegafs.db.database import Database
+from vegafs.journal.runner import ApplyError, apply
+from vegafs.journal.store import Journal, Step
 
 
 def tree(root: Path) -> dict[str, tuple[str, bytes, int, int]]:
@@ -192,3 +199,28 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
         if state != flat:
             undo_last()
     assert seen["old"] and seen["recovered"] >= 5, seen
+
+
+def test_something_in_the_way_of_a_directory_rolls_back(tmp_path: Path) -> None:
+    """A file appeared where the plan makes a directory: the mkdir step fails with "File
+    exists", the directory made before it and the entry moved are rolled back, the file
+    stays."""
+    db = Database(f"sqlite:///{tmp_path / 'journal.db'}", durable=True)
+    migrate.upgrade(db)
+    journal = Journal(db)
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "a").write_text("a")
+    (root / "later").write_text("appeared meanwhile")
+    made, later = str(root / "made"), str(root / "later")
+    (ident,) = _native.identities([str(root / "a")])
+    assert ident is not None
+    steps = [Step(made, made, 0, 0, 0, kind="mkdir"), Step(later, later, 0, 0, 0, kind="mkdir"),
+             Step(str(root / "a"), str(root / "later" / "a"), *ident)]  # fmt: skip
+    with pytest.raises(ApplyError) as caught:
+        apply(journal, "move", {}, steps)
+    assert caught.value.rolled_back
+    assert str(caught.value) == f"{later}: File exists (EEXIST)"
+    assert sorted(p.name for p in root.iterdir()) == ["a", "later"]
+    assert (root / "later").read_text() == "appeared meanwhile"
+    assert [(op.state, op.steps_done) for op in journal.all()] == [("rolled_back", 0)]

@@ -127,12 +127,16 @@ pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
     Ok(())
 }
 
-/// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none.
+/// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none
+/// (nothing there, or a file where the path needs a directory).
 pub fn identity(path: &Path) -> io::Result<Option<Identity>> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => Ok(Some((m.dev(), m.ino(), 0))),
         Ok(m) => Ok(Some((m.dev(), m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        // Not a directory: something on the path is a file now, so the entry is not there.
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -157,5 +161,13 @@ mod tests {
         let id = identity(&c).unwrap().unwrap();
         assert_eq!(identity(&a).unwrap(), None);
         assert_ne!(Some(id), identity(&b).unwrap());
+    }
+
+    #[test]
+    fn a_path_through_a_file_has_no_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "f").unwrap();
+        assert_eq!(identity(&file.join("x")).unwrap(), None);
     }
 }

@@ -95,7 +95,8 @@ fn check_path(from: &Path, to: &Path) -> Option<Refusal> {
             }
             Ok(_) => return Some(Refusal::NotADirectory(at.to_path_buf())),
             // Missing (created by the plan), or below a file: the loop goes up to it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => {}
+            Err(e)
+                if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {}
             Err(e) => return Some(Refusal::Unreadable(format!("{}: {e}", at.display()))),
         }
         dir = d.parent();
