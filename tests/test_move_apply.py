@@ -176,14 +176,18 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
     undo_last()
     rng = random.Random(11)
     seen = {"old": 0, "new": 0, "recovered": 0}
+    window = 1.2 * apply_s  # kills land in [0, window) after the journal is written
     for point in range(20):
         child = start_and_wait_for_apply(args, env, db)
-        time.sleep(rng.uniform(0, 1.2 * apply_s))
+        time.sleep(rng.uniform(0, window))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=SUBPROCESS_TIMEOUT)
         done = run("recover")
         assert done.returncode == 0, done.stderr
-        seen["recovered"] += done.stdout.count(b"operation ")
+        recovered = done.stdout.count(b"operation ")
+        seen["recovered"] += recovered
+        if not recovered:  # the kill came after the end (a busy machine): aim earlier
+            window *= 0.7
         state = files_of(root)
         assert not [n for n in state if ".vegafs-" in n]
         if state == flat:
@@ -198,6 +202,7 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
         assert files_of(root) == state
         if state != flat:
             undo_last()
+    print(f"kills: {seen}")  # shown with pytest -s
     assert seen["old"] and seen["recovered"] >= 5, seen
 
 
