@@ -20,6 +20,11 @@ from vegafs.ops.rename import text as rename_text
 
 
 class MoveParams(RenameParams):
+    match: str | None = Field(
+        None,
+        description="Regex on each entry's name; only matching entries are moved (default: "
+        "all). Its groups are the template's {1}, {2}, {name}...",
+    )
     to: str = Field(
         description="The target's path below --dest, a template that may have '/', e.g. "
         "'{mtime:%Y}/{mtime:%m}/{name}' (docs/cli.md: templates)."
