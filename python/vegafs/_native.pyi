@@ -30,8 +30,10 @@ __all__ = [
     "identities",
     "list_entries",
     "pipeline",
+    "plan_move",
     "plan_moves",
     "plan_rename",
+    "plan_tree_moves",
     "rename_steps",
     "roll_back",
     "search",
@@ -400,6 +402,24 @@ def plan_moves(
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], bool]:
     """The checked, ordered plan of (from, to) moves: rows, steps (from, to, row), whether it
     may be applied."""
+
+def plan_move(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    dest: str | None,
+    temp_tag: str,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], RenameSummary]:
+    """The plan of moving entries to template paths below ``dest`` (None: each one's root):
+    rows, steps, the directories to create (parents first), summary; changes nothing."""
+
+def plan_tree_moves(
+    moves: list[tuple[str, str]], on_conflict: str, temp_tag: str
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], bool]:
+    """The checked, ordered plan of (from, to) moves across directories: rows, steps, the
+    directories to create (parents first), whether it may be applied."""
 
 @final
 class VerifySummary:

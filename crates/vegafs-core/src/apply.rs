@@ -147,12 +147,22 @@ pub fn roll_back(places: &Places, steps: &[DoneStep]) -> RolledBack {
 }
 
 /// fsyncs the directories that hold these paths (each once), so that renames in them survive a
-/// power loss once this returns.
+/// power loss once this returns; one that is not there any more is passed over.
 pub fn sync_parents(places: &Places, paths: &[PathBuf]) -> io::Result<()> {
     let dirs: BTreeSet<&Path> = paths.iter().map(|p| p.parent().unwrap_or(Path::new(""))).collect();
     for dir in dirs {
         let entry = dir.join("x"); // the directory is the parent of any name in it
-        let (fd, _) = places.parent(&entry, OFlags::RDONLY)?;
+        let fd = match places.parent(&entry, OFlags::RDONLY) {
+            Ok((fd, _)) => fd,
+            // Removed (a rollback took away a directory a move had made): its removal is synced
+            // with its own directory, which is in the list too.
+            Err(e)
+                if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
         rustix::fs::fsync(&fd).map_err(|e| {
             let e = io::Error::from(e);
             io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
@@ -161,11 +171,15 @@ pub fn sync_parents(places: &Places, paths: &[PathBuf]) -> io::Result<()> {
     Ok(())
 }
 
-/// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none.
+/// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none
+/// (nothing there, or a file where the path needs a directory).
 pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
     let (dir, name) = match places.parent(path, OFlags::PATH) {
         Ok(found) => found,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // Not a directory: something on the path is a file now, so the entry is not there.
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            return Ok(None)
+        }
         Err(e) => return Err(e),
     };
     match statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -176,7 +190,7 @@ pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
             let stamp = st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64;
             Ok(Some((st.st_dev, st.st_ino, stamp)))
         }
-        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -202,5 +216,13 @@ mod tests {
         let id = identity(&places, &c).unwrap().unwrap();
         assert_eq!(identity(&places, &a).unwrap(), None);
         assert_ne!(Some(id), identity(&places, &b).unwrap());
+    }
+
+    #[test]
+    fn a_path_through_a_file_has_no_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "f").unwrap();
+        assert_eq!(identity(&Places::anywhere(), &file.join("x")).unwrap(), None);
     }
 }

@@ -18,6 +18,10 @@
 //! - [`apply`]: a plan's renames, never replacing a target; directories fsynced.
 //! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
+//! - [`moving`]: the plan of moving selected entries to paths a template gives, below a
+//!   destination, creating directories.
+//! - [`tree_plan`]: plans of moves across directories: the directories to create, and an order
+//!   that keeps every path valid when it is used.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`validate`]: is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML,
 //!   gzip or zstd (and does its JSON match a JSON Schema), streamed as one row per failure.
@@ -32,6 +36,7 @@ pub mod error;
 pub mod hash;
 pub mod kinds;
 pub mod list;
+pub mod moving;
 pub mod pipeline;
 pub mod places;
 pub mod plan;
@@ -41,6 +46,7 @@ pub mod search;
 pub mod selection;
 pub mod template;
 pub mod topn;
+pub mod tree_plan;
 pub mod validate;
 pub mod verify;
 pub mod walk;

@@ -60,6 +60,19 @@ pub enum Refusal {
     NormalizationTwin,
     /// The entry could not be looked at (it vanished, or permission denied).
     Unreadable(String),
+    /// A move's target path is not acceptable (an empty, `.` or `..` component, absolute...):
+    /// the reason says which.
+    BadPath(String),
+    /// The target is on another file system than the entry.
+    CrossDevice,
+    /// A directory of the target's path exists and is not a directory.
+    NotADirectory(PathBuf),
+    /// A directory of the target's path is moved by another move (and the entry is not in it).
+    MovesToo(PathBuf),
+    /// The target is a directory that another move needs created.
+    DirectoryNeeded,
+    /// The moves wait on each other through their directories: no order runs them.
+    Tangled,
 }
 
 impl Refusal {
@@ -77,6 +90,21 @@ impl Refusal {
                 "the target differs from another name only by Unicode normalisation".into()
             }
             Refusal::Unreadable(e) => e.clone(),
+            Refusal::BadPath(why) => why.clone(),
+            Refusal::CrossDevice => {
+                "another file system (EXDEV): move across file systems comes with copy".into()
+            }
+            Refusal::NotADirectory(p) => format!("{} exists and is not a directory", p.display()),
+            Refusal::MovesToo(p) => {
+                format!("the directory {} on the target's path moves too", p.display())
+            }
+            Refusal::DirectoryNeeded => {
+                "another move needs this path as a directory to create".into()
+            }
+            Refusal::Tangled => {
+                "the moves wait on each other through their directories: move them in two runs"
+                    .into()
+            }
         }
     }
 }
@@ -118,6 +146,8 @@ pub struct Plan {
     pub steps: Vec<PlanStep>,
     /// Whether it may be applied: no refusal, or refusals skipped.
     pub ok: bool,
+    /// Directories to create before the moves (moves across directories), parents first.
+    pub mkdirs: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -161,11 +191,11 @@ pub fn plan_moves(
     // resolves only existing targets) refuse the plan.
     let ok = !refused || matches!(on_conflict, OnConflict::Skip | OnConflict::Suffix);
     let steps = if ok { order(&rows, temp_tag) } else { Vec::new() };
-    Plan { rows, steps, ok }
+    Plan { rows, steps, ok, mkdirs: Vec::new() }
 }
 
 /// The checks of one move on its own.
-fn check_alone(from: &Path, to: &Path) -> Option<Refusal> {
+pub(crate) fn check_alone(from: &Path, to: &Path) -> Option<Refusal> {
     let name = to.file_name().map(OsStr::as_bytes).unwrap_or_default();
     let raw = to.as_os_str().as_bytes();
     if name.is_empty() || name == b"." || name == b".." || raw.ends_with(b"/") || raw.contains(&0) {
@@ -185,7 +215,11 @@ fn check_alone(from: &Path, to: &Path) -> Option<Refusal> {
 
 /// The checks of the moves against each other and the disk; refuses (or, with `Skip`, drops)
 /// what they find. Whether anything changed (the moves left must then be checked again).
-fn check_together(rows: &mut Vec<PlanRow>, on_conflict: OnConflict, temp_tag: &str) -> bool {
+pub(crate) fn check_together(
+    rows: &mut Vec<PlanRow>,
+    on_conflict: OnConflict,
+    temp_tag: &str,
+) -> bool {
     let mut changed = false;
     // Sources that move away free their names.
     let leaving: HashSet<PathBuf> =

@@ -82,9 +82,10 @@ pub fn compile(options: &RenameOptions) -> Result<(Option<Regex>, Template), Cor
     Ok((regex, template))
 }
 
-struct Found {
-    path: PathBuf,
-    root: usize,
+/// A selected entry, as the walk saw it.
+pub(crate) struct Found {
+    pub(crate) path: PathBuf,
+    pub(crate) root: usize,
     kind: EntryType,
     size: u64,
     mtime: i64,
@@ -132,6 +133,81 @@ pub fn plan_rename(
     control: &Control,
 ) -> Result<(Plan, RenameSummary), CoreError> {
     let start = Instant::now();
+    let selected = select(selection, options, control)?;
+    let moves: Vec<(PathBuf, PathBuf)> = (0..selected.found.len())
+        .map(|i| {
+            let f = &selected.found[i];
+            let dir = f.path.parent().unwrap_or(Path::new(""));
+            let new = selected.render(i, selection, options);
+            // A name with a '/' would leave the directory: the plan refuses it (invalid name).
+            (f.path.clone(), dir.join(OsStr::from_bytes(&new)))
+        })
+        .collect();
+    let mut summary = selected.summary;
+    let plan = plan_moves(moves, options.on_conflict, temp_tag, true);
+    count(&mut summary, &plan);
+    summary.elapsed = start.elapsed();
+    Ok((plan, summary))
+}
+
+/// The plan's counts into `summary`.
+pub(crate) fn count(summary: &mut RenameSummary, plan: &Plan) {
+    for row in &plan.rows {
+        match row.action {
+            Action::Move => summary.moves += 1,
+            Action::Unchanged => summary.unchanged += 1,
+            Action::Refused(_) => summary.refused += 1,
+        }
+    }
+    summary.steps = plan.steps.len() as u64;
+    summary.ok = plan.ok;
+}
+
+/// The selected entries in numbering order, with what rendering their new names needs.
+pub(crate) struct Selected {
+    pub(crate) found: Vec<Found>,
+    hashes: Vec<Option<String>>,
+    regex: Option<Regex>,
+    template: Template,
+    /// `matched` and the errors so far.
+    pub(crate) summary: RenameSummary,
+}
+
+impl Selected {
+    /// The template rendered for the `i`-th entry (the counter counts in this order).
+    pub(crate) fn render(
+        &self,
+        i: usize,
+        selection: &Selection,
+        options: &RenameOptions,
+    ) -> Vec<u8> {
+        let f = &self.found[i];
+        let name = f.path.file_name().map(OsStr::as_bytes).unwrap_or_default();
+        let dir = f.path.parent().unwrap_or(Path::new(""));
+        let parent = dir.file_name().map(OsStr::as_bytes).unwrap_or_default();
+        let below = f.path.strip_prefix(&selection.roots[f.root]).unwrap_or(&f.path);
+        let captures = self.regex.as_ref().and_then(|r| r.captures(name));
+        let vars = Vars {
+            name,
+            parent,
+            path: below.as_os_str().as_bytes(),
+            captures: captures.as_ref(),
+            counter: options.start + options.step * i as i64,
+            mtime: f.mtime,
+            size: f.size,
+            hash: self.hashes.get(i).and_then(|h| h.as_deref()),
+        };
+        self.template.render(&vars)
+    }
+}
+
+/// Walks the selection: the entries whose name matches, sorted for `{n}`, hashed when the
+/// template needs `{hash}` (an entry that cannot be read is left out and listed).
+pub(crate) fn select(
+    selection: &Selection,
+    options: &RenameOptions,
+    control: &Control,
+) -> Result<Selected, CoreError> {
     let (regex, template) = compile(options)?;
     let parts = walk(selection, control, || Collector {
         regex: regex.as_ref(),
@@ -176,44 +252,9 @@ pub fn plan_rename(
         }
         found = kept;
     }
-    let moves: Vec<(PathBuf, PathBuf)> = found
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = f.path.file_name().map(OsStr::as_bytes).unwrap_or_default();
-            let dir = f.path.parent().unwrap_or(Path::new(""));
-            let parent = dir.file_name().map(OsStr::as_bytes).unwrap_or_default();
-            let below = f.path.strip_prefix(&selection.roots[f.root]).unwrap_or(&f.path);
-            let captures = regex.as_ref().and_then(|r| r.captures(name));
-            let vars = Vars {
-                name,
-                parent,
-                path: below.as_os_str().as_bytes(),
-                captures: captures.as_ref(),
-                counter: options.start + options.step * i as i64,
-                mtime: f.mtime,
-                size: f.size,
-                hash: hashes.get(i).and_then(|h| h.as_deref()),
-            };
-            let new = template.render(&vars);
-            // A name with a '/' would leave the directory: the plan refuses it (invalid name).
-            (f.path.clone(), dir.join(OsStr::from_bytes(&new)))
-        })
-        .collect();
     keep_first_errors(&mut summary.errors, options.max_errors);
-    let plan = plan_moves(moves, options.on_conflict, temp_tag, true);
     summary.matched = found.len() as u64;
-    for row in &plan.rows {
-        match row.action {
-            Action::Move => summary.moves += 1,
-            Action::Unchanged => summary.unchanged += 1,
-            Action::Refused(_) => summary.refused += 1,
-        }
-    }
-    summary.steps = plan.steps.len() as u64;
-    summary.ok = plan.ok;
-    summary.elapsed = start.elapsed();
-    Ok((plan, summary))
+    Ok(Selected { found, hashes, regex, template, summary })
 }
 
 fn sort(found: &mut [Found], key: SortKey, reverse: bool) {

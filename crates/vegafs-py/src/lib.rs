@@ -8,6 +8,7 @@ mod dupes;
 mod errors;
 mod hash;
 mod list;
+mod moving;
 mod pipeline;
 mod rename;
 mod rows;
@@ -47,6 +48,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
     m.add_function(wrap_pyfunction!(rename::plan_moves, m)?)?;
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
+    m.add_function(wrap_pyfunction!(moving::plan_move, m)?)?;
+    m.add_function(wrap_pyfunction!(moving::plan_tree_moves, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_files, m)?)?;
     m.add_class::<verify::VerifySummary>()?;
     m.add_function(wrap_pyfunction!(validate::validate_files, m)?)?;

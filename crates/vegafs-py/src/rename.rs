@@ -29,7 +29,7 @@ use crate::selection::SelectionArg;
 /// A plan's step as Python sees it: `(from, to, row)`.
 /// Paths as `str` (surrogate escapes for bytes that are not UTF-8): a `pathlib.Path` per path
 /// costs more than the rename it names.
-type StepTuple = (OsString, OsString, usize);
+pub(crate) type StepTuple = (OsString, OsString, usize);
 
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
@@ -45,7 +45,7 @@ pub struct RenameArg {
 }
 
 impl RenameArg {
-    fn options(self) -> PyResult<RenameOptions> {
+    pub(crate) fn options(self) -> PyResult<RenameOptions> {
         let sort = match self.sort.as_str() {
             "name" => SortKey::Name,
             "mtime" => SortKey::Mtime,
@@ -160,11 +160,11 @@ pub fn identities(
     .map_err(PyErr::from)
 }
 
-fn step_tuple(s: &vegafs_core::plan::PlanStep) -> StepTuple {
+pub(crate) fn step_tuple(s: &vegafs_core::plan::PlanStep) -> StepTuple {
     (s.from.clone().into_os_string(), s.to.clone().into_os_string(), s.row)
 }
 
-fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
+pub(crate) fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for row in &plan.rows {
         let d = PyDict::new(py);

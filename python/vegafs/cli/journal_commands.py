@@ -56,6 +56,7 @@ def undo(
     except UndoError as e:
         exits.fail(str(e), exits.USAGE)
     write_shown(text(row) for row in plan.rows)
+    write_shown(f"rmdir {d} (if empty)" for d in plan.rmdirs)
     moves = sum(row["action"] == "move" for row in plan.rows)
     summary = f"vegafs: undo of operation {op_id}: {moves:,} to move back, {plan.refused:,} refused"
     if not apply:
@@ -81,7 +82,8 @@ def list_ops(
 
 @ops_app.command("show")
 def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
-    """One operation: its state, params, error, and its steps (from -> to), in order."""
+    """One operation: its state, params, error, and its steps (from -> to; mkdir DIR, rmdir
+    DIR), in order."""
     from vegafs.cli.values import show_path
     from vegafs.journal import open_journal
 
@@ -94,4 +96,7 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
     if op.error:
         typer.echo(f"error: {op.error}")
     for step in journal.steps(op_id):
-        typer.echo(f"{show_path(step.src)} -> {show_path(step.dst)}")
+        if step.kind in ("mkdir", "rmdir"):  # a directory made, or removed if empty
+            typer.echo(f"{step.kind} {show_path(step.dst)}")
+        else:
+            typer.echo(f"{show_path(step.src)} -> {show_path(step.dst)}")

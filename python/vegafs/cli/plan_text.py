@@ -12,6 +12,7 @@ from vegafs.cli.present import RowLines
 
 
 class PlanLines(RowLines):
+    verb: ClassVar[str] = "rename"  # "N to rename" in the summary line
     exit_codes: ClassVar[str | None] = (
         "Exit code 0: the plan is shown and may be applied; 1: refused renames (with "
         "--on-conflict fail), or entries that could not be read (listed); 2: bad usage, a bad "
@@ -29,11 +30,26 @@ class PlanLines(RowLines):
             if op is not None
             else f"{verdict}. Nothing was changed."
         )
+        # Plans that create directories (move) count them.
+        mkdirs = f", {s['mkdirs']:,} directories to create" if s.get("mkdirs") else ""
         print(
-            f"vegafs: plan: {s['moves']:,} to rename, {s['unchanged']:,} unchanged, "
+            f"vegafs: plan: {s['moves']:,} to {self.verb}{mkdirs}, {s['unchanged']:,} unchanged, "
             f"{s['refused']:,} refused{skipped} ({s['steps']:,} steps); {outcome}",
             file=sys.stderr,
         )
         report_errors(summary)
         if not s["ok"]:
             raise SystemExit(exits.ERRORS_LISTED)
+
+
+class MovePlanLines(PlanLines):
+    """``move``: ``mkdir DIR`` lines for the directories to create, then the entries' lines."""
+
+    verb: ClassVar[str] = "move"
+    exit_codes: ClassVar[str | None] = (
+        "Exit code 0: the plan is shown and may be applied; 1: refused moves (with "
+        "--on-conflict fail: a conflict, a bad path, a path through a file, another file "
+        "system), or entries that could not be read (listed); 2: bad usage, a bad regex or "
+        "template (its position named), or a root that cannot be read; 130: interrupted. "
+        "Without --apply nothing on disk changes."
+    )

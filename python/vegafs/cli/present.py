@@ -153,6 +153,7 @@ PRESENTERS = {
     "analyze": "vegafs.cli.present:AnalyzeReport",
     "dupes": "vegafs.cli.present:DupeGroups",
     "hash": "vegafs.cli.manifest:ManifestLines",
+    "move": "vegafs.cli.plan_text:MovePlanLines",
     "rename": "vegafs.cli.plan_text:PlanLines",
     "search": "vegafs.cli.search_output:SearchLines",
     "verify": "vegafs.cli.verify_output:VerifyLines",

@@ -10,7 +10,9 @@ can run twice (after a crash during a rollback) and change nothing the second ti
 says, for recovery, whether each step is complete on disk.
 """
 
+import errno
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from vegafs import _native
@@ -60,7 +62,105 @@ class Rename:
         return [f == s.identity for s, f in zip(steps, found, strict=True)]
 
 
-KINDS: dict[str, StepKind] = {"rename": Rename()}
+class Mkdir:
+    """A new directory at ``dst`` (``src`` is the same path; no identity: the directory does
+    not exist when the journal is committed). ``run`` fails with EEXIST if something appeared
+    there since planning: the whole operation then rolls back. ``reverse`` removes the directory
+    only if it is still a directory and empty (``rmdir`` refuses anything else by itself): a
+    file anyone put there stays, and so does the directory. Found done when a directory is
+    there."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath)
+        for i, step in enumerate(steps):
+            if cancel is not None and cancel.cancelled:
+                return i, None
+            try:
+                Path(step.dst).mkdir()
+            except OSError as e:
+                return i, _os_error(e, step.dst)
+        return len(steps), None
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath)
+        return _remove_empty(steps)
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath)
+        return [_is_dir(s.dst) for s in steps]
+
+
+class Rmdir:
+    """The directory at ``dst`` removed if it is empty (undoing a ``mkdir``): one that is not
+    empty, or not a directory, or not there, is left as it is, which is not an error. Reversed
+    by making the directory again where it is missing (the entries an interrupted undo moved
+    back go there again); found done when no empty directory is there."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath)
+        for i, step in enumerate(steps):
+            if cancel is not None and cancel.cancelled:
+                return i, None
+            error = _remove_empty([step])
+            if error is not None:
+                return i, error
+        return len(steps), None
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath)
+        for step in reversed(steps):
+            try:
+                Path(step.dst).mkdir()
+            except FileExistsError:
+                pass
+            except OSError as e:
+                return _os_error(e, step.dst)
+        return None
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath)
+        return [not (_is_dir(s.dst) and not any(Path(s.dst).iterdir())) for s in steps]
+
+
+def _anywhere(beneath: Sequence[str]) -> None:
+    """mkdir and rmdir steps work by path: operations that have them (move) are not applied as
+    jobs yet (ops/move.py refuses), so they never run beneath roots."""
+    if beneath:
+        raise NotImplementedError("mkdir and rmdir steps are not confined beneath roots yet")
+
+
+# What rmdir answers for a directory that must stay: not empty, not a directory, not there.
+_LEAVE = {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.ENOENT}
+
+
+def _remove_empty(steps: Sequence[Step]) -> OsError | None:
+    """Removes each directory of ``steps`` that is empty, last first."""
+    for step in reversed(steps):
+        path = Path(step.dst)
+        if path.is_symlink():
+            continue  # rmdir refuses a symlink anyway; never follow one
+        try:
+            path.rmdir()
+        except OSError as e:
+            if e.errno not in _LEAVE:
+                return _os_error(e, step.dst)
+    return None
+
+
+def _is_dir(path: str) -> bool:
+    p = Path(path)
+    return p.is_dir() and not p.is_symlink()
+
+
+def _os_error(e: OSError, path: str) -> OsError:
+    return (e.errno or 0, f"{path}: {e.strerror or e}")
+
+
+KINDS: dict[str, StepKind] = {"rename": Rename(), "mkdir": Mkdir(), "rmdir": Rmdir()}
 
 
 def runs(steps: Sequence[Step]) -> list[tuple[StepKind, Sequence[Step]]]:

@@ -6,6 +6,13 @@ refused with its reason and stays where it is. The moves are planned like any ot
 overwrite, chains and cycles ordered; a move whose old name is taken meanwhile is refused) and
 applied through the journal as an operation of their own ("undo"), after which the undone one
 is marked ``undone``.
+
+An operation that created directories (``move``: ``mkdir`` steps) is undone by its own steps
+run backwards instead: paths across directories are only valid in the order they were used (an
+entry goes back into a directory that goes back first). Each entry still there goes back; one
+changed since, or whose old place is taken by something that stays, is refused with the reason
+and its steps are left out. Then the directories it created are removed, last created first,
+each only if it is empty (``rmdir`` steps): a file anyone put there keeps it.
 """
 
 import os
@@ -27,6 +34,7 @@ class UndoPlan:
     op_id: int
     rows: list[dict[str, Any]]  # {"from", "to", "action", "reason"}, one per entry
     steps: list[Step]
+    rmdirs: tuple[str, ...] = ()  # directories the operation created, removed if empty
 
     @property
     def refused(self) -> int:
@@ -40,11 +48,16 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
     if op.state != COMMITTED:
         raise UndoError(f"operation {op_id} is {op.state.replace('_', ' ')}: only a committed "
                         "operation can be undone")  # fmt: skip
+    journaled = journal.steps(op_id)
+    if any(step.kind == "mkdir" for step in journaled):
+        return _plan_backwards(op_id, journaled)
     # Each entry: where the operation found it (its first step's source) and where it left it
     # (its last step's target).
     first: dict[tuple[int, int, int], str] = {}
     last: dict[tuple[int, int, int], str] = {}
-    for step in journal.steps(op_id):
+    for step in journaled:
+        if step.kind != "rename":  # an undo's rmdir steps: nothing to move back
+            continue
         key = step.identity
         first.setdefault(key, step.src)
         last[key] = step.dst
@@ -65,6 +78,46 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
     rows, steps, _ok = _native.plan_moves(moves, "skip", tag, False)
     plan_steps = [Step(os.fsdecode(a), os.fsdecode(b), *moved[row]) for a, b, row in steps]
     return UndoPlan(op_id, [*rows, *refused], plan_steps)
+
+
+def _plan_backwards(op_id: int, journaled: list[Step]) -> UndoPlan:
+    """The undo of an operation that created directories: its rename steps backwards, less
+    those of the entries refused, then its directories removed if empty, last created first."""
+    renames = [s for s in journaled if s.kind == "rename"]
+    created = [s.dst for s in journaled if s.kind == "mkdir"]
+    first: dict[tuple[int, int, int], str] = {}
+    last: dict[tuple[int, int, int], str] = {}
+    for step in renames:
+        first.setdefault(step.identity, step.src)
+        last[step.identity] = step.dst
+    keys = list(first)
+    refused: dict[tuple[int, int, int], str] = {}
+    for key, found in zip(keys, _native.identities([last[k] for k in keys]), strict=True):
+        if found != key:
+            why = "not there any more" if found is None else "another entry is there now"
+            refused[key] = f"changed since the operation: {why}"
+    # An entry whose old place is taken by something that stays (a refused entry, or anything
+    # the operation did not move away) stays too; that may keep another one's place: again.
+    while True:
+        staying = {last[k] for k in refused}
+        leaving = {last[k] for k in keys if k not in refused}
+        taken = {
+            k: "its old place is taken: " + first[k]
+            for k in keys
+            if k not in refused
+            and (first[k] in staying or (first[k] not in leaving and os.path.lexists(first[k])))
+        }
+        if not taken:
+            break
+        refused.update(taken)
+    rows = [
+        {"from": last[k], "to": first[k], "action": "refused" if k in refused else "move",
+         "reason": refused.get(k)}
+        for k in keys
+    ]  # fmt: skip
+    back = [Step(s.dst, s.src, *s.identity) for s in reversed(renames) if s.identity not in refused]
+    gone = [Step(d, d, 0, 0, 0, kind="rmdir") for d in reversed(created)]
+    return UndoPlan(op_id, rows, back + gone, tuple(reversed(created)))
 
 
 def apply_undo(

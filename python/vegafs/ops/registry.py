@@ -116,6 +116,7 @@ BUILTIN = {
     "dupes": "vegafs.ops.dupes:DUPES",
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",
+    "move": "vegafs.ops.move:MOVE",
     "pipeline": "vegafs.ops.pipeline:PIPELINE",
     "rename": "vegafs.ops.rename:RENAME",
     "search": "vegafs.ops.search:SEARCH",

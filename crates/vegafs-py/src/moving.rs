@@ -1,0 +1,68 @@
+//! `plan_move(selection, options, *, dest, temp_tag, progress=None, cancel=None)
+//! -> (rows, steps, mkdirs, RenameSummary)` and `plan_tree_moves(moves, on_conflict, temp_tag)
+//! -> (rows, steps, mkdirs, ok)`: plans of moves across directories. Rows and steps as for
+//! `plan_rename`; `mkdirs`: the directories to create first, parents first. Planning changes
+//! nothing on disk; applying goes through `rename_steps` (renames across directories of one
+//! file system) after the directories are made.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use std::path::PathBuf;
+
+use vegafs_core::moving::MoveOptions;
+use vegafs_core::Selection;
+
+use crate::control::{control_of, CancelToken, Progress};
+use crate::detach::run_detached;
+use crate::rename::{rows, step_tuple, RenameArg, RenameSummary, StepTuple};
+use crate::selection::SelectionArg;
+
+type Planned<'py> = (Bound<'py, PyList>, Vec<StepTuple>, Vec<PathBuf>);
+/// Rows, steps, directories to create, and the summary (or, for bare moves, whether it may be
+/// applied).
+type PlannedWith<'py, T> = (Bound<'py, PyList>, Vec<StepTuple>, Vec<PathBuf>, T);
+
+#[pyfunction]
+#[pyo3(signature = (selection, options, *, dest, temp_tag, progress=None, cancel=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn plan_move<'py>(
+    py: Python<'py>,
+    selection: SelectionArg,
+    options: RenameArg,
+    dest: Option<PathBuf>,
+    temp_tag: &str,
+    progress: Option<&Progress>,
+    cancel: Option<&CancelToken>,
+) -> PyResult<PlannedWith<'py, RenameSummary>> {
+    let selection = Selection::try_from(selection)?;
+    let options = MoveOptions { rename: options.options()?, dest };
+    let control = control_of(progress, cancel);
+    let (plan, summary) = run_detached(py, &control.cancel, || {
+        vegafs_core::moving::plan_move(&selection, &options, temp_tag, &control)
+    })?;
+    let (rows, steps, mkdirs) = planned(py, &plan)?;
+    Ok((rows, steps, mkdirs, RenameSummary::from(summary)))
+}
+
+/// The plan of arbitrary `(from, to)` moves across directories (property tests, and callers
+/// with moves of their own).
+#[pyfunction]
+pub fn plan_tree_moves<'py>(
+    py: Python<'py>,
+    moves: Vec<(PathBuf, PathBuf)>,
+    on_conflict: &str,
+    temp_tag: &str,
+) -> PyResult<PlannedWith<'py, bool>> {
+    let policy = vegafs_core::moving::on_conflict(on_conflict)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown on_conflict {on_conflict:?}")))?;
+    let moves = moves.into_iter().map(|(a, b)| (a, b, None)).collect();
+    let plan = py.detach(|| vegafs_core::tree_plan::plan_tree_moves(moves, policy, temp_tag));
+    let (rows, steps, mkdirs) = planned(py, &plan)?;
+    Ok((rows, steps, mkdirs, plan.ok))
+}
+
+fn planned<'py>(py: Python<'py>, plan: &vegafs_core::plan::Plan) -> PyResult<Planned<'py>> {
+    let steps = plan.steps.iter().map(step_tuple).collect();
+    Ok((rows(py, plan)?, steps, plan.mkdirs.clone()))
+}
