@@ -18,6 +18,9 @@
 //! - [`apply`]: a plan's renames, never replacing a target; directories fsynced.
 //! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
+//! - [`replace`]: the plan of replacing a regex in the selected files' contents (diffs).
+//! - [`rewrite`]: writing files' new contents safely (backup, temporary file, fsync, rename),
+//!   reversing it, and telling whether it is done.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`validate`]: is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML,
 //!   gzip or zstd (and does its JSON match a JSON Schema), streamed as one row per failure.
@@ -35,6 +38,8 @@ pub mod list;
 pub mod pipeline;
 pub mod plan;
 pub mod rename;
+pub mod replace;
+pub mod rewrite;
 pub mod rows;
 pub mod search;
 pub mod selection;
