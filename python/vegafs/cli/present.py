@@ -154,6 +154,7 @@ PRESENTERS = {
     "dupes": "vegafs.cli.present:DupeGroups",
     "hash": "vegafs.cli.manifest:ManifestLines",
     "rename": "vegafs.cli.plan_text:PlanLines",
+    "replace": "vegafs.cli.replace_text:ReplacePlan",
     "search": "vegafs.cli.search_output:SearchLines",
     "verify": "vegafs.cli.verify_output:VerifyLines",
     "validate": "vegafs.cli.validate_output:ValidateLines",
