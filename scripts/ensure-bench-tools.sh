@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Rust anchors of bench/analyze.py (diskus, pdu, dust) and bench/dupes.py (fclones)
+# Builds the Rust anchors of bench/analyze.py (diskus, pdu, dust), bench/dupes.py (fclones) and
+# bench/replace.py (sd, fastmod)
 # from crates.io into bench/.tools (git-ignored), each only when its binary is missing or
 # reports another version.
 # Versions are pinned so that every machine times the same anchors; bump them here.
@@ -11,6 +12,8 @@ tools=(
     "parallel-disk-usage 0.24.0 pdu"
     "du-dust 1.2.7 dust"
     "fclones 0.35.0 fclones"
+    "sd 1.0.0 sd"
+    "fastmod 0.4.4 fastmod"
 )
 for entry in "${tools[@]}"; do
     read -r crate version binary <<<"$entry"

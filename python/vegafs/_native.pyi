@@ -14,6 +14,7 @@ __all__ = [
     "PipelineSummary",
     "Progress",
     "RenameSummary",
+    "ReplaceSummary",
     "RowStream",
     "SearchSummary",
     "ValidateSummary",
@@ -22,9 +23,11 @@ __all__ = [
     "analyze",
     "check_pattern",
     "check_rename",
+    "check_replace",
     "check_schema",
     "check_selection",
     "check_steps",
+    "content_digests",
     "find_dupes",
     "hash_files",
     "identities",
@@ -33,8 +36,11 @@ __all__ = [
     "plan_move",
     "plan_moves",
     "plan_rename",
+    "plan_replace",
     "plan_tree_moves",
     "rename_steps",
+    "replace_files",
+    "restore_files",
     "roll_back",
     "search",
     "sync_parents",
@@ -396,6 +402,56 @@ def identities(
     paths: list[str], *, beneath: Sequence[str | Path] = ...
 ) -> list[tuple[int, int, int] | None]:
     """(device, inode, stamp) of each path's entry, None where there is none."""
+
+@final
+class ReplaceSummary:
+    """What a replace plan holds: the fields of ``vegafs.engine.replacing.ReplaceSummary``,
+    errors as (path, kind, message)."""
+
+    @property
+    def files_scanned(self) -> int: ...
+    @property
+    def files_changed(self) -> int: ...
+    @property
+    def replacements(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_replace(options: dict[str, Any]) -> None:
+    """Raises ``PatternError`` when the pattern is bad (syntax, size or nesting limit)."""
+
+def plan_replace(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[dict[str, Any]], ReplaceSummary]:
+    """The plan's rows (``{"path", "target", "action", "reason", "replacements", "diff", "dev",
+    "ino", "stamp", "size", "digest"}``), by path, and its summary; changes nothing."""
+
+def replace_files(
+    options: dict[str, Any] | None,
+    steps: list[tuple[str, str, str, tuple[int, int, int], int | None, bytes, str | None]],
+    cancel: CancelToken | None = None,
+) -> tuple[int, tuple[int, str] | None]:
+    """Writes (path, temp, backup, identity, size, digest, source) steps in order, each file
+    backed up first: (done, (errno, message) | None)."""
+
+def restore_files(
+    steps: list[tuple[str, str, str, bytes]],
+) -> tuple[int, int, tuple[int, str] | None]:
+    """Reverses (path, temp, backup, digest) steps, last first, each only if its file's content
+    hashes to digest: (reversed, not done, (errno, message) | None)."""
+
+def content_digests(paths: list[str]) -> list[bytes | None]:
+    """The BLAKE3 of each path's file content; None where there is no regular file."""
 
 def plan_moves(
     moves: list[tuple[str, str]], on_conflict: str, temp_tag: str, same_dir: bool

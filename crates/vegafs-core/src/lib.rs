@@ -22,6 +22,9 @@
 //!   destination, creating directories.
 //! - [`tree_plan`]: plans of moves across directories: the directories to create, and an order
 //!   that keeps every path valid when it is used.
+//! - [`replace`]: the plan of replacing a regex in the selected files' contents (diffs).
+//! - [`rewrite`]: writing files' new contents safely (backup, temporary file, fsync, rename),
+//!   reversing it, and telling whether it is done.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`validate`]: is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML,
 //!   gzip or zstd (and does its JSON match a JSON Schema), streamed as one row per failure.
@@ -41,6 +44,8 @@ pub mod pipeline;
 pub mod places;
 pub mod plan;
 pub mod rename;
+pub mod replace;
+pub mod rewrite;
 pub mod rows;
 pub mod search;
 pub mod selection;

@@ -76,7 +76,12 @@ def positional_param(op: ops.Operation) -> list[Param]:
     if not walks(op):  # the command's one argument: it fills its field itself
         key = f"p_{op.positional}"
         return [Param(key, Annotated[str | None, argument], None, op.positional, flag=metavar)]
-    return [Param("a_positional", Annotated[str | None, argument], None, flag=metavar)]
+    more = []
+    for name in op.more_positionals:
+        help_text = op.params.model_fields[name].description
+        arg = typer.Argument(help=help_text, metavar=name.upper(), show_default=False)
+        more.append(Param(f"a_{name}", Annotated[str | None, arg], None, flag=name.upper()))
+    return [Param("a_positional", Annotated[str | None, argument], None, flag=metavar), *more]
 
 
 def take_positional(ctx: typer.Context, op: ops.Operation, values: dict[str, Any]) -> None:
@@ -90,6 +95,9 @@ def take_positional(ctx: typer.Context, op: ops.Operation, values: dict[str, Any
             meaning = op.params.model_fields[op.positional].description or op.positional
             _missing(ctx, op.positional.upper(), _lower_first(meaning))
         return
+    if op.more_positionals:
+        _take_positionals(ctx, op, values)
+        return
     argument = values.pop("a_positional", None)
     if values.get(key):
         if argument is not None:
@@ -99,6 +107,27 @@ def take_positional(ctx: typer.Context, op: ops.Operation, values: dict[str, Any
         _missing(ctx, metavar, f"the {op.positional} to look for")
     else:
         values[key] = [argument]
+
+
+def _take_positionals(ctx: typer.Context, op: ops.Operation, values: dict[str, Any]) -> None:
+    """Several fields as arguments (replace's PATTERN REPLACEMENT): the arguments fill, in
+    order, the fields whose option was not given; those left over are the first PATHs."""
+    assert op.positional is not None
+    names = [op.positional, *op.more_positionals]
+    given = [values.pop("a_positional", None)]
+    given += [values.pop(f"a_{name}", None) for name in op.more_positionals]
+    arguments = [a for a in given if a is not None]
+    for name in names:
+        if values.get(f"p_{name}") is not None:
+            continue
+        if not arguments:
+            meaning = op.params.model_fields[name].description or name
+            _missing(ctx, name.upper(), _lower_first(meaning))
+        first = arguments.pop(0)
+        is_list = typing.get_origin(op.params.model_fields[name].annotation) is list
+        values[f"p_{name}"] = [first] if is_list else first
+    if arguments:
+        values["paths"] = [*map(Path, arguments), *(values.get("paths") or [])]
 
 
 def _lower_first(text: str) -> str:

@@ -55,10 +55,12 @@ def undo(
         plan = plan_undo(journal, op_id)
     except UndoError as e:
         exits.fail(str(e), exits.USAGE)
-    write_shown(text(row) for row in plan.rows)
+    write_shown(_undo_text(row) if row["from"] == row["to"] else text(row) for row in plan.rows)
     write_shown(f"rmdir {d} (if empty)" for d in plan.rmdirs)
     moves = sum(row["action"] == "move" for row in plan.rows)
-    summary = f"vegafs: undo of operation {op_id}: {moves:,} to move back, {plan.refused:,} refused"
+    restores = sum(row["action"] == "restore" for row in plan.rows)
+    what = f"{restores:,} to restore" if plan.sources else f"{moves:,} to move back"
+    summary = f"vegafs: undo of operation {op_id}: {what}, {plan.refused:,} refused"
     if not apply:
         typer.echo(f"{summary}; nothing was changed (--apply to undo).", err=True)
     else:
@@ -67,6 +69,31 @@ def undo(
         typer.echo(f"{summary}; applied as operation {applied.op_id}.", err=True)
     if plan.refused:
         raise SystemExit(exits.ERRORS_LISTED)
+
+
+def _undo_text(row: dict[str, object]) -> str:
+    """A file an undo writes back: ``PATH: restore`` or ``PATH: refused, REASON``."""
+    from vegafs.cli.values import show_path
+
+    path = show_path(str(row["from"]))
+    if row["action"] == "refused":
+        return f"{path}: refused, {row['reason']}"
+    return f"{path}: {row['action']} its content from before the operation"
+
+
+@ops_app.command("forget")
+def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
+    """Delete an operation's backups (the files replace kept to roll back and undo), and mark it
+    forgotten: it can no longer be undone. Refused (exit 2) for an unknown operation, or one
+    still to recover. Backups are kept until this is run (no automatic retention)."""
+    from vegafs.journal import open_journal
+    from vegafs.journal.backups import ForgetError, forget
+
+    try:
+        deleted = forget(open_journal(), op_id)
+    except ForgetError as e:
+        exits.fail(str(e), exits.USAGE)
+    typer.echo(f"vegafs: operation {op_id} forgotten: {deleted:,} backups deleted", err=True)
 
 
 @ops_app.command("list")
@@ -83,7 +110,7 @@ def list_ops(
 @ops_app.command("show")
 def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
     """One operation: its state, params, error, and its steps (from -> to; mkdir DIR, rmdir
-    DIR), in order."""
+    DIR; a file replace rewrote: PATH: new content (backup B)), in order."""
     from vegafs.cli.values import show_path
     from vegafs.journal import open_journal
 
@@ -98,5 +125,9 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
     for step in journal.steps(op_id):
         if step.kind in ("mkdir", "rmdir"):  # a directory made, or removed if empty
             typer.echo(f"{step.kind} {show_path(step.dst)}")
+        elif step.kind == "replace":  # a file's new content; its backup, while kept
+            typer.echo(
+                f"{show_path(step.src)}: new content (backup {show_path(step.backup or '')})"
+            )
         else:
             typer.echo(f"{show_path(step.src)} -> {show_path(step.dst)}")

@@ -155,6 +155,7 @@ PRESENTERS = {
     "hash": "vegafs.cli.manifest:ManifestLines",
     "move": "vegafs.cli.plan_text:MovePlanLines",
     "rename": "vegafs.cli.plan_text:PlanLines",
+    "replace": "vegafs.cli.replace_text:ReplacePlan",
     "search": "vegafs.cli.search_output:SearchLines",
     "verify": "vegafs.cli.verify_output:VerifyLines",
     "validate": "vegafs.cli.validate_output:ValidateLines",

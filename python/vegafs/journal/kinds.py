@@ -11,9 +11,12 @@ says, for recovery, whether each step is complete on disk.
 """
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from vegafs import _native
 from vegafs.journal.store import Step
@@ -126,11 +129,11 @@ class Rmdir:
         return [not (_is_dir(s.dst) and not any(Path(s.dst).iterdir())) for s in steps]
 
 
-def _anywhere(beneath: Sequence[str]) -> None:
-    """mkdir and rmdir steps work by path: operations that have them (move) are not applied as
-    jobs yet (ops/move.py refuses), so they never run beneath roots."""
+def _anywhere(beneath: Sequence[str], kind: str = "mkdir and rmdir") -> None:
+    """These steps work by path: operations that have them (move, replace) are not applied as
+    jobs yet (their check() refuses it), so they never run beneath roots."""
     if beneath:
-        raise NotImplementedError("mkdir and rmdir steps are not confined beneath roots yet")
+        raise NotImplementedError(f"{kind} steps are not confined beneath roots yet")
 
 
 # What rmdir answers for a directory that must stay: not empty, not a directory, not there.
@@ -160,7 +163,75 @@ def _os_error(e: OSError, path: str) -> OsError:
     return (e.errno or 0, f"{path}: {e.strerror or e}")
 
 
-KINDS: dict[str, StepKind] = {"rename": Rename(), "mkdir": Mkdir(), "rmdir": Rmdir()}
+class Replace:
+    """The file at ``src`` gets a new content (BLAKE3 ``digest``): its bytes are copied to
+    ``backup`` in the journal's backup store (fsynced) first, the new content is written to the
+    temporary file ``dst`` beside it (mode, owner and times kept, fsynced) and renamed over it;
+    the file must still be the one planned (``dev``/``ino``/``stamp``, and its size), else the
+    step fails "changed since the plan". Found done when the file's content hashes to
+    ``digest``; reversed by writing the backup back the same way, only over that content.
+
+    Where the new content comes from is the running operation's (``rewriting``): the
+    replacement run again on the bytes read (``replace``), or a file (undo: a backup). Reversing
+    and recovery need neither."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath, "replace")
+        source = _REWRITE.get()
+        if source is None:
+            raise RuntimeError("a replace step runs inside rewriting(...)")
+        return _native.replace_files(
+            source.options,
+            [(s.src, s.dst, s.backup or "", s.identity, source.sizes.get(s.src), s.digest or b"",
+              source.files.get(s.src)) for s in steps],
+            cancel,
+        )  # fmt: skip
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath, "replace")
+        _reversed, _not_done, error = _native.restore_files(
+            [(s.src, s.dst, s.backup or "", s.digest or b"") for s in steps]
+        )
+        return error
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath, "replace")
+        found = _native.content_digests([s.src for s in steps])
+        return [f is not None and f == s.digest for s, f in zip(steps, found, strict=True)]
+
+
+@dataclass(frozen=True)
+class RewriteSource:
+    """Where a running operation's ``replace`` steps get their new content: ``options`` (the
+    core's replace options) run again on each file's bytes, or ``files[src]``, a file holding
+    it; ``sizes[src]``: each file's size as planned."""
+
+    options: dict[str, Any] | None
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+
+_REWRITE: ContextVar[RewriteSource | None] = ContextVar("rewrite_source", default=None)
+
+
+@contextmanager
+def rewriting(source: RewriteSource) -> Iterator[None]:
+    """``replace`` steps run inside this take their new content from ``source``."""
+    token = _REWRITE.set(source)
+    try:
+        yield
+    finally:
+        _REWRITE.reset(token)
+
+
+KINDS: dict[str, StepKind] = {
+    "rename": Rename(),
+    "mkdir": Mkdir(),
+    "rmdir": Rmdir(),
+    "replace": Replace(),
+}
 
 
 def runs(steps: Sequence[Step]) -> list[tuple[StepKind, Sequence[Step]]]:

@@ -13,10 +13,18 @@ entry goes back into a directory that goes back first). Each entry still there g
 changed since, or whose old place is taken by something that stays, is refused with the reason
 and its steps are left out. Then the directories it created are removed, last created first,
 each only if it is empty (``rmdir`` steps): a file anyone put there keeps it.
+
+A file an operation rewrote (a ``replace`` step) gets its backup back if its content still
+hashes to what the operation wrote; one changed since (or gone) is refused and left as it is.
+The restores are ``replace`` steps of the undo operation: each file backed up again first, so
+the undo is all-or-nothing too. An operation whose backups were deleted (``vegafs ops forget``)
+cannot be undone.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from dataclasses import replace as with_fields
+from pathlib import Path
 from typing import Any
 
 from vegafs import _native
@@ -35,6 +43,10 @@ class UndoPlan:
     rows: list[dict[str, Any]]  # {"from", "to", "action", "reason"}, one per entry
     steps: list[Step]
     rmdirs: tuple[str, ...] = ()  # directories the operation created, removed if empty
+    # replace steps: the file holding each file's content to write back (its backup), and each
+    # file's size now.
+    sources: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
 
     @property
     def refused(self) -> int:
@@ -45,10 +57,15 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
     op = journal.get(op_id)
     if op is None:
         raise UndoError(f"no writing operation {op_id}")
+    if op.state == "forgotten":
+        raise UndoError(f"operation {op_id} was forgotten (vegafs ops forget): its backups are "
+                        "deleted, so it cannot be undone")  # fmt: skip
     if op.state != COMMITTED:
         raise UndoError(f"operation {op_id} is {op.state.replace('_', ' ')}: only a committed "
                         "operation can be undone")  # fmt: skip
     journaled = journal.steps(op_id)
+    if any(step.kind == "replace" for step in journaled):
+        return _plan_restores(journal, op_id)
     if any(step.kind == "mkdir" for step in journaled):
         return _plan_backwards(op_id, journaled)
     # Each entry: where the operation found it (its first step's source) and where it left it
@@ -120,11 +137,54 @@ def _plan_backwards(op_id: int, journaled: list[Step]) -> UndoPlan:
     return UndoPlan(op_id, rows, back + gone, tuple(reversed(created)))
 
 
+def _plan_restores(journal: Journal, op_id: int) -> UndoPlan:
+    """The undo of a ``replace``: each file whose content is still what the operation wrote
+    gets its backup back; the others are refused."""
+    written = [s for s in journal.steps(op_id) if s.kind == "replace"]
+    now = _native.content_digests([s.src for s in written])
+    ids = _native.identities([s.src for s in written])
+    originals = _native.content_digests([s.backup or "" for s in written])
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    rows: list[dict[str, Any]] = []
+    steps: list[Step] = []
+    sources: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for step, digest, found, original in zip(written, now, ids, originals, strict=True):
+        why = None
+        if digest is None or found is None:
+            why = "not there any more"
+        elif digest != step.digest:
+            why = "its content is not what the operation wrote"
+        elif original is None:
+            why = f"its backup is missing ({step.backup})"
+        if why is not None:
+            rows.append({"from": step.src, "to": step.src, "action": "refused",
+                         "reason": f"changed since the operation: {why}"})  # fmt: skip
+            continue
+        assert found is not None and step.backup is not None
+        temp = str(Path(step.src).parent / f".vegafs-{tag}-{len(steps)}")
+        steps.append(Step(step.src, temp, *found, kind="replace", digest=original))
+        sources[step.src] = step.backup
+        sizes[step.src] = Path(step.src).lstat().st_size
+        rows.append({"from": step.src, "to": step.src, "action": "restore", "reason": None})
+    return UndoPlan(op_id, rows, steps, sources=sources, sizes=sizes)
+
+
 def apply_undo(
     journal: Journal, plan: UndoPlan, cancel: _native.CancelToken | None = None
 ) -> Applied:
     """Runs the plan through the journal (all of it or none), then marks the operation
     undone."""
+    if plan.sources:  # restores: each file backed up again before it changes
+        from vegafs.journal.backups import new_store
+        from vegafs.journal.kinds import RewriteSource, rewriting
+
+        store = new_store()
+        steps = [with_fields(s, backup=str(store / str(n))) for n, s in enumerate(plan.steps)]
+        with rewriting(RewriteSource(None, plan.sizes, plan.sources)):
+            applied = apply(journal, "undo", {"undo_of": plan.op_id}, steps, cancel)
+        journal.set_state(plan.op_id, UNDONE)
+        return applied
     applied = apply(journal, "undo", {"undo_of": plan.op_id}, plan.steps, cancel)
     journal.set_state(plan.op_id, UNDONE)
     return applied

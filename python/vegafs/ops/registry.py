@@ -97,6 +97,10 @@ class Operation:
     # PATTERN); when its option is given, that argument is a PATH, as in grep and rg. In params
     # without a selection: any field, the command's one argument (verify's MANIFEST).
     positional: str | None = None
+    # Further str fields the command line takes as its next arguments, after the positional
+    # one and before PATH (replace's REPLACEMENT); each one's option, when given, leaves its
+    # argument to the next field (or to PATH).
+    more_positionals: tuple[str, ...] = ()
     # A row as one line of text (the CLI's default output); None: its JSON.
     text: Callable[[dict[str, Any]], str] | None = None
     # The params with every path they name confined to the roots (ops.confine).
@@ -119,6 +123,7 @@ BUILTIN = {
     "move": "vegafs.ops.move:MOVE",
     "pipeline": "vegafs.ops.pipeline:PIPELINE",
     "rename": "vegafs.ops.rename:RENAME",
+    "replace": "vegafs.ops.replace:REPLACE",
     "search": "vegafs.ops.search:SEARCH",
     "verify": "vegafs.ops.verify:VERIFY",
     "validate": "vegafs.ops.validating:VALIDATE",

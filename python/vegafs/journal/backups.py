@@ -1,0 +1,79 @@
+"""The journal's backup store: the bytes a step replaces, kept so that a rollback, ``vegafs
+recover`` and ``vegafs undo`` can write them back.
+
+Each writing operation that needs it gets a directory ``<data_dir>/backups/<tag>/`` (tag: the
+process id and a random suffix, chosen before the journal gives the operation its id; each
+step's ``backup`` column names its file there, so the journal knows where every backup is).
+The directory exists, fsynced into its parent, before the operation is journaled; each backup
+file is written and fsynced (with its directory) by the step, before the file it copies
+changes.
+
+Retention is not automatic: backups stay until ``vegafs ops forget OP_ID`` deletes them (then
+the operation is marked ``forgotten`` and cannot be undone). ``forget`` refuses an operation
+that is not finished (applying, or failed: recovery may still need its backups).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from vegafs.errors import VegaFSError
+from vegafs.journal.store import APPLYING, FAILED, Journal
+
+FORGOTTEN = "forgotten"  # committed, rolled back or undone, then its backups deleted
+
+
+class ForgetError(VegaFSError):
+    """The operation's backups cannot be deleted: unknown, or not finished."""
+
+
+def backups_root() -> Path:
+    from vegafs.settings import get_settings
+
+    return get_settings().data_dir / "backups"
+
+
+def new_store() -> Path:
+    """A new, empty directory for one operation's backups, durable in its parent."""
+    root = backups_root()
+    root.mkdir(parents=True, exist_ok=True)
+    store = root / f"{os.getpid()}-{os.urandom(6).hex()}"
+    store.mkdir(mode=0o700)
+    _fsync_dir(root)
+    return store
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def stores_of(journal: Journal, op_id: int) -> list[Path]:
+    """The backup directories an operation's steps name."""
+    dirs = {Path(s.backup).parent for s in journal.steps(op_id) if s.backup is not None}
+    return sorted(dirs)
+
+
+def forget(journal: Journal, op_id: int) -> int:
+    """Deletes an operation's backups and marks it ``forgotten``: the number of backup files
+    deleted. Raises ``ForgetError`` for an unknown or unfinished operation."""
+    op = journal.get(op_id)
+    if op is None:
+        raise ForgetError(f"no writing operation {op_id}")
+    if op.state in (APPLYING, FAILED):
+        raise ForgetError(
+            f"operation {op_id} is {op.state}: run `vegafs recover` first (it may need the backups)"
+        )
+    root = backups_root().resolve()
+    deleted = 0
+    for store in stores_of(journal, op_id):
+        # Only a directory of the store itself: a journal row never makes this delete elsewhere.
+        if store.resolve().parent != root or not store.is_dir():
+            continue
+        deleted += sum(1 for _ in store.iterdir())
+        shutil.rmtree(store)
+    journal.set_state(op_id, FORGOTTEN)
+    return deleted

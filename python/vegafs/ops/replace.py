@@ -1,0 +1,174 @@
+"""The ``replace`` operation: a regex (or fixed string) replaced in the contents of the selected
+regular files, capture groups in the replacement (``$1``, ``${name}``, ``$$``). It plans first
+(a unified diff per file; binary files and files with several hard links refused) and shows the
+plan; with ``apply`` it runs the plan through the journal (``vegafs.journal``), each file backed
+up in the journal's backup store before it changes: all of it, or, after an error or a cancel,
+none of it.
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vegafs import engine
+from vegafs.engine.replacing import (
+    PlannedFile,
+    ReplaceOptions,
+    ReplaceRow,
+    ReplaceSummary,
+    check_replace,
+    native_options,
+    plan_replace,
+    shown_row,
+)
+from vegafs.errors import ApplyError, ParamsError
+from vegafs.ops.fields import MaxErrors
+from vegafs.ops.registry import Operation, RunContext
+
+BATCH = 256
+
+
+class ReplaceParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    selection: engine.Selection
+    pattern: str = Field(
+        description="The regex to replace (the syntax of search; a match never spans lines)."
+    )
+    replacement: str = Field(
+        description="What each match becomes: $1, ${name} for groups, $$ for a dollar."
+    )
+    fixed_strings: bool = Field(
+        False, description="PATTERN and REPLACEMENT are literal strings (no groups, $ is a dollar)."
+    )
+    ignore_case: bool = Field(False, description="Case-insensitive.")
+    word_regexp: bool = Field(False, description="Match whole words only.")
+    apply: bool = Field(
+        False,
+        description="Apply the plan: journaled, each file backed up first, all-or-nothing "
+        "(docs/cli.md). Without it, nothing changes.",
+    )
+    max_errors: MaxErrors = 1000
+
+    def options(self) -> ReplaceOptions:
+        return ReplaceOptions(
+            pattern=self.pattern,
+            replacement=self.replacement,
+            fixed_strings=self.fixed_strings,
+            ignore_case=self.ignore_case,
+            word_regexp=self.word_regexp,
+        )
+
+
+def plan_text(row: PlannedFile) -> bytes:
+    """A planned file as the plan's text: its diff, or ``PATH: refused, REASON``."""
+    if row["action"] == "refused":
+        from vegafs.cli.values import show_path
+
+        return f"{show_path(row['path'])}: refused, {row['reason']}\n".encode()
+    return row["diff"]
+
+
+def run(params: ReplaceParams, ctx: RunContext) -> ReplaceSummary:
+    if params.apply and ctx.beneath:  # check() refuses it at submit
+        raise ParamsError(APPLY_AS_JOB, "apply")
+    if params.apply:
+        # Before planning: the plan must see the files as an interrupted run left them, restored.
+        from vegafs.journal import open_journal
+        from vegafs.journal.runner import recover
+
+        journal = open_journal()
+        try:
+            recover(journal)
+        finally:
+            journal.db.dispose()
+    planned, summary = plan_replace(
+        params.selection,
+        params.options(),
+        max_errors=params.max_errors,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        beneath=ctx.beneath,
+    )
+    for i in range(0, len(planned), BATCH):
+        batch = planned[i : i + BATCH]
+        if ctx.lines is not None:
+            ctx.lines(b"".join(plan_text(row) for row in batch))
+        else:
+            ctx.rows([shown_row(row) for row in batch])
+    if not params.apply or not summary.files_changed:
+        return summary
+    op_id = apply_plan(params, planned, ctx)
+    return summary.model_copy(update={"applied_op": op_id})
+
+
+def apply_plan(params: ReplaceParams, planned: list[PlannedFile], ctx: RunContext) -> int:
+    """Journals the plan (one ``replace`` step per changed file, its backup's place named) and
+    runs it; the operation's id (``run`` recovered what an earlier run left half-done before it
+    planned)."""
+    from vegafs.journal import open_journal
+    from vegafs.journal.backups import new_store
+    from vegafs.journal.kinds import RewriteSource, rewriting
+    from vegafs.journal.runner import apply
+    from vegafs.journal.store import Step
+
+    journal = open_journal()
+    store = new_store()
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    steps = []
+    sizes = {}
+    for n, row in enumerate(r for r in planned if r["action"] == "replace"):
+        # Absolute: recovery may run from another directory.
+        target = Path(row["target"]).absolute()
+        step = Step(str(target), str(target.parent / f".vegafs-{tag}-{n}"), row["dev"], row["ino"],
+                    row["stamp"], kind="replace", backup=str(store / str(n)),
+                    digest=row["digest"])  # fmt: skip
+        steps.append(step)
+        sizes[step.src] = row["size"]
+    source = RewriteSource(native_options(params.options()), sizes)
+    try:
+        with rewriting(source):
+            applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel)
+    except ApplyError as e:
+        if e.rolled_back:  # every file is as it was: its backups are of no use
+            shutil.rmtree(store, ignore_errors=True)
+        raise
+    finally:
+        journal.db.dispose()
+    return applied.op_id
+
+
+APPLY_AS_JOB = "applying a replace as a job comes with the next step; plan it as a job, apply "
+"it with the command line"
+
+
+def check(params: ReplaceParams) -> None:
+    params.selection.check()
+    check_replace(params.options())
+    if params.apply:  # check() runs where jobs are submitted
+        raise ParamsError(APPLY_AS_JOB, "apply")
+
+
+def text(row: dict[str, Any]) -> str:
+    """A row (of a job) as the plan's text: its diff, or ``PATH: refused, REASON``."""
+    if row["action"] == "refused":
+        return f"{row['path']}: refused, {row['reason']}"
+    return str(row["diff"]).removesuffix("\n")
+
+
+REPLACE = Operation(
+    name="replace",
+    summary="Plan a regex replacement in file contents, shown as a diff (nothing changes yet).",
+    params=ReplaceParams,
+    result=ReplaceSummary,
+    row=ReplaceRow,
+    run=run,
+    check=check,
+    text=text,
+    positional="pattern",
+    more_positionals=("replacement",),
+    short_flags={"fixed_strings": "-F", "ignore_case": "-i", "word_regexp": "-w"},
+)
