@@ -106,7 +106,8 @@ pub fn roll_back(steps: &[DoneStep]) -> RolledBack {
 }
 
 /// fsyncs the directories that hold these paths (each once), so that renames in them survive a
-/// power loss once this returns.
+/// power loss once this returns. A directory that is gone (an undo of a copy removes the
+/// directories it empties) has nothing to sync: its removal is its parent's, synced with it.
 pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
     let dirs: BTreeSet<&Path> = paths
         .iter()
@@ -116,9 +117,11 @@ pub fn sync_parents(paths: &[PathBuf]) -> io::Result<()> {
         })
         .collect();
     for dir in dirs {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        match File::open(dir).and_then(|d| d.sync_all()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+            Ok(()) => {}
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod control;
+mod copy;
 mod detach;
 mod dupes;
 mod errors;
@@ -47,6 +48,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
     m.add_function(wrap_pyfunction!(rename::plan_moves, m)?)?;
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
+    m.add_class::<copy::CopySummary>()?;
+    m.add_function(wrap_pyfunction!(copy::plan_copy, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::check_copy, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::copy_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::remove_copies, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::copies_done, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::blake3_digests, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_files, m)?)?;
     m.add_class::<verify::VerifySummary>()?;
     m.add_function(wrap_pyfunction!(validate::validate_files, m)?)?;

@@ -40,14 +40,14 @@ def undo(
     ] = False,
 ) -> None:
     """Undo a committed writing operation: each entry it moved goes back, if it is still where
-    the operation left it (others are refused with the reason and stay). Shows the plan;
+    the operation left it (others are refused with the reason and stay); each copy it made is
+    removed if unchanged since, then the directories it made if empty. Shows the plan;
     --apply runs it, journaled, all or nothing. Exit 1 if entries were refused or it could not
     be applied; 2 if the operation cannot be undone (not committed, or undone already)."""
     from vegafs.cli.output import write_shown
     from vegafs.journal import open_journal
     from vegafs.journal.runner import recover as run_recovery
     from vegafs.journal.undo import UndoError, apply_undo, plan_undo
-    from vegafs.ops.rename import text
 
     journal = open_journal()
     run_recovery(journal)
@@ -55,9 +55,16 @@ def undo(
         plan = plan_undo(journal, op_id)
     except UndoError as e:
         exits.fail(str(e), exits.USAGE)
+    if plan.operation == "copy":
+        from vegafs.ops.copy import undo_text as text
+
+        doing = f"{sum(row['action'] == 'remove' for row in plan.rows):,} to remove"
+    else:
+        from vegafs.ops.rename import text
+
+        doing = f"{sum(row['action'] == 'move' for row in plan.rows):,} to move back"
     write_shown(text(row) for row in plan.rows)
-    moves = sum(row["action"] == "move" for row in plan.rows)
-    summary = f"vegafs: undo of operation {op_id}: {moves:,} to move back, {plan.refused:,} refused"
+    summary = f"vegafs: undo of operation {op_id}: {doing}, {plan.refused:,} refused"
     if not apply:
         typer.echo(f"{summary}; nothing was changed (--apply to undo).", err=True)
     else:

@@ -10,6 +10,7 @@ is marked ``undone``.
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vegafs import _native
@@ -27,6 +28,7 @@ class UndoPlan:
     op_id: int
     rows: list[dict[str, Any]]  # {"from", "to", "action", "reason"}, one per entry
     steps: list[Step]
+    operation: str = "rename"  # the operation undone
 
     @property
     def refused(self) -> int:
@@ -40,6 +42,8 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
     if op.state != COMMITTED:
         raise UndoError(f"operation {op_id} is {op.state.replace('_', ' ')}: only a committed "
                         "operation can be undone")  # fmt: skip
+    if op.operation == "copy":
+        return _plan_copy_undo(op_id, journal.steps(op_id))
     # Each entry: where the operation found it (its first step's source) and where it left it
     # (its last step's target).
     first: dict[tuple[int, int, int], str] = {}
@@ -75,3 +79,29 @@ def apply_undo(
     applied = apply(journal, "undo", {"undo_of": plan.op_id}, plan.steps, cancel)
     journal.set_state(plan.op_id, UNDONE)
     return applied
+
+
+def _plan_copy_undo(op_id: int, done: list[Step]) -> UndoPlan:
+    """The undo of a copy: each copy that is still the file the copy wrote (its mtime, and its
+    content: the digest if the copy was verified, else the source's bytes) is removed; one that
+    changed, or whose source changed so that nothing tells, is refused and stays. Then the
+    directories the copy made, deepest first, if they are empty."""
+    copies = [s for s in done if s.kind == "copy"]
+    dirs = [s for s in done if s.kind == "copy_mkdir"]
+    ours = _native.copies_done([(s.src, s.dst, "", s.identity, s.digest) for s in copies])
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    rows: list[dict[str, Any]] = []
+    steps: list[Step] = []
+    for i, (s, mine) in enumerate(zip(copies, ours, strict=True)):
+        if mine:
+            # The temporary name, should a rollback copy it back.
+            temp = str(Path(s.dst).with_name(f".vegafs-{tag}-{i + 1}"))
+            steps.append(Step(s.src, s.dst, s.dev, s.ino, s.stamp, "uncopy", temp, s.digest))
+            rows.append({"from": s.dst, "to": s.src, "action": "remove", "reason": None})
+        else:
+            why = "changed since the copy" if os.path.lexists(s.dst) else "not there any more"
+            rows.append({"from": s.dst, "to": s.src, "action": "refused", "reason": why})
+    for d in reversed(dirs):
+        steps.append(Step(d.src, d.dst, 0, 0, 0, "copy_rmdir"))
+        rows.append({"from": d.dst, "to": d.dst, "action": "rmdir", "reason": None})
+    return UndoPlan(op_id, rows, steps, "copy")
