@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Rust anchors of bench/analyze.py (diskus, pdu, dust) and bench/dupes.py (fclones)
-# from crates.io into bench/.tools (git-ignored), each only when its binary is missing or
-# reports another version.
+# Builds the Rust anchors of bench/analyze.py (diskus, pdu, dust), bench/dupes.py (fclones) and
+# bench/copying.py (xcp) from crates.io into bench/.tools (git-ignored), each only when its
+# binary is missing or reports another version.
 # Versions are pinned so that every machine times the same anchors; bump them here.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)/bench/.tools"
@@ -11,6 +11,7 @@ tools=(
     "parallel-disk-usage 0.24.0 pdu"
     "du-dust 1.2.7 dust"
     "fclones 0.35.0 fclones"
+    "xcp 0.24.9 xcp"
 )
 for entry in "${tools[@]}"; do
     read -r crate version binary <<<"$entry"
