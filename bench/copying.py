@@ -28,6 +28,9 @@ from pathlib import Path
 
 from analyze import REPO_ROOT, find_executable, find_vegafs
 
+# In the order they run; the ratios are to cp -a, which runs first.
+TOOLS = ("cp -a", "vegafs copy --apply", "rsync -a", "xcp -r")
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark `vegafs copy --apply`.")
@@ -75,44 +78,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     tree.parent.mkdir(parents=True, exist_ok=True)
     total = ensure_tree(tree, args.files, args.dirs, args.seed)
     want = summary_of(tree)  # also warms the cache
-    dest = tree.parent / f"{tree.name}.dest"
     data = Path(tempfile.mkdtemp(prefix="vegafs-bench-copy-"))
     vegafs = find_vegafs(args.vegafs)
+    # Each tool copies into a destination of its own, all removed at the end: removing 100,000
+    # files between two runs takes long (and a file system mounted with `discard` longer).
+    dest = {name: tree.parent / f"{tree.name}.dest-{i}" for i, name in enumerate(TOOLS)}
     commands: dict[str, list[str]] = {
-        "vegafs copy --apply": [*vegafs, "copy", str(tree), str(dest), "--apply"],
-        "cp -a": ["cp", "-a", f"{tree}/.", str(dest)],
-        "rsync -a": ["rsync", "-a", f"{tree}/", f"{dest}/"],
-    }
+        "vegafs copy --apply": [*vegafs, "copy", str(tree), str(dest["vegafs copy --apply"]),
+                                "--apply"],
+        "cp -a": ["cp", "-a", f"{tree}/.", str(dest["cp -a"])],
+        "rsync -a": ["rsync", "-a", f"{tree}/", f"{dest['rsync -a']}/"],
+    }  # fmt: skip
     xcp = find_executable(["xcp"])
     if xcp:
-        commands["xcp -r"] = [xcp, "-r", str(tree), str(dest)]
-    else:
-        print("xcp not found (scripts/ensure-bench-tools.sh builds it): left out", file=sys.stderr)
+        commands["xcp -r"] = [xcp, "-r", str(tree), str(dest["xcp -r"])]
     env = os.environ | {"VEGAFS_DATA_DIR": str(data)}
-    times: dict[str, float] = {}
-    for name, command in commands.items():
-        shutil.rmtree(dest, ignore_errors=True)
-        if name != "xcp -r":  # xcp makes DEST itself, as a copy of the tree
-            dest.mkdir()
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, check=False)  # fmt: skip
-        times[name] = time.perf_counter() - started
-        if done.returncode != 0:
-            print(f"{name}: exit {done.returncode}: {done.stderr.decode()[-500:]}",
-                  file=sys.stderr)  # fmt: skip
-            return 2
-        got = summary_of(dest)
-        if got != want:
-            print(f"{name}: copied {got}, the tree has {want}", file=sys.stderr)
-            return 2
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.rmtree(data, ignore_errors=True)
     print(f"tree: {want[0]:,} files, {total / 1e6:,.1f} MB ({tree}); one run each, warm cache")
-    print(f"{'command':<22}{'seconds':>9}{'MB/s':>9}{'files/s':>10}{'/ cp -a':>9}")
-    for name, seconds in times.items():
-        print(f"{name:<22}{seconds:>9.2f}{total / 1e6 / seconds:>9.1f}"
-              f"{want[0] / seconds:>10,.0f}{seconds / times['cp -a']:>9.2f}")  # fmt: skip
+    print(f"{'command':<22}{'seconds':>9}{'MB/s':>9}{'files/s':>10}{'/ cp -a':>9}", flush=True)
+    times: dict[str, float] = {}
+    try:
+        for name in TOOLS:
+            command = commands.get(name)
+            if command is None or shutil.which(command[0]) is None:
+                print(f"{name}: not found (make bench-copy installs it): left out", flush=True)
+                continue
+            shutil.rmtree(dest[name], ignore_errors=True)
+            if name != "xcp -r":  # xcp makes DEST itself, as a copy of the tree
+                dest[name].mkdir()
+            started = time.perf_counter()
+            done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, check=False)  # fmt: skip
+            times[name] = seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                print(f"{name}: exit {done.returncode}: {done.stderr.decode()[-500:]}")
+                return 2
+            got = summary_of(dest[name])
+            if got != want:
+                print(f"{name}: copied {got}, the tree has {want}")
+                return 2
+            ratio = f"{seconds / times['cp -a']:>9.2f}" if "cp -a" in times else f"{'':>9}"
+            print(f"{name:<22}{seconds:>9.2f}{total / 1e6 / seconds:>9.1f}"
+                  f"{want[0] / seconds:>10,.0f}{ratio}", flush=True)  # fmt: skip
+    finally:
+        for d in [*dest.values(), data]:
+            shutil.rmtree(d, ignore_errors=True)
+    if "cp -a" in times:
+        print(f"vegafs / cp -a: {times['vegafs copy --apply'] / times['cp -a']:.2f}")
     return 0
 
 

@@ -53,6 +53,25 @@ pub struct Copied {
     pub error: Option<io::Error>,
 }
 
+/// Threads per core for copies: a copy mostly waits (its fsync, the disk), so more copies in
+/// flight than cores keep the disk busy; with one per core, 100,000 small files are bound by
+/// the latency of one fsync after another.
+const THREADS_PER_CORE: usize = 8;
+
+/// The pool copies run in (built once); None if it cannot be built (the global pool then).
+fn io_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores * THREADS_PER_CORE)
+            .thread_name(|i| format!("vegafs-copy-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
 enum Outcome {
     Done,
     NotRun,
@@ -62,21 +81,27 @@ enum Outcome {
 /// Copies `steps` in parallel until one fails or `cancel` is set.
 pub fn copy_all(steps: &[CopyStep], cancel: &CancelToken) -> Copied {
     let stop = AtomicBool::new(false);
-    let outcomes: Vec<Outcome> = steps
-        .par_iter()
-        .map(|step| {
-            if cancel.is_cancelled() || stop.load(Ordering::Relaxed) {
-                return Outcome::NotRun;
-            }
-            match copy_one(step) {
-                Ok(()) => Outcome::Done,
-                Err(e) => {
-                    stop.store(true, Ordering::Relaxed);
-                    Outcome::Failed(e)
+    let run = || {
+        steps
+            .par_iter()
+            .map(|step| {
+                if cancel.is_cancelled() || stop.load(Ordering::Relaxed) {
+                    return Outcome::NotRun;
                 }
-            }
-        })
-        .collect();
+                match copy_one(step) {
+                    Ok(()) => Outcome::Done,
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        Outcome::Failed(e)
+                    }
+                }
+            })
+            .collect::<Vec<Outcome>>()
+    };
+    let outcomes = match io_pool() {
+        Some(pool) => pool.install(run),
+        None => run(),
+    };
     let done = outcomes.iter().take_while(|o| matches!(o, Outcome::Done)).count();
     let mut error = None;
     for (step, outcome) in steps.iter().zip(outcomes).skip(done) {
