@@ -9,7 +9,7 @@ PYTHON ?= python3
 # The directories `make run`'s service may touch (':'-separated); default: this checkout.
 VEGAFS_ROOTS ?= $(CURDIR)
 
-.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-search bench-api bench-plugin clean
+.PHONY: help run build dev test lint fmt docs cargo-test stubtest pytest services bench bench-hash bench-dupes bench-copy bench-search bench-api bench-plugin clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -89,6 +89,12 @@ bench-api: build services ## Job service under wrk on PostgreSQL, against a bare
 bench-rename: build ## journaled vegafs rename --apply of 100,000 files against find -exec perl rename (docs/benchmarks.md)
 	scripts/ensure-packages.sh rename
 	$(BIN)/python bench/rename.py $(BENCH_RENAME_ARGS)
+
+.PHONY: bench-copy
+bench-copy: build ## vegafs copy --apply of 100,000 generated files against cp -a, rsync -a and xcp (docs/benchmarks.md)
+	scripts/ensure-packages.sh rsync
+	scripts/ensure-bench-tools.sh
+	$(BIN)/python bench/copying.py $(BENCH_COPY_ARGS)
 
 .PHONY: bench-validate
 bench-validate: build ## vegafs validate of 100,000 small JSON files against a Python json.load loop and jq (docs/benchmarks.md)

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Rust anchors of bench/analyze.py (diskus, pdu, dust), bench/dupes.py (fclones) and
-# bench/replace.py (sd, fastmod)
-# from crates.io into bench/.tools (git-ignored), each only when its binary is missing or
-# reports another version.
+# Builds the Rust anchors of bench/analyze.py (diskus, pdu, dust), bench/dupes.py (fclones),
+# bench/replace.py (sd, fastmod) and bench/copying.py (xcp) from crates.io into bench/.tools
+# (git-ignored), each only when its binary is missing or reports another version.
 # Versions are pinned so that every machine times the same anchors; bump them here.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)/bench/.tools"
@@ -14,6 +13,7 @@ tools=(
     "fclones 0.35.0 fclones"
     "sd 1.0.0 sd"
     "fastmod 0.4.4 fastmod"
+    "xcp 0.24.9 xcp"
 )
 for entry in "${tools[@]}"; do
     read -r crate version binary <<<"$entry"

@@ -8,6 +8,7 @@ from typing import Any, Final, final
 __all__ = [
     "Analysis",
     "CancelToken",
+    "CopySummary",
     "DupesSummary",
     "HashSummary",
     "ListSummary",
@@ -21,6 +22,8 @@ __all__ = [
     "VerifySummary",
     "__version__",
     "analyze",
+    "blake3_digests",
+    "check_copy",
     "check_pattern",
     "check_rename",
     "check_replace",
@@ -28,16 +31,20 @@ __all__ = [
     "check_selection",
     "check_steps",
     "content_digests",
+    "copies_done",
+    "copy_steps",
     "find_dupes",
     "hash_files",
     "identities",
     "list_entries",
     "pipeline",
+    "plan_copy",
     "plan_move",
     "plan_moves",
     "plan_rename",
     "plan_replace",
     "plan_tree_moves",
+    "remove_copies",
     "rename_steps",
     "replace_files",
     "restore_files",
@@ -476,6 +483,66 @@ def plan_tree_moves(
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], bool]:
     """The checked, ordered plan of (from, to) moves across directories: rows, steps, the
     directories to create (parents first), whether it may be applied."""
+
+@final
+class CopySummary:
+    """What a copy plan holds: the fields of ``vegafs.engine.copying.CopySummary``, errors as
+    (path, kind, message)."""
+
+    @property
+    def matched(self) -> int: ...
+    @property
+    def copies(self) -> int: ...
+    @property
+    def already(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def dirs(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def error_count(self) -> int: ...
+    @property
+    def errors(self) -> list[tuple[str, str, str]]: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+def check_copy(options: dict[str, Any]) -> None:
+    """Raises ``TemplateError`` when the ``--to`` template is bad."""
+
+def plan_copy(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
+    """The plan's rows (``{"from", "to", "action", "reason", "size"}``), the directories to
+    create (parents first) and the summary; changes nothing."""
+
+def copy_steps(
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+    cancel: CancelToken | None = None,
+) -> tuple[int, tuple[int, str] | None]:
+    """Copies (from, to, temp, identity, digest) steps in parallel, never replacing a target:
+    (done in order, (errno, message) | None)."""
+
+def remove_copies(
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]], strict: bool
+) -> tuple[int, int, tuple[int, str] | None]:
+    """Removes, last first, each step's temporary file and its copy if it still is the copy:
+    (removed, not ours, (errno, message) | None)."""
+
+def copies_done(
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+) -> list[bool]:
+    """Whether each step's target is its copy."""
+
+def blake3_digests(paths: list[str]) -> list[bytes]:
+    """The BLAKE3 digest (32 bytes) of each file."""
 
 @final
 class VerifySummary:

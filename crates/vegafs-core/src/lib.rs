@@ -25,6 +25,9 @@
 //! - [`replace`]: the plan of replacing a regex in the selected files' contents (diffs).
 //! - [`rewrite`]: writing files' new contents safely (backup, temporary file, fsync, rename),
 //!   reversing it, and telling whether it is done.
+//! - [`copy`]: the plan of copying selected files under a destination (paths kept, or made by
+//!   a template); [`copy_file`] applies it: temporary name, reflink or sparse-aware copy,
+//!   metadata kept, fsync, no-replace publish.
 //! - [`template`]: the name templates of the writing operations (`{stem|lower}-{n:03}.{ext}`).
 //! - [`validate`]: is each file well-formed JSON, JSON lines, CSV, TSV, UTF-8, XML, TOML, YAML,
 //!   gzip or zstd (and does its JSON match a JSON Schema), streamed as one row per failure.
@@ -34,6 +37,8 @@
 pub mod analyze;
 pub mod apply;
 pub mod control;
+pub mod copy;
+pub mod copy_file;
 pub mod dupes;
 pub mod error;
 pub mod hash;

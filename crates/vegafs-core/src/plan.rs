@@ -293,7 +293,7 @@ pub(crate) fn check_together(
 
 /// A refusal when `to`'s name, normalised (NFC), equals that of another target or of an
 /// existing name of its directory that is not `to` itself or `from`.
-fn twin(
+pub(crate) fn twin(
     to: &Path,
     from: &Path,
     listings: &mut HashMap<PathBuf, Vec<Vec<u8>>>,
@@ -334,7 +334,7 @@ fn twin(
 }
 
 /// The first `stem-N.ext` (N = 1, 2, ...) next to `to` that does not exist and is not taken.
-fn free_name(to: &Path, taken: &HashSet<PathBuf>) -> Option<PathBuf> {
+pub(crate) fn free_name(to: &Path, taken: &HashSet<PathBuf>) -> Option<PathBuf> {
     let name = to.file_name()?.as_bytes();
     let (stem, ext) = crate::template::split_ext(name);
     for n in 1..10_000u32 {

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod control;
+mod copy;
 mod detach;
 mod dupes;
 mod errors;
@@ -57,6 +58,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(replace::replace_files, m)?)?;
     m.add_function(wrap_pyfunction!(replace::restore_files, m)?)?;
     m.add_function(wrap_pyfunction!(replace::content_digests, m)?)?;
+    m.add_class::<copy::CopySummary>()?;
+    m.add_function(wrap_pyfunction!(copy::plan_copy, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::check_copy, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::copy_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::remove_copies, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::copies_done, m)?)?;
+    m.add_function(wrap_pyfunction!(copy::blake3_digests, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify_files, m)?)?;
     m.add_class::<verify::VerifySummary>()?;
     m.add_function(wrap_pyfunction!(validate::validate_files, m)?)?;

@@ -130,6 +130,24 @@ def _take_positionals(ctx: typer.Context, op: ops.Operation, values: dict[str, A
         values["paths"] = [*map(Path, arguments), *(values.get("paths") or [])]
 
 
+def take_last_path(ctx: typer.Context, op: ops.Operation, values: dict[str, Any]) -> None:
+    """Fills ``op.last_path`` (copy's DEST) with the last PATH, unless its option was given;
+    exit 2 when no PATH would be left before it."""
+    if op.last_path is None:
+        return
+    key = f"p_{op.last_path}"
+    if values.get(key) is not None:
+        return
+    paths = values.get("paths") or []
+    what = op.last_path.upper()
+    if len(paths) < 2:
+        meaning = op.params.model_fields[op.last_path].description or op.last_path
+        _missing(ctx, what if paths else f"PATH and {what}",
+                 f"the paths to walk, then {_lower_first(meaning)}")  # fmt: skip
+    values[key] = str(paths[-1])
+    values["paths"] = paths[:-1]
+
+
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:].rstrip(".")
 

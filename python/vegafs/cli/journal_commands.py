@@ -40,14 +40,14 @@ def undo(
     ] = False,
 ) -> None:
     """Undo a committed writing operation: each entry it moved goes back, if it is still where
-    the operation left it (others are refused with the reason and stay). Shows the plan;
+    the operation left it (others are refused with the reason and stay); each copy it made is
+    removed if unchanged since, then the directories it made if empty. Shows the plan;
     --apply runs it, journaled, all or nothing. Exit 1 if entries were refused or it could not
     be applied; 2 if the operation cannot be undone (not committed, or undone already)."""
     from vegafs.cli.output import write_shown
     from vegafs.journal import open_journal
     from vegafs.journal.runner import recover as run_recovery
     from vegafs.journal.undo import UndoError, apply_undo, plan_undo
-    from vegafs.ops.rename import text
 
     journal = open_journal()
     run_recovery(journal)
@@ -55,11 +55,19 @@ def undo(
         plan = plan_undo(journal, op_id)
     except UndoError as e:
         exits.fail(str(e), exits.USAGE)
-    write_shown(_undo_text(row) if row["from"] == row["to"] else text(row) for row in plan.rows)
-    write_shown(f"rmdir {d} (if empty)" for d in plan.rmdirs)
-    moves = sum(row["action"] == "move" for row in plan.rows)
-    restores = sum(row["action"] == "restore" for row in plan.rows)
-    what = f"{restores:,} to restore" if plan.sources else f"{moves:,} to move back"
+    if plan.operation == "copy":
+        from vegafs.ops.copy import undo_text
+
+        write_shown(undo_text(row) for row in plan.rows)
+        what = f"{sum(row['action'] == 'remove' for row in plan.rows):,} to remove"
+    else:
+        from vegafs.ops.rename import text
+
+        write_shown(_undo_text(row) if row["from"] == row["to"] else text(row) for row in plan.rows)
+        write_shown(f"rmdir {d} (if empty)" for d in plan.rmdirs)
+        moves = sum(row["action"] == "move" for row in plan.rows)
+        restores = sum(row["action"] == "restore" for row in plan.rows)
+        what = f"{restores:,} to restore" if plan.sources else f"{moves:,} to move back"
     summary = f"vegafs: undo of operation {op_id}: {what}, {plan.refused:,} refused"
     if not apply:
         typer.echo(f"{summary}; nothing was changed (--apply to undo).", err=True)

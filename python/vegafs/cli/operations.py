@@ -22,6 +22,7 @@ from vegafs.cli.commands import (
     require_paths,
     selection_params,
     server_params,
+    take_last_path,
     take_positional,
     walks,
 )
@@ -55,6 +56,8 @@ def absolute_paths(op: ops.Operation, values: dict[str, Any]) -> None:
     fields of an operation that walks nothing (given or default: verify's base ``.``)."""
     if walks(op):
         values["paths"] = [p.absolute() for p in values["paths"]]
+        if op.last_path is not None and values.get(f"p_{op.last_path}") is not None:
+            values[f"p_{op.last_path}"] = str(Path(values[f"p_{op.last_path}"]).absolute())
         return
     for name, info in op.params.model_fields.items():
         if info.annotation is Path:
@@ -69,6 +72,7 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
         take_positional(ctx, op, values)
+        take_last_path(ctx, op, values)
         if walks(op):
             require_paths(ctx, values["paths"])
         submit, wait = values["j_submit"], values["j_wait"]
@@ -114,6 +118,7 @@ def submit_command(op: ops.Operation) -> Callable[..., None]:
 
     def body(ctx: typer.Context, values: dict[str, Any]) -> None:
         take_positional(ctx, op, values)
+        take_last_path(ctx, op, values)
         if walks(op):
             require_paths(ctx, values["paths"])
         absolute_paths(op, values)

@@ -53,3 +53,36 @@ class MovePlanLines(PlanLines):
         "template (its position named), or a root that cannot be read; 130: interrupted. "
         "Without --apply nothing on disk changes."
     )
+
+
+class CopyPlanLines(RowLines):
+    """``vegafs copy``'s plan: the directories to create, a line per file (``from -> to``,
+    ``(already copied)``, refusals with their reason), then on stderr the totals."""
+
+    exit_codes: ClassVar[str | None] = (
+        "Exit code 0: the plan is shown and may be applied (or, with --apply, was applied); "
+        "1: refused copies (with --on-conflict fail), entries that could not be read (listed), "
+        "or an apply that failed and was rolled back (the message says why); 2: bad usage, a "
+        "bad template (its position named), or a root that cannot be read; 130: interrupted. "
+        "Without --apply nothing on disk changes."
+    )
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        s = summary
+        verdict = "may be applied" if s["ok"] else "refused: see the reasons above"
+        skipped = ", left out" if s["ok"] and s["refused"] else ""
+        op = s.get("applied_op")
+        outcome = (
+            f"applied as operation {op} (vegafs ops show {op})."
+            if op is not None
+            else f"{verdict}. Nothing was changed."
+        )
+        print(
+            f"vegafs: plan: {s['copies']:,} to copy ({s['bytes']:,} bytes), {s['already']:,} "
+            f"already copied, {s['refused']:,} refused{skipped}, {s['dirs']:,} directories to "
+            f"create; {outcome}",
+            file=sys.stderr,
+        )
+        report_errors(summary)
+        if not s["ok"]:
+            raise SystemExit(exits.ERRORS_LISTED)

@@ -151,6 +151,7 @@ class DupeGroups(RowLines):
 # Operation -> "module:class" of its presenter (imported when used); the others get RowLines.
 PRESENTERS = {
     "analyze": "vegafs.cli.present:AnalyzeReport",
+    "copy": "vegafs.cli.plan_text:CopyPlanLines",
     "dupes": "vegafs.cli.present:DupeGroups",
     "hash": "vegafs.cli.manifest:ManifestLines",
     "move": "vegafs.cli.plan_text:MovePlanLines",

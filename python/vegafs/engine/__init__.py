@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vegafs._native import CancelToken, Progress, RowStream, __version__
     from vegafs.engine.analysis import AnalyzeResult, EntryError, analyze
+    from vegafs.engine.copying import CopyOptions, CopyRow, CopySummary, plan_copy
     from vegafs.engine.dupes import DupeGroup, DupesSummary, find_dupes
     from vegafs.engine.hashing import HashRow, HashSummary, hash_files
     from vegafs.engine.listing import EntryRow, ListSummary, list_entries
@@ -54,6 +55,10 @@ _WHERE = {
     "PipelineRow": "vegafs.engine.pipeline",
     "PipelineSummary": "vegafs.engine.pipeline",
     "run_pipeline": "vegafs.engine.pipeline",
+    "CopyOptions": "vegafs.engine.copying",
+    "CopyRow": "vegafs.engine.copying",
+    "CopySummary": "vegafs.engine.copying",
+    "plan_copy": "vegafs.engine.copying",
     "RenameOptions": "vegafs.engine.renaming",
     "RenameRow": "vegafs.engine.renaming",
     "RenameSummary": "vegafs.engine.renaming",
@@ -78,6 +83,9 @@ _WHERE = {
 __all__ = [
     "AnalyzeResult",
     "CancelToken",
+    "CopyOptions",
+    "CopyRow",
+    "CopySummary",
     "DupeGroup",
     "DupesSummary",
     "EntryError",
@@ -109,6 +117,7 @@ __all__ = [
     "find_dupes",
     "hash_files",
     "list_entries",
+    "plan_copy",
     "plan_rename",
     "run_pipeline",
     "search",

@@ -11,6 +11,7 @@ says, for recovery, whether each step is complete on disk.
 """
 
 import errno
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -130,7 +131,7 @@ class Rmdir:
 
 
 def _anywhere(beneath: Sequence[str], kind: str = "mkdir and rmdir") -> None:
-    """These steps work by path: operations that have them (move, replace) are not applied as
+    """These steps work by path: operations that have them (move, replace, copy) are not applied as
     jobs yet (their check() refuses it), so they never run beneath roots."""
     if beneath:
         raise NotImplementedError(f"{kind} steps are not confined beneath roots yet")
@@ -226,11 +227,152 @@ def rewriting(source: RewriteSource) -> Iterator[None]:
         _REWRITE.reset(token)
 
 
+def _copy_args(
+    steps: Sequence[Step],
+) -> list[tuple[str, str, str, tuple[int, int, int], bytes | None]]:
+    return [(s.src, s.dst, s.backup or "", s.identity, s.digest) for s in steps]
+
+
+class Copy:
+    """``src`` copied to ``dst`` (``vegafs copy``): written to the temporary name ``backup`` in
+    ``dst``'s directory, fsynced, published without replacing anything; the steps of a run are
+    copied in parallel. ``dev``/``ino``/``stamp`` are the source's (the copy keeps its mtime),
+    ``digest`` its BLAKE3 digest when the copy is verified. Found done when ``dst`` is the copy
+    (same mtime, and the same content as the source or the digest); reversed by removing the
+    temporary file and ``dst`` only if it is the copy."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath, "copy")
+        return _native.copy_steps(_copy_args(steps), cancel)
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath, "copy")
+        _removed, _not_ours, error = _native.remove_copies(_copy_args(steps), False)
+        return error
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath, "copy")
+        return _native.copies_done(_copy_args(steps))
+
+
+class CopyMkdir:
+    """A directory ``dst`` made for a copy's files (``src`` is ``dst``); it did not exist when
+    planned, and making it fails if it does now. Reversed by removing it if it is empty."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath, "copy")
+        for i, s in enumerate(steps):
+            if cancel is not None and cancel.cancelled:
+                return i, None
+            try:
+                Path(s.dst).mkdir()
+            except OSError as e:
+                return i, _os_error(e, s.dst)
+        return len(steps), None
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath, "copy")
+        for s in reversed(steps):
+            try:
+                Path(s.dst).rmdir()
+            except (FileNotFoundError, NotADirectoryError):
+                pass  # never made, or removed already
+            except OSError as e:
+                if e.errno != errno.ENOTEMPTY:  # holds what is not ours: it stays
+                    return _os_error(e, s.dst)
+        return None
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath, "copy")
+        return [Path(s.dst).is_dir() and not Path(s.dst).is_symlink() for s in steps]
+
+
+class Uncopy:
+    """The undo of a copy: ``dst`` (the copy of ``src``) removed if it still is the copy (as
+    ``Copy`` checks), in order; a copy changed since the undo was planned stops it. Reversed by
+    copying ``src`` to ``dst`` again (through the temporary name ``backup``) where ``dst`` is
+    gone; found done when ``dst`` is gone."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath, "copy")
+        done = 0
+        for start in range(0, len(steps), 256):  # the cancel is looked at between chunks
+            if cancel is not None and cancel.cancelled:
+                return done, None
+            chunk = steps[start : start + 256]
+            # remove_copies goes last first: given reversed, it goes in order.
+            removed, not_ours, error = _native.remove_copies(_copy_args(chunk[::-1]), True)
+            done += removed + not_ours
+            if error is not None:
+                return done, error
+        return done, None
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath, "copy")
+        gone = [s for s in reversed(steps) if not os.path.lexists(s.dst)]
+        ids = _native.identities([s.src for s in gone])
+        again: list[tuple[str, str, str, tuple[int, int, int], bytes | None]]
+        again = [(s.src, s.dst, s.backup or "", found, None)
+                 for s, found in zip(gone, ids, strict=True) if found is not None]  # fmt: skip
+        _done, error = _native.copy_steps(again, None)
+        return error
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath, "copy")
+        return [not os.path.lexists(s.dst) for s in steps]
+
+
+class CopyRmdir:
+    """The undo of a ``CopyMkdir``: ``dst`` removed if it is empty (one that is not stays, and
+    the step is done all the same). Reversed by making it again if it is gone."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        _anywhere(beneath, "copy")
+        for i, s in enumerate(steps):
+            if cancel is not None and cancel.cancelled:
+                return i, None
+            try:
+                Path(s.dst).rmdir()
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            except OSError as e:
+                if e.errno != errno.ENOTEMPTY:
+                    return i, _os_error(e, s.dst)
+        return len(steps), None
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _anywhere(beneath, "copy")
+        for s in reversed(steps):
+            try:
+                Path(s.dst).mkdir()
+            except FileExistsError:
+                pass
+            except OSError as e:
+                return _os_error(e, s.dst)
+        return None
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        _anywhere(beneath, "copy")
+        return [not Path(s.dst).is_dir() or any(Path(s.dst).iterdir()) for s in steps]
+
+
 KINDS: dict[str, StepKind] = {
     "rename": Rename(),
     "mkdir": Mkdir(),
     "rmdir": Rmdir(),
     "replace": Replace(),
+    "copy": Copy(),
+    "copy_mkdir": CopyMkdir(),
+    "uncopy": Uncopy(),
+    "copy_rmdir": CopyRmdir(),
 }
 
 

@@ -43,6 +43,7 @@ class UndoPlan:
     rows: list[dict[str, Any]]  # {"from", "to", "action", "reason"}, one per entry
     steps: list[Step]
     rmdirs: tuple[str, ...] = ()  # directories the operation created, removed if empty
+    operation: str = "rename"  # the operation undone
     # replace steps: the file holding each file's content to write back (its backup), and each
     # file's size now.
     sources: dict[str, str] = field(default_factory=dict)
@@ -64,6 +65,8 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
         raise UndoError(f"operation {op_id} is {op.state.replace('_', ' ')}: only a committed "
                         "operation can be undone")  # fmt: skip
     journaled = journal.steps(op_id)
+    if op.operation == "copy":
+        return _plan_copy_undo(op_id, journaled)
     if any(step.kind == "replace" for step in journaled):
         return _plan_restores(journal, op_id)
     if any(step.kind == "mkdir" for step in journaled):
@@ -168,6 +171,32 @@ def _plan_restores(journal: Journal, op_id: int) -> UndoPlan:
         sizes[step.src] = Path(step.src).lstat().st_size
         rows.append({"from": step.src, "to": step.src, "action": "restore", "reason": None})
     return UndoPlan(op_id, rows, steps, sources=sources, sizes=sizes)
+
+
+def _plan_copy_undo(op_id: int, done: list[Step]) -> UndoPlan:
+    """The undo of a copy: each copy that is still the file the copy wrote (its mtime, and its
+    content: the digest if the copy was verified, else the source's bytes) is removed; one that
+    changed, or whose source changed so that nothing tells, is refused and stays. Then the
+    directories the copy made, deepest first, if they are empty."""
+    copies = [s for s in done if s.kind == "copy"]
+    dirs = [s for s in done if s.kind == "copy_mkdir"]
+    ours = _native.copies_done([(s.src, s.dst, "", s.identity, s.digest) for s in copies])
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    rows: list[dict[str, Any]] = []
+    steps: list[Step] = []
+    for i, (s, mine) in enumerate(zip(copies, ours, strict=True)):
+        if mine:
+            # The temporary name, should a rollback copy it back.
+            temp = str(Path(s.dst).with_name(f".vegafs-{tag}-{i + 1}"))
+            steps.append(Step(s.src, s.dst, s.dev, s.ino, s.stamp, "uncopy", temp, s.digest))
+            rows.append({"from": s.dst, "to": s.src, "action": "remove", "reason": None})
+        else:
+            why = "changed since the copy" if os.path.lexists(s.dst) else "not there any more"
+            rows.append({"from": s.dst, "to": s.src, "action": "refused", "reason": why})
+    for d in reversed(dirs):
+        steps.append(Step(d.src, d.dst, 0, 0, 0, "copy_rmdir"))
+        rows.append({"from": d.dst, "to": d.dst, "action": "rmdir", "reason": None})
+    return UndoPlan(op_id, rows, steps, operation="copy")
 
 
 def apply_undo(

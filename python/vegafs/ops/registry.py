@@ -101,6 +101,9 @@ class Operation:
     # one and before PATH (replace's REPLACEMENT); each one's option, when given, leaves its
     # argument to the next field (or to PATH).
     more_positionals: tuple[str, ...] = ()
+    # A Path field the command line also takes as its last PATH (copy's DEST), unless its
+    # option is given (as `cp -t DIR SRC...`).
+    last_path: str | None = None
     # A row as one line of text (the CLI's default output); None: its JSON.
     text: Callable[[dict[str, Any]], str] | None = None
     # The params with every path they name confined to the roots (ops.confine).
@@ -117,6 +120,7 @@ class Operation:
 # name -> "module:attribute" of the built-in operations, imported when first asked for.
 BUILTIN = {
     "analyze": "vegafs.ops.analyze:ANALYZE",
+    "copy": "vegafs.ops.copy:COPY",
     "dupes": "vegafs.ops.dupes:DUPES",
     "hash": "vegafs.ops.hashing:HASH",
     "list": "vegafs.ops.listing:LIST",

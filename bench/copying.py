@@ -1,0 +1,131 @@
+"""Benchmark `vegafs copy --apply` of a generated tree of many (mostly small) files against
+`cp -a`, `rsync -a` and `xcp -r` (when built into bench/.tools: scripts/ensure-bench-tools.sh),
+the same tree into a fresh destination each, warm cache, one run each.
+
+Usage: python bench/copying.py [--tree DIR] [--files 100000] [--dirs 1000] [--seed 42]
+
+Generates the tree once (deterministic: 95% of the files 0-4 KiB, 5% 4-64 KiB). Each tool copies
+it to a destination beside the tree that is removed (untimed) before and after; the copy is
+checked (same files, same sizes) after each run. Prints seconds, MB/s, files/s and each time
+divided by cp -a's. (Not bench/copy.py: run from bench/, that name would hide the standard
+library's `copy` module.) VegaFS does more per file than the others: a temporary name, an fsync of
+every file and of every directory, a journal committed before the first copy, so its figure
+includes the durability the others do not give. Exit 2 when a command cannot run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from analyze import REPO_ROOT, find_executable, find_vegafs
+
+# In the order they run; the ratios are to cp -a, which runs first.
+TOOLS = ("cp -a", "vegafs copy --apply", "rsync -a", "xcp -r")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark `vegafs copy --apply`.")
+    parser.add_argument("--tree", type=Path, help="benchmark tree (default: bench/.trees/)")
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--dirs", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--vegafs", help="command that runs vegafs (default: next to python)")
+    return parser.parse_args(argv)
+
+
+def ensure_tree(tree: Path, files: int, dirs: int, seed: int) -> int:
+    """Makes the tree unless it is there (a marker file says it is complete); its bytes."""
+    marker = tree.parent / f"{tree.name}.done"
+    if marker.exists():
+        return int(marker.read_text())
+    shutil.rmtree(tree, ignore_errors=True)
+    rng = random.Random(seed)
+    total = 0
+    for d in range(dirs):
+        (tree / f"d{d // 100:02}" / f"d{d:04}").mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        d = i % dirs
+        size = rng.randint(0, 4096) if rng.random() < 0.95 else rng.randint(4096, 65536)
+        path = tree / f"d{d // 100:02}" / f"d{d:04}" / f"f{i:06}.bin"
+        path.write_bytes(rng.randbytes(size))
+        total += size
+    marker.write_text(str(total))
+    return total
+
+
+def summary_of(root: Path) -> tuple[int, int]:
+    """(files, bytes) below `root`."""
+    n = size = 0
+    for top, _, names in os.walk(root):
+        for name in names:
+            n += 1
+            size += (Path(top) / name).lstat().st_size
+    return n, size
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    tree = args.tree or REPO_ROOT / "bench" / ".trees" / f"copy-{args.files}-{args.dirs}"
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    total = ensure_tree(tree, args.files, args.dirs, args.seed)
+    want = summary_of(tree)  # also warms the cache
+    data = Path(tempfile.mkdtemp(prefix="vegafs-bench-copy-"))
+    vegafs = find_vegafs(args.vegafs)
+    # Each tool copies into a destination of its own, all removed at the end: removing 100,000
+    # files between two runs takes long (and a file system mounted with `discard` longer).
+    dest = {name: tree.parent / f"{tree.name}.dest-{i}" for i, name in enumerate(TOOLS)}
+    commands: dict[str, list[str]] = {
+        "vegafs copy --apply": [*vegafs, "copy", str(tree), str(dest["vegafs copy --apply"]),
+                                "--apply"],
+        "cp -a": ["cp", "-a", f"{tree}/.", str(dest["cp -a"])],
+        "rsync -a": ["rsync", "-a", f"{tree}/", f"{dest['rsync -a']}/"],
+    }  # fmt: skip
+    xcp = find_executable(["xcp"])
+    if xcp:
+        commands["xcp -r"] = [xcp, "-r", str(tree), str(dest["xcp -r"])]
+    env = os.environ | {"VEGAFS_DATA_DIR": str(data)}
+    print(f"tree: {want[0]:,} files, {total / 1e6:,.1f} MB ({tree}); one run each, warm cache")
+    print(f"{'command':<22}{'seconds':>9}{'MB/s':>9}{'files/s':>10}{'/ cp -a':>9}", flush=True)
+    times: dict[str, float] = {}
+    try:
+        for name in TOOLS:
+            command = commands.get(name)
+            if command is None or shutil.which(command[0]) is None:
+                print(f"{name}: not found (make bench-copy installs it): left out", flush=True)
+                continue
+            shutil.rmtree(dest[name], ignore_errors=True)
+            if name != "xcp -r":  # xcp makes DEST itself, as a copy of the tree
+                dest[name].mkdir()
+            started = time.perf_counter()
+            done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, check=False)  # fmt: skip
+            times[name] = seconds = time.perf_counter() - started
+            if done.returncode != 0:
+                print(f"{name}: exit {done.returncode}: {done.stderr.decode()[-500:]}")
+                return 2
+            got = summary_of(dest[name])
+            if got != want:
+                print(f"{name}: copied {got}, the tree has {want}")
+                return 2
+            ratio = f"{seconds / times['cp -a']:>9.2f}" if "cp -a" in times else f"{'':>9}"
+            print(f"{name:<22}{seconds:>9.2f}{total / 1e6 / seconds:>9.1f}"
+                  f"{want[0] / seconds:>10,.0f}{ratio}", flush=True)  # fmt: skip
+    finally:
+        for d in [*dest.values(), data]:
+            shutil.rmtree(d, ignore_errors=True)
+    if "cp -a" in times:
+        print(f"vegafs / cp -a: {times['vegafs copy --apply'] / times['cp -a']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The ``copy`` operation: the selected files and symlinks of each root are copied under DEST,
+at their path below their root (``cp -a ROOT/. DEST/``; a root that is a file lands as
+DEST/NAME), or at the path ``--to`` makes of each. It plans first (every target checked:
+conflicts, names, paths leaving DEST; targets that are copies already are skipped) and shows the
+plan; with ``apply`` it runs the plan through the journal (``vegafs.journal``): all of it, or,
+after an error or a cancel, none of it.
+"""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vegafs import engine
+from vegafs.engine.copying import (
+    CopyOptions,
+    CopyRow,
+    CopySummary,
+    OnConflict,
+    check_copy,
+    digests,
+    plan_copy,
+)
+from vegafs.errors import ParamsError
+from vegafs.ops.confine import confine, confine_selection
+from vegafs.ops.fields import MaxErrors
+from vegafs.ops.registry import Operation, RunContext
+
+if TYPE_CHECKING:
+    from vegafs.journal.store import Step
+
+BATCH = 1024
+
+
+class CopyParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    selection: engine.Selection
+    dest: Path = Field(
+        description="The directory to copy into (on the command line: the last PATH); made, "
+        "with its parents, if missing."
+    )
+    to: str | None = Field(
+        None,
+        description="The target's path below DEST, a template, e.g. '{mtime:%Y}/{name}' "
+        "(docs/cli.md: templates); default: the path below the root.",
+    )
+    on_conflict: OnConflict = Field(
+        "fail",
+        description="A target that exists (and is not a copy already) or that several files "
+        "share: fail (refuse the plan), skip (leave those files), suffix (name-1.ext...).",
+    )
+    verify: bool = Field(
+        False,
+        description="With --apply: compare each copy's BLAKE3 digest with its source's before "
+        "publishing it.",
+    )
+    apply: bool = Field(
+        False,
+        description="Apply the plan: journaled, all-or-nothing (docs/cli.md). Without it, "
+        "nothing changes.",
+    )
+    max_errors: MaxErrors = 1000
+
+    def options(self) -> CopyOptions:
+        return CopyOptions(dest=self.dest, template=self.to, on_conflict=self.on_conflict)
+
+
+def run(params: CopyParams, ctx: RunContext) -> CopySummary:
+    rows, dirs, summary = plan_copy(
+        params.selection,
+        params.options(),
+        max_errors=params.max_errors,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        beneath=ctx.beneath,
+    )
+    made: list[dict[str, Any]] = [
+        {"from": "", "to": d, "action": "mkdir", "reason": None, "size": 0} for d in dirs
+    ]
+    shown = made + rows
+    for i in range(0, len(shown), BATCH):
+        ctx.rows(shown[i : i + BATCH])
+    if not params.apply or not summary.ok or not summary.copies:
+        return summary
+    if ctx.beneath:
+        raise ParamsError(APPLY_AS_JOB, "apply")
+    from vegafs.journal import open_journal
+    from vegafs.journal.runner import apply, recover
+
+    journal = open_journal()
+    recover(journal)  # what an earlier run left half-done (its temporary files too), first
+    copies = [r for r in rows if r["action"] == "copy"]
+    applied = apply(
+        journal,
+        "copy",
+        params.model_dump(mode="json"),
+        journal_steps(dirs, copies, verify=params.verify),
+        ctx.cancel,
+    )
+    return summary.model_copy(update={"applied_op": applied.op_id})
+
+
+def journal_steps(dirs: list[str], copies: list[dict[str, Any]], *, verify: bool) -> "list[Step]":
+    """The journal's steps: the directories to make (parents first), then the copies, each with
+    its source's identity, a temporary name unique to this run in its target's directory, and,
+    with ``verify``, its source's digest."""
+    from vegafs.engine.renaming import identities
+    from vegafs.journal.store import Step
+
+    sources = [r["from"] for r in copies]
+    ids = identities(sources)
+    sums: dict[int, bytes] = {}
+    if verify:
+        files = [i for i, s in enumerate(sources) if not Path(s).is_symlink()]
+        sums = dict(zip(files, digests([sources[i] for i in files]), strict=True))
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    # Absolute: recovery may run from another directory.
+    steps = [Step(str(Path(d).absolute()), str(Path(d).absolute()), 0, 0, 0, kind="copy_mkdir")
+             for d in dirs]  # fmt: skip
+    for i, (row, found) in enumerate(zip(copies, ids, strict=True)):
+        if found is None:
+            raise FileNotFoundError(2, "No such file or directory", row["from"])
+        dst = Path(row["to"]).absolute()
+        temp = dst.with_name(f".vegafs-{tag}-{i + 1}")
+        steps.append(Step(str(Path(row["from"]).absolute()), str(dst), *found, kind="copy",
+                          backup=str(temp), digest=sums.get(i)))  # fmt: skip
+    return steps
+
+
+APPLY_AS_JOB = "applying a copy as a job comes with the next step; plan it as a job, apply it "
+"with the command line"
+
+
+def check(params: CopyParams) -> None:
+    params.selection.check()
+    check_copy(params.options())
+    if params.apply:  # check() runs where jobs are submitted
+        raise ParamsError(APPLY_AS_JOB, "apply")
+
+
+def confine_copy(params: CopyParams, roots: Sequence[Path]) -> CopyParams:
+    """The Selection and DEST confined to the roots (a job). DEST need not exist: its nearest
+    existing directory is confined, the missing names kept."""
+    spec = confine_selection(params, roots)
+    dest, missing = Path(os.path.normpath(params.dest)), []
+    while not os.path.lexists(dest) and dest != dest.parent:
+        missing.append(dest.name)
+        dest = dest.parent
+    real = confine(dest, roots).joinpath(*reversed(missing))
+    confined: CopyParams = spec.model_copy(update={"dest": real})
+    return confined
+
+
+def text(row: dict[str, Any]) -> str:
+    """``DIR/ (new directory)``; ``from -> to``; ``from -> to (already copied)``;
+    ``from -> to: refused, REASON``."""
+    if row["action"] == "mkdir":
+        return f"{row['to']}/ (new directory)"
+    line = f"{row['from']} -> {row['to']}"
+    if row["action"] == "copied":
+        return f"{line} (already copied)"
+    return f"{line}: refused, {row['reason']}" if row["action"] == "refused" else line
+
+
+def undo_text(row: dict[str, Any]) -> str:
+    """A line of the undo of a copy: ``remove COPY (a copy of SOURCE)``, ``remove DIR/ (if
+    empty)``, or ``COPY: refused, REASON``."""
+    if row["action"] == "rmdir":
+        return f"remove {row['from']}/ (if empty)"
+    if row["action"] == "remove":
+        return f"remove {row['from']} (a copy of {row['to']})"
+    return f"{row['from']}: refused, {row['reason']}"
+
+
+COPY = Operation(
+    name="copy",
+    summary="Plan copies of the selected files under DEST (the last PATH), checked and "
+    "previewed (nothing changes yet).",
+    params=CopyParams,
+    result=CopySummary,
+    row=CopyRow,
+    run=run,
+    check=check,
+    text=text,
+    last_path="dest",
+    confine=confine_copy,
+)

@@ -1,0 +1,163 @@
+"""`vegafs copy` (planning): paths kept below DEST or made by --to, directories to create,
+copies already made skipped, conflicts refused with their reason, nothing on disk changed; the
+same plan as a job."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import Vegafs
+from stack import Stack
+from test_cli_jobs import ok, refused, run
+from vegafs import engine, ops
+
+
+def snapshot(root: Path) -> list[tuple[str, bytes]]:
+    """Every path below `root` with its content (directories: b"/", symlinks: their text),
+    sorted."""
+    return sorted(
+        (str(p), os.fsencode(p.readlink()) if p.is_symlink() else b"/" if p.is_dir()
+         else p.read_bytes())
+        for p in root.rglob("*")
+    )  # fmt: skip
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """src/{a.txt (5 B), link -> a.txt, sub/b.txt (3 B)}, one.txt (1 B) beside it."""
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("hello")
+    (src / "sub" / "b.txt").write_text("abc")
+    (src / "link").symlink_to("a.txt")
+    (tmp_path / "one.txt").write_text("1")
+    for p in [src / "a.txt", src / "sub" / "b.txt", tmp_path / "one.txt"]:
+        os.utime(p, (1_700_000_000, 1_700_000_000))
+    return tmp_path
+
+
+def plan(vegafs: Vegafs, work: Path, *args: str) -> tuple[int, list[str], str]:
+    before = snapshot(work)
+    out = vegafs.run("copy", *args, cwd=work)
+    assert snapshot(work) == before  # a plan never changes the tree
+    return out.returncode, out.stdout.decode("utf-8", "surrogateescape").splitlines(), out.stderr
+
+
+def test_a_directory_is_copied_below_dest_and_a_file_into_it(vegafs: Vegafs, work: Path) -> None:
+    code, lines, err = plan(vegafs, work, "src", "one.txt", "out/new")
+    assert code == 0, err
+    assert lines == [
+        "out/ (new directory)",
+        "out/new/ (new directory)",
+        "out/new/sub/ (new directory)",
+        "one.txt -> out/new/one.txt",
+        "src/a.txt -> out/new/a.txt",
+        "src/link -> out/new/link",
+        "src/sub/b.txt -> out/new/sub/b.txt",
+    ]
+    assert err == (
+        "vegafs: plan: 4 to copy (9 bytes), 0 already copied, 0 refused, 3 directories to "
+        "create; may be applied. Nothing was changed.\n"
+    )
+
+
+def test_a_template_makes_the_paths(vegafs: Vegafs, work: Path) -> None:
+    (work / "out").mkdir()
+    code, lines, err = plan(vegafs, work, "src", "out", "-t", "f", "--to", "{n:02}/{name|upper}")
+    assert code == 0, err
+    assert lines == [
+        "out/01/ (new directory)",
+        "out/02/ (new directory)",
+        "src/a.txt -> out/01/A.TXT",
+        "src/sub/b.txt -> out/02/B.TXT",
+    ]
+
+
+def test_copies_already_made_are_skipped(vegafs: Vegafs, work: Path) -> None:
+    dest = work / "out"
+    (dest / "sub").mkdir(parents=True)
+    (dest / "a.txt").write_text("hello")  # same size and mtime: a copy
+    os.utime(dest / "a.txt", (1_700_000_000, 1_700_000_000))
+    (dest / "link").symlink_to("a.txt")
+    (dest / "sub" / "b.txt").write_text("abc")  # another mtime: in the way
+    code, lines, err = plan(vegafs, work, "src", "out")
+    assert code == 1
+    assert lines == [
+        "src/a.txt -> out/a.txt (already copied)",
+        "src/link -> out/link (already copied)",
+        "src/sub/b.txt -> out/sub/b.txt: refused, the target exists",
+    ]
+    assert err.endswith(
+        "0 to copy (0 bytes), 2 already copied, 1 refused, 0 directories to create; refused: "
+        "see the reasons above. Nothing was changed.\n"
+    )
+    code, lines, _ = plan(vegafs, work, "src", "out", "--on-conflict", "suffix")
+    assert (code, lines[-1]) == (0, "src/sub/b.txt -> out/sub/b-1.txt")
+    code, lines, err = plan(vegafs, work, "src", "out", "--on-conflict", "skip")
+    assert code == 0 and "1 refused, left out, 0 directories" in err
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("../{name}", "the target would leave DEST (an absolute path, '..', or a symlinked "
+         "directory)"),
+        ("/tmp/{name}", "the target would leave DEST (an absolute path, '..', or a symlinked "
+         "directory)"),
+        ("a//{name}", "invalid name (empty, '.', '..', or a '/' or NUL in it)"),
+        ("same.txt", "several entries onto this target"),
+        ("{name}" + "x" * 255, "name longer than 255 bytes"),
+    ],
+)  # fmt: skip
+def test_targets_are_refused_with_their_reason(
+    vegafs: Vegafs, work: Path, template: str, reason: str
+) -> None:
+    code, lines, err = plan(vegafs, work, "src", "out", "-t", "f", "--to", template)
+    assert code == 1, (lines, err)
+    assert lines and all(line.endswith(f": refused, {reason}") for line in lines), lines
+
+
+def test_a_symlinked_directory_in_dest_is_not_followed(vegafs: Vegafs, work: Path) -> None:
+    (work / "out").mkdir()
+    (work / "elsewhere").mkdir()
+    (work / "out" / "sub").symlink_to(work / "elsewhere")
+    code, lines, _ = plan(vegafs, work, "src", "out", "-t", "f")
+    assert code == 1
+    assert "src/sub/b.txt -> out/sub/b.txt: refused, the target would leave DEST" in lines[-1]
+
+
+def test_usage_errors_exit_2(vegafs: Vegafs, work: Path) -> None:
+    code, lines, err = plan(vegafs, work, "src")
+    assert (code, lines) == (2, [])
+    assert err.startswith("vegafs: error: missing DEST: the paths to walk, then the directory")
+    code, lines, err = plan(vegafs, work, "src", "out", "--to", "x{stem|lowr}")
+    assert code == 2
+    assert err.startswith('vegafs: error: invalid --to: template "x{stem|lowr}", at character 8')
+    # DEST as an option: every PATH is a source.
+    code, lines, _ = plan(vegafs, work, "one.txt", "--dest", "out")
+    assert (code, lines) == (0, ["out/ (new directory)", "one.txt -> out/one.txt"])
+
+
+def test_the_plan_from_python(work: Path) -> None:
+    rows, dirs, summary = engine.plan_copy(work / "src", engine.CopyOptions(dest=work / "o"))
+    assert dirs == [str(work / "o"), str(work / "o" / "sub")]
+    assert [engine.CopyRow.model_validate(r).action for r in rows] == ["copy"] * 3
+    assert (summary.copies, summary.bytes, summary.dirs, summary.ok) == (3, 8, 2, True)
+    buf = ops.RowBuffer()
+    ops.run("copy", {"selection": {"roots": [str(work / "src")]}, "dest": str(work / "o")},
+            ops.RunContext(rows=buf))  # fmt: skip
+    assert [r["action"] for r in buf.rows] == ["mkdir", "mkdir", "copy", "copy", "copy"]
+
+
+def test_a_copy_plan_as_a_job(stack: Stack, service_root: Path) -> None:
+    dest = service_root / "copied"
+    args = ["copy", str(service_root / "a"), str(dest)]
+    local = ok(run(None, *args, "--json"))
+    remote = run(stack, *args, "--json", "--submit", "--wait")
+    assert remote.returncode == 0, remote.stderr
+    assert sorted(remote.stdout.splitlines()) == sorted(local.splitlines())
+    assert json.loads(local.splitlines()[0])["to"] == str(dest)
+    applying = refused(run(stack, *args, "--apply", "--submit"))
+    assert "invalid params.apply: applying a copy as a job comes with the next step" in applying

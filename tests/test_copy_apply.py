@@ -1,0 +1,275 @@
+"""`vegafs copy --apply`: journaled copies, all of them or none. Contents, modes, times, xattrs,
+symlinks and holes are kept; a re-run skips what is copied; a full disk, a directory that may
+not be written or a kill -9 at any point leave no partial or temporary file and the sources
+intact; undo removes the copies that are unchanged."""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REQUIRE_ALL, SUBPROCESS_TIMEOUT, Vegafs, cli_env
+from test_rename_apply import applying, start_and_wait_for_apply
+from vegafs.db import migrate
+from vegafs.db.database import Database
+from vegafs.journal.runner import recover
+from vegafs.journal.store import Journal, Step
+
+
+def files(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every entry below `root` by its relative path: ("l", link text), ("d", b""), ("f",
+    content)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = ("l", os.fsencode(p.readlink()))
+        elif p.is_dir():
+            out[rel] = ("d", b"")
+        else:
+            out[rel] = ("f", p.read_bytes())
+    return out
+
+
+def temps(root: Path) -> list[str]:
+    return [str(p) for p in root.rglob(".vegafs-*")]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """src/ with a file of mode 0750 and an xattr, a sparse file (1 MiB hole between two
+    4-byte writes, 8 MiB in all), a symlink and a nested file, their mtimes set."""
+    root = tmp_path / "src"
+    (root / "deep" / "er").mkdir(parents=True)
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    (root / "run.sh").chmod(0o750)
+    os.setxattr(root / "run.sh", "user.origin", b"test")
+    with (root / "sparse.img").open("wb") as f:
+        f.write(b"head")
+        f.seek(1 << 20)
+        f.write(b"tail")
+        f.truncate(8 << 20)
+    (root / "deep" / "er" / "n.txt").write_text("nested")
+    (root / "to-run").symlink_to("run.sh")
+    for i, p in enumerate([root / "run.sh", root / "sparse.img", root / "deep" / "er" / "n.txt"]):
+        os.utime(p, ns=(1_600_000_000_123_456_789 + i, 1_700_000_000_987_654_321 + i))
+    return root
+
+
+def test_apply_keeps_contents_modes_times_xattrs_links_and_holes(
+    vegafs: Vegafs, tmp_path: Path, src: Path, env: dict[str, str]
+) -> None:
+    out = vegafs.run("copy", "src", "dst", "--apply", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.endswith("3 directories to create; applied as operation 1 "
+                               "(vegafs ops show 1).\n")  # fmt: skip
+    dst = tmp_path / "dst"
+    # The access time as the source had it when copied (before this test reads anything).
+    assert (dst / "run.sh").stat().st_atime_ns == 1_600_000_000_123_456_789
+    assert files(dst) == files(src)
+    for name in ["run.sh", "sparse.img", "deep/er/n.txt", "to-run"]:
+        a, b = (src / name).lstat(), (dst / name).lstat()
+        assert (b.st_mode, b.st_size, b.st_mtime_ns) == (a.st_mode, a.st_size, a.st_mtime_ns)
+        assert (b.st_uid, b.st_gid) == (a.st_uid, a.st_gid)
+    assert os.getxattr(dst / "run.sh", "user.origin") == b"test"
+    # The holes stayed holes: no more blocks than the source (8 KiB of data, not 8 MiB).
+    assert (dst / "sparse.img").stat().st_blocks <= (src / "sparse.img").stat().st_blocks < 64
+    assert temps(dst) == []
+    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env)
+    assert listed.stdout == b"1\tcommitted\tcopy\t7/7\n"
+    # Again: everything is copied already; nothing to apply.
+    again = vegafs.run("copy", "src", "dst", "--apply", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 to copy (0 bytes), 4 already copied, 0 refused, 0 directories" in again.stderr
+    assert vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout == listed.stdout
+
+
+def test_a_rerun_copies_only_what_is_missing_and_verify(
+    vegafs: Vegafs, tmp_path: Path, src: Path, env: dict[str, str]
+) -> None:
+    dst = tmp_path / "dst"
+    shutil.copytree(src, dst, symlinks=True)  # copy2: mtimes kept, so these are copies
+    (dst / "deep" / "er" / "n.txt").unlink()
+    out = vegafs.run("copy", "src", "dst", "--apply", "--verify", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode().splitlines()[-1] == "src/to-run -> dst/to-run (already copied)"
+    assert "1 to copy (6 bytes), 3 already copied" in out.stderr
+    assert files(dst) == files(src)
+    shown = vegafs.run("ops", "show", "1", cwd=tmp_path, env=env).stdout.decode().splitlines()
+    assert shown == ["operation 1: copy, committed, 1/1 steps",
+                     f"{src}/deep/er/n.txt -> {dst}/deep/er/n.txt"]  # fmt: skip
+
+
+def test_undo_removes_unchanged_copies_then_empty_directories(
+    vegafs: Vegafs, tmp_path: Path, src: Path, env: dict[str, str]
+) -> None:
+    before = files(src)
+    assert vegafs.run("copy", "src", "dst", "--apply", cwd=tmp_path, env=env).returncode == 0
+    dst = tmp_path / "dst"
+    (dst / "run.sh").write_text("edited since")
+    (dst / "extra").write_text("not ours")
+    preview = vegafs.run("undo", "1", cwd=tmp_path, env=env)
+    assert preview.returncode == 1
+    assert f"{dst}/run.sh: refused, changed since the copy" in preview.stdout.decode()
+    assert preview.stderr.endswith("3 to remove, 1 refused; nothing was changed (--apply to "
+                                   "undo).\n")  # fmt: skip
+    done = vegafs.run("undo", "1", "--apply", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stderr
+    assert files(dst) == {"extra": ("f", b"not ours"), "run.sh": ("f", b"edited since")}
+    assert files(src) == before
+    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout.decode().splitlines()
+    assert [line.split("\t")[1:3] for line in listed] == [["committed", "undo"],
+                                                          ["undone", "copy"]]  # fmt: skip
+    # A copy with nothing changed since: every copy and directory goes.
+    assert vegafs.run("copy", "src", "dst2", "--apply", cwd=tmp_path, env=env).returncode == 0
+    assert vegafs.run("undo", "3", "--apply", cwd=tmp_path, env=env).returncode == 0
+    assert not (tmp_path / "dst2").exists()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    db = Database(f"sqlite:///{tmp_path / 'journal.db'}", durable=True)
+    migrate.upgrade(db)
+    return Journal(db)
+
+
+def test_recovery_removes_stale_temporary_files_and_the_copies_done(
+    journal: Journal, tmp_path: Path, src: Path
+) -> None:
+    """A crash after one copy of two, with the second's temporary file half-written: recover
+    removes both (and never the source), and a second recover does nothing."""
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    a, b = src / "run.sh", src / "deep" / "er" / "n.txt"
+    steps = []
+    for i, f in enumerate([a, b]):
+        st = f.lstat()
+        steps.append(Step(str(f), str(dst / f.name), st.st_dev, st.st_ino, st.st_mtime_ns,
+                          kind="copy", backup=str(dst / f".vegafs-x-{i}")))  # fmt: skip
+    journal.begin("copy", {}, steps)
+    shutil.copy2(a, dst / "run.sh")
+    (dst / ".vegafs-x-1").write_bytes(b"nes")
+    (dst / "n.txt").write_text("someone else's")  # not the copy: stays
+    assert [r.state for r in recover(journal)] == ["rolled_back"]
+    assert files(dst) == {"n.txt": ("f", b"someone else's")}
+    assert (a.read_text(), b.read_text()) == ("#!/bin/sh\n", "nested")
+    assert recover(journal) == []
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (we are root); skipped where it cannot be mounted, but not under CI."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        if REQUIRE_ALL:
+            pytest.fail(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_rolls_back_every_copy(
+    vegafs: Vegafs, tmp_path: Path, small_disk: Path, env: dict[str, str]
+) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(6):
+        (big / f"f{i}").write_bytes(bytes([i]) * 300_000)
+    before = files(big)
+    out = vegafs.run("copy", "big", str(small_disk / "d"), "--apply", cwd=tmp_path, env=env)
+    assert out.returncode == 1
+    assert "No space left on device" in out.stderr and "every change was rolled back" in out.stderr
+    assert files(small_disk) == {}  # no copy, no temporary file, not even the directory
+    assert files(big) == before
+    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout.decode()
+    assert listed.split("\t")[1:3] == ["rolled_back", "copy"]
+
+
+def test_a_directory_that_may_not_be_written(
+    vegafs: Vegafs, tmp_path: Path, src: Path, env: dict[str, str], unprivileged: list[str]
+) -> None:
+    dst = tmp_path / "dst"
+    (dst / "deep").mkdir(parents=True)
+    (dst / "deep").chmod(0o555)
+    try:
+        out = vegafs.run("copy", "src", "dst", "--apply", cwd=tmp_path, env=env,
+                         prefix=unprivileged)  # fmt: skip
+    finally:
+        (dst / "deep").chmod(0o755)
+    assert out.returncode == 1
+    assert f"{dst}/deep/er: Permission denied" in out.stderr, out.stderr
+    assert "every change was rolled back" in out.stderr
+    assert files(dst) == {"deep": ("d", b"")}
+
+
+N = 3000
+
+
+def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) -> None:
+    """20 kills at random points of the apply of a 3,000-file copy (and one during a recovery):
+    after `vegafs recover` the destination holds no copy or every copy, never a temporary or
+    partial file, the sources are intact; a second recover changes nothing."""
+    src = tmp_path / "s"
+    for d in range(30):
+        (src / f"d{d:02}").mkdir(parents=True)
+    for i in range(N):
+        (src / f"d{i % 30:02}" / f"f{i:05}").write_bytes(b"%d" % i * (1 + i % 700))
+    original = files(src)
+    env = cli_env() | {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    db = tmp_path / "data" / "vegafs.db"
+    dst = tmp_path / "c"
+    args = [str(vegafs.exe), "copy", str(src), str(dst), "--apply"]
+    child = start_and_wait_for_apply(args, env, db)
+    started = time.monotonic()
+    assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
+    apply_s = time.monotonic() - started
+    assert files(dst) == original
+    rng = random.Random(11)
+    seen = {"none": 0, "all": 0, "recovered": 0}
+    for point in range(20):
+        shutil.rmtree(dst, ignore_errors=True)  # a copy committed, to be made again
+        child = start_and_wait_for_apply(args, env, db)
+        time.sleep(rng.uniform(0, 1.2 * apply_s))
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=SUBPROCESS_TIMEOUT)
+        if point == 10:  # once, kill the recovery too
+            null = subprocess.DEVNULL
+            rec = subprocess.Popen([str(vegafs.exe), "recover"], env=env, stdout=null, stderr=null)
+            time.sleep(rng.uniform(0.05, 0.05 + apply_s / 2))
+            rec.send_signal(signal.SIGKILL)
+            rec.wait(timeout=SUBPROCESS_TIMEOUT)
+        done = subprocess.run([str(vegafs.exe), "recover"], env=env, capture_output=True,
+                              timeout=SUBPROCESS_TIMEOUT, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        seen["recovered"] += done.stdout.count(b"operation ")
+        assert not applying(db)
+        state = files(dst) if dst.exists() else {}
+        assert not [n for n in state if ".vegafs-" in n], f"kill {point}: a temporary file"
+        assert files(src) == original
+        if state == original:
+            seen["all"] += 1
+        else:
+            # Rolled back: no file copied is left (the directories made are removed if empty).
+            assert [n for n, (kind, _) in state.items() if kind != "d"] == [], f"kill {point}"
+            seen["none"] += 1
+        again = subprocess.run([str(vegafs.exe), "recover"], env=env, capture_output=True,
+                               timeout=SUBPROCESS_TIMEOUT, check=False)  # fmt: skip
+        assert again.stderr == b"vegafs: nothing to recover\n"
+        assert (files(dst) if dst.exists() else {}) == state
+    assert seen["none"] and seen["recovered"] >= 5, seen
