@@ -261,3 +261,11 @@ def test_overwrite_keeps_the_replaced_file_aside_and_undo_restores_it(
     undone = vegafs.run("undo", "1", "--apply", cwd=tmp_path, env=env)
     assert undone.returncode == 0, undone.stderr
     assert tree_state(root) == {"a.txt": b"new", "a.bak": b"old"}
+    # Applied again, then forgotten: the file set aside is deleted.
+    again = vegafs.run(*args, "--apply", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    forgot = vegafs.run("ops", "forget", "3", cwd=tmp_path, env=env)
+    assert (forgot.returncode, forgot.stderr) == (
+        0, "vegafs: operation 3 forgotten: 1 backups deleted\n"
+    )  # fmt: skip
+    assert tree_state(root) == {"a.bak": b"new"}

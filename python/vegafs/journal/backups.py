@@ -14,6 +14,7 @@ that is not finished (applying, or failed: recovery may still need its backups).
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -75,5 +76,26 @@ def forget(journal: Journal, op_id: int) -> int:
             continue
         deleted += sum(1 for _ in store.iterdir())
         shutil.rmtree(store)
+    deleted += _delete_set_aside(journal, op_id)
     journal.set_state(op_id, FORGOTTEN)
+    return deleted
+
+
+# A target ``--on-conflict overwrite`` moved aside (plan.rs): ``.vegafs-TAG-old-N``.
+_SET_ASIDE = re.compile(r"\.vegafs-.+-old-[0-9]+")
+
+
+def _delete_set_aside(journal: Journal, op_id: int) -> int:
+    """Deletes the files a rename's ``--on-conflict overwrite`` moved aside, each only if it is
+    still there, the same file (device, inode, mtime), as the operation left it."""
+    from vegafs import _native
+
+    aside = [s for s in journal.steps(op_id)
+             if s.kind == "rename" and _SET_ASIDE.fullmatch(Path(s.dst).name)]  # fmt: skip
+    found = _native.identities([s.dst for s in aside])
+    deleted = 0
+    for step, here in zip(aside, found, strict=True):
+        if here == step.identity:
+            Path(step.dst).unlink()
+            deleted += 1
     return deleted
