@@ -257,40 +257,6 @@ class Copy:
         return _native.copies_done(_copy_args(steps))
 
 
-class CopyMkdir:
-    """A directory ``dst`` made for a copy's files (``src`` is ``dst``); it did not exist when
-    planned, and making it fails if it does now. Reversed by removing it if it is empty."""
-
-    def run(
-        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
-    ) -> tuple[int, OsError | None]:
-        _anywhere(beneath, "copy")
-        for i, s in enumerate(steps):
-            if cancel is not None and cancel.cancelled:
-                return i, None
-            try:
-                Path(s.dst).mkdir()
-            except OSError as e:
-                return i, _os_error(e, s.dst)
-        return len(steps), None
-
-    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath, "copy")
-        for s in reversed(steps):
-            try:
-                Path(s.dst).rmdir()
-            except (FileNotFoundError, NotADirectoryError):
-                pass  # never made, or removed already
-            except OSError as e:
-                if e.errno != errno.ENOTEMPTY:  # holds what is not ours: it stays
-                    return _os_error(e, s.dst)
-        return None
-
-    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath, "copy")
-        return [Path(s.dst).is_dir() and not Path(s.dst).is_symlink() for s in steps]
-
-
 class Uncopy:
     """The undo of a copy: ``dst`` (the copy of ``src``) removed if it still is the copy (as
     ``Copy`` checks), in order; a copy changed since the undo was planned stops it. Reversed by
@@ -328,51 +294,16 @@ class Uncopy:
         return [not os.path.lexists(s.dst) for s in steps]
 
 
-class CopyRmdir:
-    """The undo of a ``CopyMkdir``: ``dst`` removed if it is empty (one that is not stays, and
-    the step is done all the same). Reversed by making it again if it is gone."""
-
-    def run(
-        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
-    ) -> tuple[int, OsError | None]:
-        _anywhere(beneath, "copy")
-        for i, s in enumerate(steps):
-            if cancel is not None and cancel.cancelled:
-                return i, None
-            try:
-                Path(s.dst).rmdir()
-            except (FileNotFoundError, NotADirectoryError):
-                pass
-            except OSError as e:
-                if e.errno != errno.ENOTEMPTY:
-                    return i, _os_error(e, s.dst)
-        return len(steps), None
-
-    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath, "copy")
-        for s in reversed(steps):
-            try:
-                Path(s.dst).mkdir()
-            except FileExistsError:
-                pass
-            except OSError as e:
-                return _os_error(e, s.dst)
-        return None
-
-    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath, "copy")
-        return [not Path(s.dst).is_dir() or any(Path(s.dst).iterdir()) for s in steps]
-
-
 KINDS: dict[str, StepKind] = {
     "rename": Rename(),
     "mkdir": Mkdir(),
     "rmdir": Rmdir(),
     "replace": Replace(),
     "copy": Copy(),
-    "copy_mkdir": CopyMkdir(),
+    # A copy's directories are made and removed as a move's are (the names are the journal's).
+    "copy_mkdir": Mkdir(),
     "uncopy": Uncopy(),
-    "copy_rmdir": CopyRmdir(),
+    "copy_rmdir": Rmdir(),
 }
 
 
