@@ -20,6 +20,7 @@ from conftest import REQUIRE_ALL, SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from test_rename_apply import start_and_wait_for_apply
 from vegafs.engine.replacing import ReplaceOptions, plan_replace
 from vegafs.errors import ApplyError
+from vegafs.journal import applying
 from vegafs.ops.registry import RunContext
 from vegafs.ops.replace import ReplaceParams, apply_plan
 
@@ -100,8 +101,9 @@ def test_a_file_changed_since_the_plan_rolls_back(tree: Path, env: dict[str, str
     # b.txt (planned second) changes after the plan: a.txt, written first, is rolled back.
     (tree / "sub" / "b.txt").write_text("no colour here? colour!!\n")
     before["sub/b.txt"] = tree_state(tree)["sub/b.txt"]
-    with pytest.raises(ApplyError) as e:
-        apply_plan(params, planned, RunContext())
+    ctx = RunContext()
+    with pytest.raises(ApplyError) as e, applying(None, ctx.cancel) as journal:
+        apply_plan(journal, params, planned, ctx)
     assert str(e.value) == f"{tree}/sub/b.txt: changed since the plan"
     assert e.value.rolled_back
     assert tree_state(tree) == before

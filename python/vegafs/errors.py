@@ -38,6 +38,17 @@ class Cancelled(VegaFSError):
     """The call was stopped through its CancelToken."""
 
 
+class AlreadyApplied(VegaFSError):
+    """A writing job whose earlier attempt had committed its operation before the job was lost
+    (its worker died between the two): it is not applied a second time."""
+
+    def __init__(self, op_id: int) -> None:
+        super().__init__(
+            f"an earlier attempt of this job applied it (operation {op_id}, committed); "
+            "not applied again"
+        )
+
+
 class PatternError(VegaFSError, ValueError):
     """A search pattern that does not compile: bad syntax, or over the regex size or nesting
     limit. Raised before anything is read."""

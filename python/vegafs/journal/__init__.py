@@ -7,9 +7,14 @@ steps done, in reverse; after a crash, ``recover`` finds on disk, by (device, in
 steps of an unfinished operation were done and rolls them back.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from vegafs.errors import AlreadyApplied, ApplyError, Cancelled
+
 if TYPE_CHECKING:
+    from vegafs._native import CancelToken
     from vegafs.journal.store import Journal
 
 
@@ -25,3 +30,30 @@ def open_journal() -> "Journal":
     if db.is_sqlite and not migrate.is_current(db):
         migrate.upgrade(db)
     return Journal(db)
+
+
+@contextmanager
+def applying(job_id: int | None, cancel: "CancelToken") -> Iterator["Journal"]:
+    """The journal, for a writing operation about to plan and apply (``rename``, ``move``,
+    ``replace``, ``copy``). First it recovers what an earlier run left half-done: the plan must
+    see the tree as that run left it, restored. For a job (``job_id``) that includes what an
+    earlier attempt of this job left; a job an earlier attempt applied and committed raises
+    ``AlreadyApplied`` (its worker died between the commit and the job's end): a writing job is
+    never simply applied again. An ``ApplyError`` rolled back after ``cancel`` becomes
+    ``Cancelled``, so a cancelled job ends cancelled, not failed."""
+    from vegafs.journal.runner import recover
+
+    journal = open_journal()
+    try:
+        recover(journal, job_id=job_id)
+        if job_id is not None:
+            committed = [op.id for op in journal.of_job(job_id) if op.state == "committed"]
+            if committed:
+                raise AlreadyApplied(committed[0])
+        yield journal
+    except ApplyError as e:
+        if cancel.cancelled and e.rolled_back:
+            raise Cancelled("cancelled while applying; every change was rolled back") from e
+        raise
+    finally:
+        journal.db.dispose()

@@ -69,6 +69,27 @@ class CopyParams(BaseModel):
 
 
 def run(params: CopyParams, ctx: RunContext) -> CopySummary:
+    if not params.apply:
+        return _plan(params, ctx)[2]
+    if ctx.beneath:  # check() refuses it at submit
+        raise ParamsError(APPLY_AS_JOB, "apply")
+    from vegafs.journal import applying
+    from vegafs.journal.runner import apply
+
+    # Recovery first removes the temporary files an interrupted run left; the plan sees the rest.
+    with applying(ctx.job_id, ctx.cancel) as journal:
+        rows, dirs, summary = _plan(params, ctx)
+        if not summary.ok or not summary.copies:
+            return summary
+        copies = [r for r in rows if r["action"] == "copy"]
+        steps = journal_steps(dirs, copies, verify=params.verify)
+        applied = apply(journal, "copy", params.model_dump(mode="json"), steps, ctx.cancel)
+    return summary.model_copy(update={"applied_op": applied.op_id})
+
+
+def _plan(
+    params: CopyParams, ctx: RunContext
+) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
     rows, dirs, summary = plan_copy(
         params.selection,
         params.options(),
@@ -83,24 +104,7 @@ def run(params: CopyParams, ctx: RunContext) -> CopySummary:
     shown = made + rows
     for i in range(0, len(shown), BATCH):
         ctx.rows(shown[i : i + BATCH])
-    if not params.apply or not summary.ok or not summary.copies:
-        return summary
-    if ctx.beneath:
-        raise ParamsError(APPLY_AS_JOB, "apply")
-    from vegafs.journal import open_journal
-    from vegafs.journal.runner import apply, recover
-
-    journal = open_journal()
-    recover(journal)  # what an earlier run left half-done (its temporary files too), first
-    copies = [r for r in rows if r["action"] == "copy"]
-    applied = apply(
-        journal,
-        "copy",
-        params.model_dump(mode="json"),
-        journal_steps(dirs, copies, verify=params.verify),
-        ctx.cancel,
-    )
-    return summary.model_copy(update={"applied_op": applied.op_id})
+    return rows, dirs, summary
 
 
 def journal_steps(dirs: list[str], copies: list[dict[str, Any]], *, verify: bool) -> "list[Step]":

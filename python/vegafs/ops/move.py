@@ -44,14 +44,11 @@ def run(params: MoveParams, ctx: RunContext) -> MoveSummary:
         return _plan(params, ctx)[3]
     if ctx.beneath:  # check() refuses it at submit; a job row written otherwise stops here
         raise ParamsError(APPLY_AS_JOB, "apply")
-    from vegafs.journal import open_journal
-    from vegafs.journal.runner import apply, recover
+    from vegafs.journal import applying
+    from vegafs.journal.runner import apply
     from vegafs.journal.store import Step
 
-    journal = open_journal()
-    try:
-        # Before planning: the plan must see the tree as an interrupted run left it, restored.
-        recover(journal)
+    with applying(ctx.job_id, ctx.cancel) as journal:
         rows, steps, mkdirs, summary = _plan(params, ctx)
         if not summary.ok or not steps:
             return summary
@@ -67,8 +64,6 @@ def run(params: MoveParams, ctx: RunContext) -> MoveSummary:
             journal_steps.append(Step(_absolute(src), _absolute(dst), *found))
         params_json = params.model_dump(mode="json")
         applied = apply(journal, "move", params_json, journal_steps, ctx.cancel)
-    finally:
-        journal.db.dispose()
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 

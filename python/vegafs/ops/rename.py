@@ -20,7 +20,6 @@ from vegafs.engine.renaming import (
     identities,
     plan_rename,
 )
-from vegafs.errors import ApplyError, Cancelled, VegaFSError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -76,23 +75,13 @@ class RenameParams(BaseModel):
 def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     if not params.apply:
         return _plan(params, ctx)[2]
-    from vegafs.journal import open_journal
+    from vegafs.journal import applying
 
-    journal = open_journal()
-    try:
-        # Before planning: the plan must see the tree as an interrupted run left it, restored.
-        _recover_first(journal, ctx)
+    with applying(ctx.job_id, ctx.cancel) as journal:
         rows, steps, summary = _plan(params, ctx)
         if not summary.ok or not steps:
             return summary
-        try:
-            applied = _apply(journal, params, ctx, rows, steps)
-        except ApplyError as e:
-            if ctx.cancel.cancelled and e.rolled_back:  # a job's cancel: its status says so
-                raise Cancelled("cancelled while applying; every change was rolled back") from e
-            raise
-    finally:
-        journal.db.dispose()
+        applied = _apply(journal, params, ctx, rows, steps)
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 
@@ -110,18 +99,6 @@ def _plan(
     for i in range(0, len(rows), BATCH):
         ctx.rows(rows[i : i + BATCH])
     return rows, steps, summary
-
-
-def _recover_first(journal: "Journal", ctx: RunContext) -> None:
-    """Recovers what an earlier run left half-done (for a job: also what an earlier attempt of
-    this job left, its worker lost); a job an earlier attempt applied is not applied again."""
-    from vegafs.journal.runner import recover
-
-    recover(journal, job_id=ctx.job_id)
-    if ctx.job_id is not None:
-        committed = [op.id for op in journal.of_job(ctx.job_id) if op.state == "committed"]
-        if committed:  # its worker died between the commit and the job's end
-            raise AlreadyApplied(committed[0])
 
 
 def _apply(
@@ -165,17 +142,6 @@ def by_directory(steps: list[tuple[str, str, int]]) -> list[tuple[str, str, int]
     depth_dir = [(-src.count("/"), src.rpartition("/")[0]) for src, _, _ in steps]
     order = sorted(range(len(steps)), key=lambda i: (*depth_dir[i], i))
     return [steps[i] for i in order]
-
-
-class AlreadyApplied(VegaFSError):
-    """A writing job whose earlier attempt had committed its operation before the job was lost
-    (its worker died between the two): it is not applied a second time."""
-
-    def __init__(self, op_id: int) -> None:
-        super().__init__(
-            f"an earlier attempt of this job applied it (operation {op_id}, committed); "
-            "not applied again"
-        )
 
 
 def check(params: RenameParams) -> None:

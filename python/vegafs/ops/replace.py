@@ -9,7 +9,7 @@ none of it.
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,9 @@ from vegafs.engine.replacing import (
 from vegafs.errors import ApplyError, ParamsError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
+
+if TYPE_CHECKING:
+    from vegafs.journal.store import Journal
 
 BATCH = 256
 
@@ -75,16 +78,19 @@ def plan_text(row: PlannedFile) -> bytes:
 def run(params: ReplaceParams, ctx: RunContext) -> ReplaceSummary:
     if params.apply and ctx.beneath:  # check() refuses it at submit
         raise ParamsError(APPLY_AS_JOB, "apply")
-    if params.apply:
-        # Before planning: the plan must see the files as an interrupted run left them, restored.
-        from vegafs.journal import open_journal
-        from vegafs.journal.runner import recover
+    if not params.apply:
+        return _plan(params, ctx)[1]
+    from vegafs.journal import applying
 
-        journal = open_journal()
-        try:
-            recover(journal)
-        finally:
-            journal.db.dispose()
+    with applying(ctx.job_id, ctx.cancel) as journal:
+        planned, summary = _plan(params, ctx)
+        if not summary.files_changed:
+            return summary
+        op_id = apply_plan(journal, params, planned, ctx)
+    return summary.model_copy(update={"applied_op": op_id})
+
+
+def _plan(params: ReplaceParams, ctx: RunContext) -> tuple[list[PlannedFile], ReplaceSummary]:
     planned, summary = plan_replace(
         params.selection,
         params.options(),
@@ -99,23 +105,20 @@ def run(params: ReplaceParams, ctx: RunContext) -> ReplaceSummary:
             ctx.lines(b"".join(plan_text(row) for row in batch))
         else:
             ctx.rows([shown_row(row) for row in batch])
-    if not params.apply or not summary.files_changed:
-        return summary
-    op_id = apply_plan(params, planned, ctx)
-    return summary.model_copy(update={"applied_op": op_id})
+    return planned, summary
 
 
-def apply_plan(params: ReplaceParams, planned: list[PlannedFile], ctx: RunContext) -> int:
+def apply_plan(
+    journal: "Journal", params: ReplaceParams, planned: list[PlannedFile], ctx: RunContext
+) -> int:
     """Journals the plan (one ``replace`` step per changed file, its backup's place named) and
     runs it; the operation's id (``run`` recovered what an earlier run left half-done before it
     planned)."""
-    from vegafs.journal import open_journal
     from vegafs.journal.backups import new_store
     from vegafs.journal.kinds import RewriteSource, rewriting
     from vegafs.journal.runner import apply
     from vegafs.journal.store import Step
 
-    journal = open_journal()
     store = new_store()
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     steps = []
@@ -136,8 +139,6 @@ def apply_plan(params: ReplaceParams, planned: list[PlannedFile], ctx: RunContex
         if e.rolled_back:  # every file is as it was: its backups are of no use
             shutil.rmtree(store, ignore_errors=True)
         raise
-    finally:
-        journal.db.dispose()
     return applied.op_id
 
 
