@@ -383,8 +383,14 @@ def plan_rename(
     temp_tag: str,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary]:
-    """The plan's rows (``{"from", "to", "action", "reason"}``) and summary; changes nothing."""
+) -> tuple[
+    list[dict[str, Any]],
+    list[tuple[str, str, int]],
+    RenameSummary,
+    list[tuple[int, int, int] | None],
+]:
+    """The plan's rows (``{"from", "to", "action", "reason"}``), steps, summary, and each row's
+    entry's identity as the walk saw it (None: a target set aside); changes nothing."""
 
 def rename_steps(
     steps: list[tuple[str, str]],
@@ -392,7 +398,9 @@ def rename_steps(
     *,
     beneath: Sequence[str | Path] = ...,
 ) -> tuple[int, tuple[int, str] | None]:
-    """Runs the renames in order, never replacing a target: (done, (errno, message) | None).
+    """Runs the renames, never replacing a target: (done, (errno, message) | None): in order,
+    or the steps of different directories in parallel when that keeps the plan's order
+    (``vegafs_core::apply::rename_all``); steps after the first ``done`` may be done too.
     ``beneath`` (jobs): each directory is opened beneath one of these roots, no symlink
     followed."""
 

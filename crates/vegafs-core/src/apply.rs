@@ -7,11 +7,15 @@
 //! The journal around these calls (what was planned, how far it got) is the Python layer's
 //! (`vegafs.journal`); this module only moves names and reports how far it got.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 use rustix::fd::OwnedFd;
 use rustix::fs::{linkat, renameat_with, statat, unlinkat, AtFlags, FileType, OFlags, RenameFlags};
 
@@ -76,34 +80,121 @@ fn last_name(path: &Path) -> OsString {
     path.file_name().map_or_else(|| path.as_os_str().to_os_string(), |n| n.to_os_string())
 }
 
-/// What [`rename_all`] did: the first `done` steps, then the error that stopped it (its step is
-/// `done`), or none (all done, or cancelled: `done < steps.len()` without an error).
+/// What [`rename_all`] did: the first `done` steps, then the error that stopped it, or none (all
+/// done, or cancelled: `done < steps.len()` without an error). Steps after the first `done` may
+/// have run too (directories renamed in parallel): a rollback looks at each on disk.
 #[derive(Debug)]
 pub struct Renamed {
     pub done: usize,
     pub error: Option<io::Error>,
 }
 
-/// Runs `steps` in order until one fails or `cancel` is set.
+/// Runs `steps` until one fails or `cancel` is set: in order, or, when every step stays in its
+/// directory and the steps go deepest first (as `vegafs rename` journals them), the steps of
+/// different directories in parallel, depth after depth, each directory's in order. That keeps
+/// every order the plan needs: renames in one directory (chains, cycles) run in order, and an
+/// entry renamed at one depth is a directory no step of a later depth goes through.
 pub fn rename_all(places: &Places, steps: &[(PathBuf, PathBuf)], cancel: &CancelToken) -> Renamed {
+    match by_depth(steps) {
+        Some(levels) if levels.iter().any(|dirs| dirs.len() > 1) => {
+            rename_by_depth(places, steps, &levels, cancel)
+        }
+        _ => rename_in_order(places, steps, cancel),
+    }
+}
+
+fn rename_in_order(places: &Places, steps: &[(PathBuf, PathBuf)], cancel: &CancelToken) -> Renamed {
     let mut dirs = Dirs::default();
     for (i, (from, to)) in steps.iter().enumerate() {
         if cancel.is_cancelled() {
             return Renamed { done: i, error: None };
         }
         if let Err(e) = rename_in(&mut dirs, places, from, to) {
-            let error =
-                io::Error::new(e.kind(), format!("{} -> {}: {e}", from.display(), to.display()));
-            return Renamed { done: i, error: Some(error) };
+            return Renamed { done: i, error: Some(step_error(e, from, to)) };
         }
     }
     Renamed { done: steps.len(), error: None }
+}
+
+fn step_error(e: io::Error, from: &Path, to: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{} -> {}: {e}", from.display(), to.display()))
+}
+
+/// The steps' indices by depth (deepest first), then by directory, each in order; None unless
+/// every step stays in its directory and no step is deeper than the one before it.
+fn by_depth(steps: &[(PathBuf, PathBuf)]) -> Option<Vec<Vec<Vec<usize>>>> {
+    let mut levels: Vec<Vec<Vec<usize>>> = Vec::new();
+    let mut groups: HashMap<&Path, usize> = HashMap::new();
+    let mut depth = usize::MAX;
+    for (i, (from, to)) in steps.iter().enumerate() {
+        let dir = from.parent()?;
+        if to.parent() != Some(dir) {
+            return None;
+        }
+        let d = from.components().count();
+        if d > depth {
+            return None;
+        }
+        if d < depth {
+            depth = d;
+            levels.push(Vec::new());
+            groups.clear();
+        }
+        let level = levels.last_mut()?;
+        let group = *groups.entry(dir).or_insert_with(|| {
+            level.push(Vec::new());
+            level.len() - 1
+        });
+        level[group].push(i);
+    }
+    Some(levels)
+}
+
+/// [`rename_all`] in parallel (see there); `levels` from [`by_depth`].
+fn rename_by_depth(
+    places: &Places,
+    steps: &[(PathBuf, PathBuf)],
+    levels: &[Vec<Vec<usize>>],
+    cancel: &CancelToken,
+) -> Renamed {
+    let done: Vec<AtomicBool> = steps.iter().map(|_| AtomicBool::new(false)).collect();
+    let failed: Mutex<Option<io::Error>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
+    for level in levels {
+        level.par_iter().for_each(|group| {
+            let mut dirs = Dirs::default();
+            for &i in group {
+                if stop.load(Ordering::Relaxed) || cancel.is_cancelled() {
+                    return;
+                }
+                let (from, to) = &steps[i];
+                if let Err(e) = rename_in(&mut dirs, places, from, to) {
+                    stop.store(true, Ordering::Relaxed);
+                    let mut first = failed.lock().unwrap_or_else(|e| e.into_inner());
+                    first.get_or_insert(step_error(e, from, to));
+                    return;
+                }
+                done[i].store(true, Ordering::Relaxed);
+            }
+        });
+        if stop.load(Ordering::Relaxed) || cancel.is_cancelled() {
+            break;
+        }
+    }
+    let done = done.iter().take_while(|d| d.load(Ordering::Relaxed)).count();
+    Renamed { done, error: failed.into_inner().unwrap_or_else(|e| e.into_inner()) }
 }
 
 /// Which entry a step moves: device, inode, and a stamp that tells a new entry from the one the
 /// plan saw should its inode be reused: the modification time in nanoseconds of anything but a
 /// directory (renames do not change it), 0 for a directory (renames inside it do).
 pub type Identity = (u64, u64, i64);
+
+/// An [`Identity`] from what a `stat` says (the walk's [`Meta`](crate::walk::Meta), or
+/// [`identity`]'s own).
+pub fn identity_from(dir: bool, dev: u64, ino: u64, mtime: i64, mtime_nsec: u32) -> Identity {
+    (dev, ino, if dir { 0 } else { mtime * 1_000_000_000 + i64::from(mtime_nsec) })
+}
 
 /// A step to reverse: `(from, to)` as it was planned, and the [`Identity`] of the entry it
 /// moved.
@@ -183,12 +274,9 @@ pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
         Err(e) => return Err(e),
     };
     match statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-            Ok(Some((st.st_dev, st.st_ino, 0)))
-        }
         Ok(st) => {
-            let stamp = st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64;
-            Ok(Some((st.st_dev, st.st_ino, stamp)))
+            let dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+            Ok(Some(identity_from(dir, st.st_dev, st.st_ino, st.st_mtime, st.st_mtime_nsec as u32)))
         }
         Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
         Err(e) => Err(e.into()),
@@ -216,6 +304,36 @@ mod tests {
         let id = identity(&places, &c).unwrap().unwrap();
         assert_eq!(identity(&places, &a).unwrap(), None);
         assert_ne!(Some(id), identity(&places, &b).unwrap());
+    }
+
+    #[test]
+    fn directories_rename_in_parallel_depth_after_depth_each_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |s: &str| dir.path().join(s);
+        for d in ["x", "y"] {
+            std::fs::create_dir(p(d)).unwrap();
+            std::fs::write(p(&format!("{d}/a")), format!("{d}a")).unwrap();
+            std::fs::write(p(&format!("{d}/b")), format!("{d}b")).unwrap();
+        }
+        // x: a swap through a temporary name (in order); y: a chain (b -> c, then a -> b);
+        // then, one depth up, x itself renamed.
+        let steps = vec![
+            (p("x/a"), p("x/t")),
+            (p("y/b"), p("y/c")),
+            (p("x/b"), p("x/a")),
+            (p("y/a"), p("y/b")),
+            (p("x/t"), p("x/b")),
+            (p("x"), p("z")),
+        ];
+        let levels = by_depth(&steps).unwrap();
+        assert_eq!(levels, vec![vec![vec![0, 2, 4], vec![1, 3]], vec![vec![5]]]);
+        let outcome = rename_all(&Places::anywhere(), &steps, &CancelToken::default());
+        assert_eq!((outcome.done, outcome.error.is_none()), (6, true));
+        let read = |s: &str| std::fs::read_to_string(p(s)).unwrap();
+        assert_eq!([read("z/a"), read("z/b"), read("y/b"), read("y/c")], ["xb", "xa", "ya", "yb"]);
+        // Deeper after shallower, or a step out of its directory: in order, not in parallel.
+        assert_eq!(by_depth(&[(p("z"), p("x")), (p("z/a"), p("z/c"))]), None);
+        assert_eq!(by_depth(&[(p("z/a"), p("y/a"))]), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use unicode_normalization::UnicodeNormalization;
 
 /// Longest name most Linux file systems take, in bytes.
@@ -172,14 +173,15 @@ pub fn plan_moves(
             PlanRow { from, to, action }
         })
         .collect();
-    for row in rows.iter_mut().filter(|r| r.action == Action::Move) {
+    // In parallel: each check looks at the disk.
+    rows.par_iter_mut().filter(|r| r.action == Action::Move).for_each(|row| {
         let moved_out = same_dir && row.from.parent() != row.to.parent();
         let refusal =
             if moved_out { Some(Refusal::InvalidName) } else { check_alone(&row.from, &row.to) };
         if let Some(refusal) = refusal {
             row.action = Action::Refused(refusal);
         }
-    }
+    });
     loop {
         let changed = check_together(&mut rows, on_conflict, temp_tag);
         if !changed || on_conflict == OnConflict::Fail {
@@ -207,9 +209,8 @@ pub(crate) fn check_alone(from: &Path, to: &Path) -> Option<Refusal> {
     if to.starts_with(from) {
         return Some(Refusal::IntoItself);
     }
-    if let Err(e) = fs::symlink_metadata(from) {
-        return Some(Refusal::Unreadable(e.to_string()));
-    }
+    // The source is not looked at again: the walk just found it (undo: its identity was just
+    // checked). One that vanishes before the apply fails it, and the apply rolls back.
     None
 }
 
@@ -235,6 +236,15 @@ pub(crate) fn check_together(
     let mut taken: HashSet<PathBuf> = by_target.keys().cloned().collect();
     let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
     let mut set_aside: Vec<PlanRow> = Vec::new(); // Overwrite: targets moved out of the way
+                                                  // What is at each target not freed by another move, looked up in parallel beforehand: a
+                                                  // stat each is most of a plan's time.
+    let mut on_disk: Vec<Option<io::Result<fs::Metadata>>> = rows
+        .par_iter()
+        .map(|r| {
+            let wanted = r.action == Action::Move && !leaving.contains(&r.to);
+            wanted.then(|| fs::symlink_metadata(&r.to))
+        })
+        .collect();
     for (i, row) in rows.iter_mut().enumerate() {
         if row.action != Action::Move {
             continue;
@@ -247,7 +257,7 @@ pub(crate) fn check_together(
         } else if leaving.contains(&to) {
             None
         } else {
-            match fs::symlink_metadata(&to) {
+            match on_disk[i].take().unwrap_or_else(|| fs::symlink_metadata(&to)) {
                 Ok(target) => match fs::symlink_metadata(&row.from) {
                     Ok(source) if (source.dev(), source.ino()) == (target.dev(), target.ino()) => {
                         Some(Refusal::CaseInsensitive)
@@ -365,7 +375,7 @@ fn order(rows: &[PlanRow], temp_tag: &str) -> Vec<PlanStep> {
         .filter(|(_, r)| r.action == Action::Move)
         .map(|(i, r)| (r.from.as_path(), r.to.as_path(), i))
         .collect();
-    moves.sort_by_key(|(from, _, _)| std::cmp::Reverse(from.components().count()));
+    moves.sort_by_cached_key(|(from, _, _)| std::cmp::Reverse(from.components().count()));
     let by_source: HashMap<&Path, usize> =
         moves.iter().enumerate().map(|(i, (from, _, _))| (*from, i)).collect();
     let mut done = vec![false; moves.len()];

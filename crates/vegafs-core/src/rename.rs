@@ -18,6 +18,7 @@ use regex::bytes::Regex;
 use rustix::fs::OFlags;
 
 use crate::analyze::{keep_first_errors, record_error};
+use crate::apply::{identity_from, Identity};
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::hash::{digest_of, Algorithm};
@@ -89,6 +90,8 @@ pub(crate) struct Found {
     kind: EntryType,
     size: u64,
     mtime: i64,
+    /// As the walk saw it: the journal's record of the entry a step moves.
+    pub(crate) identity: Identity,
 }
 
 struct Collector<'a> {
@@ -116,6 +119,7 @@ impl Visitor for Collector<'_> {
             kind: m.kind,
             size: m.size,
             mtime: m.mtime,
+            identity: identity_from(m.kind == EntryType::Dir, m.dev, m.ino, m.mtime, m.mtime_nsec),
         });
         0
     }
@@ -126,12 +130,14 @@ impl Visitor for Collector<'_> {
 }
 
 /// Plans the renames of the selected entries; `temp_tag` names cycle hops (`.vegafs-TAG-N`).
+/// Also the identity of each row's entry as the walk saw it (none for a row the walk did not
+/// give: a target `Overwrite` sets aside).
 pub fn plan_rename(
     selection: &Selection,
     options: &RenameOptions,
     temp_tag: &str,
     control: &Control,
-) -> Result<(Plan, RenameSummary), CoreError> {
+) -> Result<(Plan, RenameSummary, Vec<Option<Identity>>), CoreError> {
     let start = Instant::now();
     let selected = select(selection, options, control)?;
     let moves: Vec<(PathBuf, PathBuf)> = (0..selected.found.len())
@@ -146,8 +152,10 @@ pub fn plan_rename(
     let mut summary = selected.summary;
     let plan = plan_moves(moves, options.on_conflict, temp_tag, true);
     count(&mut summary, &plan);
+    let mut identities: Vec<_> = selected.found.iter().map(|f| Some(f.identity)).collect();
+    identities.resize(plan.rows.len(), None);
     summary.elapsed = start.elapsed();
-    Ok((plan, summary))
+    Ok((plan, summary, identities))
 }
 
 /// The plan's counts into `summary`.
@@ -258,9 +266,12 @@ pub(crate) fn select(
 }
 
 fn sort(found: &mut [Found], key: SortKey, reverse: bool) {
-    let name = |f: &Found| f.path.file_name().map(OsStr::as_bytes).unwrap_or_default().to_vec();
+    fn name(f: &Found) -> &[u8] {
+        f.path.file_name().map(OsStr::as_bytes).unwrap_or_default()
+    }
     match key {
-        SortKey::Name => found.sort_by(|a, b| name(a).cmp(&name(b)).then(a.path.cmp(&b.path))),
+        // The names cut once, not at each comparison.
+        SortKey::Name => found.sort_by_cached_key(|f| (name(f).to_vec(), f.path.clone())),
         SortKey::Mtime => found.sort_by(|a, b| a.mtime.cmp(&b.mtime).then(a.path.cmp(&b.path))),
         SortKey::Size => found.sort_by(|a, b| a.size.cmp(&b.size).then(a.path.cmp(&b.path))),
         SortKey::Path => found.sort_by(|a, b| a.path.cmp(&b.path)),

@@ -1,12 +1,13 @@
 //! `plan_rename(selection, options, *, temp_tag, progress=None, cancel=None)
-//! -> (rows, steps, RenameSummary)`, `check_rename(options)`, and what applying a plan needs:
+//! -> (rows, steps, RenameSummary, identities)`, `check_rename(options)`, and what applying a plan needs:
 //! `rename_steps(steps, cancel=None) -> (done, error)`, `sync_parents(paths)`,
 //! `identities(paths)`.
 //!
 //! `options`: a dict with every field of [`RenameArg`]. Rows: dicts `{"from": str, "to": str,
 //! "action": "move" | "unchanged" | "refused", "reason": str | None}`, in the plan's order (the
 //! numbering order); steps: `(from, to, row)` in the order that runs them safely; the summary: a
-//! [`RenameSummary`]. Planning changes nothing on disk.
+//! [`RenameSummary`]; identities: per row, its entry's `(device, inode, stamp)` as the walk saw
+//! it (None for a target set aside). Planning changes nothing on disk.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -15,6 +16,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use pyo3::types::{PyDict, PyList};
+use vegafs_core::apply::Identity;
 use vegafs_core::places::Places;
 use vegafs_core::plan::{Action, OnConflict, Plan};
 use vegafs_core::rename::{RenameOptions, SortKey};
@@ -78,6 +80,9 @@ pub fn check_rename(options: RenameArg) -> PyResult<()> {
     vegafs_core::rename::compile(&options.options()?).map(|_| ()).map_err(to_pyerr)
 }
 
+/// `plan_rename`'s answer: rows, steps, summary, and each row's entry's identity.
+type RenamePlan<'py> = (Bound<'py, PyList>, Vec<StepTuple>, RenameSummary, Vec<Option<Identity>>);
+
 #[pyfunction]
 #[pyo3(signature = (selection, options, *, temp_tag, progress=None, cancel=None))]
 pub fn plan_rename<'py>(
@@ -87,15 +92,15 @@ pub fn plan_rename<'py>(
     temp_tag: &str,
     progress: Option<&Progress>,
     cancel: Option<&CancelToken>,
-) -> PyResult<(Bound<'py, PyList>, Vec<StepTuple>, RenameSummary)> {
+) -> PyResult<RenamePlan<'py>> {
     let selection = Selection::try_from(selection)?;
     let options = options.options()?;
     let control = control_of(progress, cancel);
-    let (plan, summary) = run_detached(py, &control.cancel, || {
+    let (plan, summary, identities) = run_detached(py, &control.cancel, || {
         vegafs_core::rename::plan_rename(&selection, &options, temp_tag, &control)
     })?;
     let steps = plan.steps.iter().map(step_tuple).collect();
-    Ok((rows(py, &plan)?, steps, RenameSummary::from(summary)))
+    Ok((rows(py, &plan)?, steps, RenameSummary::from(summary), identities))
 }
 
 /// An OS error as Python sees it: `(errno, message naming the path)`.

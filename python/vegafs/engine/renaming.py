@@ -85,8 +85,29 @@ def plan_rename(
     """The plan's rows (dicts shaped like ``RenameRow``), its steps (``(from, to, row)`` in the
     order that runs them safely, ``row`` the index of the entry moved) and its summary.
     Errors: as for ``analyze``."""
+    rows, steps, summary, _ = planned_renames(
+        selection, options, max_errors=max_errors, progress=progress, cancel=cancel,
+        beneath=beneath,
+    )  # fmt: skip
+    return rows, steps, summary
+
+
+Identity = tuple[int, int, int]
+
+
+def planned_renames(
+    selection: Selection | str | Path | Sequence[str | Path],
+    options: RenameOptions,
+    *,
+    max_errors: int = 1000,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary, list[Identity | None]]:
+    """``plan_rename``'s plan, and per row the identity (``identities``) of its entry as the
+    walk saw it, which the journal records (None for a target ``overwrite`` sets aside)."""
     selection = as_selection(selection)
-    rows, steps, summary = _native.plan_rename(
+    rows, steps, summary, found = _native.plan_rename(
         selection.to_native(beneath=beneath),
         _native_options(options, max_errors),
         temp_tag=f"{os.getpid()}-{os.urandom(4).hex()}",
@@ -94,12 +115,10 @@ def plan_rename(
         cancel=cancel,
     )
     fields = summary_fields(summary, RenameSummary.model_fields.keys() - {"applied_op"})
-    return rows, steps, RenameSummary.model_validate(fields)
+    return rows, steps, RenameSummary.model_validate(fields), found
 
 
-def identities(
-    paths: Sequence[str], *, beneath: Sequence[str] = ()
-) -> list[tuple[int, int, int] | None]:
+def identities(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[Identity | None]:
     """``(device, inode, stamp)`` of each path's entry (not following symlinks; stamp: mtime in
     ns, 0 for a directory); None: none there. ``beneath``: as for ``plan_rename``."""
     return _native.identities(list(paths), beneath=beneath)

@@ -49,7 +49,9 @@ class StepKind(Protocol):
 
 class Rename:
     """``src`` renamed to ``dst``, never replacing a ``dst`` (``renameat2(RENAME_NOREPLACE)``);
-    found done when the entry of ``dev``/``ino``/``stamp`` is at ``dst``."""
+    found done when the entry of ``dev``/``ino``/``stamp`` is at ``dst``. ``run`` may rename
+    the steps of different directories in parallel (``rename_steps``), so steps after the ones
+    it reports done may be done too: the runner's rollback looks at each on disk."""
 
     def run(
         self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,13 @@ from vegafs.db.models import WriteOp, WriteStep
 APPLYING, COMMITTED, ROLLED_BACK, FAILED = "applying", "committed", "rolled_back", "failed"
 UNDONE = "undone"  # committed, then reversed by an "undo" operation
 INSERT_BATCH = 5000
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+_STEP_COLUMNS = "op_id, seq, src, dst, dev, ino, stamp, kind, backup, digest"
+
+
+def _encode(path: str) -> bytes:
+    """A path as the bytes the file system knows (``os.fsencode``, without its type checks)."""
+    return path.encode(_FS_ENCODING, _FS_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -106,14 +114,16 @@ class Journal:
                  "updated_at": now, "owner": owner(), "job_id": job_id,
                  "beneath": list(beneath) or None},
             ).scalar_one()  # fmt: skip
+            # Straight to the driver: SQLAlchemy's per-row parameter processing cost more than
+            # the inserts themselves (100,000 steps: 3.7 s of 4.7).
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = f"INSERT INTO write_steps ({_STEP_COLUMNS}) VALUES ({', '.join([mark] * 10)})"
             for i in range(0, len(steps), INSERT_BATCH):
-                conn.execute(
-                    insert(WriteStep),
+                conn.exec_driver_sql(
+                    sql,
                     [
-                        {"op_id": op_id, "seq": i + j, "src": os.fsencode(s.src),
-                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino, "stamp": s.stamp,
-                         "kind": s.kind, "digest": s.digest,
-                         "backup": None if s.backup is None else os.fsencode(s.backup)}
+                        (op_id, i + j, _encode(s.src), _encode(s.dst), s.dev, s.ino, s.stamp,
+                         s.kind, None if s.backup is None else _encode(s.backup), s.digest)
                         for j, s in enumerate(steps[i : i + INSERT_BATCH])
                     ],
                 )  # fmt: skip

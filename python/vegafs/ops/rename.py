@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vegafs import engine
 from vegafs.engine.renaming import (
+    Identity,
     OnConflict,
     RenameOptions,
     RenameRow,
@@ -18,7 +19,7 @@ from vegafs.engine.renaming import (
     SortKey,
     check_rename,
     identities,
-    plan_rename,
+    planned_renames,
 )
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from vegafs.journal.store import Journal
 
 BATCH = 1024
+# Steps between two journal writes: enough for a batch to span several directories, whose
+# renames then run in parallel (vegafs_core::apply::rename_all).
+APPLY_BATCH = 8192
 
 
 class RenameParams(BaseModel):
@@ -78,17 +82,17 @@ def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     from vegafs.journal import applying
 
     with applying(ctx.job_id, ctx.cancel) as journal:
-        rows, steps, summary = _plan(params, ctx)
+        rows, steps, summary, found = _plan(params, ctx)
         if not summary.ok or not steps:
             return summary
-        applied = _apply(journal, params, ctx, rows, steps)
+        applied = _apply(journal, params, ctx, rows, steps, found)
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 
 def _plan(
     params: RenameParams, ctx: RunContext
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary]:
-    rows, steps, summary = plan_rename(
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary, list[Identity | None]]:
+    planned = planned_renames(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -96,9 +100,10 @@ def _plan(
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
+    rows = planned[0]
     for i in range(0, len(rows), BATCH):
         ctx.rows(rows[i : i + BATCH])
-    return rows, steps, summary
+    return planned
 
 
 def _apply(
@@ -107,30 +112,29 @@ def _apply(
     ctx: RunContext,
     rows: list[dict[str, Any]],
     steps: list[tuple[str, str, int]],
+    found: list[Identity | None],
 ) -> "Applied":
-    """Journals and applies the plan: beneath the job's roots for a job."""
+    """Journals and applies the plan: beneath the job's roots for a job. Each step's entry is
+    recorded as the walk saw it; a target set aside (``overwrite``) is looked at now."""
     from vegafs.journal.runner import apply
     from vegafs.journal.store import Step
 
     beneath = [str(p) for p in ctx.beneath]
-    sources = sorted({row for _, _, row in steps})
-    found = identities([rows[r]["from"] for r in sources], beneath=beneath)
-    ids = dict(zip(sources, found, strict=True))
+    aside = sorted({row for _, _, row in steps if found[row] is None})
+    for row, entry in zip(aside, identities([rows[r]["from"] for r in aside], beneath=beneath),
+                          strict=True):  # fmt: skip
+        found[row] = entry
     cwd = f"{Path.cwd()}/"
     journal_steps = []
     for src, dst, row in by_directory(steps):
-        entry = ids[row]
+        entry = found[row]
         if entry is None:
             raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
-        # Absolute: recovery may run from another directory.
-        journal_steps.append(Step(absolute(cwd, src), absolute(cwd, dst), *entry))
+        # Absolute, as they are (no ``..`` resolved): recovery may run from another directory.
+        journal_steps.append(Step(src if src[:1] == "/" else cwd + src,
+                                  dst if dst[:1] == "/" else cwd + dst, *entry))  # fmt: skip
     return apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel,
-                 job_id=ctx.job_id, beneath=beneath)  # fmt: skip
-
-
-def absolute(cwd: str, path: str) -> str:
-    """``path`` made absolute as it is (no ``..`` resolved; ``cwd`` ends with a slash)."""
-    return path if path.startswith("/") else cwd + path
+                 job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH)  # fmt: skip
 
 
 def by_directory(steps: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
