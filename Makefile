@@ -54,7 +54,15 @@ stubtest: build ## Check python/vegafs/_native.pyi against the built module
 
 pytest: build services ## Python tests (CLI, API) on real trees and real servers
 	scripts/ensure-packages.sh strace util-linux b3sum xxhash ripgrep
+	scripts/ensure-compose.sh
 	set -a && . ./.services.env && set +a && $(BIN)/pytest
+
+.PHONY: deploy-check
+deploy-check: build ## Validate deploy/: hadolint (Dockerfile), docker-compose config, kubernetes-validate --strict
+	scripts/ensure-compose.sh
+	$(BIN)/hadolint --config deploy/hadolint.yaml deploy/Dockerfile
+	cd deploy && ../.venv-compose/bin/docker-compose -f compose.yaml config --quiet
+	$(BIN)/kubernetes-validate --strict --quiet -k 1.30.0 $(filter-out %kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 services: ## Start PostgreSQL and Redis on loopback (installed when missing); URLs in .services.env
 	scripts/services.sh > .services.env
