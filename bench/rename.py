@@ -7,7 +7,8 @@ The tree: N empty files `fNNNNNN.a` in 100 directories (generated if missing). E
 renames every `*.a` to `*.b` (VegaFS: `-m '\\.a$' --to '{stem}.b' --apply`; perl: `s/\\.a$/.b/`);
 between two runs the tree is put back by os.rename, untimed, and checked. Also timed: the
 VegaFS plan alone (no `--apply`), so that the cost of applying (journal, renames, fsyncs) shows
-apart. Prints medians, renames per second and the ratio VegaFS / perl rename against the goal of
+apart, and the journal alone (its writes for as many steps, no renames). Prints medians,
+renames per second and the ratio VegaFS / perl rename against the goal of
 issue 10 (<= 1.0). Exits 0 with a report whatever the goal says; 2 when a tool is missing or a
 run leaves the tree other than expected.
 
@@ -85,6 +86,35 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
+JOURNAL_COST = """
+import sys, time
+from vegafs.journal import open_journal
+from vegafs.journal.store import COMMITTED, Step
+files, batch = int(sys.argv[1]), int(sys.argv[2])
+steps = [Step(f"/t/d{i % 100:03}/f{i:06}.a", f"/t/d{i % 100:03}/f{i:06}.b", 2049, i, 10**18 + i)
+         for i in range(files)]
+journal = open_journal()
+started = time.perf_counter()
+op = journal.begin("rename", {}, steps)
+for done in range(batch, files, batch):
+    journal.advance(op, done)
+journal.finish(op, COMMITTED, steps_done=files)
+print(time.perf_counter() - started)
+"""
+
+
+def journal_cost(files: int, env: dict[str, str]) -> float:
+    """Seconds the journal alone takes for ``files`` rename steps in the same SQLite set-up as
+    the timed runs: the plan written (one transaction), the progress of each batch, the end."""
+    from vegafs.ops.rename import APPLY_BATCH
+
+    cmd = [sys.executable, "-c", JOURNAL_COST, str(files), str(APPLY_BATCH)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"journal cost: {done.stderr[-2000:]}")
+    return float(done.stdout)
+
+
 def main() -> None:
     args = parse_args()
     tree = (args.tree or BENCH_DIR / ".trees" / f"rename-{args.files}f").resolve()
@@ -115,6 +145,7 @@ def main() -> None:
                     if state(tree) != expected(args.files, "b"):
                         sys.exit(f"{name}: the tree is not every file renamed")
                     put_back(tree, args.files)
+        journal_s = journal_cost(args.files, env)
     finally:
         shutil.rmtree(data, ignore_errors=True)
     median = {name: statistics.median(t) for name, t in times.items()}
@@ -126,6 +157,8 @@ def main() -> None:
         print(f"{name:28}{median[name]:10.3f}{min(times[name]):9.3f}{rate}")
     apply_cost = median["vegafs rename --apply"] - median["vegafs rename (plan only)"]
     print(f"applying (journal, renames, fsyncs): {apply_cost:.3f} s")
+    print(f"of which the journal alone: {journal_s:.3f} s "
+          f"({journal_s / args.files * 1e6:.1f} us per rename)")  # fmt: skip
     ratio = median["vegafs rename --apply"] / median["find -exec rename"]
     verdict = "PASS" if ratio <= GOAL else "FAIL"
     print(f"{verdict}: vegafs rename --apply / find -exec rename = {ratio:.2f} (goal <= {GOAL})")

@@ -237,29 +237,28 @@ pub fn roll_back(places: &Places, steps: &[DoneStep]) -> RolledBack {
     out
 }
 
-/// fsyncs the directories that hold these paths (each once), so that renames in them survive a
-/// power loss once this returns; one that is not there any more is passed over.
+/// fsyncs the directories that hold these paths (each once, in parallel), so that renames in
+/// them survive a power loss once this returns; one that is not there any more is passed over.
 pub fn sync_parents(places: &Places, paths: &[PathBuf]) -> io::Result<()> {
     let dirs: BTreeSet<&Path> = paths.iter().map(|p| p.parent().unwrap_or(Path::new(""))).collect();
-    for dir in dirs {
-        let entry = dir.join("x"); // the directory is the parent of any name in it
-        let fd = match places.parent(&entry, OFlags::RDONLY) {
-            Ok((fd, _)) => fd,
-            // Removed (a rollback took away a directory a move had made): its removal is synced
-            // with its own directory, which is in the list too.
-            Err(e)
-                if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e),
-        };
-        rustix::fs::fsync(&fd).map_err(|e| {
-            let e = io::Error::from(e);
-            io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
-        })?;
-    }
-    Ok(())
+    dirs.into_par_iter().try_for_each(|dir| sync_dir(places, dir))
+}
+
+fn sync_dir(places: &Places, dir: &Path) -> io::Result<()> {
+    let entry = dir.join("x"); // the directory is the parent of any name in it
+    let fd = match places.parent(&entry, OFlags::RDONLY) {
+        Ok((fd, _)) => fd,
+        // Removed (a rollback took away a directory a move had made): its removal is synced
+        // with its own directory, which is in the list too.
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    rustix::fs::fsync(&fd).map_err(|e| {
+        let e = io::Error::from(e);
+        io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
+    })
 }
 
 /// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none

@@ -23,7 +23,6 @@ cannot be undone.
 
 import os
 from dataclasses import dataclass, field
-from dataclasses import replace as with_fields
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +208,7 @@ def apply_undo(
         from vegafs.journal.kinds import RewriteSource, rewriting
 
         store = new_store()
-        steps = [with_fields(s, backup=str(store / str(n))) for n, s in enumerate(plan.steps)]
+        steps = [s._replace(backup=str(store / str(n))) for n, s in enumerate(plan.steps)]
         with rewriting(RewriteSource(None, plan.sizes, plan.sources)):
             applied = apply(journal, "undo", {"undo_of": plan.op_id}, steps, cancel)
         journal.set_state(plan.op_id, UNDONE)
