@@ -6,7 +6,8 @@
 //! BLAKE3 digest, or a symlink's text), and only once the copy's directory is fsynced. Its
 //! reverse, [`restore_moved`], copies the target back where the source is gone.
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{unlinkat, AtFlags, OFlags};
 
@@ -14,24 +15,42 @@ use crate::apply::{identity, sync_parents, Renamed};
 use crate::control::CancelToken;
 use crate::copy_file::{copy_all, is_ours, CopyStep};
 use crate::places::Places;
-use std::io;
 
 /// Removes each step's source (`from`) once its copy (`to`) is verified and durable, in order,
 /// until one fails or `cancel` is set. A source changed since the plan, or a copy that is not
-/// the source's, stops it with an error and nothing removed.
+/// the source's, stops it with an error and that source kept. The copies verified are fsynced
+/// (their directories, once each) before the first source goes.
 pub fn remove_moved(places: &Places, steps: &[CopyStep], cancel: &CancelToken) -> Renamed {
-    for (i, step) in steps.iter().enumerate() {
+    let mut verified = 0;
+    let mut error = None;
+    for step in steps {
         if cancel.is_cancelled() {
-            return Renamed { done: i, error: None };
+            break;
         }
-        if let Err(e) = remove_one(places, step) {
+        if let Err(e) = verify(places, step) {
+            error = Some(e);
+            break;
+        }
+        verified += 1;
+    }
+    let copies: Vec<PathBuf> = steps[..verified].iter().map(|s| s.to.clone()).collect();
+    if let Err(e) = sync_parents(places, &copies) {
+        return Renamed { done: 0, error: Some(e) };
+    }
+    for (i, step) in steps[..verified].iter().enumerate() {
+        let removed = places.parent(&step.from, OFlags::PATH).and_then(|(dir, name)| {
+            unlinkat(&dir, &name, AtFlags::empty()).map_err(io::Error::from)
+        });
+        if let Err(e) = removed {
+            let e = io::Error::new(e.kind(), format!("{}: {e}", step.from.display()));
             return Renamed { done: i, error: Some(e) };
         }
     }
-    Renamed { done: steps.len(), error: None }
+    Renamed { done: verified, error }
 }
 
-fn remove_one(places: &Places, step: &CopyStep) -> io::Result<()> {
+/// The source still the entry planned, and the target its copy.
+fn verify(places: &Places, step: &CopyStep) -> io::Result<()> {
     let changed = |path: &Path, why: &str| io::Error::other(format!("{}: {why}", path.display()));
     if identity(places, &step.from)? != Some(step.identity) {
         return Err(changed(&step.from, "changed since the plan was made (the source is kept)"));
@@ -39,11 +58,7 @@ fn remove_one(places: &Places, step: &CopyStep) -> io::Result<()> {
     if is_ours(step)? != Some(true) {
         return Err(changed(&step.to, "is not a verified copy of the source (the source is kept)"));
     }
-    sync_parents(places, std::slice::from_ref(&step.to))?;
-    let (dir, name) = places.parent(&step.from, OFlags::PATH)?;
-    unlinkat(&dir, &name, AtFlags::empty()).map_err(|e| {
-        io::Error::new(io::Error::from(e).kind(), format!("{}: {e}", step.from.display()))
-    })
+    Ok(())
 }
 
 /// Reverses `steps`, last first: where a source is gone and its copy is there, the copy is

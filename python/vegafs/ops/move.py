@@ -90,15 +90,35 @@ def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePl
     journal_steps = [Step(d, d, 0, 0, 0, kind="mkdir") for d in dirs]
     sums = _digests(rows, plan.across)
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    # Consecutive moves across file systems: their copies together (copied in parallel), then
+    # their sources removed; a move onto a source of the group, or from a target of it, starts a
+    # new group.
+    group: list[list[Step]] = []
+    leaving: set[str] = set()
+    arriving: set[str] = set()
+
+    def close_group() -> None:
+        journal_steps.extend(pair[0] for pair in group)
+        journal_steps.extend(pair[1] for pair in group)
+        group.clear()
+        leaving.clear()
+        arriving.clear()
+
     for n, (src, dst, row) in enumerate(plan.steps):
         entry = ids[row]
         if entry is None:
             raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
         a, b = absolute(cwd, src), absolute(cwd, dst)
         if row in plan.across and dst == rows[row]["to"]:  # not a hop to a temporary name
-            journal_steps += move_across(a, b, entry, sums.get(row), f"{tag}-{n}")
+            if b in leaving or a in arriving:
+                close_group()
+            group.append(move_across(a, b, entry, sums.get(row), f"{tag}-{n}"))
+            leaving.add(a)
+            arriving.add(b)
         else:
+            close_group()
             journal_steps.append(Step(a, b, *entry))
+    close_group()
     return apply(journal, "move", params.model_dump(mode="json"), journal_steps, ctx.cancel,
                  job_id=ctx.job_id, beneath=beneath)  # fmt: skip
 
