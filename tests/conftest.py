@@ -308,3 +308,21 @@ def stack(backend: Backend, tmp_path: Path, service_root: Path) -> Iterator[Stac
         yield s.start()
     finally:
         s.stop()
+
+
+@pytest.fixture
+def other_fs(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs (we are root): another file system than tmp_path's; skipped where it cannot be
+    mounted, but not under CI."""
+    mount = tmp_path / "other"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        if REQUIRE_ALL:
+            pytest.fail(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)

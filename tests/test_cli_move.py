@@ -1,6 +1,6 @@
 """`vegafs move` (planning): template paths below a destination, the directories to create,
 bad paths refused with their reason, targets through files, nothing on disk changed; the same
-plan as a job."""
+plan as a job, and applied as one."""
 
 import calendar
 import json
@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Vegafs
 from stack import Stack
-from test_cli_jobs import ok, refused, run
+from test_cli_jobs import ok, run
 from test_cli_rename import snapshot
 from vegafs.engine.moving import MoveOptions, plan_move
 
@@ -93,7 +93,7 @@ def test_bad_paths_are_refused_with_their_reason(tmp_path: Path) -> None:
     refused = {}
     for name, template in templates.items():
         options = MoveOptions(pattern=f"^{name}$", template=template)
-        rows, steps, mkdirs, summary = plan_move(root, options)
+        rows, steps, mkdirs, summary, _across = plan_move(root, options)
         assert (summary.ok, summary.refused, steps, mkdirs) == (False, 1, [], [])
         refused[name] = rows[0]["reason"]
     assert refused == {
@@ -138,19 +138,21 @@ def test_conflicts_chains_and_a_directory_into_itself(vegafs: Vegafs, tmp_path: 
     assert (code, lines) == (0, ["r/x -> r/d/z-1"]), err
 
 
-def test_another_file_system_is_refused_for_now(tmp_path: Path) -> None:
-    other = Path("/dev/shm")
-    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
-        pytest.skip("no second file system to move to")
+def test_another_file_system_takes_files_not_directories(tmp_path: Path, other_fs: Path) -> None:
     root = tmp_path / "r"
-    root.mkdir()
+    (root / "d").mkdir(parents=True)
     (root / "a").write_text("a")
-    options = MoveOptions(template="{name}", dest=str(other))
-    rows, steps, _mkdirs, summary = plan_move(root, options)
-    assert (summary.ok, steps) == (False, [])
-    assert rows[0]["reason"] == (
-        "another file system (EXDEV): move across file systems comes with copy"
-    )
+    options = MoveOptions(template="{name}", dest=str(other_fs))
+    rows, steps, _mkdirs, summary, _across = plan_move(root, options)
+    assert (summary.ok, summary.across, steps) == (False, 1, [])
+    assert {r["from"]: r["reason"] for r in rows} == {
+        f"{root}/a": None,
+        f"{root}/d": "another file system (EXDEV): only files and symlinks are moved across "
+        "file systems (move a directory's files)",
+    }
+    plan = plan_move(root, MoveOptions(pattern="^a$", template="{name}", dest=str(other_fs)))
+    assert (plan.summary.ok, plan.steps) == (True, [(f"{root}/a", f"{other_fs}/a", 0)])
+    assert plan.across == {0}
 
 
 def test_json_rows_and_the_engine(vegafs: Vegafs, photos: Path) -> None:
@@ -174,5 +176,6 @@ def test_a_move_plan_as_a_job(stack: Stack, service_root: Path) -> None:
         str(service_root / "text"),
         str(service_root / "text" / "one.txt"),
     ]
-    applying = refused(run(stack, *args, "--apply", "--submit"))
-    assert "invalid params.apply: applying a move as a job comes with the next step" in applying
+    applied = run(stack, *args, "--apply", "--submit", "--wait")
+    assert applied.returncode == 0, applied.stderr
+    assert list(service_root.rglob("one.txt")) == [service_root / "text" / "one.txt"]

@@ -33,10 +33,13 @@ __all__ = [
     "content_digests",
     "copies_done",
     "copy_steps",
+    "dir_states",
     "find_dupes",
     "hash_files",
     "identities",
     "list_entries",
+    "make_dirs",
+    "moved_done",
     "pipeline",
     "plan_copy",
     "plan_move",
@@ -45,9 +48,12 @@ __all__ = [
     "plan_replace",
     "plan_tree_moves",
     "remove_copies",
+    "remove_empty_dirs",
+    "remove_moved",
     "rename_steps",
     "replace_files",
     "restore_files",
+    "restore_moved",
     "roll_back",
     "search",
     "sync_parents",
@@ -418,6 +424,50 @@ def identities(
 ) -> list[tuple[int, int, int] | None]:
     """(device, inode, stamp) of each path's entry, None where there is none."""
 
+def make_dirs(
+    paths: list[str],
+    cancel: CancelToken | None = None,
+    *,
+    exist_ok: bool = False,
+    beneath: Sequence[str | Path] = ...,
+) -> tuple[int, tuple[int, str] | None]:
+    """Creates the directories in order: (done, (errno, message) | None). ``exist_ok``: a
+    directory already there counts as made. ``beneath``: as for ``rename_steps``."""
+
+def remove_empty_dirs(
+    paths: list[str], cancel: CancelToken | None = None, *, beneath: Sequence[str | Path] = ...
+) -> tuple[int, tuple[int, str] | None]:
+    """Removes each path that is an empty directory, in order; others are left:
+    (done, (errno, message) | None)."""
+
+def remove_moved(
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+    cancel: CancelToken | None = None,
+    *,
+    beneath: Sequence[str | Path] = ...,
+) -> tuple[int, tuple[int, str] | None]:
+    """Removes each (from, to, temp, identity, digest) step's source once its copy at ``to``
+    is verified and durable, in order: (done, (errno, message) | None)."""
+
+def restore_moved(
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+    *,
+    beneath: Sequence[str | Path] = ...,
+) -> tuple[int, tuple[int, str] | None]:
+    """Copies each step's target back (through ``temp``) where its source is gone, last
+    first: (done, (errno, message) | None)."""
+
+def moved_done(
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+    *,
+    beneath: Sequence[str | Path] = ...,
+) -> list[bool]:
+    """Whether each step is done: its source gone, its copy there."""
+
+def dir_states(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> list[str]:
+    """What is at each path, no symlink followed: "missing", "empty", "full" (a directory
+    with entries) or "other"."""
+
 @final
 class ReplaceSummary:
     """What a replace plan holds: the fields of ``vegafs.engine.replacing.ReplaceSummary``,
@@ -482,9 +532,10 @@ def plan_move(
     temp_tag: str,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], RenameSummary]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], RenameSummary, list[int]]:
     """The plan of moving entries to template paths below ``dest`` (None: each one's root):
-    rows, steps, the directories to create (parents first), summary; changes nothing."""
+    rows, steps, the directories to create (parents first), summary, and the rows whose
+    target is on another file system (copied, then removed); changes nothing."""
 
 def plan_tree_moves(
     moves: list[tuple[str, str]], on_conflict: str, temp_tag: str

@@ -20,7 +20,7 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{linkat, renameat_with, statat, unlinkat, AtFlags, FileType, OFlags, RenameFlags};
 
 use crate::control::CancelToken;
-use crate::places::Places;
+use crate::places::{is_refused, Places};
 
 /// Renames `from` to `to`, never replacing an existing `to`; both named in the directories
 /// `places` opens.
@@ -249,8 +249,12 @@ fn sync_dir(places: &Places, dir: &Path) -> io::Result<()> {
     let fd = match places.parent(&entry, OFlags::RDONLY) {
         Ok((fd, _)) => fd,
         // Removed (a rollback took away a directory a move had made): its removal is synced
-        // with its own directory, which is in the list too.
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        // with its own directory, which is in the list too. Refused (beneath the roots):
+        // nothing was changed in it.
+        Err(e)
+            if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+                || is_refused(&e) =>
+        {
             return Ok(())
         }
         Err(e) => return Err(e),
@@ -267,7 +271,11 @@ pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
     let (dir, name) = match places.parent(path, OFlags::PATH) {
         Ok(found) => found,
         // Not a directory: something on the path is a file now, so the entry is not there.
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        // Refused (beneath the roots): none of the operation's entries can be there.
+        Err(e)
+            if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+                || is_refused(&e) =>
+        {
             return Ok(None)
         }
         Err(e) => return Err(e),

@@ -15,7 +15,9 @@
 //!   as rows or as ready lines of text.
 //! - [`pipeline`]: every selected file through a sequence of steps (match, hash, validate),
 //!   one walk.
+//! - [`across`]: moves across file systems: a copy, then the source removed once verified.
 //! - [`apply`]: a plan's renames, never replacing a target; directories fsynced.
+//! - [`dirs`]: the directories a plan creates and removes, beneath a job's roots.
 //! - [`plan`]: plans of the writing operations: checks, refusals with reasons, a safe order.
 //! - [`rename`]: the plan of renaming selected entries in place by a template.
 //! - [`moving`]: the plan of moving selected entries to paths a template gives, below a
@@ -34,11 +36,13 @@
 //! - [`kinds`]: the extension -> kind table.
 //! - [`verify`]: the files a checksum manifest lists, checked against their digests, streamed.
 
+pub mod across;
 pub mod analyze;
 pub mod apply;
 pub mod control;
 pub mod copy;
 pub mod copy_file;
+pub mod dirs;
 pub mod dupes;
 pub mod error;
 pub mod hash;

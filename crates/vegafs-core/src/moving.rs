@@ -93,12 +93,13 @@ pub fn check_relative(path: &[u8]) -> Option<String> {
     None
 }
 
-/// The on-conflict policy by its name (`fail`, `skip`, `suffix`).
+/// The on-conflict policy by its name (`fail`, `skip`, `suffix`, `overwrite`).
 pub fn on_conflict(name: &str) -> Option<OnConflict> {
     match name {
         "fail" => Some(OnConflict::Fail),
         "skip" => Some(OnConflict::Skip),
         "suffix" => Some(OnConflict::Suffix),
+        "overwrite" => Some(OnConflict::Overwrite),
         _ => None,
     }
 }

@@ -57,7 +57,10 @@ impl Places {
         }
         let plain = plain(path);
         let refused = |why: &str| {
-            io::Error::new(io::ErrorKind::PermissionDenied, format!("{} {why}", path.display()))
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                Refused(format!("{} {why}", path.display())),
+            )
         };
         let Some((root, rel)) = self
             .allowed
@@ -84,6 +87,25 @@ impl Places {
         })?;
         Ok((fd, name.to_os_string()))
     }
+}
+
+/// The error [`Places::parent`] gives for a path a job may not change (outside the roots, or
+/// reached through a symlink): nothing was ever changed through it, so a rollback or a check
+/// of what is done finds nothing of the operation's there ([`is_refused`]).
+#[derive(Debug)]
+pub struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `e` is [`Places::parent`]'s refusal of a path.
+pub fn is_refused(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Refused>())
 }
 
 /// `path`'s directory (`.` for a bare name) and last name.
@@ -129,6 +151,7 @@ mod tests {
         for bad in [out.join("x"), root.join("link/x"), root.join("../out/x"), root.clone()] {
             let e = places.parent(&bad, OFlags::PATH).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{bad:?}: {e}");
+            assert!(is_refused(&e));
         }
         let anywhere = Places::anywhere();
         assert_eq!(anywhere.parent(&root.join("link/x"), OFlags::PATH).unwrap().1, "x");

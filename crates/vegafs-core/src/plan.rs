@@ -64,7 +64,8 @@ pub enum Refusal {
     /// A move's target path is not acceptable (an empty, `.` or `..` component, absolute...):
     /// the reason says which.
     BadPath(String),
-    /// The target is on another file system than the entry.
+    /// The target is on another file system than the entry, and the entry is not a file or a
+    /// symlink (those are copied, then removed).
     CrossDevice,
     /// A directory of the target's path exists and is not a directory.
     NotADirectory(PathBuf),
@@ -93,7 +94,9 @@ impl Refusal {
             Refusal::Unreadable(e) => e.clone(),
             Refusal::BadPath(why) => why.clone(),
             Refusal::CrossDevice => {
-                "another file system (EXDEV): move across file systems comes with copy".into()
+                "another file system (EXDEV): only files and symlinks are moved \
+                 across file systems (move a directory's files)"
+                    .into()
             }
             Refusal::NotADirectory(p) => format!("{} exists and is not a directory", p.display()),
             Refusal::MovesToo(p) => {
@@ -149,6 +152,9 @@ pub struct Plan {
     pub ok: bool,
     /// Directories to create before the moves (moves across directories), parents first.
     pub mkdirs: Vec<PathBuf>,
+    /// The rows (files and symlinks) whose target is on another file system: each is copied,
+    /// then its source removed ([`across`](crate::across)), instead of renamed.
+    pub across: Vec<usize>,
 }
 
 impl Plan {
@@ -193,7 +199,7 @@ pub fn plan_moves(
     // resolves only existing targets) refuse the plan.
     let ok = !refused || matches!(on_conflict, OnConflict::Skip | OnConflict::Suffix);
     let steps = if ok { order(&rows, temp_tag) } else { Vec::new() };
-    Plan { rows, steps, ok, mkdirs: Vec::new() }
+    Plan { rows, steps, ok, mkdirs: Vec::new(), across: Vec::new() }
 }
 
 /// The checks of one move on its own.

@@ -3,7 +3,8 @@
 //!
 //! - a missing directory on a target's path is created first (the plan's `mkdirs`, parents
 //!   first); one that exists as something else than a directory refuses the move;
-//! - a target on another file system than its entry is refused (EXDEV: that takes a copy);
+//! - a file or symlink whose target is on another file system is marked to be copied, then
+//!   removed (the plan's `across`); any other entry there is refused (EXDEV);
 //! - a target below a directory that another move moves is refused, unless the entry is in that
 //!   directory too (then it moves first, while the path holds: `a/f -> a/g/f, a -> b`);
 //! - a target that another move needs as a new directory is refused.
@@ -44,10 +45,15 @@ pub fn plan_tree_moves(
             PlanRow { from, to, action }
         })
         .collect();
-    for row in rows.iter_mut().filter(|r| r.action == Action::Move) {
-        let refusal = check_alone(&row.from, &row.to).or_else(|| check_path(&row.from, &row.to));
-        if let Some(refusal) = refusal {
-            row.action = Action::Refused(refusal);
+    let mut across = vec![false; rows.len()];
+    for (i, row) in rows.iter_mut().enumerate().filter(|(_, r)| r.action == Action::Move) {
+        let checked = match check_alone(&row.from, &row.to) {
+            Some(refusal) => Err(refusal),
+            None => check_path(&row.from, &row.to),
+        };
+        match checked {
+            Ok(crosses) => across[i] = crosses,
+            Err(refusal) => row.action = Action::Refused(refusal),
         }
     }
     loop {
@@ -59,7 +65,9 @@ pub fn plan_tree_moves(
         }
     }
     let refused = rows.iter().any(|r| matches!(r.action, Action::Refused(_)));
-    let mut ok = !refused || on_conflict != OnConflict::Fail;
+    // Skip and Suffix leave the refused entries where they are; Fail and Overwrite (which
+    // resolves only existing targets) refuse the plan.
+    let mut ok = !refused || matches!(on_conflict, OnConflict::Skip | OnConflict::Suffix);
     let mut steps = Vec::new();
     let mut mkdirs = Vec::new();
     if ok {
@@ -76,32 +84,34 @@ pub fn plan_tree_moves(
             }
         }
     }
-    Plan { rows, steps, ok, mkdirs }
+    // Rows added since (targets set aside) stay in their directory.
+    let across = (0..across.len()).filter(|&i| across[i] && rows[i].action == Action::Move);
+    Plan { across: across.collect(), rows, steps, ok, mkdirs }
 }
 
-/// The checks of a target's directories: the nearest one that exists must be a directory on
-/// the entry's file system.
-fn check_path(from: &Path, to: &Path) -> Option<Refusal> {
-    let source = match fs::symlink_metadata(from) {
-        Ok(m) => m,
-        Err(e) => return Some(Refusal::Unreadable(e.to_string())),
-    };
+/// The checks of a target's directories: the nearest one that exists must be a directory, on
+/// the entry's file system unless the entry is a file or a symlink. Whether the target is on
+/// another file system.
+fn check_path(from: &Path, to: &Path) -> Result<bool, Refusal> {
+    let source = fs::symlink_metadata(from).map_err(|e| Refusal::Unreadable(e.to_string()))?;
+    let copyable = source.is_file() || source.file_type().is_symlink();
     let mut dir = to.parent();
     while let Some(d) = dir {
         let at = if d.as_os_str().is_empty() { Path::new(".") } else { d };
         match fs::metadata(at) {
             Ok(m) if m.is_dir() => {
-                return (m.dev() != source.dev()).then_some(Refusal::CrossDevice);
+                let crosses = m.dev() != source.dev();
+                return if crosses && !copyable { Err(Refusal::CrossDevice) } else { Ok(crosses) };
             }
-            Ok(_) => return Some(Refusal::NotADirectory(at.to_path_buf())),
+            Ok(_) => return Err(Refusal::NotADirectory(at.to_path_buf())),
             // Missing (created by the plan), or below a file: the loop goes up to it.
             Err(e)
                 if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {}
-            Err(e) => return Some(Refusal::Unreadable(format!("{}: {e}", at.display()))),
+            Err(e) => return Err(Refusal::Unreadable(format!("{}: {e}", at.display()))),
         }
         dir = d.parent();
     }
-    None
+    Ok(false)
 }
 
 /// The directories of `to`'s path that do not exist, deepest first.

@@ -55,9 +55,9 @@ impl CopyArg {
 type OsErrorTuple = (i32, String);
 
 /// A step as Python gives it: `(from, to, temp, identity, digest)`.
-type StepArg = (PathBuf, PathBuf, PathBuf, Identity, Option<Vec<u8>>);
+pub(crate) type StepArg = (PathBuf, PathBuf, PathBuf, Identity, Option<Vec<u8>>);
 
-fn steps_of(steps: Vec<StepArg>) -> PyResult<Vec<CopyStep>> {
+pub(crate) fn steps_of(steps: Vec<StepArg>) -> PyResult<Vec<CopyStep>> {
     steps
         .into_iter()
         .map(|(from, to, temp, identity, digest)| {

@@ -1,10 +1,12 @@
 //! `vegafs._native`: the Python face of vegafs-core. Converts arguments and results, maps errors,
 //! and runs every long call without the interpreter lock (see `detach`). No logic of its own.
 
+mod across;
 mod analyze;
 mod control;
 mod copy;
 mod detach;
+mod dirs;
 mod dupes;
 mod errors;
 mod hash;
@@ -50,6 +52,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
     m.add_function(wrap_pyfunction!(rename::plan_moves, m)?)?;
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
+    m.add_function(wrap_pyfunction!(across::remove_moved, m)?)?;
+    m.add_function(wrap_pyfunction!(across::restore_moved, m)?)?;
+    m.add_function(wrap_pyfunction!(across::moved_done, m)?)?;
+    m.add_function(wrap_pyfunction!(dirs::make_dirs, m)?)?;
+    m.add_function(wrap_pyfunction!(dirs::remove_empty_dirs, m)?)?;
+    m.add_function(wrap_pyfunction!(dirs::dir_states, m)?)?;
     m.add_function(wrap_pyfunction!(moving::plan_move, m)?)?;
     m.add_function(wrap_pyfunction!(moving::plan_tree_moves, m)?)?;
     m.add_class::<replace::ReplaceSummary>()?;

@@ -55,13 +55,7 @@ impl RenameArg {
             "path" => SortKey::Path,
             other => return Err(PyValueError::new_err(format!("unknown sort {other:?}"))),
         };
-        let on_conflict = match self.on_conflict.as_str() {
-            "fail" => OnConflict::Fail,
-            "skip" => OnConflict::Skip,
-            "suffix" => OnConflict::Suffix,
-            "overwrite" => OnConflict::Overwrite,
-            other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
-        };
+        let on_conflict = on_conflict(&self.on_conflict)?;
         Ok(RenameOptions {
             pattern: self.pattern,
             template: self.template,
@@ -73,6 +67,12 @@ impl RenameArg {
             max_errors: self.max_errors,
         })
     }
+}
+
+/// The on-conflict policy by its name; ValueError for an unknown one.
+pub(crate) fn on_conflict(name: &str) -> PyResult<OnConflict> {
+    vegafs_core::moving::on_conflict(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown on_conflict {name:?}")))
 }
 
 #[pyfunction]
@@ -104,10 +104,10 @@ pub fn plan_rename<'py>(
 }
 
 /// An OS error as Python sees it: `(errno, message naming the path)`.
-type OsErrorTuple = (i32, String);
+pub(crate) type OsErrorTuple = (i32, String);
 
 /// Where the steps may change names: beneath `beneath` (jobs), anywhere when it is empty.
-fn places(beneath: &[PathBuf]) -> PyResult<Places> {
+pub(crate) fn places(beneath: &[PathBuf]) -> PyResult<Places> {
     Places::beneath(beneath).map_err(PyErr::from)
 }
 
@@ -238,13 +238,7 @@ pub fn plan_moves<'py>(
     temp_tag: &str,
     same_dir: bool,
 ) -> PyResult<(Bound<'py, PyList>, Vec<StepTuple>, bool)> {
-    let on_conflict = match on_conflict {
-        "fail" => OnConflict::Fail,
-        "skip" => OnConflict::Skip,
-        "suffix" => OnConflict::Suffix,
-        "overwrite" => OnConflict::Overwrite,
-        other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
-    };
+    let on_conflict = crate::rename::on_conflict(on_conflict)?;
     let plan = py.detach(|| vegafs_core::plan::plan_moves(moves, on_conflict, temp_tag, same_dir));
     let steps = plan.steps.iter().map(step_tuple).collect();
     Ok((rows(py, &plan)?, steps, plan.ok))

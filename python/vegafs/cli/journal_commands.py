@@ -92,7 +92,7 @@ def _undo_text(row: dict[str, object]) -> str:
 @ops_app.command("forget")
 def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
     """Delete an operation's backups (the files replace kept to roll back and undo, the files
-    rename --on-conflict overwrite set aside), and mark it forgotten: it can no longer be
+    rename and move --on-conflict overwrite set aside), and mark it forgotten: it can no longer be
     undone. Refused (exit 2) for an unknown operation, or one
     still to recover. Backups are kept until this is run (no automatic retention)."""
     from vegafs.journal import open_journal

@@ -32,6 +32,8 @@ class PlanLines(RowLines):
         )
         # Plans that create directories (move) count them.
         mkdirs = f", {s['mkdirs']:,} directories to create" if s.get("mkdirs") else ""
+        if s.get("across"):  # move: entries copied to another file system, then removed
+            mkdirs += f", {s['across']:,} across file systems"
         print(
             f"vegafs: plan: {s['moves']:,} to {self.verb}{mkdirs}, {s['unchanged']:,} unchanged, "
             f"{s['refused']:,} refused{skipped} ({s['steps']:,} steps); {outcome}",

@@ -9,7 +9,7 @@ Rows stay plain dicts, as the core sends them (``MoveRow`` documents their schem
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,9 +37,19 @@ class MoveRow(BaseModel):
 
 
 class MoveSummary(RenameSummary):
-    """What a move plan holds: a rename plan's counts and the directories to create."""
+    """What a move plan holds: a rename plan's counts, the directories to create, and the
+    entries moved to another file system (copied, then their source removed)."""
 
     mkdirs: int
+    across: int = 0
+
+
+class MovePlan(NamedTuple):
+    rows: list[dict[str, Any]]
+    steps: list[tuple[str, str, int]]
+    mkdirs: list[str]
+    summary: MoveSummary
+    across: frozenset[int]  # rows whose target is on another file system: copied, then removed
 
 
 def check_move(options: MoveOptions) -> None:
@@ -59,12 +69,13 @@ def plan_move(
     progress: _native.Progress | None = None,
     cancel: _native.CancelToken | None = None,
     beneath: Sequence[Path] = (),
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], MoveSummary]:
+) -> "MovePlan":
     """The plan's rows (``mkdir`` rows first, then the entries', shaped like ``MoveRow``), its
     steps (``(from, to, row)`` in a safe order, ``row`` the index of the entry's row), the
-    directories to create (parents first) and its summary. Errors: as for ``analyze``."""
+    directories to create (parents first), its summary, and the rows moved across file systems.
+    Errors: as for ``analyze``."""
     selection = as_selection(selection)
-    rows, steps, mkdirs, summary = _native.plan_move(
+    rows, steps, mkdirs, summary, across = _native.plan_move(
         selection.to_native(beneath=beneath),
         _native_options(_rename_part(options), max_errors),
         dest=options.dest,
@@ -76,4 +87,5 @@ def plan_move(
     dirs = [os.fsdecode(d) for d in mkdirs]
     made = [{"from": None, "to": d, "action": "mkdir", "reason": None} for d in dirs]
     steps_ = [(os.fsdecode(a), os.fsdecode(b), len(made) + row) for a, b, row in steps]
-    return [*made, *rows], steps_, dirs, MoveSummary.model_validate({**fields, "mkdirs": len(dirs)})
+    moved = MoveSummary.model_validate({**fields, "mkdirs": len(dirs), "across": len(across)})
+    return MovePlan([*made, *rows], steps_, dirs, moved, frozenset(len(made) + r for r in across))

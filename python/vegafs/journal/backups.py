@@ -86,8 +86,9 @@ _SET_ASIDE = re.compile(r"\.vegafs-.+-old-[0-9]+")
 
 
 def _delete_set_aside(journal: Journal, op_id: int) -> int:
-    """Deletes the files a rename's ``--on-conflict overwrite`` moved aside, each only if it is
-    still there, the same file (device, inode, mtime), as the operation left it."""
+    """Deletes the files a rename's or a move's ``--on-conflict overwrite`` moved aside, each
+    only if it is still there, the same file (device, inode, mtime), as the operation left
+    it."""
     from vegafs import _native
 
     aside = [s for s in journal.steps(op_id)

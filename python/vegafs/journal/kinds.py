@@ -10,7 +10,6 @@ can run twice (after a crash during a rollback) and change nothing the second ti
 says, for recovery, whether each step is complete on disk.
 """
 
-import errno
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -74,28 +73,21 @@ class Mkdir:
     there since planning: the whole operation then rolls back. ``reverse`` removes the directory
     only if it is still a directory and empty (``rmdir`` refuses anything else by itself): a
     file anyone put there stays, and so does the directory. Found done when a directory is
-    there."""
+    there. Each is made or removed by its name in its parent, opened beneath the roots for a
+    job (``_native.make_dirs``)."""
 
     def run(
         self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
-        _anywhere(beneath)
-        for i, step in enumerate(steps):
-            if cancel is not None and cancel.cancelled:
-                return i, None
-            try:
-                Path(step.dst).mkdir()
-            except OSError as e:
-                return i, _os_error(e, step.dst)
-        return len(steps), None
+        return _native.make_dirs([s.dst for s in steps], cancel, beneath=beneath)
 
     def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath)
-        return _remove_empty(steps)
+        _done, error = _native.remove_empty_dirs([s.dst for s in reversed(steps)], beneath=beneath)
+        return error
 
     def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath)
-        return [_is_dir(s.dst) for s in steps]
+        states = _native.dir_states([s.dst for s in steps], beneath=beneath)
+        return [state in ("empty", "full") for state in states]
 
 
 class Rmdir:
@@ -107,63 +99,23 @@ class Rmdir:
     def run(
         self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
-        _anywhere(beneath)
-        for i, step in enumerate(steps):
-            if cancel is not None and cancel.cancelled:
-                return i, None
-            error = _remove_empty([step])
-            if error is not None:
-                return i, error
-        return len(steps), None
+        return _native.remove_empty_dirs([s.dst for s in steps], cancel, beneath=beneath)
 
     def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath)
-        for step in reversed(steps):
-            try:
-                Path(step.dst).mkdir()
-            except FileExistsError:
-                pass
-            except OSError as e:
-                return _os_error(e, step.dst)
-        return None
+        paths = [s.dst for s in reversed(steps)]
+        _done, error = _native.make_dirs(paths, exist_ok=True, beneath=beneath)
+        return error
 
     def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath)
-        return [not (_is_dir(s.dst) and not any(Path(s.dst).iterdir())) for s in steps]
+        states = _native.dir_states([s.dst for s in steps], beneath=beneath)
+        return [state != "empty" for state in states]
 
 
-def _anywhere(beneath: Sequence[str], kind: str = "mkdir and rmdir") -> None:
-    """These steps work by path: operations that have them (move, replace, copy) are not applied as
+def _anywhere(beneath: Sequence[str], kind: str) -> None:
+    """These steps work by path: operations that have them (replace, copy) are not applied as
     jobs yet (their check() refuses it), so they never run beneath roots."""
     if beneath:
         raise NotImplementedError(f"{kind} steps are not confined beneath roots yet")
-
-
-# What rmdir answers for a directory that must stay: not empty, not a directory, not there.
-_LEAVE = {errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.ENOENT}
-
-
-def _remove_empty(steps: Sequence[Step]) -> OsError | None:
-    """Removes each directory of ``steps`` that is empty, last first."""
-    for step in reversed(steps):
-        path = Path(step.dst)
-        if path.is_symlink():
-            continue  # rmdir refuses a symlink anyway; never follow one
-        try:
-            path.rmdir()
-        except OSError as e:
-            if e.errno not in _LEAVE:
-                return _os_error(e, step.dst)
-    return None
-
-
-def _is_dir(path: str) -> bool:
-    p = Path(path)
-    return p.is_dir() and not p.is_symlink()
-
-
-def _os_error(e: OSError, path: str) -> OsError:
-    return (e.errno or 0, f"{path}: {e.strerror or e}")
 
 
 class Replace:
@@ -296,6 +248,41 @@ class Uncopy:
         return [not os.path.lexists(s.dst) for s in steps]
 
 
+class UnlinkMoved:
+    """The second step of a move across file systems (the first is a ``copy`` of ``src`` to
+    ``dst``): ``src`` removed, only if it is still the entry planned (``dev``/``ino``/``stamp``)
+    and ``dst`` is verified to be its copy (``digest``, or a symlink's text), and once ``dst``'s
+    directory is fsynced. Reversed where ``src`` is gone and ``dst`` there by copying ``dst``
+    back through the temporary name ``backup`` in ``src``'s directory (the ``copy`` step's
+    reverse then removes ``dst``); found done when ``src`` is gone and ``dst`` there."""
+
+    def run(
+        self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
+    ) -> tuple[int, OsError | None]:
+        return _native.remove_moved(_copy_args(steps), cancel, beneath=beneath)
+
+    def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
+        _done, error = _native.restore_moved(_copy_args(steps), beneath=beneath)
+        return error
+
+    def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
+        return _native.moved_done(_copy_args(steps), beneath=beneath)
+
+
+def move_across(
+    src: str, dst: str, entry: tuple[int, int, int], digest: bytes | None, tag: str
+) -> list[Step]:
+    """A move of ``src`` to ``dst`` on another file system: a copy (through a temporary name
+    beside ``dst``, verified against ``digest``), then the source removed (its way back: a
+    temporary name beside ``src``)."""
+    temp = f".vegafs-{tag}"
+    return [
+        Step(src, dst, *entry, kind="copy", backup=str(Path(dst).with_name(temp)), digest=digest),
+        Step(src, dst, *entry, kind="unlink_moved", backup=str(Path(src).with_name(temp)),
+             digest=digest),
+    ]  # fmt: skip
+
+
 KINDS: dict[str, StepKind] = {
     "rename": Rename(),
     "mkdir": Mkdir(),
@@ -306,6 +293,8 @@ KINDS: dict[str, StepKind] = {
     "copy_mkdir": Mkdir(),
     "uncopy": Uncopy(),
     "copy_rmdir": Rmdir(),
+    # A move across file systems: a "copy", then this.
+    "unlink_moved": UnlinkMoved(),
 }
 
 

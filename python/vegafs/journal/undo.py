@@ -22,12 +22,14 @@ cannot be undone.
 """
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vegafs import _native
 from vegafs.errors import VegaFSError
+from vegafs.journal.kinds import move_across
 from vegafs.journal.runner import Applied, apply
 from vegafs.journal.store import COMMITTED, UNDONE, Journal, Step
 
@@ -68,7 +70,7 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
         return _plan_copy_undo(op_id, journaled)
     if any(step.kind == "replace" for step in journaled):
         return _plan_restores(journal, op_id)
-    if any(step.kind == "mkdir" for step in journaled):
+    if any(step.kind in ("mkdir", "unlink_moved") for step in journaled):
         return _plan_backwards(op_id, journaled)
     # Each entry: where the operation found it (its first step's source) and where it left it
     # (its last step's target).
@@ -100,26 +102,33 @@ def plan_undo(journal: Journal, op_id: int) -> UndoPlan:
 
 
 def _plan_backwards(op_id: int, journaled: list[Step]) -> UndoPlan:
-    """The undo of an operation that created directories: its rename steps backwards, less
-    those of the entries refused, then its directories removed if empty, last created first."""
-    renames = [s for s in journaled if s.kind == "rename"]
+    """The undo of an operation that created directories or moved entries across file systems:
+    its rename steps backwards (a move across file systems by the same two steps the other way),
+    less those of the entries refused, then its directories removed if empty, last created
+    first."""
+    # An entry moved across file systems: its "unlink_moved" step names its move (the "copy"
+    # before it, the same).
+    moves = [s for s in journaled if s.kind in ("rename", "unlink_moved")]
     created = [s.dst for s in journaled if s.kind == "mkdir"]
     first: dict[tuple[int, int, int], str] = {}
-    last: dict[tuple[int, int, int], str] = {}
-    for step in renames:
+    last: dict[tuple[int, int, int], Step] = {}
+    for step in moves:
         first.setdefault(step.identity, step.src)
-        last[step.identity] = step.dst
+        last[step.identity] = step
     keys = list(first)
+    now = dict(zip(keys, _native.identities([last[k].dst for k in keys]), strict=True))
     refused: dict[tuple[int, int, int], str] = {}
-    for key, found in zip(keys, _native.identities([last[k] for k in keys]), strict=True):
-        if found != key:
+    for key in keys:
+        found, step = now[key], last[key]
+        ours = _still_copied(step) if step.kind == "unlink_moved" else found == key
+        if not ours:
             why = "not there any more" if found is None else "another entry is there now"
             refused[key] = f"changed since the operation: {why}"
     # An entry whose old place is taken by something that stays (a refused entry, or anything
     # the operation did not move away) stays too; that may keep another one's place: again.
     while True:
-        staying = {last[k] for k in refused}
-        leaving = {last[k] for k in keys if k not in refused}
+        staying = {last[k].dst for k in refused}
+        leaving = {last[k].dst for k in keys if k not in refused}
         taken = {
             k: "its old place is taken: " + first[k]
             for k in keys
@@ -130,13 +139,36 @@ def _plan_backwards(op_id: int, journaled: list[Step]) -> UndoPlan:
             break
         refused.update(taken)
     rows = [
-        {"from": last[k], "to": first[k], "action": "refused" if k in refused else "move",
+        {"from": last[k].dst, "to": first[k], "action": "refused" if k in refused else "move",
          "reason": refused.get(k)}
         for k in keys
     ]  # fmt: skip
-    back = [Step(s.dst, s.src, *s.identity) for s in reversed(renames) if s.identity not in refused]
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    back: list[Step] = []
+    for n, s in enumerate(reversed(moves)):
+        if s.identity in refused:
+            continue
+        if s.kind == "rename":
+            back.append(Step(s.dst, s.src, *s.identity))
+        else:  # back across file systems: the copy is the entry now
+            copy = now[s.identity]
+            assert copy is not None
+            back += move_across(s.dst, s.src, copy, s.digest, f"{tag}-{n}")
     gone = [Step(d, d, 0, 0, 0, kind="rmdir") for d in reversed(created)]
     return UndoPlan(op_id, rows, back + gone, tuple(reversed(created)))
+
+
+def _still_copied(step: Step) -> bool:
+    """Whether the copy a move across file systems left at ``step.dst`` is still there as it
+    left it: a file with the source's mtime and content (digest), or a symlink with its mtime."""
+    try:
+        st = os.lstat(step.dst)
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        return st.st_mtime_ns == step.stamp
+    [ours] = _native.copies_done([(step.src, step.dst, "", step.identity, step.digest)])
+    return ours
 
 
 def _plan_restores(journal: Journal, op_id: int) -> UndoPlan:

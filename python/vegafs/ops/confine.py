@@ -25,6 +25,7 @@ __all__ = [
     "PathNotAllowed",
     "PathPermissionDenied",
     "confine",
+    "confine_new",
     "confine_selection",
     "inside",
 ]
@@ -72,6 +73,16 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
     if not any(inside(real, root) for root in roots):  # changed since step 2
         raise refused
     return real
+
+
+def confine_new(path: str | Path, roots: Sequence[Path]) -> Path:
+    """As ``confine``, for a directory a writing operation may create: its nearest existing
+    directory is confined, the missing names kept."""
+    near, missing = Path(os.path.normpath(path)), []
+    while not os.path.lexists(near) and near != near.parent:
+        missing.append(near.name)
+        near = near.parent
+    return confine(near, roots).joinpath(*reversed(missing))
 
 
 def confine_selection(spec: Any, roots: Sequence[Path]) -> Any:

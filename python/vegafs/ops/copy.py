@@ -24,7 +24,7 @@ from vegafs.engine.copying import (
     plan_copy,
 )
 from vegafs.errors import ParamsError
-from vegafs.ops.confine import confine, confine_selection
+from vegafs.ops.confine import confine_new, confine_selection
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -149,12 +149,7 @@ def confine_copy(params: CopyParams, roots: Sequence[Path]) -> CopyParams:
     """The Selection and DEST confined to the roots (a job). DEST need not exist: its nearest
     existing directory is confined, the missing names kept."""
     spec = confine_selection(params, roots)
-    dest, missing = Path(os.path.normpath(params.dest)), []
-    while not os.path.lexists(dest) and dest != dest.parent:
-        missing.append(dest.name)
-        dest = dest.parent
-    real = confine(dest, roots).joinpath(*reversed(missing))
-    confined: CopyParams = spec.model_copy(update={"dest": real})
+    confined: CopyParams = spec.model_copy(update={"dest": confine_new(params.dest, roots)})
     return confined
 
 

@@ -2,21 +2,37 @@
 ``--to`` makes of it, below ``--dest`` (by default the root it was found under), creating the
 directories it needs. Like ``rename`` it plans first (conflicts, bad paths, directories to
 create, chains and cycles) and shows the plan; with ``apply`` it runs the plan through the
-journal: the directories are made, then the entries moved; all of it, or none of it.
+journal: the directories are made, then the entries moved (across file systems: copied, then
+the source removed); all of it, or none of it. As a job, every change is made beneath the roots.
 """
 
+import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from vegafs.engine.moving import MoveOptions, MoveRow, MoveSummary, check_move, plan_move
+from vegafs.engine.copying import digests
+from vegafs.engine.moving import (
+    MoveOptions,
+    MovePlan,
+    MoveRow,
+    MoveSummary,
+    check_move,
+    plan_move,
+)
 from vegafs.engine.renaming import identities
 from vegafs.errors import ParamsError
-from vegafs.ops.confine import confine
+from vegafs.ops.confine import confine_new, confine_selection
 from vegafs.ops.registry import Operation, RunContext
-from vegafs.ops.rename import BATCH, RenameParams
+from vegafs.ops.rename import BATCH, RenameParams, absolute
 from vegafs.ops.rename import text as rename_text
+
+if TYPE_CHECKING:
+    from vegafs.journal.runner import Applied
+    from vegafs.journal.store import Journal
 
 
 class MoveParams(RenameParams):
@@ -41,40 +57,85 @@ class MoveParams(RenameParams):
 
 def run(params: MoveParams, ctx: RunContext) -> MoveSummary:
     if not params.apply:
-        return _plan(params, ctx)[3]
-    if ctx.beneath:  # check() refuses it at submit; a job row written otherwise stops here
-        raise ParamsError(APPLY_AS_JOB, "apply")
+        return _plan(params, ctx).summary
     from vegafs.journal import applying
+
+    with applying(ctx.job_id, ctx.cancel) as journal:
+        plan = _plan(params, ctx)
+        if not plan.summary.ok or not plan.steps:
+            return plan.summary
+        applied = _apply(journal, params, ctx, plan)
+    return plan.summary.model_copy(update={"applied_op": applied.op_id})
+
+
+def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePlan) -> "Applied":
+    """Journals and applies the plan: the directories made, then the entries moved (renamed,
+    or across file systems copied and their source removed); beneath the job's roots for a
+    job."""
+    from vegafs.journal.kinds import move_across
     from vegafs.journal.runner import apply
     from vegafs.journal.store import Step
 
-    with applying(ctx.job_id, ctx.cancel) as journal:
-        rows, steps, mkdirs, summary = _plan(params, ctx)
-        if not summary.ok or not steps:
-            return summary
-        sources = sorted({row for _, _, row in steps})
-        ids = dict(zip(sources, identities([rows[r]["from"] for r in sources]), strict=True))
-        # Absolute paths: recovery may run from another directory. A directory to create has no
-        # identity before it exists (the journal is committed first): its step says where only.
-        journal_steps = [Step(a, a, 0, 0, 0, kind="mkdir") for a in map(_absolute, mkdirs)]
-        for src, dst, row in steps:
-            found = ids[row]
-            if found is None:
-                raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
-            journal_steps.append(Step(_absolute(src), _absolute(dst), *found))
-        params_json = params.model_dump(mode="json")
-        applied = apply(journal, "move", params_json, journal_steps, ctx.cancel)
-    return summary.model_copy(update={"applied_op": applied.op_id})
+    beneath = [str(p) for p in ctx.beneath]
+    if beneath and plan.across:
+        raise ParamsError(ACROSS_AS_JOB, "apply")
+    rows = plan.rows
+    sources = sorted({row for _, _, row in plan.steps})
+    found = identities([rows[r]["from"] for r in sources], beneath=beneath)
+    ids = dict(zip(sources, found, strict=True))
+    cwd = f"{Path.cwd()}/"
+    # Absolute paths: recovery may run from another directory. A directory to create has no
+    # identity before it exists (the journal is committed first): its step says where only.
+    dirs = (absolute(cwd, m) for m in plan.mkdirs)
+    journal_steps = [Step(d, d, 0, 0, 0, kind="mkdir") for d in dirs]
+    sums = _digests(rows, plan.across)
+    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
+    # Consecutive moves across file systems: their copies together (copied in parallel), then
+    # their sources removed; a move onto a source of the group, or from a target of it, starts a
+    # new group.
+    group: list[list[Step]] = []
+    leaving: set[str] = set()
+    arriving: set[str] = set()
+
+    def close_group() -> None:
+        journal_steps.extend(pair[0] for pair in group)
+        journal_steps.extend(pair[1] for pair in group)
+        group.clear()
+        leaving.clear()
+        arriving.clear()
+
+    for n, (src, dst, row) in enumerate(plan.steps):
+        entry = ids[row]
+        if entry is None:
+            raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
+        a, b = absolute(cwd, src), absolute(cwd, dst)
+        if row in plan.across and dst == rows[row]["to"]:  # not a hop to a temporary name
+            if b in leaving or a in arriving:
+                close_group()
+            group.append(move_across(a, b, entry, sums.get(row), f"{tag}-{n}"))
+            leaving.add(a)
+            arriving.add(b)
+        else:
+            close_group()
+            journal_steps.append(Step(a, b, *entry))
+    close_group()
+    return apply(journal, "move", params.model_dump(mode="json"), journal_steps, ctx.cancel,
+                 job_id=ctx.job_id, beneath=beneath)  # fmt: skip
 
 
-def _plan(
-    params: MoveParams, ctx: RunContext
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str], MoveSummary]:
-    _no_overwrite(params)
+def _digests(rows: list[dict[str, Any]], across: frozenset[int]) -> dict[int, bytes]:
+    """The BLAKE3 digest of each regular file moved across file systems (a symlink's copy is
+    checked by its text)."""
+    files = sorted(r for r in across if stat.S_ISREG(os.lstat(rows[r]["from"]).st_mode))
+    found = digests([rows[r]["from"] for r in files])
+    return dict(zip(files, found, strict=True))
+
+
+def _plan(params: MoveParams, ctx: RunContext) -> MovePlan:
     options = params.move_options()
     if ctx.beneath and params.dest is not None:  # a job looks only inside its roots
-        options = options.model_copy(update={"dest": str(confine(params.dest, ctx.beneath))})
-    rows, steps, mkdirs, summary = plan_move(
+        options = options.model_copy(update={"dest": str(confine_new(params.dest, ctx.beneath))})
+    plan = plan_move(
         params.selection,
         options,
         max_errors=params.max_errors,
@@ -82,33 +143,26 @@ def _plan(
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
-    for i in range(0, len(rows), BATCH):
-        ctx.rows(rows[i : i + BATCH])
-    return rows, steps, mkdirs, summary
+    for i in range(0, len(plan.rows), BATCH):
+        ctx.rows(plan.rows[i : i + BATCH])
+    return plan
 
 
-def _absolute(path: str) -> str:
-    return str(Path(path).absolute())
-
-
-APPLY_AS_JOB = (
-    "applying a move as a job comes with the next step; plan it as a job, apply it with the "
-    "command line"
-)
-
-
-def _no_overwrite(params: MoveParams) -> None:
-    if params.on_conflict == "overwrite":
-        raise ParamsError("overwrite is for rename only so far (fail, skip or suffix)",
-                          "on_conflict")  # fmt: skip
+ACROSS_AS_JOB = ("a move across file systems is applied from the command line only for now "
+                 "(its copy steps are not confined beneath the roots yet)")  # fmt: skip
 
 
 def check(params: MoveParams) -> None:
-    _no_overwrite(params)
     params.selection.check()
     check_move(params.move_options())
-    if params.apply:  # check() runs where jobs are submitted
-        raise ParamsError(APPLY_AS_JOB, "apply")
+
+
+def confine_move(params: MoveParams, roots: Sequence[Path]) -> MoveParams:
+    """The Selection and --dest confined to the roots (a job); --dest need not exist yet."""
+    spec: MoveParams = confine_selection(params, roots)
+    if params.dest is None:
+        return spec
+    return spec.model_copy(update={"dest": str(confine_new(params.dest, roots))})
 
 
 def text(row: dict[str, Any]) -> str:
@@ -128,6 +182,7 @@ MOVE = Operation(
     row=MoveRow,
     run=run,
     check=check,
+    confine=confine_move,
     text=text,
     short_flags={"match": "-m"},
 )

@@ -130,11 +130,15 @@ def _apply(
         entry = found[row]
         if entry is None:
             raise FileNotFoundError(2, "No such file or directory", rows[row]["from"])
-        # Absolute, as they are (no ``..`` resolved): recovery may run from another directory.
-        journal_steps.append(Step(src if src[:1] == "/" else cwd + src,
-                                  dst if dst[:1] == "/" else cwd + dst, *entry))  # fmt: skip
+        # Absolute: recovery may run from another directory.
+        journal_steps.append(Step(absolute(cwd, src), absolute(cwd, dst), *entry))
     return apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel,
                  job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH)  # fmt: skip
+
+
+def absolute(cwd: str, path: str) -> str:
+    """``path`` made absolute as it is (no ``..`` resolved; ``cwd`` ends with a slash)."""
+    return path if path[:1] == "/" else cwd + path
 
 
 def by_directory(steps: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
