@@ -99,10 +99,10 @@ pub fn plan_rename<'py>(
 }
 
 /// An OS error as Python sees it: `(errno, message naming the path)`.
-type OsErrorTuple = (i32, String);
+pub(crate) type OsErrorTuple = (i32, String);
 
 /// Where the steps may change names: beneath `beneath` (jobs), anywhere when it is empty.
-fn places(beneath: &[PathBuf]) -> PyResult<Places> {
+pub(crate) fn places(beneath: &[PathBuf]) -> PyResult<Places> {
     Places::beneath(beneath).map_err(PyErr::from)
 }
 

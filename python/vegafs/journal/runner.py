@@ -38,24 +38,26 @@ def apply(
     *,
     job_id: int | None = None,
     beneath: Sequence[str] = (),
+    batch: int = BATCH,
 ) -> Applied:
     """Journals ``steps`` (committed before the first change), runs them a batch at a time,
     and marks the operation committed; on an error or a cancel, rolls back what was done and
     raises ``ApplyError`` (``KeyboardInterrupt`` from Ctrl-C likewise, after the rollback).
-    A job passes its id and its roots: every path is then opened beneath them."""
+    A job passes its id and its roots: every path is then opened beneath them. ``batch``: the
+    steps run between two journal writes (and two rounds of syncs)."""
     op_id = journal.begin(operation, params, steps, job_id=job_id, beneath=beneath)
     done = 0
     touched = 0  # steps that may have run: the rollback checks each on disk
     try:
-        for start in range(0, len(steps), BATCH):
-            batch = steps[start : start + BATCH]
-            touched = start + len(batch)
-            n, error = _run(batch, cancel, beneath)
-            _sync(batch[:n], beneath)
+        for start in range(0, len(steps), batch):
+            run = steps[start : start + batch]
+            touched = start + len(run)
+            n, error = _run(run, cancel, beneath)
+            _sync(run[:n], beneath)
             done += n
             if error is not None:
                 raise ApplyError(_os_message(error), rolled_back=False)
-            if n < len(batch):
+            if n < len(run):
                 raise ApplyError("cancelled", rolled_back=False)
             journal.advance(op_id, done)
     except BaseException as e:
