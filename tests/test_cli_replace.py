@@ -152,7 +152,7 @@ def test_no_match_changes_nothing(vegafs: Vegafs, docs: Path) -> None:
     code, out, err = plan(vegafs, docs, "nowhere", "x")
     assert (code, out) == (0, "")
     assert err == (
-        "vegafs: plan: 4 files scanned, 0 to change (0 replacements); Nothing was changed.\n"
+        "vegafs: plan: 4 files scanned, 0 to change (0 replacements); nothing was changed.\n"
     )
 
 
