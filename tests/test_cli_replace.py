@@ -63,7 +63,7 @@ def test_the_plan_is_a_unified_diff_per_file(vegafs: Vegafs, docs: Path) -> None
     )
     assert err == (
         "vegafs: plan: 4 files scanned, 1 to change (2 replacements), 1 refused (left as they "
-        "are); Nothing was changed.\n"
+        "are); nothing was changed.\n"
     )
 
 
