@@ -1,5 +1,6 @@
 """Benchmark `vegafs replace --apply` against `sd` and `fastmod` doing the same replacement over
-the same generated files, in one run; reported in seconds and as ratios (lower is better).
+the same generated files, in one run; reported in seconds (wall, and CPU: user + sys) and as
+ratios (lower is better).
 
 Usage: python bench/replace.py [--files 20000] [--dirs 100] [--runs 3] [--tree DIR]
 
@@ -10,10 +11,10 @@ journal in a temporary VEGAFS_DATA_DIR), `find COPY -type f -exec sd needle NEED
 `fastmod --accept-all needle NEEDLE COPY`. Every tool's result must be the same tree (exit 1
 otherwise; 2 when a tool is missing: `cargo install --root bench/.tools sd fastmod`).
 
-Not the same work: VegaFS journals the plan, copies each file into its backup store and fsyncs
-the backup, its directory and the new file before each rename; sd and fastmod write a new file
-and rename it without fsyncing (sd) or rewrite in place (fastmod). The ratio is the price of
-that durability and of undo.
+Not the same work: VegaFS journals the plan, copies each file into its backup store and makes
+the backups and the new contents durable (one syncfs per batch) before any rename, then fsyncs
+the directories; sd and fastmod write a new file and rename it without syncing (sd) or rewrite
+in place (fastmod). The ratio is the price of that durability and of undo.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,13 +93,20 @@ def commands(vegafs: list[str], copy: Path, data: Path) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def timed(cmd: list[str]) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys of the command and its children)."""
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"replace: {' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()}")
-    return seconds
+    return seconds, children_cpu() - cpu
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy, data = work / "copy", work / "data"
     names = list(commands(vegafs, copy, data))
     times: dict[str, list[float]] = {n: [] for n in names}
+    cpus: dict[str, list[float]] = {n: [] for n in names}
     status = 0
     expected: str | None = None
     try:
@@ -118,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shutil.rmtree(work, ignore_errors=True)
                 shutil.copytree(tree, copy)
                 subprocess.run(["sync"], check=True)
-                seconds = timed(commands(vegafs, copy, data)[n])
+                seconds, cpu = timed(commands(vegafs, copy, data)[n])
                 result = digest(copy)
                 expected = expected or result
                 if result != expected:
@@ -126,16 +136,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     status = 1
                 if run:
                     times[n].append(seconds)
+                    cpus[n].append(cpu)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"tree: {tree} ({args.files:,} files, one in three changed), {args.runs} runs, round "
           "robin, warm cache")  # fmt: skip
-    print(f"{'command':<24} {'median s':>9} {'min s':>8}")
+    print(f"{'command':<24} {'median s':>9} {'min s':>8} {'CPU s':>7}")
     for n in names:
-        print(f"{n:<24} {statistics.median(times[n]):>9.3f} {min(times[n]):>8.3f}")
+        median, cpu = statistics.median(times[n]), statistics.median(cpus[n])
+        print(f"{n:<24} {median:>9.3f} {min(times[n]):>8.3f} {cpu:>7.3f}")
     ours = statistics.median(times[names[0]])
+    ours_cpu = statistics.median(cpus[names[0]])
     for n in names[1:]:
-        print(f"vegafs replace --apply / {n}: {ours / statistics.median(times[n]):.2f}x the time")
+        ratio, cpu_ratio = ours / statistics.median(times[n]), ours_cpu / statistics.median(cpus[n])
+        print(f"vegafs replace --apply / {n}: {ratio:.2f}x the time, {cpu_ratio:.2f}x the CPU")
+    # Per round, each tool right after the others: the ratio least disturbed by the machine's load.
+    rounds = [times[names[0]][i] / times[n][i] for n in names[1:] for i in range(args.runs)]
+    print("per-round ratios (vs " + ", ".join(names[1:]) + "): "
+          + " ".join(f"{r:.2f}" for r in rounds))  # fmt: skip
     return status
 
 

@@ -63,7 +63,7 @@ def test_the_plan_is_a_unified_diff_per_file(vegafs: Vegafs, docs: Path) -> None
     )
     assert err == (
         "vegafs: plan: 4 files scanned, 1 to change (2 replacements), 1 refused (left as they "
-        "are); Nothing was changed.\n"
+        "are); nothing was changed.\n"
     )
 
 
@@ -152,7 +152,7 @@ def test_no_match_changes_nothing(vegafs: Vegafs, docs: Path) -> None:
     code, out, err = plan(vegafs, docs, "nowhere", "x")
     assert (code, out) == (0, "")
     assert err == (
-        "vegafs: plan: 4 files scanned, 0 to change (0 replacements); Nothing was changed.\n"
+        "vegafs: plan: 4 files scanned, 0 to change (0 replacements); nothing was changed.\n"
     )
 
 
@@ -166,7 +166,8 @@ def test_a_replace_plan_as_a_job(stack: Stack, service_root: Path) -> None:
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout.splitlines() == local.splitlines()
     assert json.loads(local)["diff"].endswith("-one two\n+one 2\n")
-    applying = refused(run(stack, *args, "--apply", "--submit"))
-    assert "invalid params.apply: applying a replace as a job comes with the next step" in applying
     assert "regex parse error" in refused(run(stack, "replace", "(", "x", str(root), "--submit"))
     assert [p.name for p in root.iterdir()] == ["f"] and (root / "f").read_text() == "one two\n"
+    applied = run(stack, *args, "--apply", "--submit", "--wait")
+    assert applied.returncode == 0, applied.stderr
+    assert [p.name for p in root.iterdir()] == ["f"] and (root / "f").read_text() == "one 2\n"

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,40 @@ def test_ops_forget_deletes_the_backups(vegafs: Vegafs, tree: Path, env: dict[st
     )  # fmt: skip
     unknown = vegafs.run("ops", "forget", "9", cwd=tree.parent, env=env)
     assert (unknown.returncode, unknown.stderr) == (2, "vegafs: error: no writing operation 9\n")
+
+
+def test_backups_older_than_the_retention_are_forgotten_when_a_writing_operation_starts(
+    vegafs: Vegafs, tree: Path, env: dict[str, str]
+) -> None:
+    from sqlalchemy import update
+
+    from vegafs.db import Database
+    from vegafs.db.database import utcnow
+    from vegafs.db.models import WriteOp
+
+    replace = ["replace", "colour", "color", "t", "--apply"]
+    assert vegafs.run(*replace, cwd=tree.parent, env=env).returncode == 0
+    assert vegafs.run("replace", "one", "1", "t", "--apply", cwd=tree.parent,
+                      env=env).returncode == 0  # fmt: skip
+    # Operation 1 finished 3 days ago, operation 2 just now.
+    db = Database(f"sqlite:///{tree.parent / 'data' / 'vegafs.db'}")
+    with db.write() as conn:
+        three_days = utcnow() - timedelta(days=3)
+        conn.execute(update(WriteOp).where(WriteOp.id == 1).values(updated_at=three_days))
+    db.dispose()
+    backups = tree.parent / "data" / "backups"
+    assert len(list(backups.glob("*/*"))) == 3
+    keep = {**env, "VEGAFS_BACKUP_RETENTION_DAYS": "2"}
+    # A plan is not a writing operation: nothing is forgotten.
+    assert vegafs.run("replace", "nothing", "x", "t", cwd=tree.parent, env=keep).returncode == 0
+    assert len(list(backups.glob("*/*"))) == 3
+    assert vegafs.run("replace", "plain", "PLAIN", "t", "--apply", cwd=tree.parent,
+                      env=keep).returncode == 0  # fmt: skip
+    listed = vegafs.run("ops", "list", cwd=tree.parent, env=env)
+    assert listed.stdout == (
+        b"3\tcommitted\treplace\t1/1\n2\tcommitted\treplace\t1/1\n1\tforgotten\treplace\t2/2\n"
+    )
+    assert len(list(backups.glob("*/*"))) == 2  # operations 2 and 3: one file each
 
 
 def test_permission_denied_rolls_back(vegafs: Vegafs, tree: Path, env: dict[str, str],

@@ -505,17 +505,20 @@ def replace_files(
     options: dict[str, Any] | None,
     steps: list[tuple[str, str, str, tuple[int, int, int], int | None, bytes, str | None]],
     cancel: CancelToken | None = None,
+    *,
+    beneath: Sequence[str | Path] = ...,
 ) -> tuple[int, tuple[int, str] | None]:
     """Writes (path, temp, backup, identity, size, digest, source) steps in order, each file
-    backed up first: (done, (errno, message) | None)."""
+    backed up first, every file reached beneath ``beneath`` if given: (done, (errno, message)
+    | None)."""
 
 def restore_files(
-    steps: list[tuple[str, str, str, bytes]],
+    steps: list[tuple[str, str, str, bytes]], *, beneath: Sequence[str | Path] = ...
 ) -> tuple[int, int, tuple[int, str] | None]:
     """Reverses (path, temp, backup, digest) steps, last first, each only if its file's content
     hashes to digest: (reversed, not done, (errno, message) | None)."""
 
-def content_digests(paths: list[str]) -> list[bytes | None]:
+def content_digests(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> list[bytes | None]:
     """The BLAKE3 of each path's file content; None where there is no regular file."""
 
 def plan_moves(

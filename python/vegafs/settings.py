@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     retry_base_s: PositiveFloat = 2.0
     retry_max_s: PositiveFloat = 300.0
 
+    # Journal
+    backup_retention_days: PositiveFloat | None = Field(
+        default=None,
+        description="Finished writing operations older than this are forgotten (backups "
+        "deleted, no undo) when a writing operation starts; none: kept until `ops forget`.",
+    )
+
     # Cache
     cache_ttl_s: PositiveFloat = 300.0
     cache_timeout_s: PositiveFloat = 0.25

@@ -60,10 +60,15 @@ struct Dirs {
 }
 
 #[derive(Default)]
-struct LastDir(Option<(PathBuf, OwnedFd)>, OsString);
+pub(crate) struct LastDir(Option<(PathBuf, OwnedFd)>, OsString);
 
 impl LastDir {
-    fn open(&mut self, places: &Places, path: &Path) -> io::Result<(&OwnedFd, &OsString)> {
+    /// `path`'s directory (`O_PATH`, beneath the roots of `places`) and last name.
+    pub(crate) fn open(
+        &mut self,
+        places: &Places,
+        path: &Path,
+    ) -> io::Result<(&OwnedFd, &OsString)> {
         let dir = path.parent().unwrap_or(Path::new(""));
         if !matches!(&self.0, Some((d, _)) if d == dir) {
             self.0 = None; // not kept if the open below fails

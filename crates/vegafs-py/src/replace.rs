@@ -1,7 +1,8 @@
 //! `plan_replace(selection, options, *, progress=None, cancel=None) -> (rows, ReplaceSummary)`,
 //! `check_replace(options)`, and what applying a plan needs: `replace_files(options, steps,
-//! cancel=None) -> (done, error)`, `restore_files(steps) -> (reversed, not_done, error)`,
-//! `content_digests(paths)`.
+//! cancel=None, *, beneath=[]) -> (done, error)`, `restore_files(steps, *, beneath=[]) ->
+//! (reversed, not_done, error)`, `content_digests(paths, *, beneath=[])`: `beneath`, a job's
+//! roots, every file reached beneath them without following a symlink (empty: anywhere).
 //!
 //! `options`: a dict with every field of [`ReplaceArg`]. Rows: dicts `{"path": str, "target":
 //! str, "action": "replace" | "refused", "reason": str | None, "replacements": int, "diff":
@@ -20,6 +21,7 @@ use vegafs_core::Selection;
 use crate::control::{control_of, CancelToken, Progress};
 use crate::detach::run_detached;
 use crate::errors::{error_rows, io_error_tuple, to_pyerr, ErrorRow};
+use crate::rename::{places, OsErrorTuple};
 use crate::selection::SelectionArg;
 
 #[derive(FromPyObject)]
@@ -109,13 +111,15 @@ type StepArg = (
 /// over its file, after backing the file up, in order, until one fails or `cancel` is set:
 /// `(done, None)`, or `(done, (errno, message))` for the step that failed.
 #[pyfunction]
-#[pyo3(signature = (options, steps, cancel=None))]
+#[pyo3(signature = (options, steps, cancel=None, *, beneath=Vec::new()))]
 pub fn replace_files(
     py: Python<'_>,
     options: Option<ReplaceArg>,
     steps: Vec<StepArg>,
     cancel: Option<&CancelToken>,
-) -> PyResult<(usize, Option<(i32, String)>)> {
+    beneath: Vec<PathBuf>,
+) -> PyResult<(usize, Option<OsErrorTuple>)> {
+    let places = places(&beneath)?;
     let replacer = match options {
         Some(o) => Some(Replacer::new(&o.options()).map_err(to_pyerr)?),
         None => None,
@@ -134,28 +138,34 @@ pub fn replace_files(
         .collect();
     let token = cancel.map(|c| c.0.clone()).unwrap_or_default();
     let outcome =
-        py.detach(|| vegafs_core::rewrite::rewrite_all(&steps, replacer.as_ref(), &token));
+        py.detach(|| vegafs_core::rewrite::rewrite_all(&places, &steps, replacer.as_ref(), &token));
     Ok((outcome.done, outcome.error.as_ref().map(io_error_tuple)))
 }
 
 /// Reverses `steps` (`(path, temp, backup, digest)`, in the order they ran), last first, each
 /// only if its file's content hashes to `digest`: `(reversed, not_done, error)`.
 #[pyfunction]
+#[pyo3(signature = (steps, *, beneath=Vec::new()))]
 pub fn restore_files(
     py: Python<'_>,
     steps: Vec<vegafs_core::rewrite::WrittenStep>,
-) -> (usize, usize, Option<(i32, String)>) {
-    let outcome = py.detach(|| vegafs_core::rewrite::restore_all(&steps));
-    (outcome.reversed, outcome.not_done, outcome.error.as_ref().map(io_error_tuple))
+    beneath: Vec<PathBuf>,
+) -> PyResult<(usize, usize, Option<OsErrorTuple>)> {
+    let places = places(&beneath)?;
+    let outcome = py.detach(|| vegafs_core::rewrite::restore_all(&places, &steps));
+    Ok((outcome.reversed, outcome.not_done, outcome.error.as_ref().map(io_error_tuple)))
 }
 
 /// The BLAKE3 of each path's file content (None where there is no regular file).
 #[pyfunction]
-pub fn content_digests(py: Python<'_>, paths: Vec<PathBuf>) -> PyResult<Vec<Option<Vec<u8>>>> {
-    let digests = py.detach(|| {
-        paths.iter().map(|p| vegafs_core::rewrite::content_digest(p)).collect::<Result<Vec<_>, _>>()
-    })?;
-    Ok(digests)
+#[pyo3(signature = (paths, *, beneath=Vec::new()))]
+pub fn content_digests(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    beneath: Vec<PathBuf>,
+) -> PyResult<Vec<Option<Vec<u8>>>> {
+    let places = places(&beneath)?;
+    Ok(py.detach(|| vegafs_core::rewrite::content_digests(&places, &paths))?)
 }
 
 /// What a replace plan holds, as Python sees it; `_native.pyi` spells out every field.

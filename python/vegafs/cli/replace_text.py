@@ -37,7 +37,7 @@ class ReplacePlan(RowLines):
         outcome = (
             f"applied as operation {op} (vegafs ops show {op}; vegafs undo {op})."
             if op is not None
-            else "Nothing was changed."
+            else "nothing was changed."
         )
         refused = f", {s['refused']:,} refused (left as they are)" if s["refused"] else ""
         print(

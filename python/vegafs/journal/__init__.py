@@ -39,9 +39,12 @@ def applying(job_id: int | None, cancel: "CancelToken") -> Iterator["Journal"]:
     see the tree as that run left it, restored. For a job (``job_id``) that includes what an
     earlier attempt of this job left; a job an earlier attempt applied and committed raises
     ``AlreadyApplied`` (its worker died between the commit and the job's end): a writing job is
-    never simply applied again. An ``ApplyError`` rolled back after ``cancel`` becomes
-    ``Cancelled``, so a cancelled job ends cancelled, not failed."""
+    never simply applied again. Then, with ``VEGAFS_BACKUP_RETENTION_DAYS`` set, operations
+    finished longer ago than that are forgotten. An ``ApplyError`` rolled back after ``cancel``
+    becomes ``Cancelled``, so a cancelled job ends cancelled, not failed."""
+    from vegafs.journal.backups import forget_expired
     from vegafs.journal.runner import recover
+    from vegafs.settings import get_settings
 
     journal = open_journal()
     try:
@@ -50,6 +53,9 @@ def applying(job_id: int | None, cancel: "CancelToken") -> Iterator["Journal"]:
             committed = [op.id for op in journal.of_job(job_id) if op.state == "committed"]
             if committed:
                 raise AlreadyApplied(committed[0])
+        days = get_settings().backup_retention_days
+        if days is not None:
+            forget_expired(journal, days)
         yield journal
     except ApplyError as e:
         if cancel.cancelled and e.rolled_back:

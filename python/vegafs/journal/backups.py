@@ -8,18 +8,21 @@ The directory exists, fsynced into its parent, before the operation is journaled
 file is written and fsynced (with its directory) by the step, before the file it copies
 changes.
 
-Retention is not automatic: backups stay until ``vegafs ops forget OP_ID`` deletes them (then
-the operation is marked ``forgotten`` and cannot be undone). ``forget`` refuses an operation
-that is not finished (applying, or failed: recovery may still need its backups).
+Backups stay until ``vegafs ops forget OP_ID`` deletes them (then the operation is marked
+``forgotten`` and cannot be undone), or, with ``VEGAFS_BACKUP_RETENTION_DAYS`` set, until a
+writing operation starts after the operation finished that many days ago (``forget_expired``).
+``forget`` refuses an operation that is not finished (applying, or failed: recovery may still
+need its backups).
 """
 
 import os
 import re
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from vegafs.errors import VegaFSError
-from vegafs.journal.store import APPLYING, FAILED, Journal
+from vegafs.journal.store import APPLYING, COMMITTED, FAILED, ROLLED_BACK, UNDONE, Journal
 
 FORGOTTEN = "forgotten"  # committed, rolled back or undone, then its backups deleted
 
@@ -79,6 +82,18 @@ def forget(journal: Journal, op_id: int) -> int:
     deleted += _delete_set_aside(journal, op_id)
     journal.set_state(op_id, FORGOTTEN)
     return deleted
+
+
+def forget_expired(journal: Journal, days: float, now: datetime | None = None) -> list[int]:
+    """Forgets (``forget``) every finished operation (committed, rolled back or undone) last
+    changed more than ``days`` ago: the ids forgotten, oldest first."""
+    from vegafs.db.database import utcnow
+
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    expired = journal.finished_before((COMMITTED, ROLLED_BACK, UNDONE), cutoff)
+    for op_id in expired:
+        forget(journal, op_id)
+    return expired
 
 
 # A target ``--on-conflict overwrite`` moved aside (plan.rs): ``.vegafs-TAG-old-N``.

@@ -112,8 +112,8 @@ class Rmdir:
 
 
 def _anywhere(beneath: Sequence[str], kind: str) -> None:
-    """These steps work by path: operations that have them (replace, copy) are not applied as
-    jobs yet (their check() refuses it), so they never run beneath roots."""
+    """These steps work by path: copies are not applied as jobs yet (check() refuses it), so
+    they never run beneath roots."""
     if beneath:
         raise NotImplementedError(f"{kind} steps are not confined beneath roots yet")
 
@@ -121,7 +121,8 @@ def _anywhere(beneath: Sequence[str], kind: str) -> None:
 class Replace:
     """The file at ``src`` gets a new content (BLAKE3 ``digest``): its bytes are copied to
     ``backup`` in the journal's backup store (fsynced) first, the new content is written to the
-    temporary file ``dst`` beside it (mode, owner and times kept, fsynced) and renamed over it;
+    temporary file ``dst`` beside it (mode, owner and times kept, fsynced) and renamed over it
+    (for a job, ``src``'s directory opened beneath the roots, no symlink followed);
     the file must still be the one planned (``dev``/``ino``/``stamp``, and its size), else the
     step fails "changed since the plan". Found done when the file's content hashes to
     ``digest``; reversed by writing the backup back the same way, only over that content.
@@ -133,7 +134,6 @@ class Replace:
     def run(
         self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
-        _anywhere(beneath, "replace")
         source = _REWRITE.get()
         if source is None:
             raise RuntimeError("a replace step runs inside rewriting(...)")
@@ -142,18 +142,17 @@ class Replace:
             [(s.src, s.dst, s.backup or "", s.identity, source.sizes.get(s.src), s.digest or b"",
               source.files.get(s.src)) for s in steps],
             cancel,
+            beneath=beneath,
         )  # fmt: skip
 
     def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath, "replace")
         _reversed, _not_done, error = _native.restore_files(
-            [(s.src, s.dst, s.backup or "", s.digest or b"") for s in steps]
+            [(s.src, s.dst, s.backup or "", s.digest or b"") for s in steps], beneath=beneath
         )
         return error
 
     def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath, "replace")
-        found = _native.content_digests([s.src for s in steps])
+        found = _native.content_digests([s.src for s in steps], beneath=beneath)
         return [f is not None and f == s.digest for s, f in zip(steps, found, strict=True)]
 
 

@@ -44,8 +44,8 @@ def apply(
     and marks the operation committed; on an error or a cancel, rolls back what was done and
     raises ``ApplyError`` (``KeyboardInterrupt`` from Ctrl-C likewise, after the rollback).
     A job passes its id and its roots: every path is then opened beneath them. ``batch``:
-    steps between two journal writes (a crash loses no more progress than that: recovery looks
-    at those steps on disk)."""
+    steps between two journal writes and two rounds of syncs (a crash loses no more progress
+    than that: recovery looks at those steps on disk)."""
     op_id = journal.begin(operation, params, steps, job_id=job_id, beneath=beneath)
     done = 0
     touched = 0  # steps that may have run: the rollback checks each on disk

@@ -5,6 +5,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -152,6 +153,16 @@ class Journal:
                 select(WriteOp).where(WriteOp.state.in_((APPLYING, FAILED))).order_by(WriteOp.id)
             ).mappings()
             return [_record(r) for r in rows]
+
+    def finished_before(self, states: Sequence[str], cutoff: datetime) -> list[int]:
+        """The operations in one of ``states`` last changed before ``cutoff``, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(WriteOp.id)
+                .where(WriteOp.state.in_(states), WriteOp.updated_at < cutoff)
+                .order_by(WriteOp.id)
+            )
+            return [r.id for r in rows]
 
     def of_job(self, job_id: int) -> list[OpRecord]:
         """The operations a job's attempts began, oldest first."""

@@ -24,7 +24,7 @@ from vegafs.engine.replacing import (
     plan_replace,
     shown_row,
 )
-from vegafs.errors import ApplyError, ParamsError
+from vegafs.errors import ApplyError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from vegafs.journal.store import Journal
 
 BATCH = 256
+# Files written between two journal writes: each batch costs a syncfs, whatever its size
+# (docs/benchmarks.md); recovery checks at most this many files' contents.
+APPLY_BATCH = 5000
 
 
 class ReplaceParams(BaseModel):
@@ -76,8 +79,6 @@ def plan_text(row: PlannedFile) -> bytes:
 
 
 def run(params: ReplaceParams, ctx: RunContext) -> ReplaceSummary:
-    if params.apply and ctx.beneath:  # check() refuses it at submit
-        raise ParamsError(APPLY_AS_JOB, "apply")
     if not params.apply:
         return _plan(params, ctx)[1]
     from vegafs.journal import applying
@@ -112,8 +113,8 @@ def apply_plan(
     journal: "Journal", params: ReplaceParams, planned: list[PlannedFile], ctx: RunContext
 ) -> int:
     """Journals the plan (one ``replace`` step per changed file, its backup's place named) and
-    runs it; the operation's id (``run`` recovered what an earlier run left half-done before it
-    planned)."""
+    runs it, for a job beneath its roots; the operation's id (``run`` recovered what an earlier
+    run, or an earlier attempt of the job, left half-done before it planned)."""
     from vegafs.journal.backups import new_store
     from vegafs.journal.kinds import RewriteSource, rewriting
     from vegafs.journal.runner import apply
@@ -132,9 +133,11 @@ def apply_plan(
         steps.append(step)
         sizes[step.src] = row["size"]
     source = RewriteSource(native_options(params.options()), sizes)
+    beneath = [str(p) for p in ctx.beneath]
     try:
         with rewriting(source):
-            applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel)
+            applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel,
+                            job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH)  # fmt: skip
     except ApplyError as e:
         if e.rolled_back:  # every file is as it was: its backups are of no use
             shutil.rmtree(store, ignore_errors=True)
@@ -142,15 +145,9 @@ def apply_plan(
     return applied.op_id
 
 
-APPLY_AS_JOB = "applying a replace as a job comes with the next step; plan it as a job, apply "
-"it with the command line"
-
-
 def check(params: ReplaceParams) -> None:
     params.selection.check()
     check_replace(params.options())
-    if params.apply:  # check() runs where jobs are submitted
-        raise ParamsError(APPLY_AS_JOB, "apply")
 
 
 def text(row: dict[str, Any]) -> str:
