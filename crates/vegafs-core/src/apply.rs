@@ -25,7 +25,12 @@ pub fn rename_noreplace(places: &Places, from: &Path, to: &Path) -> io::Result<(
     rename_in(&mut dirs, places, from, to)
 }
 
-fn rename_in(dirs: &mut Dirs, places: &Places, from: &Path, to: &Path) -> io::Result<()> {
+pub(crate) fn rename_in(
+    dirs: &mut Dirs,
+    places: &Places,
+    from: &Path,
+    to: &Path,
+) -> io::Result<()> {
     let (src_dir, src) = dirs.source.open(places, from)?;
     let (dst_dir, dst) = dirs.target.open(places, to)?;
     match renameat_with(src_dir, src, dst_dir, dst, RenameFlags::NOREPLACE) {
@@ -50,16 +55,22 @@ fn rename_in(dirs: &mut Dirs, places: &Places, from: &Path, to: &Path) -> io::Re
 /// The directories of the last source and the last target, kept open: steps of a plan mostly
 /// stay in one directory, so each is opened once, not once per step.
 #[derive(Default)]
-struct Dirs {
-    source: LastDir,
-    target: LastDir,
+pub(crate) struct Dirs {
+    pub(crate) source: LastDir,
+    pub(crate) target: LastDir,
 }
 
 #[derive(Default)]
-struct LastDir(Option<(PathBuf, OwnedFd)>, OsString);
+pub(crate) struct LastDir(Option<(PathBuf, OwnedFd)>, OsString);
 
 impl LastDir {
-    fn open(&mut self, places: &Places, path: &Path) -> io::Result<(&OwnedFd, &OsString)> {
+    /// The directory holding `path` (`O_PATH`, opened by `places`, kept for the next call) and
+    /// the last name of `path`.
+    pub(crate) fn open(
+        &mut self,
+        places: &Places,
+        path: &Path,
+    ) -> io::Result<(&OwnedFd, &OsString)> {
         let dir = path.parent().unwrap_or(Path::new(""));
         if !matches!(&self.0, Some((d, _)) if d == dir) {
             self.0 = None; // not kept if the open below fails

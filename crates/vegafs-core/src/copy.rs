@@ -426,7 +426,7 @@ fn digest(f: &Found) -> io::Result<Option<String>> {
     if f.kind != EntryType::File {
         return Ok(None);
     }
-    let digest = crate::copy_file::blake3_of(&f.path)?;
+    let digest = crate::copy_file::blake3_of(&crate::places::Places::anywhere(), &f.path)?;
     Ok(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
 }
 

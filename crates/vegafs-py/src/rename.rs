@@ -102,7 +102,7 @@ pub fn plan_rename<'py>(
 type OsErrorTuple = (i32, String);
 
 /// Where the steps may change names: beneath `beneath` (jobs), anywhere when it is empty.
-fn places(beneath: &[PathBuf]) -> PyResult<Places> {
+pub(crate) fn places(beneath: &[PathBuf]) -> PyResult<Places> {
     Places::beneath(beneath).map_err(PyErr::from)
 }
 

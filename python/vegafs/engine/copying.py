@@ -94,6 +94,7 @@ def plan_copy(
     return rows, [os.fsdecode(d) for d in dirs], CopySummary.model_validate(fields)
 
 
-def digests(paths: Sequence[str]) -> list[bytes]:
-    """The BLAKE3 digest (32 bytes) of each file, read in parallel."""
-    return _native.blake3_digests(list(paths))
+def digests(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[bytes]:
+    """The BLAKE3 digest (32 bytes) of each file, read in parallel (``beneath``: a job's roots,
+    as for ``plan_rename``)."""
+    return _native.blake3_digests(list(paths), beneath=beneath)
