@@ -15,6 +15,7 @@ from vegafs.db.models import WriteOp, WriteStep
 APPLYING, COMMITTED, ROLLED_BACK, FAILED = "applying", "committed", "rolled_back", "failed"
 UNDONE = "undone"  # committed, then reversed by an "undo" operation
 INSERT_BATCH = 5000
+_STEP_COLUMNS = ("op_id", "seq", "src", "dst", "dev", "ino", "stamp", "kind", "digest", "backup")
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,19 @@ class Journal:
                  "updated_at": now, "owner": owner(), "job_id": job_id,
                  "beneath": list(beneath) or None},
             ).scalar_one()  # fmt: skip
+            # Plain tuples through the driver: SQLAlchemy's per-value processing of 100,000
+            # steps cost more than the database's inserting them.
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = f"INSERT INTO write_steps ({', '.join(_STEP_COLUMNS)}) VALUES " + (
+                f"({', '.join([mark] * len(_STEP_COLUMNS))})"
+            )
+            fsencode = os.fsencode
             for i in range(0, len(steps), INSERT_BATCH):
-                conn.execute(
-                    insert(WriteStep),
+                conn.exec_driver_sql(
+                    sql,
                     [
-                        {"op_id": op_id, "seq": i + j, "src": os.fsencode(s.src),
-                         "dst": os.fsencode(s.dst), "dev": s.dev, "ino": s.ino, "stamp": s.stamp,
-                         "kind": s.kind, "digest": s.digest,
-                         "backup": None if s.backup is None else os.fsencode(s.backup)}
+                        (op_id, i + j, fsencode(s.src), fsencode(s.dst), s.dev, s.ino, s.stamp,
+                         s.kind, s.digest, None if s.backup is None else fsencode(s.backup))
                         for j, s in enumerate(steps[i : i + INSERT_BATCH])
                     ],
                 )  # fmt: skip
