@@ -519,9 +519,10 @@ def plan_copy(
     *,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]:
     """The plan's rows (``{"from", "to", "action", "reason", "size"}``), the directories to
-    create (parents first) and the summary; changes nothing."""
+    create (parents first), the (device, inode, stamp) of each row to copy as the walk saw it,
+    and the summary; changes nothing."""
 
 def copy_steps(
     steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],

@@ -95,13 +95,15 @@ pub struct Meta {
     pub blocks: u64,
     /// Seconds since the epoch.
     pub mtime: i64,
+    /// Nanoseconds of `mtime`.
+    pub mtime_nsec: u32,
 }
 
 impl Meta {
     /// A regular file known from the directory listing alone (see [`Visitor::FILE_META`]).
     fn listed_file() -> Self {
         let (dev, ino, nlink, uid, size, blocks, mtime) = (0, 0, 0, 0, 0, 0, 0);
-        Meta { kind: EntryType::File, dev, ino, nlink, uid, size, blocks, mtime }
+        Meta { kind: EntryType::File, dev, ino, nlink, uid, size, blocks, mtime, mtime_nsec: 0 }
     }
 
     fn from_stat(st: &Stat) -> Self {
@@ -121,6 +123,7 @@ impl Meta {
             size: st.st_size.max(0) as u64,
             blocks: st.st_blocks as u64,
             mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as u32,
         }
     }
 }

@@ -1,11 +1,13 @@
-//! `plan_copy(selection, options, *, progress=None, cancel=None) -> (rows, dirs, CopySummary)`,
+//! `plan_copy(selection, options, *, progress=None, cancel=None) -> (rows, dirs, identities,
+//! CopySummary)`,
 //! `check_copy(options)`, and what applying a copy plan needs: `copy_steps(steps, cancel=None)
 //! -> (done, error)`, `remove_copies(steps, strict) -> (removed, not_ours, error)`,
 //! `copies_done(steps)`, `blake3_digests(paths)`.
 //!
 //! `options`: a dict with every field of [`CopyArg`]. Rows: dicts `{"from": str, "to": str,
 //! "action": "copy" | "copied" | "refused", "reason": str | None, "size": int}` in path order;
-//! dirs: the directories to create, parents first. A step: `(from, to, temp, (dev, ino,
+//! dirs: the directories to create, parents first; identities: the source's `(dev, ino, stamp)` as
+//! the walk saw it, of each row to copy, in order. A step: `(from, to, temp, (dev, ino,
 //! stamp), digest | None)`. Planning changes nothing on disk.
 
 use std::path::PathBuf;
@@ -79,6 +81,9 @@ pub fn check_copy(options: CopyArg) -> PyResult<()> {
     vegafs_core::copy::compile(&options.options()?).map(|_| ()).map_err(to_pyerr)
 }
 
+/// `(rows, dirs, identities, summary)`.
+type CopyPlanTuple<'py> = (Bound<'py, PyList>, Vec<PathBuf>, Vec<Identity>, CopySummary);
+
 #[pyfunction]
 #[pyo3(signature = (selection, options, *, progress=None, cancel=None))]
 pub fn plan_copy<'py>(
@@ -87,7 +92,7 @@ pub fn plan_copy<'py>(
     options: CopyArg,
     progress: Option<&Progress>,
     cancel: Option<&CancelToken>,
-) -> PyResult<(Bound<'py, PyList>, Vec<PathBuf>, CopySummary)> {
+) -> PyResult<CopyPlanTuple<'py>> {
     let selection = Selection::try_from(selection)?;
     let options = options.options()?;
     let control = control_of(progress, cancel);
@@ -95,7 +100,8 @@ pub fn plan_copy<'py>(
         vegafs_core::copy::plan_copy(&selection, &options, &control)
     })?;
     let dirs = plan.dirs.clone();
-    Ok((rows(py, &plan)?, dirs, CopySummary::from(summary)))
+    let ids = plan.rows.iter().filter(|r| r.action == CopyAction::Copy).map(|r| r.identity);
+    Ok((rows(py, &plan)?, dirs, ids.collect(), CopySummary::from(summary)))
 }
 
 /// Copies `steps` (in parallel), never replacing a target: `(done, None)` when all are done

@@ -21,7 +21,7 @@ from vegafs.engine.copying import (
     OnConflict,
     check_copy,
     digests,
-    plan_copy,
+    plan_copy_to_apply,
 )
 from vegafs.errors import ParamsError
 from vegafs.ops.confine import confine, confine_selection
@@ -70,20 +70,20 @@ class CopyParams(BaseModel):
 
 def run(params: CopyParams, ctx: RunContext) -> CopySummary:
     if not params.apply:
-        return _plan(params, ctx)[2]
+        return _plan(params, ctx)[3]
     from vegafs.journal import applying
     from vegafs.journal.runner import apply
 
     # Recovery first removes the temporary files an interrupted run left; the plan sees the rest.
     with applying(ctx.job_id, ctx.cancel) as journal:
-        rows, dirs, summary = _plan(params, ctx)
+        rows, dirs, ids, summary = _plan(params, ctx)
         if not summary.ok or not summary.copies:
             return summary
         if dirs and ctx.beneath:
             raise ParamsError(JOB_DIRS, "dest")
         beneath = [str(p) for p in ctx.beneath]
         copies = [r for r in rows if r["action"] == "copy"]
-        steps = journal_steps(dirs, copies, verify=params.verify, beneath=beneath)
+        steps = journal_steps(dirs, copies, ids, verify=params.verify, beneath=beneath)
         applied = apply(journal, "copy", params.model_dump(mode="json"), steps, ctx.cancel,
                         job_id=ctx.job_id, beneath=beneath)  # fmt: skip
     return summary.model_copy(update={"applied_op": applied.op_id})
@@ -97,8 +97,8 @@ JOB_DIRS = (
 
 def _plan(
     params: CopyParams, ctx: RunContext
-) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
-    rows, dirs, summary = plan_copy(
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]:
+    rows, dirs, ids, summary = plan_copy_to_apply(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -112,22 +112,25 @@ def _plan(
     shown = made + rows
     for i in range(0, len(shown), BATCH):
         ctx.rows(shown[i : i + BATCH])
-    return rows, dirs, summary
+    return rows, dirs, ids, summary
 
 
 def journal_steps(
-    dirs: list[str], copies: list[dict[str, Any]], *, verify: bool, beneath: Sequence[str] = ()
+    dirs: list[str],
+    copies: list[dict[str, Any]],
+    ids: list[tuple[int, int, int]],
+    *,
+    verify: bool,
+    beneath: Sequence[str] = (),
 ) -> "list[Step]":
     """The journal's steps: the directories to make (parents first), then the copies, each with
-    its source's identity, a temporary name unique to this run in its target's directory, and,
-    with ``verify``, its source's digest. Paths are joined as text (no ``pathlib``: 100,000
-    steps)."""
-    from vegafs.engine.renaming import identities
+    its source's identity as the plan saw it, a temporary name unique to this run in its
+    target's directory, and, with ``verify``, its source's digest. Paths are joined as text
+    (no ``pathlib``: 100,000 steps)."""
     from vegafs.journal.store import Step
     from vegafs.ops.rename import absolute
 
     sources = [r["from"] for r in copies]
-    ids = identities(sources, beneath=beneath)
     sums: dict[int, bytes] = {}
     if verify:
         files = [i for i, s in enumerate(sources) if not Path(s).is_symlink()]
@@ -137,8 +140,6 @@ def journal_steps(
     cwd = f"{Path.cwd()}/"
     steps = [Step(absolute(cwd, d), absolute(cwd, d), 0, 0, 0, kind="copy_mkdir") for d in dirs]
     for i, (row, found) in enumerate(zip(copies, ids, strict=True)):
-        if found is None:
-            raise FileNotFoundError(2, "No such file or directory", row["from"])
         dst = absolute(cwd, row["to"])
         temp = f"{dst.rpartition('/')[0]}/.vegafs-{tag}-{i + 1}"
         steps.append(Step(absolute(cwd, row["from"]), dst, *found, kind="copy", backup=temp,
