@@ -10,7 +10,7 @@ import pytest
 
 from conftest import Vegafs
 from stack import Stack
-from test_cli_jobs import ok, refused, run
+from test_cli_jobs import ok, run
 from vegafs import engine, ops
 
 
@@ -159,5 +159,3 @@ def test_a_copy_plan_as_a_job(stack: Stack, service_root: Path) -> None:
     assert remote.returncode == 0, remote.stderr
     assert sorted(remote.stdout.splitlines()) == sorted(local.splitlines())
     assert json.loads(local.splitlines()[0])["to"] == str(dest)
-    applying = refused(run(stack, *args, "--apply", "--submit"))
-    assert "invalid params.apply: applying a copy as a job comes with the next step" in applying

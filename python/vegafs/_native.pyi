@@ -581,29 +581,37 @@ def plan_copy(
     *,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]:
     """The plan's rows (``{"from", "to", "action", "reason", "size"}``), the directories to
-    create (parents first) and the summary; changes nothing."""
+    create (parents first), the (device, inode, stamp) of each row to copy as the walk saw it,
+    and the summary; changes nothing."""
 
 def copy_steps(
     steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
     cancel: CancelToken | None = None,
+    *,
+    beneath: Sequence[str | Path] = ...,
 ) -> tuple[int, tuple[int, str] | None]:
     """Copies (from, to, temp, identity, digest) steps in parallel, never replacing a target:
-    (done in order, (errno, message) | None)."""
+    (done in order, (errno, message) | None). ``beneath``: a job's roots."""
 
 def remove_copies(
-    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]], strict: bool
+    steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+    strict: bool,
+    *,
+    beneath: Sequence[str | Path] = ...,
 ) -> tuple[int, int, tuple[int, str] | None]:
     """Removes, last first, each step's temporary file and its copy if it still is the copy:
     (removed, not ours, (errno, message) | None)."""
 
 def copies_done(
     steps: list[tuple[str, str, str, tuple[int, int, int], bytes | None]],
+    *,
+    beneath: Sequence[str | Path] = ...,
 ) -> list[bool]:
     """Whether each step's target is its copy."""
 
-def blake3_digests(paths: list[str]) -> list[bytes]:
+def blake3_digests(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> list[bytes]:
     """The BLAKE3 digest (32 bytes) of each file."""
 
 @final

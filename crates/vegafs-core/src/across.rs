@@ -55,7 +55,7 @@ fn verify(places: &Places, step: &CopyStep) -> io::Result<()> {
     if identity(places, &step.from)? != Some(step.identity) {
         return Err(changed(&step.from, "changed since the plan was made (the source is kept)"));
     }
-    if is_ours(step)? != Some(true) {
+    if is_ours(places, step)? != Some(true) {
         return Err(changed(&step.to, "is not a verified copy of the source (the source is kept)"));
     }
     Ok(())
@@ -78,7 +78,7 @@ pub fn restore_moved(places: &Places, steps: &[CopyStep]) -> Renamed {
             (Ok(_), Ok(_)) => continue,
             (Err(e), _) | (_, Err(e)) => return Renamed { done, error: Some(e) },
         };
-        let copied = copy_all(std::slice::from_ref(&back), &CancelToken::default());
+        let copied = copy_all(places, std::slice::from_ref(&back), &CancelToken::default());
         if let Some(e) = copied.error {
             return Renamed { done, error: Some(e) };
         }
@@ -109,7 +109,7 @@ mod tests {
             to: to.into(),
             temp: temp.into(),
             identity: id,
-            digest: Some(blake3_of(from).unwrap()),
+            digest: Some(blake3_of(&Places::anywhere(), from).unwrap()),
         }
     }
 
@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(refused.done, 0);
         assert!(refused.error.unwrap().to_string().contains("not a verified copy"));
         assert!(a.exists());
-        assert_eq!(copy_all(std::slice::from_ref(&s), &cancel).done, 1);
+        assert_eq!(copy_all(&places, std::slice::from_ref(&s), &cancel).done, 1);
         let removed = remove_moved(&places, std::slice::from_ref(&s), &cancel);
         assert_eq!((removed.done, removed.error.is_none()), (1, true));
         assert!(!a.exists());

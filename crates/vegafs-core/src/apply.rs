@@ -29,7 +29,12 @@ pub fn rename_noreplace(places: &Places, from: &Path, to: &Path) -> io::Result<(
     rename_in(&mut dirs, places, from, to)
 }
 
-fn rename_in(dirs: &mut Dirs, places: &Places, from: &Path, to: &Path) -> io::Result<()> {
+pub(crate) fn rename_in(
+    dirs: &mut Dirs,
+    places: &Places,
+    from: &Path,
+    to: &Path,
+) -> io::Result<()> {
     let (src_dir, src) = dirs.source.open(places, from)?;
     let (dst_dir, dst) = dirs.target.open(places, to)?;
     match renameat_with(src_dir, src, dst_dir, dst, RenameFlags::NOREPLACE) {
@@ -54,16 +59,17 @@ fn rename_in(dirs: &mut Dirs, places: &Places, from: &Path, to: &Path) -> io::Re
 /// The directories of the last source and the last target, kept open: steps of a plan mostly
 /// stay in one directory, so each is opened once, not once per step.
 #[derive(Default)]
-struct Dirs {
-    source: LastDir,
-    target: LastDir,
+pub(crate) struct Dirs {
+    pub(crate) source: LastDir,
+    pub(crate) target: LastDir,
 }
 
 #[derive(Default)]
 pub(crate) struct LastDir(Option<(PathBuf, OwnedFd)>, OsString);
 
 impl LastDir {
-    /// `path`'s directory (`O_PATH`, beneath the roots of `places`) and last name.
+    /// The directory holding `path` (`O_PATH`, opened by `places`, kept for the next call) and
+    /// the last name of `path`.
     pub(crate) fn open(
         &mut self,
         places: &Places,

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::analyze::{keep_first_errors, record_error};
+use crate::apply::Identity;
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::plan::{free_name, twin, OnConflict, Refusal, NAME_MAX};
@@ -84,6 +85,8 @@ pub struct CopyRow {
     pub action: CopyAction,
     /// Bytes of a regular file (0 for a symlink).
     pub size: u64,
+    /// The source as the walk saw it (device, inode, mtime in ns): what applying checks.
+    pub identity: Identity,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,10 +129,12 @@ struct Found {
     kind: EntryType,
     size: u64,
     mtime: i64,
+    identity: Identity,
 }
 
 struct Collector<'a> {
     roots: &'a [PathBuf],
+    follow: bool,
     found: Vec<Found>,
     error_count: u64,
     errors: Vec<WalkError>,
@@ -148,7 +153,23 @@ impl Visitor for Collector<'_> {
         } else {
             path.strip_prefix(&self.roots[entry.root]).unwrap_or(&path).to_path_buf()
         };
-        self.found.push(Found { path, below, kind: m.kind, size: m.size, mtime: m.mtime });
+        // A root, or any entry when symlinks are followed, may be a symlink the walk saw
+        // through: the identity is the entry's own, as applying (O_NOFOLLOW) finds it.
+        let identity = if entry.depth == 0 || self.follow {
+            fs::symlink_metadata(&path).map_or((0, 0, 0), |s| {
+                (s.dev(), s.ino(), s.mtime() * 1_000_000_000 + s.mtime_nsec())
+            })
+        } else {
+            (m.dev, m.ino, m.mtime * 1_000_000_000 + i64::from(m.mtime_nsec))
+        };
+        self.found.push(Found {
+            path,
+            below,
+            kind: m.kind,
+            size: m.size,
+            mtime: m.mtime,
+            identity,
+        });
         0
     }
 
@@ -167,6 +188,7 @@ pub fn plan_copy(
     let template = compile(options)?;
     let parts = walk(selection, control, || Collector {
         roots: &selection.roots,
+        follow: selection.follow_symlinks,
         found: Vec::new(),
         error_count: 0,
         errors: Vec::new(),
@@ -310,7 +332,7 @@ fn check(
                 }
             }
         };
-        rows.push(CopyRow { from: f.path, to, action, size });
+        rows.push(CopyRow { from: f.path, to, action, size, identity: f.identity });
     }
     let refused = rows.iter().any(|r| matches!(r.action, CopyAction::Refused(_)));
     let ok = !refused || options.on_conflict != OnConflict::Fail;
@@ -426,7 +448,7 @@ fn digest(f: &Found) -> io::Result<Option<String>> {
     if f.kind != EntryType::File {
         return Ok(None);
     }
-    let digest = crate::copy_file::blake3_of(&f.path)?;
+    let digest = crate::copy_file::blake3_of(&crate::places::Places::anywhere(), &f.path)?;
     Ok(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
 }
 

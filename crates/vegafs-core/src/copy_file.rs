@@ -1,33 +1,43 @@
 //! Applying a copy plan: each file written to a temporary hidden name in its target's
 //! directory, made like its source (mode, times, extended attributes, and, as root, owner),
-//! fsynced, optionally checked against the source's BLAKE3 digest, and only then published
-//! under its name with a no-replace rename ([`rename_noreplace`]): a name is never seen
-//! half-written, and never replaces an entry that appeared since the plan.
+//! optionally checked against the source's BLAKE3 digest, made durable, and only then published
+//! under its name with a no-replace rename: a name is never seen half-written, and never
+//! replaces an entry that appeared since the plan.
+//!
+//! Every path is opened through the directory that holds it ([`Places`]): on the command line
+//! as the user named it, for a job beneath the allowed roots without following a symlink. The
+//! source is opened there (`O_NOFOLLOW`) and checked against the plan's identity on the handle.
 //!
 //! The data goes by reflink (`FICLONE`: shared extents, no bytes written) where the file system
-//! can, else by `copy_file_range` over the source's data segments only (`SEEK_DATA` /
-//! `SEEK_HOLE`: holes stay holes), else by `read`/`write`. A symlink is copied as a symlink.
+//! can, else by `copy_file_range` (over the source's data segments only when the file is sparse,
+//! `SEEK_DATA` / `SEEK_HOLE`: holes stay holes), else by `read`/`write`. A symlink is copied as
+//! a symlink.
 //!
-//! The files of a batch are copied in parallel; [`copy_all`] reports the longest prefix of
-//! the batch that completed, removing the copies done after it, so the journal's count is exact.
-//! [`remove_copies`] reverses copies, removing a copy only if it still is the file the copy
-//! wrote (same size and modification time as the source, and the same content), never anything
-//! else.
+//! A batch ([`copy_all`]) goes in three passes, so that it costs one `syncfs` per file system
+//! instead of one `fsync` per file: every temporary file is written (in parallel); the file
+//! systems they are on are synced; then they are published (in parallel). It reports the
+//! longest prefix of the batch that was published, removing the copies done after it, so the
+//! journal's count is exact. [`remove_copies`] reverses copies, removing a copy only if it still
+//! is the file the copy wrote (same modification time as the source, and the same content),
+//! never anything else.
 
-use std::fs::{self, File, OpenOptions};
+use std::collections::{BTreeSet, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{
-    copy_file_range, fchmod, fchown, fgetxattr, flistxattr, fsetxattr, futimens, ioctl_ficlone,
-    lgetxattr, llistxattr, lsetxattr, seek, utimensat, AtFlags, Gid, Mode, SeekFrom, Timespec,
-    Timestamps, Uid, XattrFlags, CWD,
+    copy_file_range, fchmod, fchown, fgetxattr, flistxattr, fsetxattr, fstat, futimens,
+    ioctl_ficlone, lgetxattr, llistxattr, lsetxattr, openat, readlinkat, seek, statat, symlinkat,
+    unlinkat, utimensat, AtFlags, FileType, Gid, Mode, OFlags, SeekFrom, Stat, Timespec,
+    Timestamps, Uid, XattrFlags,
 };
 
-use crate::apply::{rename_noreplace, Identity};
+use crate::apply::{rename_in, Dirs, Identity};
 use crate::control::CancelToken;
 use crate::places::Places;
 
@@ -79,85 +89,160 @@ enum Outcome {
     Failed(io::Error),
 }
 
-/// Copies `steps` in parallel until one fails or `cancel` is set.
-pub fn copy_all(steps: &[CopyStep], cancel: &CancelToken) -> Copied {
+/// Steps one task of the pool takes in a row: consecutive steps mostly share their directories,
+/// opened once per run of them ([`Dirs`]).
+const CHUNK: usize = 16;
+
+/// Runs `each` over `steps` on the copy pool, a chunk at a time, each chunk with its own open
+/// directories; stops starting steps once one failed or `cancel` is set.
+fn par_steps(
+    places: &Places,
+    steps: &[CopyStep],
+    cancel: &CancelToken,
+    each: impl Fn(&mut Dirs, &Places, &CopyStep) -> io::Result<()> + Sync,
+) -> Vec<Outcome> {
     let stop = AtomicBool::new(false);
     let run = || {
         steps
-            .par_iter()
-            .map(|step| {
-                if cancel.is_cancelled() || stop.load(Ordering::Relaxed) {
-                    return Outcome::NotRun;
-                }
-                match copy_one(step) {
-                    Ok(()) => Outcome::Done,
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        Outcome::Failed(e)
-                    }
-                }
+            .par_chunks(CHUNK)
+            .flat_map_iter(|chunk| {
+                let mut dirs = Dirs::default();
+                chunk
+                    .iter()
+                    .map(|step| {
+                        if cancel.is_cancelled() || stop.load(Ordering::Relaxed) {
+                            return Outcome::NotRun;
+                        }
+                        match each(&mut dirs, places, step) {
+                            Ok(()) => Outcome::Done,
+                            Err(e) => {
+                                stop.store(true, Ordering::Relaxed);
+                                Outcome::Failed(e)
+                            }
+                        }
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect::<Vec<Outcome>>()
     };
-    let outcomes = match io_pool() {
+    match io_pool() {
         Some(pool) => pool.install(run),
         None => run(),
-    };
-    let done = outcomes.iter().take_while(|o| matches!(o, Outcome::Done)).count();
+    }
+}
+
+/// Copies `steps` (in parallel) until one fails or `cancel` is set: all temporary files
+/// written, their file systems synced, then published in order of the batch.
+pub fn copy_all(places: &Places, steps: &[CopyStep], cancel: &CancelToken) -> Copied {
+    let written = par_steps(places, steps, cancel, write_temp);
     let mut error = None;
-    for (step, outcome) in steps.iter().zip(outcomes).skip(done) {
-        match outcome {
-            // Done out of order: undone, so that what the journal counts is exactly a prefix.
-            Outcome::Done => {
-                if let Err(e) = remove_if_ours(step) {
+    let all = written.iter().all(|o| matches!(o, Outcome::Done));
+    if all {
+        error = sync_file_systems(places, steps).err();
+    }
+    if !all || error.is_some() {
+        // Nothing published: every temporary file goes.
+        for (step, outcome) in steps.iter().zip(written) {
+            match outcome {
+                Outcome::Failed(e) => {
                     error.get_or_insert(e);
                 }
+                Outcome::Done => {
+                    let _ = remove_temp(places, step);
+                }
+                Outcome::NotRun => {}
             }
+        }
+        return Copied { done: 0, error };
+    }
+    let published = par_steps(places, steps, &CancelToken::default(), |dirs, places, step| {
+        rename_in(dirs, places, &step.temp, &step.to).map_err(|e| {
+            let message = format!("{} -> {}: {e}", step.from.display(), step.to.display());
+            io::Error::new(e.kind(), message)
+        })
+    });
+    let done = published.iter().take_while(|o| matches!(o, Outcome::Done)).count();
+    for (step, outcome) in steps.iter().zip(published).skip(done) {
+        let removed = match outcome {
+            // Done out of order: undone, so that what the journal counts is exactly a prefix.
+            Outcome::Done => remove_if_ours(places, step).map(|_| ()),
             Outcome::Failed(e) => {
                 error.get_or_insert(e);
+                remove_temp(places, step)
             }
-            Outcome::NotRun => {}
+            Outcome::NotRun => remove_temp(places, step),
+        };
+        if let Err(e) = removed {
+            error.get_or_insert(e);
         }
     }
     Copied { done, error }
+}
+
+/// `syncfs` of each file system the steps' targets are on: the temporary files written are
+/// durable once this returns.
+fn sync_file_systems(places: &Places, steps: &[CopyStep]) -> io::Result<()> {
+    let dirs: BTreeSet<&Path> =
+        steps.iter().map(|s| s.temp.parent().unwrap_or(Path::new(""))).collect();
+    let mut synced = HashSet::new();
+    for dir in dirs {
+        let (fd, _) = places.parent(&dir.join("x"), OFlags::RDONLY)?;
+        let dev = fstat(&fd).map_err(|e| named(e.into(), dir))?.st_dev;
+        if synced.insert(dev) {
+            rustix::fs::syncfs(&fd).map_err(|e| named(e.into(), dir))?;
+        }
+    }
+    Ok(())
 }
 
 fn named(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-fn copy_one(step: &CopyStep) -> io::Result<()> {
-    let source = fs::symlink_metadata(&step.from).map_err(|e| named(e, &step.from))?;
-    let stamp = source.mtime() * 1_000_000_000 + source.mtime_nsec();
-    if (source.dev(), source.ino(), stamp) != step.identity {
-        let message = format!("{}: changed since the plan was made", step.from.display());
-        return Err(io::Error::other(message));
-    }
-    let written = if source.file_type().is_symlink() {
-        copy_symlink(step, &source)
-    } else if source.is_file() {
-        copy_regular(step, &source)
-    } else {
-        Err(io::Error::other(format!("{}: not a file or a symlink", step.from.display())))
-    };
-    let published = written.and_then(|()| {
-        rename_noreplace(&Places::anywhere(), &step.temp, &step.to).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("{} -> {}: {e}", step.from.display(), step.to.display()),
-            )
-        })
-    });
-    if published.is_err() {
-        let _ = fs::remove_file(&step.temp);
-    }
-    published
+/// Flags to read an entry: never through a symlink, never blocking on a FIFO.
+const READ: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::CLOEXEC);
+
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn stamp_of(st: &Stat) -> i64 {
+    st.st_mtime as i64 * 1_000_000_000 + st.st_mtime_nsec as i64
 }
 
-fn times(m: &fs::Metadata) -> Timestamps {
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn identity_of(st: &Stat) -> Identity {
+    (st.st_dev as u64, st.st_ino as u64, stamp_of(st))
+}
+
+fn changed(path: &Path) -> io::Error {
+    io::Error::other(format!("{}: changed since the plan was made", path.display()))
+}
+
+/// Pass 1 of a copy: the step's source, as planned, written to its temporary name (not yet
+/// durable, not yet published).
+fn write_temp(dirs: &mut Dirs, places: &Places, step: &CopyStep) -> io::Result<()> {
+    let Dirs { source, target } = dirs;
+    let (src_dir, src_name) = source.open(places, &step.from)?;
+    let (dst_dir, temp_name) = target.open(places, &step.temp)?;
+    let written = match openat(src_dir, src_name, READ, Mode::empty()) {
+        Err(rustix::io::Errno::LOOP) => {
+            copy_symlink(step, (src_dir.as_fd(), src_name), (dst_dir.as_fd(), temp_name))
+        }
+        Err(e) => return Err(named(e.into(), &step.from)),
+        Ok(src) => copy_regular(step, &File::from(src), dst_dir.as_fd(), temp_name),
+    };
+    if written.is_err() {
+        let _ = unlinkat(dst_dir, temp_name, AtFlags::empty());
+    }
+    written
+}
+
+fn times(st: &Stat) -> Timestamps {
     Timestamps {
-        last_access: Timespec { tv_sec: m.atime(), tv_nsec: m.atime_nsec() as _ },
-        last_modification: Timespec { tv_sec: m.mtime(), tv_nsec: m.mtime_nsec() as _ },
+        last_access: Timespec { tv_sec: st.st_atime as _, tv_nsec: st.st_atime_nsec as _ },
+        last_modification: Timespec { tv_sec: st.st_mtime as _, tv_nsec: st.st_mtime_nsec as _ },
     }
 }
 
@@ -165,62 +250,84 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-fn copy_symlink(step: &CopyStep, source: &fs::Metadata) -> io::Result<()> {
-    let text = fs::read_link(&step.from).map_err(|e| named(e, &step.from))?;
-    std::os::unix::fs::symlink(&text, &step.temp).map_err(|e| named(e, &step.temp))?;
-    let temp = step.temp.as_path();
-    if is_root() {
-        let (uid, gid) = (Uid::from_raw(source.uid()), Gid::from_raw(source.gid()));
-        rustix::fs::chownat(CWD, temp, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| named(e.into(), temp))?;
-    }
-    let size = rustix::fs::llistxattr_query(&step.from).unwrap_or(0);
-    let (mut names, mut value) = (vec![0u8; size], vec![0u8; XATTR_MAX * usize::from(size > 0)]);
-    let listed = if size > 0 { llistxattr(&step.from, &mut names[..]).unwrap_or(0) } else { 0 };
-    for name in names[..listed].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        if let Ok(n) = lgetxattr(&step.from, name, &mut value[..]) {
-            // user.* cannot be set on a symlink: what cannot be kept is left.
-            let _ = lsetxattr(temp, name, &value[..n], XattrFlags::empty());
-        }
-    }
-    utimensat(CWD, temp, &times(source), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| named(e.into(), temp))
+/// The path of `name` in the directory `dir` through `/proc/self/fd`: for the calls that have
+/// no `*at` form (a symlink's xattrs); the directory is the one opened, whatever its path.
+fn proc_path(dir: BorrowedFd<'_>, name: &OsStr) -> PathBuf {
+    let mut path = OsString::from(format!("/proc/self/fd/{}/", dir.as_raw_fd()));
+    path.push(name);
+    PathBuf::from(path)
 }
 
-fn copy_regular(step: &CopyStep, source: &fs::Metadata) -> io::Result<()> {
-    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
-    let src = OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow)
-        .open(&step.from)
-        .map_err(|e| named(e, &step.from))?;
-    let out = OpenOptions::new()
-        .write(true)
-        .read(step.digest.is_some())
-        .create_new(true)
-        .mode(0o600)
-        .open(&step.temp)
-        .map_err(|e| named(e, &step.temp))?;
-    let result = fill(&src, &out, source).and_then(|()| {
+fn copy_symlink(
+    step: &CopyStep,
+    (src_dir, src_name): (BorrowedFd<'_>, &OsStr),
+    (dst_dir, temp_name): (BorrowedFd<'_>, &OsStr),
+) -> io::Result<()> {
+    let st = statat(src_dir, src_name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| named(e.into(), &step.from))?;
+    if identity_of(&st) != step.identity || FileType::from_raw_mode(st.st_mode) != FileType::Symlink
+    {
+        return Err(changed(&step.from));
+    }
+    let text =
+        readlinkat(src_dir, src_name, Vec::new()).map_err(|e| named(e.into(), &step.from))?;
+    symlinkat(text.as_c_str(), dst_dir, temp_name).map_err(|e| named(e.into(), &step.temp))?;
+    if is_root() {
+        let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
+        rustix::fs::chownat(dst_dir, temp_name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| named(e.into(), &step.temp))?;
+    }
+    let (from, temp) = (proc_path(src_dir, src_name), proc_path(dst_dir, temp_name));
+    let size = rustix::fs::llistxattr_query(&from).unwrap_or(0);
+    let (mut names, mut value) = (vec![0u8; size], vec![0u8; XATTR_MAX * usize::from(size > 0)]);
+    let listed = if size > 0 { llistxattr(&from, &mut names[..]).unwrap_or(0) } else { 0 };
+    for name in names[..listed].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if let Ok(n) = lgetxattr(&from, name, &mut value[..]) {
+            // user.* cannot be set on a symlink: what cannot be kept is left.
+            let _ = lsetxattr(&temp, name, &value[..n], XattrFlags::empty());
+        }
+    }
+    utimensat(dst_dir, temp_name, &times(&st), AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| named(e.into(), &step.temp))
+}
+
+fn copy_regular(
+    step: &CopyStep,
+    src: &File,
+    dst_dir: BorrowedFd<'_>,
+    temp_name: &OsStr,
+) -> io::Result<()> {
+    let st = fstat(src).map_err(|e| named(e.into(), &step.from))?;
+    if identity_of(&st) != step.identity {
+        return Err(changed(&step.from));
+    }
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(io::Error::other(format!("{}: not a file or a symlink", step.from.display())));
+    }
+    let access = if step.digest.is_some() { OFlags::RDWR } else { OFlags::WRONLY };
+    let flags = access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let out = openat(dst_dir, temp_name, flags, Mode::from_raw_mode(0o600))
+        .map_err(|e| named(e.into(), &step.temp))?;
+    let out = File::from(out);
+    let result = fill(src, &out, &st).and_then(|()| {
         if let Some(want) = step.digest {
-            let got = blake3_of_file(&mut (&out))?;
-            if got != want {
+            if blake3_of_file(&mut (&out))? != want {
                 return Err(io::Error::other("the copy's BLAKE3 digest differs from the source's"));
             }
         }
-        out.sync_all()
+        Ok(())
     });
     result.map_err(|e| named(e, &step.temp))
 }
 
 /// The temporary file made like the source: data, owner (root only), mode, xattrs, times.
-fn fill(src: &File, out: &File, source: &fs::Metadata) -> io::Result<()> {
-    copy_data(src, out, source.size())?;
+fn fill(src: &File, out: &File, st: &Stat) -> io::Result<()> {
+    copy_data(src, out, st)?;
     if is_root() {
-        fchown(out, Some(Uid::from_raw(source.uid())), Some(Gid::from_raw(source.gid())))?;
+        fchown(out, Some(Uid::from_raw(st.st_uid)), Some(Gid::from_raw(st.st_gid)))?;
     }
     // After chown, which clears set-user-ID bits.
-    fchmod(out, Mode::from_raw_mode(source.mode() & 0o7777))?;
+    fchmod(out, Mode::from_raw_mode(st.st_mode & 0o7777))?;
     // Most files have none: one query, no buffers. A file system without xattrs lists none.
     let size = rustix::fs::flistxattr_query(src).unwrap_or(0);
     let (mut names, mut value) = (vec![0u8; size], vec![0u8; XATTR_MAX * usize::from(size > 0)]);
@@ -229,14 +336,31 @@ fn fill(src: &File, out: &File, source: &fs::Metadata) -> io::Result<()> {
         let n = fgetxattr(src, name, &mut value[..])?;
         fsetxattr(out, name, &value[..n], XattrFlags::empty())?;
     }
-    futimens(out, &times(source))?;
+    futimens(out, &times(st))?;
     Ok(())
 }
 
-/// The source's bytes into `out`: a reflink, else its data segments, holes left as holes.
-fn copy_data(src: &File, out: &File, size: u64) -> io::Result<()> {
-    if size == 0 || ioctl_ficlone(out, src).is_ok() {
+/// The last source device a reflink was refused from (0: none yet): its files are not tried
+/// again, which saves a call per file where reflinks do not exist (ext4).
+static NO_REFLINK: AtomicU64 = AtomicU64::new(0);
+
+/// The source's bytes into `out`: a reflink, else its bytes; a sparse file's data segments
+/// only, holes left as holes.
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn copy_data(src: &File, out: &File, st: &Stat) -> io::Result<()> {
+    let (size, dev) = (st.st_size.max(0) as u64, st.st_dev as u64);
+    if size == 0 {
         return Ok(());
+    }
+    if NO_REFLINK.load(Ordering::Relaxed) != dev {
+        if ioctl_ficlone(out, src).is_ok() {
+            return Ok(());
+        }
+        NO_REFLINK.store(dev, Ordering::Relaxed);
+    }
+    // Fewer blocks than its size: a sparse file (as cp tells it).
+    if (st.st_blocks as u64) * 512 >= size {
+        return copy_range(src, out, 0, size);
     }
     let mut offset = 0u64;
     while offset < size {
@@ -325,49 +449,74 @@ impl ReadAt0 for &File {
     }
 }
 
+/// The entry at `path`, opened for reading in the directory `places` opens (not following a
+/// symlink), and what `fstat` says of it.
+fn open_read(places: &Places, path: &Path) -> io::Result<(File, Stat)> {
+    let (dir, name) = places.parent(path, OFlags::PATH)?;
+    let fd: OwnedFd =
+        openat(&dir, &name, READ, Mode::empty()).map_err(|e| named(e.into(), path))?;
+    let st = fstat(&fd).map_err(|e| named(e.into(), path))?;
+    Ok((File::from(fd), st))
+}
+
 /// The BLAKE3 digest of the file at `path` (not following a symlink).
-pub fn blake3_of(path: &Path) -> io::Result<[u8; 32]> {
-    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow)
-        .open(path)
-        .map_err(|e| named(e, path))?;
+pub fn blake3_of(places: &Places, path: &Path) -> io::Result<[u8; 32]> {
+    let (file, _) = open_read(places, path)?;
     blake3_of_file(&mut (&file)).map_err(|e| named(e, path))
+}
+
+/// What is at `path` (not following a symlink), and its symlink's text; None: nothing there.
+fn look(places: &Places, path: &Path) -> io::Result<Option<(Stat, Option<Vec<u8>>)>> {
+    let (dir, name) = match places.parent(path, OFlags::PATH) {
+        Ok(found) => found,
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let st = match statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(named(e.into(), path)),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+        return Ok(Some((st, None)));
+    }
+    let text = readlinkat(&dir, &name, Vec::new()).map_err(|e| named(e.into(), path))?;
+    Ok(Some((st, Some(text.into_bytes()))))
 }
 
 /// Whether the entry at `step.to` is the copy this step writes: a symlink to the source's
 /// text, or a regular file with the source's modification time (which the copy keeps) and its
 /// content (the journaled digest, else the source's bytes). None: nothing there.
-pub fn is_ours(step: &CopyStep) -> io::Result<Option<bool>> {
-    let target = match fs::symlink_metadata(&step.to) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(named(e, &step.to)),
-    };
-    if target.file_type().is_symlink() {
-        let same = matches!((fs::read_link(&step.from), fs::read_link(&step.to)),
-                            (Ok(a), Ok(b)) if a == b);
-        return Ok(Some(same));
+pub fn is_ours(places: &Places, step: &CopyStep) -> io::Result<Option<bool>> {
+    let Some((target, text)) = look(places, &step.to)? else { return Ok(None) };
+    if let Some(text) = text {
+        let source = look(places, &step.from).ok().flatten();
+        return Ok(Some(matches!(source, Some((_, Some(t))) if t == text)));
     }
-    let stamp = target.mtime() * 1_000_000_000 + target.mtime_nsec();
-    if !target.is_file() || stamp != step.identity.2 {
+    if FileType::from_raw_mode(target.st_mode) != FileType::RegularFile
+        || stamp_of(&target) != step.identity.2
+    {
         return Ok(Some(false));
     }
     if let Some(want) = step.digest {
-        return Ok(Some(blake3_of(&step.to)? == want));
+        return Ok(Some(blake3_of(places, &step.to)? == want));
     }
-    match fs::symlink_metadata(&step.from) {
-        Ok(source) if source.is_file() && source.size() == target.size() => {
-            Ok(Some(same_bytes(&step.from, &step.to)?))
+    let source = match open_read(places, &step.from) {
+        Ok((file, st)) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {
+            (file, st)
         }
-        _ => Ok(Some(false)), // the source is gone or changed: the copy cannot be told apart
+        _ => return Ok(Some(false)), // the source is gone or changed: the copy cannot be told apart
+    };
+    if source.1.st_size != target.st_size {
+        return Ok(Some(false));
     }
+    let (copy, _) = open_read(places, &step.to)?;
+    Ok(Some(same_bytes(source.0, copy)?))
 }
 
-fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
-    let (mut fa, mut fb) =
-        (File::open(a).map_err(|e| named(e, a))?, File::open(b).map_err(|e| named(e, b))?);
+fn same_bytes(mut fa: File, mut fb: File) -> io::Result<bool> {
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     loop {
         let n = read_full(&mut fa, &mut ba)?;
@@ -394,17 +543,33 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
+/// Removes `path` (not a directory) if it is there.
+fn remove(places: &Places, path: &Path) -> io::Result<()> {
+    let (dir, name) = match places.parent(path, OFlags::PATH) {
+        Ok(found) => found,
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
+    match unlinkat(&dir, &name, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(named(e.into(), path)),
+    }
+}
+
+fn remove_temp(places: &Places, step: &CopyStep) -> io::Result<()> {
+    remove(places, &step.temp)
+}
+
 /// Removes the step's temporary file (if any) and its copy, if it is ours: whether a copy was
 /// removed.
-fn remove_if_ours(step: &CopyStep) -> io::Result<bool> {
-    match fs::remove_file(&step.temp) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(named(e, &step.temp)),
-        _ => {}
-    }
-    if is_ours(step)? != Some(true) {
+fn remove_if_ours(places: &Places, step: &CopyStep) -> io::Result<bool> {
+    remove_temp(places, step)?;
+    if is_ours(places, step)? != Some(true) {
         return Ok(false);
     }
-    fs::remove_file(&step.to).map_err(|e| named(e, &step.to))?;
+    remove(places, &step.to)?;
     Ok(true)
 }
 
@@ -420,15 +585,14 @@ pub struct Removed {
 /// Reverses `steps`, last first: each step's temporary file and its copy (if it is still the
 /// copy: [`is_ours`]) are removed; anything else is left. With `strict`, a target that is there
 /// but is not the copy stops it with an error (undo: it changed since it was planned).
-pub fn remove_copies(steps: &[CopyStep], strict: bool) -> Removed {
+pub fn remove_copies(places: &Places, steps: &[CopyStep], strict: bool) -> Removed {
     let mut out = Removed { removed: 0, not_ours: 0, error: None };
     for step in steps.iter().rev() {
-        if strict && matches!(is_ours(step), Ok(Some(false))) {
-            let message = format!("{}: changed since the plan was made", step.to.display());
-            out.error = Some(io::Error::other(message));
+        if strict && matches!(is_ours(places, step), Ok(Some(false))) {
+            out.error = Some(changed(&step.to));
             return out;
         }
-        match remove_if_ours(step) {
+        match remove_if_ours(places, step) {
             Ok(true) => out.removed += 1,
             Ok(false) => out.not_ours += 1,
             Err(e) => {
@@ -441,20 +605,21 @@ pub fn remove_copies(steps: &[CopyStep], strict: bool) -> Removed {
 }
 
 /// Whether each step's copy is in place (recovery): its target is its copy ([`is_ours`]).
-pub fn copies_done(steps: &[CopyStep]) -> io::Result<Vec<bool>> {
-    steps.par_iter().map(|s| is_ours(s).map(|o| o == Some(true))).collect()
+pub fn copies_done(places: &Places, steps: &[CopyStep]) -> io::Result<Vec<bool>> {
+    steps.par_iter().map(|s| is_ours(places, s).map(|o| o == Some(true))).collect()
 }
 
 /// The BLAKE3 digests of `paths`, in parallel.
-pub fn blake3_all(paths: &[PathBuf]) -> io::Result<Vec<[u8; 32]>> {
-    paths.par_iter().map(|p| blake3_of(p)).collect()
+pub fn blake3_all(places: &Places, paths: &[PathBuf]) -> io::Result<Vec<[u8; 32]>> {
+    paths.par_iter().map(|p| blake3_of(places, p)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn step_for(from: &Path, to: &Path, n: usize) -> CopyStep {
         let m = fs::symlink_metadata(from).unwrap();
@@ -481,7 +646,8 @@ mod tests {
             step_for(&d.join("link"), &d.join("link-copy"), 2),
             step_for(&d.join("taken-src"), &d.join("taken"), 3),
         ];
-        let outcome = copy_all(&steps, &CancelToken::default());
+        let places = Places::anywhere();
+        let outcome = copy_all(&places, &steps, &CancelToken::default());
         assert_eq!(outcome.done, 2);
         assert_eq!(outcome.error.unwrap().kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read_to_string(d.join("taken")).unwrap(), "in the way");
@@ -490,7 +656,7 @@ mod tests {
         assert_eq!((b.len(), b.mode() & 0o7777, b.mtime_nsec()), (a.len(), 0o640, a.mtime_nsec()));
         assert!(b.blocks() <= a.blocks(), "{} > {}", b.blocks(), a.blocks());
         assert_eq!(fs::read_link(d.join("link-copy")).unwrap(), Path::new("sparse"));
-        let removed = remove_copies(&steps, false);
+        let removed = remove_copies(&places, &steps, false);
         assert_eq!((removed.removed, removed.not_ours), (2, 1));
         assert!(!d.join("copy").exists() && fs::symlink_metadata(d.join("link-copy")).is_err());
         assert_eq!(fs::read_to_string(d.join("taken")).unwrap(), "in the way");

@@ -1,11 +1,13 @@
-//! `plan_copy(selection, options, *, progress=None, cancel=None) -> (rows, dirs, CopySummary)`,
+//! `plan_copy(selection, options, *, progress=None, cancel=None) -> (rows, dirs, identities,
+//! CopySummary)`,
 //! `check_copy(options)`, and what applying a copy plan needs: `copy_steps(steps, cancel=None)
 //! -> (done, error)`, `remove_copies(steps, strict) -> (removed, not_ours, error)`,
 //! `copies_done(steps)`, `blake3_digests(paths)`.
 //!
 //! `options`: a dict with every field of [`CopyArg`]. Rows: dicts `{"from": str, "to": str,
 //! "action": "copy" | "copied" | "refused", "reason": str | None, "size": int}` in path order;
-//! dirs: the directories to create, parents first. A step: `(from, to, temp, (dev, ino,
+//! dirs: the directories to create, parents first; identities: the source's `(dev, ino, stamp)` as
+//! the walk saw it, of each row to copy, in order. A step: `(from, to, temp, (dev, ino,
 //! stamp), digest | None)`. Planning changes nothing on disk.
 
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ use vegafs_core::Selection;
 use crate::control::{control_of, CancelToken, Progress};
 use crate::detach::run_detached;
 use crate::errors::{error_rows, io_error_tuple, to_pyerr, ErrorRow};
+use crate::rename::places;
 use crate::selection::SelectionArg;
 
 #[derive(FromPyObject)]
@@ -78,6 +81,9 @@ pub fn check_copy(options: CopyArg) -> PyResult<()> {
     vegafs_core::copy::compile(&options.options()?).map(|_| ()).map_err(to_pyerr)
 }
 
+/// `(rows, dirs, identities, summary)`.
+type CopyPlanTuple<'py> = (Bound<'py, PyList>, Vec<PathBuf>, Vec<Identity>, CopySummary);
+
 #[pyfunction]
 #[pyo3(signature = (selection, options, *, progress=None, cancel=None))]
 pub fn plan_copy<'py>(
@@ -86,7 +92,7 @@ pub fn plan_copy<'py>(
     options: CopyArg,
     progress: Option<&Progress>,
     cancel: Option<&CancelToken>,
-) -> PyResult<(Bound<'py, PyList>, Vec<PathBuf>, CopySummary)> {
+) -> PyResult<CopyPlanTuple<'py>> {
     let selection = Selection::try_from(selection)?;
     let options = options.options()?;
     let control = control_of(progress, cancel);
@@ -94,52 +100,67 @@ pub fn plan_copy<'py>(
         vegafs_core::copy::plan_copy(&selection, &options, &control)
     })?;
     let dirs = plan.dirs.clone();
-    Ok((rows(py, &plan)?, dirs, CopySummary::from(summary)))
+    let ids = plan.rows.iter().filter(|r| r.action == CopyAction::Copy).map(|r| r.identity);
+    Ok((rows(py, &plan)?, dirs, ids.collect(), CopySummary::from(summary)))
 }
 
 /// Copies `steps` (in parallel), never replacing a target: `(done, None)` when all are done
 /// (or cancelled), `(done, (errno, message))` for the first that failed; the first `done` are
 /// published, the others not.
 #[pyfunction]
-#[pyo3(signature = (steps, cancel=None))]
+#[pyo3(signature = (steps, cancel=None, *, beneath=Vec::new()))]
 pub fn copy_steps(
     py: Python<'_>,
     steps: Vec<StepArg>,
     cancel: Option<&CancelToken>,
+    beneath: Vec<PathBuf>,
 ) -> PyResult<(usize, Option<(i32, String)>)> {
     let steps = steps_of(steps)?;
+    let places = places(&beneath)?;
     let token = cancel.map(|c| c.0.clone()).unwrap_or_default();
-    let outcome = py.detach(|| vegafs_core::copy_file::copy_all(&steps, &token));
+    let outcome = py.detach(|| vegafs_core::copy_file::copy_all(&places, &steps, &token));
     Ok((outcome.done, outcome.error.as_ref().map(io_error_tuple)))
 }
 
 /// Removes, last first, each step's temporary file and its copy if it still is the copy:
 /// `(removed, not_ours, error)`; `strict`: a changed copy is an error.
 #[pyfunction]
+#[pyo3(signature = (steps, strict, *, beneath=Vec::new()))]
 pub fn remove_copies(
     py: Python<'_>,
     steps: Vec<StepArg>,
     strict: bool,
+    beneath: Vec<PathBuf>,
 ) -> PyResult<(usize, usize, Option<OsErrorTuple>)> {
     let steps = steps_of(steps)?;
-    let outcome = py.detach(|| vegafs_core::copy_file::remove_copies(&steps, strict));
+    let places = places(&beneath)?;
+    let outcome = py.detach(|| vegafs_core::copy_file::remove_copies(&places, &steps, strict));
     Ok((outcome.removed, outcome.not_ours, outcome.error.as_ref().map(io_error_tuple)))
 }
 
 /// Whether each step's target is its copy.
 #[pyfunction]
-pub fn copies_done(py: Python<'_>, steps: Vec<StepArg>) -> PyResult<Vec<bool>> {
+#[pyo3(signature = (steps, *, beneath=Vec::new()))]
+pub fn copies_done(
+    py: Python<'_>,
+    steps: Vec<StepArg>,
+    beneath: Vec<PathBuf>,
+) -> PyResult<Vec<bool>> {
     let steps = steps_of(steps)?;
-    py.detach(|| vegafs_core::copy_file::copies_done(&steps)).map_err(PyErr::from)
+    let places = places(&beneath)?;
+    py.detach(|| vegafs_core::copy_file::copies_done(&places, &steps)).map_err(PyErr::from)
 }
 
 /// The BLAKE3 digests (32 bytes each) of `paths`' files; OSError naming the path otherwise.
 #[pyfunction]
+#[pyo3(signature = (paths, *, beneath=Vec::new()))]
 pub fn blake3_digests<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
+    beneath: Vec<PathBuf>,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    let digests = py.detach(|| vegafs_core::copy_file::blake3_all(&paths))?;
+    let places = places(&beneath)?;
+    let digests = py.detach(|| vegafs_core::copy_file::blake3_all(&places, &paths))?;
     Ok(digests.iter().map(|d| PyBytes::new(py, d)).collect())
 }
 

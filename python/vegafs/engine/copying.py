@@ -83,17 +83,36 @@ def plan_copy(
 ) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
     """The plan's rows (dicts shaped like ``CopyRow``), the directories to create (parents
     first) and its summary. Errors: as for ``analyze``."""
+    rows, dirs, _ids, summary = plan_copy_to_apply(
+        selection, options, max_errors=max_errors, progress=progress, cancel=cancel,
+        beneath=beneath,
+    )  # fmt: skip
+    return rows, dirs, summary
+
+
+def plan_copy_to_apply(
+    selection: Selection | str | Path | Sequence[str | Path],
+    options: CopyOptions,
+    *,
+    max_errors: int = 1000,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]:
+    """``plan_copy``, and the identity (device, inode, stamp) of each row to copy as the walk
+    saw it: what the journal records and applying checks."""
     selection = as_selection(selection)
-    rows, dirs, summary = _native.plan_copy(
+    rows, dirs, ids, summary = _native.plan_copy(
         selection.to_native(beneath=beneath),
         _native_options(options, max_errors),
         progress=progress,
         cancel=cancel,
     )
     fields = summary_fields(summary, CopySummary.model_fields.keys() - {"applied_op"})
-    return rows, [os.fsdecode(d) for d in dirs], CopySummary.model_validate(fields)
+    return rows, [os.fsdecode(d) for d in dirs], ids, CopySummary.model_validate(fields)
 
 
-def digests(paths: Sequence[str]) -> list[bytes]:
-    """The BLAKE3 digest (32 bytes) of each file, read in parallel."""
-    return _native.blake3_digests(list(paths))
+def digests(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[bytes]:
+    """The BLAKE3 digest (32 bytes) of each file, read in parallel (``beneath``: a job's roots,
+    as for ``plan_rename``)."""
+    return _native.blake3_digests(list(paths), beneath=beneath)

@@ -10,7 +10,6 @@ can run twice (after a crash during a rollback) and change nothing the second ti
 says, for recovery, whether each step is complete on disk.
 """
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -188,26 +187,26 @@ def _copy_args(
 
 class Copy:
     """``src`` copied to ``dst`` (``vegafs copy``): written to the temporary name ``backup`` in
-    ``dst``'s directory, fsynced, published without replacing anything; the steps of a run are
-    copied in parallel. ``dev``/``ino``/``stamp`` are the source's (the copy keeps its mtime),
-    ``digest`` its BLAKE3 digest when the copy is verified. Found done when ``dst`` is the copy
-    (same mtime, and the same content as the source or the digest); reversed by removing the
-    temporary file and ``dst`` only if it is the copy."""
+    ``dst``'s directory; a run's temporary files are all written (in parallel), their file
+    systems synced (``syncfs``), then published without replacing anything. ``dev``/``ino``/
+    ``stamp`` are the source's (the copy keeps its mtime), ``digest`` its BLAKE3 digest when the
+    copy is verified. Found done when ``dst`` is the copy (same mtime, and the same content as
+    the source or the digest); reversed by removing the temporary file and ``dst`` only if it is
+    the copy."""
 
     def run(
         self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
-        _anywhere(beneath, "copy")
-        return _native.copy_steps(_copy_args(steps), cancel)
+        return _native.copy_steps(_copy_args(steps), cancel, beneath=beneath)
 
     def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath, "copy")
-        _removed, _not_ours, error = _native.remove_copies(_copy_args(steps), False)
+        _removed, _not_ours, error = _native.remove_copies(
+            _copy_args(steps), False, beneath=beneath
+        )
         return error
 
     def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath, "copy")
-        return _native.copies_done(_copy_args(steps))
+        return _native.copies_done(_copy_args(steps), beneath=beneath)
 
 
 class Uncopy:
@@ -219,32 +218,34 @@ class Uncopy:
     def run(
         self, steps: Sequence[Step], cancel: _native.CancelToken | None, beneath: Sequence[str]
     ) -> tuple[int, OsError | None]:
-        _anywhere(beneath, "copy")
         done = 0
         for start in range(0, len(steps), 256):  # the cancel is looked at between chunks
             if cancel is not None and cancel.cancelled:
                 return done, None
             chunk = steps[start : start + 256]
             # remove_copies goes last first: given reversed, it goes in order.
-            removed, not_ours, error = _native.remove_copies(_copy_args(chunk[::-1]), True)
+            removed, not_ours, error = _native.remove_copies(
+                _copy_args(chunk[::-1]), True, beneath=beneath
+            )
             done += removed + not_ours
             if error is not None:
                 return done, error
         return done, None
 
     def reverse(self, steps: Sequence[Step], beneath: Sequence[str]) -> OsError | None:
-        _anywhere(beneath, "copy")
-        gone = [s for s in reversed(steps) if not os.path.lexists(s.dst)]
-        ids = _native.identities([s.src for s in gone])
+        back = list(reversed(steps))
+        there = _native.identities([s.dst for s in back], beneath=beneath)
+        gone = [s for s, found in zip(back, there, strict=True) if found is None]
+        ids = _native.identities([s.src for s in gone], beneath=beneath)
         again: list[tuple[str, str, str, tuple[int, int, int], bytes | None]]
         again = [(s.src, s.dst, s.backup or "", found, None)
                  for s, found in zip(gone, ids, strict=True) if found is not None]  # fmt: skip
-        _done, error = _native.copy_steps(again, None)
+        _done, error = _native.copy_steps(again, None, beneath=beneath)
         return error
 
     def done(self, steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
-        _anywhere(beneath, "copy")
-        return [not os.path.lexists(s.dst) for s in steps]
+        there = _native.identities([s.dst for s in steps], beneath=beneath)
+        return [found is None for found in there]
 
 
 class UnlinkMoved:
@@ -295,6 +296,10 @@ KINDS: dict[str, StepKind] = {
     # A move across file systems: a "copy", then this.
     "unlink_moved": UnlinkMoved(),
 }
+
+
+# Kinds whose steps leave the source's directory as it was: only the target's is synced.
+KEEPS_SOURCE = frozenset({"copy"})
 
 
 def runs(steps: Sequence[Step]) -> list[tuple[StepKind, Sequence[Step]]]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from vegafs import _native
 from vegafs.errors import ApplyError
-from vegafs.journal.kinds import OsError, runs
+from vegafs.journal.kinds import KEEPS_SOURCE, OsError, runs
 from vegafs.journal.store import (
     APPLYING,
     COMMITTED,
@@ -87,7 +87,8 @@ def _run(
 
 def _sync(steps: Sequence[Step], beneath: Sequence[str]) -> None:
     """fsyncs the directories the steps changed."""
-    _native.sync_parents([s.dst for s in steps] + [s.src for s in steps], beneath=beneath)
+    sources = [s.src for s in steps if s.kind not in KEEPS_SOURCE]
+    _native.sync_parents([s.dst for s in steps] + sources, beneath=beneath)
 
 
 def _os_message(error: tuple[int, str]) -> str:

@@ -21,9 +21,8 @@ from vegafs.engine.copying import (
     OnConflict,
     check_copy,
     digests,
-    plan_copy,
+    plan_copy_to_apply,
 )
-from vegafs.errors import ParamsError
 from vegafs.ops.confine import confine_new, confine_selection
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
@@ -70,27 +69,27 @@ class CopyParams(BaseModel):
 
 def run(params: CopyParams, ctx: RunContext) -> CopySummary:
     if not params.apply:
-        return _plan(params, ctx)[2]
-    if ctx.beneath:  # check() refuses it at submit
-        raise ParamsError(APPLY_AS_JOB, "apply")
+        return _plan(params, ctx)[3]
     from vegafs.journal import applying
     from vegafs.journal.runner import apply
 
     # Recovery first removes the temporary files an interrupted run left; the plan sees the rest.
     with applying(ctx.job_id, ctx.cancel) as journal:
-        rows, dirs, summary = _plan(params, ctx)
+        rows, dirs, ids, summary = _plan(params, ctx)
         if not summary.ok or not summary.copies:
             return summary
+        beneath = [str(p) for p in ctx.beneath]
         copies = [r for r in rows if r["action"] == "copy"]
-        steps = journal_steps(dirs, copies, verify=params.verify)
-        applied = apply(journal, "copy", params.model_dump(mode="json"), steps, ctx.cancel)
+        steps = journal_steps(dirs, copies, ids, verify=params.verify, beneath=beneath)
+        applied = apply(journal, "copy", params.model_dump(mode="json"), steps, ctx.cancel,
+                        job_id=ctx.job_id, beneath=beneath)  # fmt: skip
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 
 def _plan(
     params: CopyParams, ctx: RunContext
-) -> tuple[list[dict[str, Any]], list[str], CopySummary]:
-    rows, dirs, summary = plan_copy(
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]:
+    rows, dirs, ids, summary = plan_copy_to_apply(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -104,45 +103,44 @@ def _plan(
     shown = made + rows
     for i in range(0, len(shown), BATCH):
         ctx.rows(shown[i : i + BATCH])
-    return rows, dirs, summary
+    return rows, dirs, ids, summary
 
 
-def journal_steps(dirs: list[str], copies: list[dict[str, Any]], *, verify: bool) -> "list[Step]":
+def journal_steps(
+    dirs: list[str],
+    copies: list[dict[str, Any]],
+    ids: list[tuple[int, int, int]],
+    *,
+    verify: bool,
+    beneath: Sequence[str] = (),
+) -> "list[Step]":
     """The journal's steps: the directories to make (parents first), then the copies, each with
-    its source's identity, a temporary name unique to this run in its target's directory, and,
-    with ``verify``, its source's digest."""
-    from vegafs.engine.renaming import identities
+    its source's identity as the plan saw it, a temporary name unique to this run in its
+    target's directory, and, with ``verify``, its source's digest. Paths are joined as text
+    (no ``pathlib``: 100,000 steps)."""
     from vegafs.journal.store import Step
+    from vegafs.ops.rename import absolute
 
     sources = [r["from"] for r in copies]
-    ids = identities(sources)
     sums: dict[int, bytes] = {}
     if verify:
         files = [i for i, s in enumerate(sources) if not Path(s).is_symlink()]
-        sums = dict(zip(files, digests([sources[i] for i in files]), strict=True))
+        sums = dict(zip(files, digests([sources[i] for i in files], beneath=beneath), strict=True))
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     # Absolute: recovery may run from another directory.
-    steps = [Step(str(Path(d).absolute()), str(Path(d).absolute()), 0, 0, 0, kind="copy_mkdir")
-             for d in dirs]  # fmt: skip
+    cwd = f"{Path.cwd()}/"
+    steps = [Step(absolute(cwd, d), absolute(cwd, d), 0, 0, 0, kind="copy_mkdir") for d in dirs]
     for i, (row, found) in enumerate(zip(copies, ids, strict=True)):
-        if found is None:
-            raise FileNotFoundError(2, "No such file or directory", row["from"])
-        dst = Path(row["to"]).absolute()
-        temp = dst.with_name(f".vegafs-{tag}-{i + 1}")
-        steps.append(Step(str(Path(row["from"]).absolute()), str(dst), *found, kind="copy",
-                          backup=str(temp), digest=sums.get(i)))  # fmt: skip
+        dst = absolute(cwd, row["to"])
+        temp = f"{dst.rpartition('/')[0]}/.vegafs-{tag}-{i + 1}"
+        steps.append(Step(absolute(cwd, row["from"]), dst, *found, kind="copy", backup=temp,
+                          digest=sums.get(i)))  # fmt: skip
     return steps
-
-
-APPLY_AS_JOB = "applying a copy as a job comes with the next step; plan it as a job, apply it "
-"with the command line"
 
 
 def check(params: CopyParams) -> None:
     params.selection.check()
     check_copy(params.options())
-    if params.apply:  # check() runs where jobs are submitted
-        raise ParamsError(APPLY_AS_JOB, "apply")
 
 
 def confine_copy(params: CopyParams, roots: Sequence[Path]) -> CopyParams:
