@@ -310,13 +310,11 @@ def stack(backend: Backend, tmp_path: Path, service_root: Path) -> Iterator[Stac
         s.stop()
 
 
-@pytest.fixture
-def other_fs(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs (we are root): another file system than tmp_path's; skipped where it cannot be
-    mounted, but not under CI."""
-    mount = tmp_path / "other"
+def mounted_tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``mount`` (created; we are root) for a fixture to yield, unmounted
+    after; skipped where it cannot be mounted, but not under CI."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                           capture_output=True, check=False)  # fmt: skip
     if done.returncode != 0:
         if REQUIRE_ALL:
@@ -325,4 +323,16 @@ def other_fs(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture
+def other_fs(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs: another file system than tmp_path's."""
+    yield from mounted_tmpfs(tmp_path / "other", "64m")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs, to fill up."""
+    yield from mounted_tmpfs(tmp_path / "small", "1m")

@@ -9,12 +9,11 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import REQUIRE_ALL, SUBPROCESS_TIMEOUT, Vegafs, cli_env
+from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from test_rename_apply import applying, start_and_wait_for_apply
 from vegafs.db import migrate
 from vegafs.db.database import Database
@@ -165,23 +164,6 @@ def test_recovery_removes_stale_temporary_files_and_the_copies_done(
     assert files(dst) == {"n.txt": ("f", b"someone else's")}
     assert (a.read_text(), b.read_text()) == ("#!/bin/sh\n", "nested")
     assert recover(journal) == []
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (we are root); skipped where it cannot be mounted, but not under CI."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        if REQUIRE_ALL:
-            pytest.fail(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_a_full_disk_rolls_back_every_copy(

@@ -11,13 +11,12 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import REQUIRE_ALL, SUBPROCESS_TIMEOUT, Vegafs, cli_env
+from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from test_rename_apply import start_and_wait_for_apply
 from vegafs.engine.replacing import ReplaceOptions, plan_replace
 from vegafs.errors import ApplyError
@@ -220,23 +219,6 @@ def test_permission_denied_rolls_back(vegafs: Vegafs, tree: Path, env: dict[str,
     assert not list(tree.rglob(".vegafs-*"))
     listed = vegafs.run("ops", "list", cwd=tree.parent, env=env)
     assert listed.stdout == b"1\trolled_back\treplace\t0/2\n"
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (we are root); skipped where it cannot be mounted, but under CI."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-                             capture_output=True, text=True, check=False)  # fmt: skip
-    if mounted.returncode != 0:
-        if REQUIRE_ALL:
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_full_disk_rolls_back(vegafs: Vegafs, small_disk: Path, env: dict[str, str]) -> None:
