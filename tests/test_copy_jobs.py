@@ -3,13 +3,12 @@ beneath the roots, `apply` only with the `write` scope, a worker killed mid-appl
 the journal by the next attempt (every file copied exactly once, no temporary file left), and a
 cancel mid-apply rolled back."""
 
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from stack import Backend, Stack
-from test_rename_jobs import applying, journal_rows, names
+from test_rename_jobs import applying, assert_applied_once, journal_rows, kill_mid_apply, names
 from test_service_failures import FINISHED, SHORT_LEASE, running
 
 
@@ -81,30 +80,13 @@ def test_a_worker_killed_mid_copy_is_recovered_and_every_file_is_copied_once(
         s.start_server("--no-worker")
         with s.client() as http:
             job_id = http.post("/jobs", json=copy_body(src, dest, apply=True)).json()["id"]
-            deadline = time.monotonic() + 60
-            while not applying(s):
-                assert time.monotonic() < deadline, s.log_text()
-                assert http.get(f"/jobs/{job_id}").json()["status"] in {"queued", "running"}
-                time.sleep(0.002)
-            s.signal(doomed, signal.SIGKILL)
-            doomed.wait()
-            s.start_worker("--id", "heir", "-j", "1")
-            done = s.wait_job(http, job_id, FINISHED, timeout=180)
+            done = kill_mid_apply(s, http, job_id, doomed, timeout=180)
         ops = journal_rows(s)
         # Every file once, its content the source's; no temporary file; the sources untouched.
         assert names(dest) == [f"f{i:05}" for i in range(N)]
         assert names(src) == names(dest)
         assert all((dest / f"f{i:05}").read_bytes() == b"%d" % i for i in range(0, N, 97))
-        assert {op["job_id"] for op in ops} == {job_id}
-        if ops[0]["state"] == "committed":  # the kill came after the last batch: rolled forward
-            assert len(ops) == 1
-            assert done["status"] == "failed"
-            assert "an earlier attempt of this job applied it" in done["error"]["message"]
-        else:  # rolled back by the heir, then planned and applied again
-            assert [op["state"] for op in ops] == ["rolled_back", "committed"]
-            assert done["status"] == "succeeded", done
-            assert (done["worker_id"], done["attempts"]) == ("heir", 2)
-            assert done["summary"]["applied_op"] == ops[1]["id"]
+        assert_applied_once(ops, done, job_id)
 
 
 def test_a_copy_job_cancelled_while_applying_rolls_back_and_says_so(

@@ -76,6 +76,41 @@ def applying(stack: Stack) -> bool:
     return any(op["state"] == "applying" for op in journal_rows(stack))
 
 
+def wait_until_applying(stack: Stack, http: Any, job_id: int, within: float = 60) -> None:
+    """Until the job's operation is in the journal, applying (the job still queued or running),
+    for at most ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not applying(stack):
+        assert time.monotonic() < deadline, stack.log_text()
+        assert http.get(f"/jobs/{job_id}").json()["status"] in {"queued", "running"}
+        time.sleep(0.002)
+
+
+def kill_mid_apply(stack: Stack, http: Any, job_id: int, doomed: Any, timeout: float) -> Any:
+    """Kills the worker ``doomed`` (SIGKILL) once the job is applying, starts the worker "heir",
+    and returns the job once finished."""
+    wait_until_applying(stack, http, job_id)
+    stack.signal(doomed, signal.SIGKILL)
+    doomed.wait()
+    stack.start_worker("--id", "heir", "-j", "1")
+    return stack.wait_job(http, job_id, FINISHED, timeout=timeout)
+
+
+def assert_applied_once(ops: list[dict[str, Any]], done: dict[str, Any], job_id: int) -> None:
+    """The journal of a job whose worker was killed mid-apply (``ops``, oldest first) and the
+    job's end: applied once, never blindly twice."""
+    assert {op["job_id"] for op in ops} == {job_id}
+    if ops[0]["state"] == "committed":  # the kill came after the last batch: rolled forward
+        assert len(ops) == 1
+        assert done["status"] == "failed"
+        assert "an earlier attempt of this job applied it" in done["error"]["message"]
+    else:  # rolled back by the heir, then planned and applied again
+        assert [op["state"] for op in ops] == ["rolled_back", "committed"]
+        assert done["status"] == "succeeded", done
+        assert (done["worker_id"], done["attempts"]) == ("heir", 2)
+        assert done["summary"]["applied_op"] == ops[1]["id"]
+
+
 def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twice(
     backend: Backend, tmp_path: Path, service_root: Path
 ) -> None:
@@ -88,29 +123,12 @@ def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twi
         s.start_server("--no-worker")
         with s.client() as http:
             job_id = http.post("/jobs", json=rename_body(root, apply=True)).json()["id"]
-            deadline = time.monotonic() + 60
-            while not applying(s):
-                assert time.monotonic() < deadline, s.log_text()
-                assert http.get(f"/jobs/{job_id}").json()["status"] in {"queued", "running"}
-                time.sleep(0.002)
-            s.signal(doomed, signal.SIGKILL)
-            doomed.wait()
-            s.start_worker("--id", "heir", "-j", "1")
-            done = s.wait_job(http, job_id, FINISHED, timeout=120)
+            done = kill_mid_apply(s, http, job_id, doomed, timeout=120)
         ops = journal_rows(s)
         # Every file once, under its new name, its content unchanged; no temporary name.
         assert names(root) == [f"f{i:05}.b" for i in range(N)]
         assert all((root / f"f{i:05}.b").read_bytes() == b"%d" % i for i in range(0, N, 997))
-        assert {op["job_id"] for op in ops} == {job_id}
-        if ops[0]["state"] == "committed":  # the kill came after the last batch: rolled forward
-            assert len(ops) == 1
-            assert done["status"] == "failed"
-            assert "an earlier attempt of this job applied it" in done["error"]["message"]
-        else:  # rolled back by the heir, then planned and applied again
-            assert [op["state"] for op in ops] == ["rolled_back", "committed"]
-            assert done["status"] == "succeeded", done
-            assert (done["worker_id"], done["attempts"]) == ("heir", 2)
-            assert done["summary"]["applied_op"] == ops[1]["id"]
+        assert_applied_once(ops, done, job_id)
 
 
 def test_a_job_cancelled_while_applying_rolls_back_and_says_so(

@@ -5,14 +5,13 @@ twice; a cancel mid-apply rolls every file back byte for byte."""
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from stack import Backend, Stack
-from test_rename_jobs import applying, journal_rows
+from test_rename_jobs import assert_applied_once, journal_rows, wait_until_applying
 from test_service_failures import FINISHED, SHORT_LEASE, running, sqlite_file
 from vegafs.db import Database
 from vegafs.db.models import WriteStep
@@ -114,14 +113,6 @@ def test_a_job_never_edits_a_file_through_a_symlink(
     assert (root / "link.txt").is_symlink() and (root / "out.txt").is_symlink()
 
 
-def wait_until_applying(stack: Stack, http: Any, job_id: int) -> None:
-    deadline = time.monotonic() + 120
-    while not applying(stack):
-        assert time.monotonic() < deadline, stack.log_text()
-        assert http.get(f"/jobs/{job_id}").json()["status"] in {"queued", "running"}
-        time.sleep(0.002)
-
-
 def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twice(
     backend: Backend, tmp_path: Path, service_root: Path
 ) -> None:
@@ -132,7 +123,7 @@ def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twi
         s.start_server("--no-worker")
         with s.client() as http:
             job_id = http.post("/jobs", json=replace_body(root, apply=True)).json()["id"]
-            wait_until_applying(s, http, job_id)
+            wait_until_applying(s, http, job_id, within=120)
             s.signal(doomed, signal.SIGKILL)
             doomed.wait()
             # Nothing half-written: every file is wholly old or wholly new.
@@ -144,16 +135,7 @@ def test_a_worker_killed_mid_apply_is_recovered_from_the_journal_not_applied_twi
         # Every file once, wholly new; no temporary file left.
         assert names(root) == sorted(f"d{i % 10}/f{i:05}.txt" for i in range(N))
         assert contents(root, N) == [new(i) for i in range(N)]
-        assert {op["job_id"] for op in ops} == {job_id}
-        if ops[0]["state"] == "committed":  # the kill came after the last rename: rolled forward
-            assert len(ops) == 1
-            assert done["status"] == "failed"
-            assert "an earlier attempt of this job applied it" in done["error"]["message"]
-        else:  # rolled back by the heir, then planned and applied again
-            assert [op["state"] for op in ops] == ["rolled_back", "committed"]
-            assert done["status"] == "succeeded", done
-            assert (done["worker_id"], done["attempts"]) == ("heir", 2)
-            assert done["summary"]["applied_op"] == ops[1]["id"]
+        assert_applied_once(ops, done, job_id)
         # The committed operation's backups hold every file's old bytes.
         backups = backups_of(s, ops[-1]["id"])
         assert len(backups) == N
@@ -173,7 +155,7 @@ def test_a_job_cancelled_while_applying_rolls_back_byte_for_byte(
         s.start()
         with s.client() as http:
             job_id = http.post("/jobs", json=replace_body(root, apply=True)).json()["id"]
-            wait_until_applying(s, http, job_id)
+            wait_until_applying(s, http, job_id, within=120)
             assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
             done = s.wait_job(http, job_id, FINISHED, timeout=120)
         [op] = journal_rows(s)
