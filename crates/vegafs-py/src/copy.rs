@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyList};
 use vegafs_core::apply::Identity;
 use vegafs_core::copy::{CopyAction, CopyOptions, CopyPlan};
 use vegafs_core::copy_file::CopyStep;
@@ -25,7 +25,7 @@ use vegafs_core::Selection;
 use crate::control::{control_of, CancelToken, Progress};
 use crate::detach::run_detached;
 use crate::errors::{error_rows, io_error_tuple, to_pyerr, ErrorRow};
-use crate::rename::places;
+use crate::rename::{places, row_dict};
 use crate::selection::SelectionArg;
 
 #[derive(FromPyObject)]
@@ -167,16 +167,12 @@ pub fn blake3_digests<'py>(
 fn rows<'py>(py: Python<'py>, plan: &CopyPlan) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for row in &plan.rows {
-        let d = PyDict::new(py);
         let (action, reason) = match &row.action {
             CopyAction::Copy => ("copy", None),
             CopyAction::Copied => ("copied", None),
             CopyAction::Refused(r) => ("refused", Some(r.reason())),
         };
-        d.set_item(intern!(py, "from"), row.from.as_os_str())?;
-        d.set_item(intern!(py, "to"), row.to.as_os_str())?;
-        d.set_item(intern!(py, "action"), action)?;
-        d.set_item(intern!(py, "reason"), reason)?;
+        let d = row_dict(py, &row.from, &row.to, action, reason)?;
         d.set_item(intern!(py, "size"), row.size)?;
         out.append(d)?;
     }

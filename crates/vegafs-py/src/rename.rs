@@ -13,7 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pyo3::types::{PyDict, PyList};
 use vegafs_core::apply::Identity;
@@ -172,20 +172,31 @@ pub(crate) fn step_tuple(s: &vegafs_core::plan::PlanStep) -> StepTuple {
 pub(crate) fn rows<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for row in &plan.rows {
-        let d = PyDict::new(py);
         let (action, reason) = match &row.action {
             Action::Move => ("move", None),
             Action::Unchanged => ("unchanged", None),
             Action::Refused(r) => ("refused", Some(r.reason())),
         };
-        // Bytes that are not UTF-8 reach Python as surrogate escapes, like every name.
-        d.set_item(intern!(py, "from"), row.from.as_os_str())?;
-        d.set_item(intern!(py, "to"), row.to.as_os_str())?;
-        d.set_item(intern!(py, "action"), action)?;
-        d.set_item(intern!(py, "reason"), reason)?;
-        out.append(d)?;
+        out.append(row_dict(py, &row.from, &row.to, action, reason)?)?;
     }
     Ok(out)
+}
+
+/// A plan's row as Python sees it: `{"from", "to", "action", "reason"}`; bytes that are not
+/// UTF-8 reach Python as surrogate escapes, like every name.
+pub(crate) fn row_dict<'py>(
+    py: Python<'py>,
+    from: &Path,
+    to: &Path,
+    action: &str,
+    reason: Option<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "from"), from.as_os_str())?;
+    d.set_item(intern!(py, "to"), to.as_os_str())?;
+    d.set_item(intern!(py, "action"), action)?;
+    d.set_item(intern!(py, "reason"), reason)?;
+    Ok(d)
 }
 
 /// What a rename plan holds, as Python sees it; `_native.pyi` spells out every field.
