@@ -68,12 +68,19 @@ def test_migrations_go_down_and_up_again(backend: Backend, tmp_path: Path) -> No
     db = Database(backend.database_url or f"sqlite:///{tmp_path / 'm.db'}")
     try:
         migrate.upgrade(db)
+        assert migrate.current(db) == migrate.head()
+        migrate.downgrade(db, "0004")
+        assert (migrate.current(db), migrate.is_current(db)) == ("0004", False)
         migrate.downgrade(db, "base")
         assert migrate.current(db) is None
         migrate.upgrade(db)
         assert migrate.is_current(db)
     finally:
         db.dispose()
+
+
+def test_the_head_read_from_the_file_names_is_alembics() -> None:
+    assert migrate.head() == migrate.alembic_head()
 
 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -194,6 +194,46 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
     assert seen["old"] and seen["recovered"] >= 5, seen
 
 
+def test_the_next_apply_recovers_first_then_plans_on_the_restored_tree(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    """A rename killed half-way, then the same rename run again with no `vegafs recover`: the
+    second run recovers the first (the plan it made meanwhile, on the half-renamed tree, is
+    made again) and applies once on the tree recovery left."""
+    root = tmp_path / "t"
+    original = swap_tree(root)
+    names = set(original)
+    env = cli_env() | {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    db = tmp_path / "data" / "vegafs.db"
+    swap = "{stem}.{ext|replace:a:c|replace:b:a|replace:c:b}"
+    args = [str(vegafs.exe), "rename", str(root), "--to", swap, "--apply"]
+    for _ in range(5):  # until a kill lands with some renames done and some not
+        child = start_and_wait_for_apply(args, env, db)
+        deadline = time.monotonic() + SUBPROCESS_TIMEOUT
+        while {p.name for p in root.iterdir()} == names and child.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=SUBPROCESS_TIMEOUT)
+        killed = tree_state(root)
+        if killed not in (original, swapped(original)):
+            break
+        original = killed
+        assert subprocess.run([str(vegafs.exe), "recover"], env=env, check=False).returncode == 0
+    else:
+        pytest.fail("no kill landed in the middle of the renames")
+    done = subprocess.run(args, env=env, capture_output=True, timeout=SUBPROCESS_TIMEOUT,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        states = [row[0] for row in conn.execute("SELECT state FROM write_ops ORDER BY id")]
+    *_, first, second = states
+    assert second == "committed"
+    # Rolled back: the second run swapped the original tree; committed: it swapped it back.
+    assert tree_state(root) == (swapped(original) if first == "rolled_back" else original)
+    assert first in ("rolled_back", "committed")
+
+
 def test_undo_moves_back_what_is_still_there(vegafs: Vegafs, tmp_path: Path) -> None:
     root = tmp_path / "d"
     root.mkdir()

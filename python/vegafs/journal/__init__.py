@@ -7,15 +7,18 @@ steps done, in reverse; after a crash, ``recover`` finds on disk, by (device, in
 steps of an unfinished operation were done and rolls them back.
 """
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from vegafs.errors import AlreadyApplied, ApplyError, Cancelled
 
 if TYPE_CHECKING:
     from vegafs._native import CancelToken
     from vegafs.journal.store import Journal
+
+P = TypeVar("P")
 
 
 def open_journal() -> "Journal":
@@ -42,13 +45,63 @@ def applying(job_id: int | None, cancel: "CancelToken") -> Iterator["Journal"]:
     never simply applied again. Then, with ``VEGAFS_BACKUP_RETENTION_DAYS`` set, operations
     finished longer ago than that are forgotten. An ``ApplyError`` rolled back after ``cancel``
     becomes ``Cancelled``, so a cancelled job ends cancelled, not failed."""
+    with _recovered(job_id, cancel) as (journal, _):
+        yield journal
+
+
+@contextmanager
+def applying_planned(
+    job_id: int | None, cancel: "CancelToken", plan: Callable[[], P]
+) -> Iterator[tuple["Journal", P]]:
+    """``applying``, and ``plan()``'s plan, made while the journal opens and recovers: the
+    core plans with the interpreter released, so on two cores the two overlap (a tenth to a
+    half of a second, the journal's imports and queries). The plan counts only if recovery
+    found nothing to do; otherwise it is made again, on the restored tree, and the walk's
+    progress counts the entries twice. Whatever ``applying`` raises is raised once the plan
+    made meanwhile has ended."""
+    ahead = _Ahead(plan)
+    try:
+        with _recovered(job_id, cancel) as (journal, recovered):
+            yield journal, (plan() if recovered else ahead.result())
+    finally:
+        ahead.join()
+
+
+class _Ahead(Generic[P]):
+    """``plan()`` run in a thread of its own; ``result()`` waits for it, raising its error."""
+
+    def __init__(self, plan: Callable[[], P]) -> None:
+        self._outcome: list[tuple[P | None, BaseException | None]] = []
+        self._thread = threading.Thread(target=self._run, args=(plan,), name="vegafs-plan")
+        self._thread.start()
+
+    def _run(self, plan: Callable[[], P]) -> None:
+        try:
+            self._outcome.append((plan(), None))
+        except BaseException as e:  # handed to result(), in the caller's thread
+            self._outcome.append((None, e))
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> P:
+        self.join()
+        made, error = self._outcome[0]
+        if error is not None:
+            raise error
+        return cast(P, made)
+
+
+@contextmanager
+def _recovered(job_id: int | None, cancel: "CancelToken") -> Iterator[tuple["Journal", bool]]:
+    """``applying``'s work; also says whether recovery changed anything."""
     from vegafs.journal.backups import forget_expired
     from vegafs.journal.runner import recover
     from vegafs.settings import get_settings
 
     journal = open_journal()
     try:
-        recover(journal, job_id=job_id)
+        recovered = recover(journal, job_id=job_id)
         if job_id is not None:
             committed = [op.id for op in journal.of_job(job_id) if op.state == "committed"]
             if committed:
@@ -56,7 +109,7 @@ def applying(job_id: int | None, cancel: "CancelToken") -> Iterator["Journal"]:
         days = get_settings().backup_retention_days
         if days is not None:
             forget_expired(journal, days)
-        yield journal
+        yield journal, bool(recovered)
     except ApplyError as e:
         if cancel.cancelled and e.rolled_back:
             raise Cancelled("cancelled while applying; every change was rolled back") from e

@@ -76,23 +76,26 @@ class RenameParams(BaseModel):
         )
 
 
+Planned = tuple[
+    list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary, list[Identity | None]
+]
+
+
 def run(params: RenameParams, ctx: RunContext) -> RenameSummary:
     if not params.apply:
-        return _plan(params, ctx)[2]
-    from vegafs.journal import applying
+        return _sent(_plan(params, ctx), ctx)[2]
+    from vegafs.journal import applying_planned
 
-    with applying(ctx.job_id, ctx.cancel) as journal:
-        rows, steps, summary, found = _plan(params, ctx)
+    with applying_planned(ctx.job_id, ctx.cancel, lambda: _plan(params, ctx)) as (journal, made):
+        rows, steps, summary, found = _sent(made, ctx)
         if not summary.ok or not steps:
             return summary
         applied = _apply(journal, params, ctx, rows, steps, found)
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 
-def _plan(
-    params: RenameParams, ctx: RunContext
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], RenameSummary, list[Identity | None]]:
-    planned = planned_renames(
+def _plan(params: RenameParams, ctx: RunContext) -> Planned:
+    return planned_renames(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -100,6 +103,10 @@ def _plan(
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
+
+
+def _sent(planned: Planned, ctx: RunContext) -> Planned:
+    """The plan, its rows sent to ``ctx.rows``."""
     rows = planned[0]
     for i in range(0, len(rows), BATCH):
         ctx.rows(rows[i : i + BATCH])
