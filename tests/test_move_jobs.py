@@ -3,12 +3,17 @@ entries moved beneath the roots (a symlinked directory in the way is not followe
 only with the `write` scope, a worker killed mid-apply recovered from the journal by the next
 attempt, a cancel rolling everything back."""
 
-import time
 from pathlib import Path
 from typing import Any
 
 from stack import Backend, Stack
-from test_rename_jobs import applying, assert_applied_once, journal_rows, kill_mid_apply, names
+from test_rename_jobs import (
+    assert_applied_once,
+    cancel_mid_apply,
+    journal_rows,
+    kill_mid_apply,
+    names,
+)
 from test_service_failures import FINISHED, SHORT_LEASE, running
 
 
@@ -150,12 +155,7 @@ def test_a_move_job_cancelled_while_applying_rolls_everything_back(
         s.start()
         with s.client() as http:
             job_id = http.post("/jobs", json=big_body(root)).json()["id"]
-            deadline = time.monotonic() + 60
-            while not applying(s):
-                assert time.monotonic() < deadline, s.log_text()
-                time.sleep(0.002)
-            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
-            done = s.wait_job(http, job_id, FINISHED, timeout=120)
+            done = cancel_mid_apply(s, http, job_id, timeout=120)
         [op] = journal_rows(s)
         if op["state"] == "committed":  # the cancel came after the last step: nothing to undo
             assert done["status"] == "succeeded", done
