@@ -151,17 +151,18 @@ pub fn copies_done(
     py.detach(|| vegafs_core::copy_file::copies_done(&places, &steps)).map_err(PyErr::from)
 }
 
-/// The BLAKE3 digests (32 bytes each) of `paths`' files; OSError naming the path otherwise.
+/// The BLAKE3 digest (32 bytes) of each of `paths`' regular files, None for a symlink or
+/// another entry that is not a regular file; OSError naming the path where none is there.
 #[pyfunction]
 #[pyo3(signature = (paths, *, beneath=Vec::new()))]
 pub fn blake3_digests<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     beneath: Vec<PathBuf>,
-) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
     let places = places(&beneath)?;
     let digests = py.detach(|| vegafs_core::copy_file::blake3_all(&places, &paths))?;
-    Ok(digests.iter().map(|d| PyBytes::new(py, d)).collect())
+    Ok(digests.iter().map(|d| d.as_ref().map(|d| PyBytes::new(py, d))).collect())
 }
 
 fn rows<'py>(py: Python<'py>, plan: &CopyPlan) -> PyResult<Bound<'py, PyList>> {

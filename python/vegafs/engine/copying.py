@@ -112,7 +112,8 @@ def plan_copy_to_apply(
     return rows, [os.fsdecode(d) for d in dirs], ids, CopySummary.model_validate(fields)
 
 
-def digests(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[bytes]:
-    """The BLAKE3 digest (32 bytes) of each file, read in parallel (``beneath``: a job's roots,
-    as for ``plan_rename``)."""
+def digests(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[bytes | None]:
+    """The BLAKE3 digest (32 bytes) of each regular file, read in parallel; None for a symlink
+    (none is followed) or anything else that is not a regular file. ``beneath``: a job's roots,
+    as for ``plan_rename``: each path is opened beneath them."""
     return _native.blake3_digests(list(paths), beneath=beneath)

@@ -121,11 +121,8 @@ def journal_steps(
     from vegafs.journal.store import Step
     from vegafs.ops.rename import absolute
 
-    sources = [r["from"] for r in copies]
-    sums: dict[int, bytes] = {}
-    if verify:
-        files = [i for i, s in enumerate(sources) if not Path(s).is_symlink()]
-        sums = dict(zip(files, digests([sources[i] for i in files], beneath=beneath), strict=True))
+    # A symlink's copy is checked by its text: it has no digest.
+    sums = digests([r["from"] for r in copies], beneath=beneath) if verify else []
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     # Absolute: recovery may run from another directory.
     cwd = f"{Path.cwd()}/"
@@ -134,7 +131,7 @@ def journal_steps(
         dst = absolute(cwd, row["to"])
         temp = f"{dst.rpartition('/')[0]}/.vegafs-{tag}-{i + 1}"
         steps.append(Step(absolute(cwd, row["from"]), dst, *found, kind="copy", backup=temp,
-                          digest=sums.get(i)))  # fmt: skip
+                          digest=sums[i] if sums else None))  # fmt: skip
     return steps
 
 
