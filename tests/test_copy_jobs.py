@@ -114,3 +114,29 @@ def test_a_copy_job_cancelled_while_applying_rolls_back_and_says_so(
             )
             assert names(dest) == []
         assert len(names(src)) == N
+
+
+def test_a_copy_job_with_overwrite_keeps_the_replaced_file_aside(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    src, dest = service_root / "src", service_root / "dest"
+    src.mkdir()
+    dest.mkdir()
+    (src / "x").write_text("new x")
+    (dest / "x").write_text("old x")
+    body = copy_body(src, dest, apply=True)
+    body["params"]["on_conflict"] = "overwrite"
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        with s.client() as http:
+            job_id = http.post("/jobs", json=body).json()["id"]
+            done = s.wait_job(http, job_id, FINISHED)
+        assert done["status"] == "succeeded", done
+        [op] = journal_rows(s)
+        assert (op["state"], op["steps_done"], op["beneath"]) == (
+            "committed", 2, [str(service_root)]  # the old x set aside, then the copy
+        )  # fmt: skip
+    assert (dest / "x").read_text() == "new x"
+    [aside] = [p for p in dest.iterdir() if p.name != "x"]
+    assert aside.name.startswith(".vegafs-") and aside.name.endswith("-old-1"), aside
+    assert aside.read_text() == "old x"

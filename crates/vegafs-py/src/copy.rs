@@ -43,6 +43,7 @@ impl CopyArg {
             "fail" => OnConflict::Fail,
             "skip" => OnConflict::Skip,
             "suffix" => OnConflict::Suffix,
+            "overwrite" => OnConflict::Overwrite,
             other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
         };
         Ok(CopyOptions {
@@ -100,7 +101,9 @@ pub fn plan_copy<'py>(
         vegafs_core::copy::plan_copy(&selection, &options, &control)
     })?;
     let dirs = plan.dirs.clone();
-    let ids = plan.rows.iter().filter(|r| r.action == CopyAction::Copy).map(|r| r.identity);
+    let copies =
+        plan.rows.iter().filter(|r| matches!(r.action, CopyAction::Copy | CopyAction::Overwrite));
+    let ids = copies.map(|r| r.identity);
     Ok((rows(py, &plan)?, dirs, ids.collect(), CopySummary::from(summary)))
 }
 
@@ -170,6 +173,7 @@ fn rows<'py>(py: Python<'py>, plan: &CopyPlan) -> PyResult<Bound<'py, PyList>> {
     for row in &plan.rows {
         let (action, reason) = match &row.action {
             CopyAction::Copy => ("copy", None),
+            CopyAction::Overwrite => ("overwrite", None),
             CopyAction::Copied => ("copied", None),
             CopyAction::Refused(r) => ("refused", Some(r.reason())),
         };

@@ -17,7 +17,7 @@ from vegafs.engine.analysis import EntryError
 from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection
 
-OnConflict = Literal["fail", "skip", "suffix"]
+OnConflict = Literal["fail", "skip", "suffix", "overwrite"]
 
 
 class CopyOptions(BaseModel):
@@ -38,8 +38,9 @@ class CopyRow(BaseModel):
     from_: str = Field(alias="from")  # as the walk reported it; surrogate escapes; mkdir: ""
     to: str
     # mkdir: a directory to create (these rows come first, parents first); copied: the target
-    # is a copy already
-    action: Literal["mkdir", "copy", "copied", "refused"]
+    # is a copy already; overwrite: a copy onto a file there, which is set aside first (kept
+    # until `vegafs ops forget`)
+    action: Literal["mkdir", "copy", "overwrite", "copied", "refused"]
     reason: str | None  # why it is refused
     size: int  # bytes of a regular file, 0 for a symlink
 

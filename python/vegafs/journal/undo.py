@@ -207,23 +207,38 @@ def _plan_restores(journal: Journal, op_id: int) -> UndoPlan:
 def _plan_copy_undo(op_id: int, done: list[Step]) -> UndoPlan:
     """The undo of a copy: each copy that is still the file the copy wrote (its mtime, and its
     content: the digest if the copy was verified, else the source's bytes) is removed; one that
-    changed, or whose source changed so that nothing tells, is refused and stays. Then the
+    changed, or whose source changed so that nothing tells, is refused and stays. The file an
+    ``overwrite`` set aside goes back where its copy was (``rename`` steps, after the removals);
+    a copy whose set-aside file is no longer as the copy left it is refused and stays. Then the
     directories the copy made, deepest first, if they are empty."""
     copies = [s for s in done if s.kind == "copy"]
     dirs = [s for s in done if s.kind == "copy_mkdir"]
+    aside = {s.src: s for s in done if s.kind == "rename"}  # target -> its setting aside
     ours = _native.copies_done([(s.src, s.dst, "", s.identity, s.digest) for s in copies])
+    kept = dict(zip(aside, _native.identities([s.dst for s in aside.values()]), strict=True))
+    there = _native.identities([s.dst for s in copies])
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     rows: list[dict[str, Any]] = []
     steps: list[Step] = []
-    for i, (s, mine) in enumerate(zip(copies, ours, strict=True)):
-        if mine:
-            # The temporary name, should a rollback copy it back.
-            temp = str(Path(s.dst).with_name(f".vegafs-{tag}-{i + 1}"))
-            steps.append(Step(s.src, s.dst, s.dev, s.ino, s.stamp, "uncopy", temp, s.digest))
-            rows.append({"from": s.dst, "to": s.src, "action": "remove", "reason": None})
-        else:
-            why = "changed since the copy" if os.path.lexists(s.dst) else "not there any more"
-            rows.append({"from": s.dst, "to": s.src, "action": "refused", "reason": why})
+    back: list[Step] = []
+    for i, (s, mine, found) in enumerate(zip(copies, ours, there, strict=True)):
+        old = aside.get(s.dst)
+        why = None
+        if not mine:
+            why = "changed since the copy" if found is not None else "not there any more"
+        elif old is not None and kept[s.dst] != old.identity:
+            why = f"the file it replaced is not as the copy set it aside ({old.dst})"
+        if why is not None:
+            rows.append({"from": s.dst, "to": s.dst, "action": "refused", "reason": why})
+            continue
+        # The temporary name, should a rollback copy it back.
+        temp = str(Path(s.dst).with_name(f".vegafs-{tag}-{i + 1}"))
+        steps.append(Step(s.src, s.dst, s.dev, s.ino, s.stamp, "uncopy", temp, s.digest))
+        rows.append({"from": s.dst, "to": s.src, "action": "remove", "reason": None})
+        if old is not None:
+            back.append(Step(old.dst, old.src, *old.identity))
+            rows.append({"from": old.dst, "to": old.src, "action": "restore", "reason": None})
+    steps += back
     for d in reversed(dirs):
         steps.append(Step(d.src, d.dst, 0, 0, 0, "copy_rmdir"))
         rows.append({"from": d.dst, "to": d.dst, "action": "rmdir", "reason": None})
