@@ -173,18 +173,6 @@ def text(row: dict[str, Any]) -> str:
     return f"{line}: refused, {row['reason']}" if row["action"] == "refused" else line
 
 
-def undo_text(row: dict[str, Any]) -> str:
-    """A line of the undo of a copy: ``remove COPY (a copy of SOURCE)``, ``put back TARGET (the
-    file the copy replaced)``, ``remove DIR/ (if empty)``, or ``COPY: refused, REASON``."""
-    if row["action"] == "rmdir":
-        return f"remove {row['from']}/ (if empty)"
-    if row["action"] == "restore":
-        return f"put back {row['to']} (the file the copy replaced)"
-    if row["action"] == "remove":
-        return f"remove {row['from']} (a copy of {row['to']})"
-    return f"{row['from']}: refused, {row['reason']}"
-
-
 COPY = Operation(
     name="copy",
     summary="Plan copies of the selected files under DEST (the last PATH), checked and "
