@@ -1,7 +1,8 @@
 """Undo as a job: the reverse of a writing job planned from the journal and applied beneath the
 job's roots, journaled like any writing apply, only with the `write` scope; an unknown
 operation and one whose paths leave the key's roots refused at submit; an entry changed since
-refused with its reason in the rows, the others undone."""
+refused with its reason in the rows, the others undone; the undo of a move onto another file
+system, and of a copy's overwrite, looked at and applied beneath the roots."""
 
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,64 @@ def test_an_undo_job_of_an_operation_outside_the_keys_root_is_refused(
         )
         assert names(other) == ["f.b"]
         assert [op["state"] for op in journal_rows(s)] == ["committed"]
+
+
+def run_job(s: Stack, http: Any, body: dict[str, Any]) -> dict[str, Any]:
+    job_id = http.post("/jobs", json=body).json()["id"]
+    done: dict[str, Any] = s.wait_job(http, job_id, FINISHED)
+    assert done["status"] == "succeeded", done
+    return done
+
+
+def test_an_undo_job_brings_back_a_move_onto_another_file_system(
+    backend: Backend, tmp_path: Path, service_root: Path, other_fs: Path
+) -> None:
+    root = service_root / "r"
+    root.mkdir()
+    (root / "x.a").write_bytes(b"x" * 5000)
+    (root / "l.a").symlink_to("x.a")
+    before = {p.name: (p.lstat().st_mode, p.lstat().st_mtime_ns) for p in root.iterdir()}
+    params = {"selection": {"roots": [str(root)]}, "to": "{name}", "dest": str(other_fs / "d")}
+    move = {"operation": "move", "params": {**params, "apply": True}}
+    with running(Stack(backend, tmp_path / "data", [service_root, other_fs])) as s:
+        s.start()
+        with s.client(s.create_key("writer", WRITER)) as http:
+            moved = run_job(s, http, move)
+            assert names(root) == []
+            done = run_job(s, http, undo_body(moved["summary"]["applied_op"], apply=True))
+        assert (done["summary"]["moves"], done["summary"]["rmdirs"]) == (2, 1)
+        assert [op["state"] for op in journal_rows(s)] == ["undone", "committed"]
+    assert names(root) == ["l.a", "x.a"]
+    assert (root / "x.a").read_bytes() == b"x" * 5000
+    assert (root / "l.a").readlink() == Path("x.a")
+    assert {p.name: (p.lstat().st_mode, p.lstat().st_mtime_ns) for p in root.iterdir()} == before
+    assert names(other_fs) == []
+
+
+def test_an_undo_job_of_a_copy_with_overwrite_puts_the_old_file_back(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    src, dest = service_root / "src", service_root / "dest"
+    src.mkdir()
+    dest.mkdir()
+    (src / "x").write_text("new x")
+    (src / "y").write_text("new y")
+    (dest / "x").write_text("old x")
+    old = (dest / "x").stat()
+    params = {"selection": {"roots": [str(src)]}, "dest": str(dest), "on_conflict": "overwrite"}
+    copy = {"operation": "copy", "params": {**params, "apply": True}}
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        with s.client(s.create_key("writer", WRITER)) as http:
+            copied = run_job(s, http, copy)
+            assert (dest / "x").read_text() == "new x"
+            done = run_job(s, http, undo_body(copied["summary"]["applied_op"], apply=True))
+            rows = sorted(rows_of(http, done["id"]), key=lambda r: (r["action"], r["from"]))
+        assert [(r["action"], r["to"]) for r in rows] == [
+            ("remove", str(src / "x")), ("remove", str(src / "y")), ("restore", str(dest / "x")),
+        ]  # fmt: skip
+    assert names(dest) == ["x"]
+    now = (dest / "x").stat()
+    assert ((dest / "x").read_text(), now.st_ino, now.st_mtime_ns) == (
+        "old x", old.st_ino, old.st_mtime_ns
+    )  # fmt: skip
