@@ -346,3 +346,22 @@ def test_recovery_after_a_crash_between_setting_aside_and_publishing(
                                                                before.st_mtime_ns)  # fmt: skip
     assert (src / "run.sh").read_text() == "#!/bin/sh\n"
     assert recover(journal) == []
+
+
+def test_the_python_plan_of_an_overwrite(tmp_path: Path) -> None:
+    """`plan_copy` with on_conflict="overwrite": the file in the way is an `overwrite` row and
+    counts as a copy; a directory in the way stays refused."""
+    from vegafs.engine.copying import CopyOptions, plan_copy
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "d").mkdir(parents=True)
+    (dst / "d").mkdir(parents=True)
+    (src / "a").write_text("new")
+    (src / "d" / "b").write_text("new")
+    (dst / "a").write_text("old")
+    (dst / "d" / "b").mkdir()
+    rows, dirs, summary = plan_copy(src, CopyOptions(dest=dst, on_conflict="overwrite"))
+    assert [(r["to"], r["action"]) for r in rows] == [
+        (str(dst / "a"), "overwrite"), (str(dst / "d" / "b"), "refused")
+    ]  # fmt: skip
+    assert (dirs, summary.copies, summary.refused, summary.ok) == ([], 1, 1, False)
