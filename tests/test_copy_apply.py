@@ -255,3 +255,113 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
         assert again.stderr == b"vegafs: nothing to recover\n"
         assert (files(dst) if dst.exists() else {}) == state
     assert seen["none"] and seen["recovered"] >= 5, seen
+
+
+def test_overwrite_sets_the_old_file_aside_undo_puts_it_back_and_forget_deletes_it(
+    vegafs: Vegafs, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """--on-conflict overwrite: the file in the way is renamed aside (a journal step of its
+    own, as rename's and move's overwrite), the copy published in its place; undo removes the
+    copy and puts the old file back (bytes, mode, mtime, inode); `ops forget` deletes it."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    (src / "a.txt").write_text("new a")
+    (src / "b.txt").write_text("new b")
+    old = dst / "a.txt"
+    old.write_text("old a")
+    old.chmod(0o604)
+    os.utime(old, ns=(1_500_000_000_000_000_000, 1_500_000_000_111_111_111))
+    before = old.stat()
+    args = ["copy", "src", "dst", "--on-conflict", "overwrite"]
+    plan = vegafs.run(*args, cwd=tmp_path, env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.decode().splitlines() == [
+        "src/a.txt -> dst/a.txt (overwrites: the old one kept aside)",
+        "src/b.txt -> dst/b.txt",
+    ]
+    assert [p.name for p in dst.iterdir()] == ["a.txt"]
+    done = vegafs.run(*args, "--apply", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    [aside] = [p for p in dst.iterdir() if p.name.startswith(".vegafs-")]
+    assert aside.name.endswith("-old-1"), aside
+    assert (aside.read_text(), aside.stat().st_ino) == ("old a", before.st_ino)
+    assert ((dst / "a.txt").read_text(), (dst / "b.txt").read_text()) == ("new a", "new b")
+    undo = vegafs.run("undo", "1", "--apply", cwd=tmp_path, env=env)
+    assert undo.returncode == 0, undo.stderr
+    assert f"put back {dst}/a.txt (the file the copy replaced)" in undo.stdout.decode()
+    assert sorted(p.name for p in dst.iterdir()) == ["a.txt"]
+    after = old.stat()
+    assert old.read_text() == "old a"
+    assert (after.st_ino, after.st_mode, after.st_mtime_ns) == (
+        before.st_ino, before.st_mode, 1_500_000_000_111_111_111
+    )  # fmt: skip
+    # Again, then forget: the file set aside is deleted, the copies stay.
+    assert vegafs.run(*args, "--apply", cwd=tmp_path, env=env).returncode == 0
+    forgot = vegafs.run("ops", "forget", "3", cwd=tmp_path, env=env)
+    assert forgot.returncode == 0, forgot.stderr
+    assert sorted(p.name for p in dst.iterdir()) == ["a.txt", "b.txt"]
+    assert (dst / "a.txt").read_text() == "new a"
+    # A directory in the way is never overwritten: the plan is refused.
+    (src / "sub").mkdir()
+    (src / "sub" / "c").write_text("c")
+    (dst / "sub").mkdir()
+    (dst / "sub" / "c").mkdir()
+    refused = vegafs.run(*args, "--apply", cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert b"src/sub/c -> dst/sub/c: refused, the target exists" in refused.stdout
+    assert (dst / "sub" / "c").is_dir()
+
+
+def test_recovery_after_a_crash_between_setting_aside_and_publishing(
+    journal: Journal, tmp_path: Path, src: Path
+) -> None:
+    """The journal's steps of an overwrite, the old file set aside, the copy's temporary file
+    half-written, then a crash: recover puts the old file back (same inode, bytes and mtime),
+    removes the temporary file, and a second recover does nothing."""
+    from vegafs import _native
+    from vegafs.ops.copy import journal_steps
+
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    old = dst / "run.sh"
+    old.write_text("old")
+    before = old.stat()
+    a = (src / "run.sh").lstat()
+    rows = [{"from": str(src / "run.sh"), "to": str(old), "action": "overwrite"}]
+    steps = journal_steps([], rows, [(a.st_dev, a.st_ino, a.st_mtime_ns)], verify=False)
+    assert [s.kind for s in steps] == ["rename", "copy"]
+    aside, copy = steps
+    assert (aside.src, aside.identity) == (str(old), (before.st_dev, before.st_ino,
+                                                      before.st_mtime_ns))  # fmt: skip
+    journal.begin("copy", {}, steps)
+    assert _native.rename_steps([(aside.src, aside.dst)]) == (1, None)  # then the crash
+    assert copy.backup is not None
+    Path(copy.backup).write_text("#!/bi")
+    assert not old.exists()
+    assert [r.state for r in recover(journal)] == ["rolled_back"]
+    assert [p.name for p in dst.iterdir()] == ["run.sh"]
+    now = old.stat()
+    assert (old.read_text(), now.st_ino, now.st_mtime_ns) == ("old", before.st_ino,
+                                                               before.st_mtime_ns)  # fmt: skip
+    assert (src / "run.sh").read_text() == "#!/bin/sh\n"
+    assert recover(journal) == []
+
+
+def test_the_python_plan_of_an_overwrite(tmp_path: Path) -> None:
+    """`plan_copy` with on_conflict="overwrite": the file in the way is an `overwrite` row and
+    counts as a copy; a directory in the way stays refused."""
+    from vegafs.engine.copying import CopyOptions, plan_copy
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "d").mkdir(parents=True)
+    (dst / "d").mkdir(parents=True)
+    (src / "a").write_text("new")
+    (src / "d" / "b").write_text("new")
+    (dst / "a").write_text("old")
+    (dst / "d" / "b").mkdir()
+    rows, dirs, summary = plan_copy(src, CopyOptions(dest=dst, on_conflict="overwrite"))
+    assert [(r["to"], r["action"]) for r in rows] == [
+        (str(dst / "a"), "overwrite"), (str(dst / "d" / "b"), "refused")
+    ]  # fmt: skip
+    assert (dirs, summary.copies, summary.refused, summary.ok) == ([], 1, 1, False)

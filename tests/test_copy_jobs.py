@@ -3,12 +3,17 @@ beneath the roots, `apply` only with the `write` scope, a worker killed mid-appl
 the journal by the next attempt (every file copied exactly once, no temporary file left), and a
 cancel mid-apply rolled back."""
 
-import time
 from pathlib import Path
 from typing import Any
 
 from stack import Backend, Stack
-from test_rename_jobs import applying, assert_applied_once, journal_rows, kill_mid_apply, names
+from test_rename_jobs import (
+    assert_applied_once,
+    cancel_mid_apply,
+    journal_rows,
+    kill_mid_apply,
+    names,
+)
 from test_service_failures import FINISHED, SHORT_LEASE, running
 
 
@@ -97,12 +102,7 @@ def test_a_copy_job_cancelled_while_applying_rolls_back_and_says_so(
         s.start()
         with s.client() as http:
             job_id = http.post("/jobs", json=copy_body(src, dest, apply=True)).json()["id"]
-            deadline = time.monotonic() + 60
-            while not applying(s):
-                assert time.monotonic() < deadline, s.log_text()
-                time.sleep(0.002)
-            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
-            done = s.wait_job(http, job_id, FINISHED, timeout=120)
+            done = cancel_mid_apply(s, http, job_id, timeout=120)
         [op] = journal_rows(s)
         if op["state"] == "committed":  # the cancel came after the last step: nothing to undo
             assert done["status"] == "succeeded", done
@@ -114,3 +114,29 @@ def test_a_copy_job_cancelled_while_applying_rolls_back_and_says_so(
             )
             assert names(dest) == []
         assert len(names(src)) == N
+
+
+def test_a_copy_job_with_overwrite_keeps_the_replaced_file_aside(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    src, dest = service_root / "src", service_root / "dest"
+    src.mkdir()
+    dest.mkdir()
+    (src / "x").write_text("new x")
+    (dest / "x").write_text("old x")
+    body = copy_body(src, dest, apply=True)
+    body["params"]["on_conflict"] = "overwrite"
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        with s.client() as http:
+            job_id = http.post("/jobs", json=body).json()["id"]
+            done = s.wait_job(http, job_id, FINISHED)
+        assert done["status"] == "succeeded", done
+        [op] = journal_rows(s)
+        assert (op["state"], op["steps_done"], op["beneath"]) == (
+            "committed", 2, [str(service_root)]  # the old x set aside, then the copy
+        )  # fmt: skip
+    assert (dest / "x").read_text() == "new x"
+    [aside] = [p for p in dest.iterdir() if p.name != "x"]
+    assert aside.name.startswith(".vegafs-") and aside.name.endswith("-old-1"), aside
+    assert aside.read_text() == "old x"

@@ -96,6 +96,16 @@ def kill_mid_apply(stack: Stack, http: Any, job_id: int, doomed: Any, timeout: f
     return stack.wait_job(http, job_id, FINISHED, timeout=timeout)
 
 
+def cancel_mid_apply(
+    stack: Stack, http: Any, job_id: int, timeout: float, within: float = 60
+) -> Any:
+    """Cancels the job once it is applying (for at most ``within`` seconds) and returns it once
+    finished."""
+    wait_until_applying(stack, http, job_id, within=within)
+    assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
+    return stack.wait_job(http, job_id, FINISHED, timeout=timeout)
+
+
 def assert_applied_once(ops: list[dict[str, Any]], done: dict[str, Any], job_id: int) -> None:
     """The journal of a job whose worker was killed mid-apply (``ops``, oldest first) and the
     job's end: applied once, never blindly twice."""
@@ -142,12 +152,7 @@ def test_a_job_cancelled_while_applying_rolls_back_and_says_so(
         s.start()
         with s.client() as http:
             job_id = http.post("/jobs", json=rename_body(root, apply=True)).json()["id"]
-            deadline = time.monotonic() + 60
-            while not applying(s):
-                assert time.monotonic() < deadline, s.log_text()
-                time.sleep(0.002)
-            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
-            done = s.wait_job(http, job_id, FINISHED, timeout=60)
+            done = cancel_mid_apply(s, http, job_id, timeout=60)
         [op] = journal_rows(s)
         if op["state"] == "committed":  # the cancel came after the last step: nothing to undo
             assert done["status"] == "succeeded", done

@@ -11,7 +11,12 @@ from typing import Any
 from sqlalchemy import select
 
 from stack import Backend, Stack
-from test_rename_jobs import assert_applied_once, journal_rows, wait_until_applying
+from test_rename_jobs import (
+    assert_applied_once,
+    cancel_mid_apply,
+    journal_rows,
+    wait_until_applying,
+)
 from test_service_failures import FINISHED, SHORT_LEASE, running, sqlite_file
 from vegafs.db import Database
 from vegafs.db.models import WriteStep
@@ -155,9 +160,7 @@ def test_a_job_cancelled_while_applying_rolls_back_byte_for_byte(
         s.start()
         with s.client() as http:
             job_id = http.post("/jobs", json=replace_body(root, apply=True)).json()["id"]
-            wait_until_applying(s, http, job_id, within=120)
-            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
-            done = s.wait_job(http, job_id, FINISHED, timeout=120)
+            done = cancel_mid_apply(s, http, job_id, timeout=120, within=120)
         [op] = journal_rows(s)
         if op["state"] == "committed":  # the cancel came after the last step: nothing to undo
             assert done["status"] == "succeeded", done

@@ -611,8 +611,9 @@ def copies_done(
 ) -> list[bool]:
     """Whether each step's target is its copy."""
 
-def blake3_digests(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> list[bytes]:
-    """The BLAKE3 digest (32 bytes) of each file."""
+def blake3_digests(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> list[bytes | None]:
+    """The BLAKE3 digest (32 bytes) of each regular file; None for a symlink or anything else
+    that is not a regular file (none followed)."""
 
 @final
 class VerifySummary:

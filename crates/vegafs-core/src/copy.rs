@@ -72,6 +72,9 @@ impl CopyRefusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyAction {
     Copy,
+    /// `OnConflict::Overwrite`: a copy onto a file or symlink that is there (not a copy of the
+    /// source, not a directory); applying sets that one aside first (the journal keeps it).
+    Overwrite,
     /// The target holds a copy already (same size and mtime, or same link): skipped.
     Copied,
     Refused(CopyRefusal),
@@ -237,7 +240,7 @@ pub fn plan_copy(
     summary.matched = plan.rows.len() as u64;
     for row in &plan.rows {
         match row.action {
-            CopyAction::Copy => {
+            CopyAction::Copy | CopyAction::Overwrite => {
                 summary.copies += 1;
                 summary.bytes += row.size;
             }
@@ -327,6 +330,11 @@ fn check(
                         }
                         None => (to, action),
                     }
+                } else if options.on_conflict == OnConflict::Overwrite
+                    && action == CopyAction::Refused(CopyRefusal::Plan(Refusal::TargetExists))
+                    && fs::symlink_metadata(&to).is_ok_and(|m| !m.is_dir())
+                {
+                    (to, CopyAction::Overwrite) // never a directory, nor a target many claim
                 } else {
                     (to, action)
                 }
@@ -335,10 +343,13 @@ fn check(
         rows.push(CopyRow { from: f.path, to, action, size, identity: f.identity });
     }
     let refused = rows.iter().any(|r| matches!(r.action, CopyAction::Refused(_)));
-    let ok = !refused || options.on_conflict != OnConflict::Fail;
+    // Skip and Suffix leave the refused files; Fail and Overwrite refuse the plan.
+    let ok = !refused || matches!(options.on_conflict, OnConflict::Skip | OnConflict::Suffix);
     let mut dirs = BTreeSet::new();
     if ok {
-        for row in rows.iter().filter(|r| r.action == CopyAction::Copy) {
+        for row in
+            rows.iter().filter(|r| matches!(r.action, CopyAction::Copy | CopyAction::Overwrite))
+        {
             let mut dir = row.to.parent();
             while let Some(d) = dir {
                 if ways.get(d).map(|w| w.0) != Some(Way::Missing) || !dirs.insert(d.to_path_buf()) {
@@ -466,5 +477,40 @@ mod tests {
         assert_eq!(below_dest(d, b"a//b"), Err(CopyRefusal::Plan(Refusal::InvalidName)));
         assert_eq!(below_dest(d, b"a/"), Err(CopyRefusal::Plan(Refusal::InvalidName)));
         assert_eq!(below_dest(d, b""), Err(CopyRefusal::Plan(Refusal::InvalidName)));
+    }
+
+    #[test]
+    fn overwrite_takes_a_file_in_the_way_never_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dest) = (dir.path().join("src"), dir.path().join("dest"));
+        fs::create_dir_all(&src).unwrap();
+        fs::create_dir_all(dest.join("sub")).unwrap();
+        for name in ["a", "b", "c"] {
+            fs::write(src.join(name), "new").unwrap();
+        }
+        fs::write(dest.join("a"), "old a").unwrap();
+        std::os::unix::fs::symlink("nowhere", dest.join("b")).unwrap();
+        let pairs = [("a", "a"), ("b", "b"), ("c", "sub")];
+        let plan_with = |on_conflict| {
+            let found = pairs.iter().map(|(name, _)| Found {
+                path: src.join(name),
+                below: PathBuf::from(name),
+                kind: EntryType::File,
+                size: 3,
+                mtime: 0,
+                identity: (0, 0, 0),
+            });
+            let targets = pairs.iter().map(|(_, to)| Ok(dest.join(to)));
+            let options =
+                CopyOptions { dest: dest.clone(), template: None, on_conflict, max_errors: 9 };
+            let plan = check(found.collect(), targets.collect(), &options);
+            (plan.rows.into_iter().map(|r| r.action).collect::<Vec<_>>(), plan.ok)
+        };
+        let exists = CopyAction::Refused(CopyRefusal::Plan(Refusal::TargetExists));
+        let (actions, ok) = plan_with(OnConflict::Overwrite);
+        assert_eq!(actions, [CopyAction::Overwrite, CopyAction::Overwrite, exists.clone()]);
+        assert!(!ok, "a directory in the way refuses the plan");
+        let (actions, ok) = plan_with(OnConflict::Fail);
+        assert_eq!((actions, ok), (vec![exists.clone(), exists.clone(), exists], false));
     }
 }

@@ -609,9 +609,25 @@ pub fn copies_done(places: &Places, steps: &[CopyStep]) -> io::Result<Vec<bool>>
     steps.par_iter().map(|s| is_ours(places, s).map(|o| o == Some(true))).collect()
 }
 
-/// The BLAKE3 digests of `paths`, in parallel.
-pub fn blake3_all(places: &Places, paths: &[PathBuf]) -> io::Result<Vec<[u8; 32]>> {
-    paths.par_iter().map(|p| blake3_of(places, p)).collect()
+/// The BLAKE3 digest of each path's regular file, in parallel; None where the entry is a
+/// symlink or not a regular file (no symlink followed: what a copy checks of those is their
+/// text, not their content). Missing entries are errors naming the path.
+pub fn blake3_all(places: &Places, paths: &[PathBuf]) -> io::Result<Vec<Option<[u8; 32]>>> {
+    paths.par_iter().map(|p| regular_digest(places, p)).collect()
+}
+
+fn regular_digest(places: &Places, path: &Path) -> io::Result<Option<[u8; 32]>> {
+    let (dir, name) = places.parent(path, OFlags::PATH)?;
+    let fd: OwnedFd = match openat(&dir, &name, READ, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) => return Ok(None), // O_NOFOLLOW met a symlink
+        Err(e) => return Err(named(e.into(), path)),
+    };
+    let st = fstat(&fd).map_err(|e| named(e.into(), path))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    blake3_of_file(&mut (&File::from(fd))).map(Some).map_err(|e| named(e, path))
 }
 
 #[cfg(test)]
@@ -660,5 +676,23 @@ mod tests {
         assert_eq!((removed.removed, removed.not_ours), (2, 1));
         assert!(!d.join("copy").exists() && fs::symlink_metadata(d.join("link-copy")).is_err());
         assert_eq!(fs::read_to_string(d.join("taken")).unwrap(), "in the way");
+    }
+
+    #[test]
+    fn digests_are_of_regular_files_only_and_stay_beneath_the_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, out) = (dir.path().join("root"), dir.path().join("out"));
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&out).unwrap();
+        fs::write(root.join("f"), "bytes").unwrap();
+        fs::write(out.join("secret"), "outside").unwrap();
+        std::os::unix::fs::symlink("f", root.join("link")).unwrap();
+        std::os::unix::fs::symlink(&out, root.join("away")).unwrap();
+        let places = Places::beneath(std::slice::from_ref(&root)).unwrap();
+        let paths = [root.join("f"), root.join("link")];
+        let found = blake3_all(&places, &paths).unwrap();
+        assert_eq!(found, vec![Some(*blake3::hash(b"bytes").as_bytes()), None]);
+        assert!(blake3_all(&places, &[root.join("away/secret")]).is_err());
+        assert!(blake3_all(&places, &[root.join("missing")]).is_err());
     }
 }

@@ -43,6 +43,7 @@ impl CopyArg {
             "fail" => OnConflict::Fail,
             "skip" => OnConflict::Skip,
             "suffix" => OnConflict::Suffix,
+            "overwrite" => OnConflict::Overwrite,
             other => return Err(PyValueError::new_err(format!("unknown on_conflict {other:?}"))),
         };
         Ok(CopyOptions {
@@ -100,7 +101,9 @@ pub fn plan_copy<'py>(
         vegafs_core::copy::plan_copy(&selection, &options, &control)
     })?;
     let dirs = plan.dirs.clone();
-    let ids = plan.rows.iter().filter(|r| r.action == CopyAction::Copy).map(|r| r.identity);
+    let copies =
+        plan.rows.iter().filter(|r| matches!(r.action, CopyAction::Copy | CopyAction::Overwrite));
+    let ids = copies.map(|r| r.identity);
     Ok((rows(py, &plan)?, dirs, ids.collect(), CopySummary::from(summary)))
 }
 
@@ -151,17 +154,18 @@ pub fn copies_done(
     py.detach(|| vegafs_core::copy_file::copies_done(&places, &steps)).map_err(PyErr::from)
 }
 
-/// The BLAKE3 digests (32 bytes each) of `paths`' files; OSError naming the path otherwise.
+/// The BLAKE3 digest (32 bytes) of each of `paths`' regular files, None for a symlink or
+/// another entry that is not a regular file; OSError naming the path where none is there.
 #[pyfunction]
 #[pyo3(signature = (paths, *, beneath=Vec::new()))]
 pub fn blake3_digests<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     beneath: Vec<PathBuf>,
-) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
     let places = places(&beneath)?;
     let digests = py.detach(|| vegafs_core::copy_file::blake3_all(&places, &paths))?;
-    Ok(digests.iter().map(|d| PyBytes::new(py, d)).collect())
+    Ok(digests.iter().map(|d| d.as_ref().map(|d| PyBytes::new(py, d))).collect())
 }
 
 fn rows<'py>(py: Python<'py>, plan: &CopyPlan) -> PyResult<Bound<'py, PyList>> {
@@ -169,6 +173,7 @@ fn rows<'py>(py: Python<'py>, plan: &CopyPlan) -> PyResult<Bound<'py, PyList>> {
     for row in &plan.rows {
         let (action, reason) = match &row.action {
             CopyAction::Copy => ("copy", None),
+            CopyAction::Overwrite => ("overwrite", None),
             CopyAction::Copied => ("copied", None),
             CopyAction::Refused(r) => ("refused", Some(r.reason())),
         };

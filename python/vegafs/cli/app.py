@@ -15,7 +15,6 @@ SERVICE_COMMANDS = {
     "keys": "vegafs.cli.service:keys_app",
     "run": "vegafs.cli.run:run",
     "recover": "vegafs.cli.journal_commands:recover",
-    "undo": "vegafs.cli.journal_commands:undo",
     "ops": "vegafs.cli.journal_commands:ops_app",
     "version": "vegafs.cli.app:version",
 }

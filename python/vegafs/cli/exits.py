@@ -42,6 +42,7 @@ def local_run_errors() -> Iterator[None]:
     from vegafs.errors import (
         ApplyError,
         ManifestError,
+        ParamsError,
         PatternError,
         PluginLoadError,
         SchemaError,
@@ -72,6 +73,8 @@ def local_run_errors() -> Iterator[None]:
     except SelectionError as e:
         option = selection_flag(e.field) or f"selection.{e.field}"
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)
+    except ParamsError as e:  # params that cannot be run (undo: an operation not undoable)
+        fail(e.message, USAGE)
     except PluginLoadError as e:  # a plugin its worker processes could not import
         print(e.details.rstrip("\n"), file=sys.stderr)
         fail(str(e), USAGE)

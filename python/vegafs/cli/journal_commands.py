@@ -33,62 +33,6 @@ def recover() -> None:
         raise SystemExit(exits.ERRORS_LISTED)
 
 
-def undo(
-    op_id: Annotated[int, typer.Argument(help="The operation's id (vegafs ops list).")],
-    apply: Annotated[
-        bool, typer.Option("--apply", help="Undo it; without this, the plan is shown only.")
-    ] = False,
-) -> None:
-    """Undo a committed writing operation: each entry it moved goes back, if it is still where
-    the operation left it (others are refused with the reason and stay); each copy it made is
-    removed if unchanged since, then the directories it made if empty. Shows the plan;
-    --apply runs it, journaled, all or nothing. Exit 1 if entries were refused or it could not
-    be applied; 2 if the operation cannot be undone (not committed, or undone already)."""
-    from vegafs.cli.output import write_shown
-    from vegafs.journal import open_journal
-    from vegafs.journal.runner import recover as run_recovery
-    from vegafs.journal.undo import UndoError, apply_undo, plan_undo
-
-    journal = open_journal()
-    run_recovery(journal)
-    try:
-        plan = plan_undo(journal, op_id)
-    except UndoError as e:
-        exits.fail(str(e), exits.USAGE)
-    if plan.operation == "copy":
-        from vegafs.ops.copy import undo_text
-
-        write_shown(undo_text(row) for row in plan.rows)
-        what = f"{sum(row['action'] == 'remove' for row in plan.rows):,} to remove"
-    else:
-        from vegafs.ops.rename import text
-
-        write_shown(_undo_text(row) if row["from"] == row["to"] else text(row) for row in plan.rows)
-        write_shown(f"rmdir {d} (if empty)" for d in plan.rmdirs)
-        moves = sum(row["action"] == "move" for row in plan.rows)
-        restores = sum(row["action"] == "restore" for row in plan.rows)
-        what = f"{restores:,} to restore" if plan.sources else f"{moves:,} to move back"
-    summary = f"vegafs: undo of operation {op_id}: {what}, {plan.refused:,} refused"
-    if not apply:
-        typer.echo(f"{summary}; nothing was changed (--apply to undo).", err=True)
-    else:
-        with exits.local_run_errors():
-            applied = apply_undo(journal, plan)
-        typer.echo(f"{summary}; applied as operation {applied.op_id}.", err=True)
-    if plan.refused:
-        raise SystemExit(exits.ERRORS_LISTED)
-
-
-def _undo_text(row: dict[str, object]) -> str:
-    """A file an undo writes back: ``PATH: restore`` or ``PATH: refused, REASON``."""
-    from vegafs.cli.values import show_path
-
-    path = show_path(str(row["from"]))
-    if row["action"] == "refused":
-        return f"{path}: refused, {row['reason']}"
-    return f"{path}: {row['action']} its content from before the operation"
-
-
 @ops_app.command("forget")
 def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
     """Delete an operation's backups (the files replace kept to roll back and undo, the files

@@ -88,3 +88,40 @@ class CopyPlanLines(RowLines):
         report_errors(summary)
         if not s["ok"]:
             raise SystemExit(exits.ERRORS_LISTED)
+
+
+class UndoLines(RowLines):
+    """``vegafs undo``: a line per entry (moved back, restored, removed, refused with its
+    reason), then on stderr what the undo does and that nothing was changed (or, with
+    ``--apply``, the journal's operation)."""
+
+    exit_codes: ClassVar[str | None] = (
+        "Exit code 0: the undo is shown (or, with --apply, applied) with nothing refused; 1: "
+        "entries refused (changed since the operation: listed, left as they are), or an apply "
+        "that failed and was rolled back; 2: the operation cannot be undone (unknown, not "
+        "committed, undone already, or forgotten); 130: interrupted. Without --apply nothing on "
+        "disk changes."
+    )
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        s = summary
+        if s["operation"] == "copy":
+            what = f"{s['removes']:,} to remove"
+        elif s["restores"]:
+            what = f"{s['restores']:,} to restore"
+        else:
+            what = f"{s['moves']:,} to move back"
+        op = s.get("applied_op")
+        outcome = (
+            f"applied as operation {op}."
+            if op is not None
+            else "nothing was changed (--apply to undo)."
+        )
+        print(
+            f"vegafs: undo of operation {s['undo_of']}: {what}, {s['refused']:,} refused; "
+            f"{outcome}",
+            file=sys.stderr,
+        )
+        report_errors(summary)
+        if s["refused"]:
+            raise SystemExit(exits.ERRORS_LISTED)

@@ -158,6 +158,7 @@ PRESENTERS = {
     "rename": "vegafs.cli.plan_text:PlanLines",
     "replace": "vegafs.cli.replace_text:ReplacePlan",
     "search": "vegafs.cli.search_output:SearchLines",
+    "undo": "vegafs.cli.plan_text:UndoLines",
     "verify": "vegafs.cli.verify_output:VerifyLines",
     "validate": "vegafs.cli.validate_output:ValidateLines",
 }

@@ -17,7 +17,7 @@ from vegafs.engine.analysis import EntryError
 from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection
 
-OnConflict = Literal["fail", "skip", "suffix"]
+OnConflict = Literal["fail", "skip", "suffix", "overwrite"]
 
 
 class CopyOptions(BaseModel):
@@ -38,8 +38,9 @@ class CopyRow(BaseModel):
     from_: str = Field(alias="from")  # as the walk reported it; surrogate escapes; mkdir: ""
     to: str
     # mkdir: a directory to create (these rows come first, parents first); copied: the target
-    # is a copy already
-    action: Literal["mkdir", "copy", "copied", "refused"]
+    # is a copy already; overwrite: a copy onto a file there, which is set aside first (kept
+    # until `vegafs ops forget`)
+    action: Literal["mkdir", "copy", "overwrite", "copied", "refused"]
     reason: str | None  # why it is refused
     size: int  # bytes of a regular file, 0 for a symlink
 
@@ -112,7 +113,8 @@ def plan_copy_to_apply(
     return rows, [os.fsdecode(d) for d in dirs], ids, CopySummary.model_validate(fields)
 
 
-def digests(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[bytes]:
-    """The BLAKE3 digest (32 bytes) of each file, read in parallel (``beneath``: a job's roots,
-    as for ``plan_rename``)."""
+def digests(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[bytes | None]:
+    """The BLAKE3 digest (32 bytes) of each regular file, read in parallel; None for a symlink
+    (none is followed) or anything else that is not a regular file. ``beneath``: a job's roots,
+    as for ``plan_rename``: each path is opened beneath them."""
     return _native.blake3_digests(list(paths), beneath=beneath)

@@ -110,13 +110,6 @@ class Rmdir:
         return [state != "empty" for state in states]
 
 
-def _anywhere(beneath: Sequence[str], kind: str) -> None:
-    """These steps work by path: copies are not applied as jobs yet (check() refuses it), so
-    they never run beneath roots."""
-    if beneath:
-        raise NotImplementedError(f"{kind} steps are not confined beneath roots yet")
-
-
 class Replace:
     """The file at ``src`` gets a new content (BLAKE3 ``digest``): its bytes are copied to
     ``backup`` in the journal's backup store (fsynced) first, the new content is written to the

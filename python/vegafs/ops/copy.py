@@ -49,7 +49,8 @@ class CopyParams(BaseModel):
     on_conflict: OnConflict = Field(
         "fail",
         description="A target that exists (and is not a copy already) or that several files "
-        "share: fail (refuse the plan), skip (leave those files), suffix (name-1.ext...).",
+        "share: fail (refuse the plan), skip (leave those files), suffix (name-1.ext...), "
+        "overwrite (replace an existing file, kept aside until `vegafs ops forget`).",
     )
     verify: bool = Field(
         False,
@@ -79,7 +80,7 @@ def run(params: CopyParams, ctx: RunContext) -> CopySummary:
         if not summary.ok or not summary.copies:
             return summary
         beneath = [str(p) for p in ctx.beneath]
-        copies = [r for r in rows if r["action"] == "copy"]
+        copies = [r for r in rows if r["action"] in ("copy", "overwrite")]
         steps = journal_steps(dirs, copies, ids, verify=params.verify, beneath=beneath)
         applied = apply(journal, "copy", params.model_dump(mode="json"), steps, ctx.cancel,
                         job_id=ctx.job_id, beneath=beneath)  # fmt: skip
@@ -114,27 +115,35 @@ def journal_steps(
     verify: bool,
     beneath: Sequence[str] = (),
 ) -> "list[Step]":
-    """The journal's steps: the directories to make (parents first), then the copies, each with
+    """The journal's steps: the directories to make (parents first); each file an ``overwrite``
+    replaces, renamed aside to ``.vegafs-TAG-old-N`` beside it (as rename's and move's
+    overwrite: undo puts it back, ``vegafs ops forget`` deletes it); then the copies, each with
     its source's identity as the plan saw it, a temporary name unique to this run in its
     target's directory, and, with ``verify``, its source's digest. Paths are joined as text
     (no ``pathlib``: 100,000 steps)."""
+    from vegafs.engine.renaming import identities
     from vegafs.journal.store import Step
     from vegafs.ops.rename import absolute
 
-    sources = [r["from"] for r in copies]
-    sums: dict[int, bytes] = {}
-    if verify:
-        files = [i for i, s in enumerate(sources) if not Path(s).is_symlink()]
-        sums = dict(zip(files, digests([sources[i] for i in files], beneath=beneath), strict=True))
+    # A symlink's copy is checked by its text: it has no digest.
+    sums = digests([r["from"] for r in copies], beneath=beneath) if verify else []
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     # Absolute: recovery may run from another directory.
     cwd = f"{Path.cwd()}/"
     steps = [Step(absolute(cwd, d), absolute(cwd, d), 0, 0, 0, kind="copy_mkdir") for d in dirs]
+    replaced = [absolute(cwd, r["to"]) for r in copies if r["action"] == "overwrite"]
+    # Looked at now: a file gone since the plan needs no setting aside (the copy's publish
+    # never replaces what may appear meanwhile).
+    for n, (path, found) in enumerate(zip(replaced, identities(replaced, beneath=beneath),
+                                          strict=True)):  # fmt: skip
+        if found is not None:
+            aside = f"{path.rpartition('/')[0]}/.vegafs-{tag}-old-{n + 1}"
+            steps.append(Step(path, aside, *found))
     for i, (row, found) in enumerate(zip(copies, ids, strict=True)):
         dst = absolute(cwd, row["to"])
         temp = f"{dst.rpartition('/')[0]}/.vegafs-{tag}-{i + 1}"
         steps.append(Step(absolute(cwd, row["from"]), dst, *found, kind="copy", backup=temp,
-                          digest=sums.get(i)))  # fmt: skip
+                          digest=sums[i] if sums else None))  # fmt: skip
     return steps
 
 
@@ -152,24 +161,16 @@ def confine_copy(params: CopyParams, roots: Sequence[Path]) -> CopyParams:
 
 
 def text(row: dict[str, Any]) -> str:
-    """``DIR/ (new directory)``; ``from -> to``; ``from -> to (already copied)``;
-    ``from -> to: refused, REASON``."""
+    """``DIR/ (new directory)``; ``from -> to``; ``from -> to (already copied)``; ``from -> to
+    (overwrites: the old one kept aside)``; ``from -> to: refused, REASON``."""
     if row["action"] == "mkdir":
         return f"{row['to']}/ (new directory)"
     line = f"{row['from']} -> {row['to']}"
     if row["action"] == "copied":
         return f"{line} (already copied)"
+    if row["action"] == "overwrite":
+        return f"{line} (overwrites: the old one kept aside)"
     return f"{line}: refused, {row['reason']}" if row["action"] == "refused" else line
-
-
-def undo_text(row: dict[str, Any]) -> str:
-    """A line of the undo of a copy: ``remove COPY (a copy of SOURCE)``, ``remove DIR/ (if
-    empty)``, or ``COPY: refused, REASON``."""
-    if row["action"] == "rmdir":
-        return f"remove {row['from']}/ (if empty)"
-    if row["action"] == "remove":
-        return f"remove {row['from']} (a copy of {row['to']})"
-    return f"{row['from']}: refused, {row['reason']}"
 
 
 COPY = Operation(

@@ -7,7 +7,6 @@ the source removed); all of it, or none of it. As a job, every change is made be
 """
 
 import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ from vegafs.engine.moving import (
     plan_move,
 )
 from vegafs.engine.renaming import identities
-from vegafs.errors import ParamsError
 from vegafs.ops.confine import confine_new, confine_selection
 from vegafs.ops.registry import Operation, RunContext
 from vegafs.ops.rename import BATCH, RenameParams, absolute
@@ -77,8 +75,6 @@ def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePl
     from vegafs.journal.store import Step
 
     beneath = [str(p) for p in ctx.beneath]
-    if beneath and plan.across:
-        raise ParamsError(ACROSS_AS_JOB, "apply")
     rows = plan.rows
     sources = sorted({row for _, _, row in plan.steps})
     found = identities([rows[r]["from"] for r in sources], beneath=beneath)
@@ -88,7 +84,7 @@ def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePl
     # identity before it exists (the journal is committed first): its step says where only.
     dirs = (absolute(cwd, m) for m in plan.mkdirs)
     journal_steps = [Step(d, d, 0, 0, 0, kind="mkdir") for d in dirs]
-    sums = _digests(rows, plan.across)
+    sums = _digests(rows, plan.across, beneath)
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     # Consecutive moves across file systems: their copies together (copied in parallel), then
     # their sources removed; a move onto a source of the group, or from a target of it, starts a
@@ -123,12 +119,14 @@ def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePl
                  job_id=ctx.job_id, beneath=beneath)  # fmt: skip
 
 
-def _digests(rows: list[dict[str, Any]], across: frozenset[int]) -> dict[int, bytes]:
-    """The BLAKE3 digest of each regular file moved across file systems (a symlink's copy is
-    checked by its text)."""
-    files = sorted(r for r in across if stat.S_ISREG(os.lstat(rows[r]["from"]).st_mode))
-    found = digests([rows[r]["from"] for r in files])
-    return dict(zip(files, found, strict=True))
+def _digests(
+    rows: list[dict[str, Any]], across: frozenset[int], beneath: Sequence[str]
+) -> dict[int, bytes | None]:
+    """The BLAKE3 digest of each entry moved across file systems, read beneath the roots for a
+    job; None for a symlink (its copy is checked by its text)."""
+    moved = sorted(across)
+    found = digests([rows[r]["from"] for r in moved], beneath=beneath)
+    return dict(zip(moved, found, strict=True))
 
 
 def _plan(params: MoveParams, ctx: RunContext) -> MovePlan:
@@ -146,10 +144,6 @@ def _plan(params: MoveParams, ctx: RunContext) -> MovePlan:
     for i in range(0, len(plan.rows), BATCH):
         ctx.rows(plan.rows[i : i + BATCH])
     return plan
-
-
-ACROSS_AS_JOB = ("a move across file systems is applied from the command line only for now "
-                 "(its copy steps are not confined beneath the roots yet)")  # fmt: skip
 
 
 def check(params: MoveParams) -> None:

@@ -129,6 +129,7 @@ BUILTIN = {
     "rename": "vegafs.ops.rename:RENAME",
     "replace": "vegafs.ops.replace:REPLACE",
     "search": "vegafs.ops.search:SEARCH",
+    "undo": "vegafs.ops.undo:UNDO",
     "verify": "vegafs.ops.verify:VERIFY",
     "validate": "vegafs.ops.validating:VALIDATE",
 }
