@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from conftest import write
 from stack import Backend, Stack, slow_tree, slowed, strace_missing
@@ -24,9 +25,6 @@ XSS = "<img src=x onerror=alert(1)>"
 XSS_DIR = "<svg onload=alert(2)>"
 LISTED = 120  # files under many/: the list job's results take three pages of 50
 WAIT_MS = 30_000
-
-pytest.importorskip("playwright", reason="pip install playwright (the dev extras)")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 
 def dashboard_tree(root: Path) -> None:
@@ -183,6 +181,7 @@ def test_an_analysis_submitted_from_the_form_finishes_live_with_its_pictures(
     assert p.locator("#chart-owners rect.bar").count() == len(summary["by_owner"]) == 1
     tiles = p.locator("#chart-treemap rect.dir")
     assert tiles.count() == len(summary["largest_dirs"]) == 5
+    expect(p.locator("#largest-files tr")).to_have_count(len(summary["largest_files"]))
     assert {tiles.nth(i).get_attribute("data-path") for i in range(tiles.count())} == {
         d["path"] for d in summary["largest_dirs"]
     }
@@ -256,6 +255,7 @@ def test_results_are_paged_by_cursor_and_downloaded(
         expect(body).to_have_count(size)
         seen += [body.nth(i).locator("td").nth(column).text_content() or "" for i in range(size)]
         if number == 2:
+            p.locator("#results h2").evaluate("heading => heading.scrollIntoView()")
             shot(p, "results")
         if number < 3:
             p.click("#page-next")
@@ -299,11 +299,18 @@ def test_a_slow_job_is_watched_and_cancelled_from_the_live_list(
     p.select_option("#filter-operation", "list")
     expect(p.locator('#jobs tr[data-job-id] >> text="analyze"')).to_have_count(0)
     p.select_option("#filter-operation", "analyze")
-    # Retry from the list: queued again, running again; then cancelled once more.
+    # Retry from the list: queued again, running again; its page follows it live, and Cancel
+    # there stops it again.
     row.locator("button.retry").click()
     expect(row).to_have_attribute("data-status", "running")
-    row.locator("button.cancel").click()
-    expect(row).to_have_attribute("data-status", "cancelled")
+    row.locator(f'a[href="#/jobs/{job["id"]}"]').click()
+    expect(p.locator("#job-status")).to_have_attribute("data-status", "running")
+    expect(p.locator(".figures")).to_contain_text("entries/s")
+    expect(p.locator(".figures")).to_contain_text("unknown (a walk has no total)")
+    assert p.locator("#progress").get_attribute("value") is None  # under way, no total known
+    p.locator(".state button.cancel").click()
+    expect(p.locator("#job-status")).to_have_attribute("data-status", "cancelled")
+    expect(p.locator(".state button.retry")).to_be_visible()
 
 
 # --- file names are text -------------------------------------------------------------------------
@@ -317,13 +324,17 @@ def test_file_names_that_are_markup_are_shown_as_text(
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
     paths = p.locator("#results-table tbody td")
     wait_for(lambda: paths.count() > 0)
-    expect(p.locator(f'#results-table td:text-is("{root}/{XSS}")')).to_have_count(1)
+    shown = p.locator(f'#results-table td:text-is("{root}/{XSS}")')
+    expect(shown).to_have_count(1)
+    shown.evaluate("cell => cell.scrollIntoView({block: 'center'})")
+    shot(p, "names")
     assert p.locator("main img").count() == 0
     job_id = submit_from_form(p, service, "analyze", str(root))
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
     tile = p.locator(f'#chart-treemap rect.dir[data-path="{root}/{XSS_DIR}"]')
     expect(tile).to_have_count(1)
     assert p.locator("main svg svg").count() == 0  # the <svg ...> name made no element
+    expect(p.locator(f'#largest-files td:text-is("{root}/{XSS}")')).to_have_count(1)
     assert f"{root}/{XSS_DIR}" in (tile.locator("title").text_content() or "")
     page.clean()  # no alert: neither name ran
     del job_id

@@ -54,6 +54,8 @@ def path_problem(e: PathNotAllowed, who: Principal, roots: list[Path]) -> Proble
     response_model=PathChecked,
     summary="Check a path against the caller's roots, as a submission would",
     responses={
+        400: problem("`http-error`: the body could not be read (it is not UTF-8)."),
+        413: problem("`payload-too-large`: the body is over VEGAFS_MAX_BODY_BYTES."),
         422: problem(
             "`path-not-allowed`: the path is not absolute, does not exist, or lies outside the "
             "allowed roots (or the key's root); `permission-denied`: a path inside the roots "

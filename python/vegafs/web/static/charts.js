@@ -23,7 +23,10 @@ export function analysisCharts(summary) {
     chart("chart-owners", "Owners (bytes)", bars(summary.by_owner.map((o) => ({
       label: o.user ?? `uid ${o.uid}`, value: o.bytes,
       note: `${bytes(o.bytes)} · ${count(o.files)} files` })))),
-    chart("chart-treemap", "Largest directories", treemap(summary.largest_dirs, summary.roots)));
+    chart("chart-treemap", "Largest directories", treemap(summary.largest_dirs, summary.roots)),
+    chart("largest-files", "Largest files", el("table", { class: "largest" },
+      el("tbody", {}, summary.largest_files.map((f) =>
+        el("tr", {}, el("td", {}, f.path), el("td", { class: "num" }, bytes(f.bytes))))))));
 }
 
 const chart = (id, title, picture) => el("figure", { id, class: "chart" },
