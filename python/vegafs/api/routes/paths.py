@@ -60,7 +60,7 @@ def path_problem(e: PathNotAllowed, who: Principal, roots: list[Path]) -> Proble
             "`path-not-allowed`: the path is not absolute, does not exist, or lies outside the "
             "allowed roots (or the key's root); `permission-denied`: a path inside the roots "
             "that the service may not look at. The same answers as `POST /jobs`."
-        )
+        ),
     },
 )
 def check_path(
