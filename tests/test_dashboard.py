@@ -91,8 +91,10 @@ class Watched:
         self.page = page
         self.dialogs: list[str] = []
         self.csp: list[str] = []
+        self.errors: list[str] = []
         page.on("dialog", self._dialog)
         page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
@@ -105,6 +107,7 @@ class Watched:
     def clean(self) -> None:
         assert self.dialogs == []
         assert self.csp == []
+        assert self.errors == []  # no uncaught exception in the page's scripts
 
 
 @pytest.fixture
@@ -212,6 +215,39 @@ def test_the_form_sends_the_fields_it_has_and_the_schema_defaults_the_rest(
     assert params["selection"]["include"] == ["*.py", "*.pdf"]
     assert sorted(params["selection"]["types"]) == ["dir", "file", "other"]
     assert params["selection"]["hidden"] is True  # the default: the form did not send it
+
+
+def test_every_operation_has_its_form(service: Stack, root: Path, page: Watched) -> None:
+    p = page.page
+    with service.client() as http:
+        operations = http.get("/operations").json()
+    assert len(operations) >= 12
+    for op in operations:
+        p.goto(f"{service.url}/#/submit/{op['name']}")
+        form = p.locator(f"#form-{op['name']}")
+        expect(form).to_be_visible()
+        fields = op["params_schema"]["properties"]
+        expected = sum(
+            len(sub["properties"]) if name == "selection" else 1 for name, sub in _defs(op, fields)
+        )
+        expect(form.locator(".field")).to_have_count(expected + 1)  # and the job's `fresh`
+    # A destination may be a directory to be made; it is still checked against the roots.
+    p.goto(f"{service.url}/#/submit/copy")
+    p.fill("#f-dest", str(root / "new" / "dir"))
+    p.locator("#f-dest").blur()
+    expect(p.locator("#f-dest-check")).to_have_text("✓ allowed")
+    p.fill("#f-dest", "/tmp/elsewhere")
+    p.locator("#f-dest").blur()
+    expect(p.locator("#f-dest-check")).to_have_text("/tmp/elsewhere: is outside the allowed roots")
+
+
+def _defs(op: dict[str, Any], fields: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Each params field with its schema, a reference to $defs resolved."""
+    defs = op["params_schema"].get("$defs", {})
+    return [
+        (name, defs[sub["$ref"].rsplit("/", 1)[1]] if "$ref" in sub else sub)
+        for name, sub in fields.items()
+    ]
 
 
 def test_a_path_outside_the_roots_is_refused_before_submitting(
@@ -442,10 +478,11 @@ def _events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
 
 
 def test_the_job_list_stream_shows_a_key_its_own_jobs_and_counts_against_its_streams(
-    tmp_path: Path, root: Path
+    backend: Backend, tmp_path: Path, root: Path
 ) -> None:
+    """On SQLite and on PostgreSQL + Redis (a worker process runs the jobs)."""
     s = Stack(
-        Backend("sqlite", None, None),
+        backend,
         tmp_path / "data",
         [root],
         env_extra={"VEGAFS_MAX_STREAMS_PER_KEY": "1"},
@@ -508,6 +545,18 @@ def test_a_path_check_answers_as_a_submission_does(
                 assert check.status_code == job.status_code == 422, path
                 c, j = check.json(), job.json()
                 assert (c["type"], c["detail"], c["path"]) == (j["type"], j["detail"], j["path"])
+            # A destination that may be made: outside the roots it is refused as written, never
+            # by its nearest existing parent (which would tell which parents exist there).
+            for dest in ("/etc/made/here", str(tmp_path / "a" / "b"), str(outside / "new")):
+                check = http.post("/paths/check", json={"path": dest, "new": True})
+                copy = {"selection": {"roots": [str(root / "docs")]}, "dest": dest}
+                job = http.post("/jobs", json={"operation": "copy", "params": copy})
+                assert check.status_code == job.status_code == 422, dest
+                assert (
+                    check.json()["detail"]
+                    == job.json()["detail"]
+                    == (f"{dest}: is outside the allowed roots")
+                )
             nothing = http.post("/paths/check", json={"path": str(tmp_path / "nothing")}).json()
             assert nothing["detail"] == f"{tmp_path / 'nothing'}: is outside the allowed roots"
             assert http.post("/paths/check", json={}).status_code == 422
