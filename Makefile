@@ -53,7 +53,7 @@ stubtest: build ## Check python/vegafs/_native.pyi against the built module
 	$(BIN)/python -m mypy.stubtest vegafs._native
 
 pytest: build services ## Python tests (CLI, API) on real trees and real servers
-	scripts/ensure-packages.sh strace util-linux b3sum xxhash ripgrep
+	scripts/ensure-packages.sh strace util-linux b3sum xxhash ripgrep chromium
 	scripts/ensure-compose.sh
 	set -a && . ./.services.env && set +a && $(BIN)/pytest
 

@@ -13,9 +13,10 @@ from vegafs.api import problems, sse
 from vegafs.api.limits import BodyLimit
 from vegafs.api.metrics import HttpMetrics
 from vegafs.api.responses import AsciiJSONResponse
-from vegafs.api.routes import health, jobs, operations
+from vegafs.api.routes import health, jobs, operations, paths
 from vegafs.api.services import API_THREADS, Services
 from vegafs.settings import Settings, get_settings
+from vegafs.web import router as dashboard
 
 log = logging.getLogger("vegafs.api")
 
@@ -59,10 +60,11 @@ def create_app(settings: Settings | None = None, *, worker_concurrency: int = 0)
         default_response_class=AsciiJSONResponse,
     )
     problems.install(app)
-    for router in (jobs.router, sse.router, operations.router, health.router):
+    for router in (jobs.router, sse.router, operations.router, paths.router, health.router):
         app.include_router(router, prefix="/api/v1")
     # /healthz, /readyz and /metrics also at the root, where probes and scrapers look.
     app.include_router(health.router, include_in_schema=False)
+    app.include_router(dashboard)  # the web dashboard at / (vegafs/web)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetrics)
     return app

@@ -39,8 +39,9 @@ def inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def confine(path: str | Path, roots: Sequence[Path]) -> Path:
-    """The real path of ``path``, or PathNotAllowed saying why not."""
+def _as_written(path: str | Path, roots: Sequence[Path]) -> tuple[str, str]:
+    """``path`` as text and as shown in errors, once it passes every check that looks at nothing
+    on disk; else PathNotAllowed."""
     text = os.fspath(path)
     shown = text.replace("\0", "\\0")
     if "\0" in text:
@@ -57,6 +58,13 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
     # 1. As written, with no filesystem access: nothing outside the roots is ever looked at.
     if not any(inside(Path(os.path.normpath(text)), root) for root in roots):
         raise refused
+    return text, shown
+
+
+def confine(path: str | Path, roots: Sequence[Path]) -> Path:
+    """The real path of ``path``, or PathNotAllowed saying why not."""
+    text, shown = _as_written(path, roots)
+    refused = PathNotAllowed(shown, OUTSIDE)
     # 2. Every symlink that can be followed resolved (what cannot be is kept as written), so a
     # link out of the roots is refused the same way whether its target exists or not.
     if not any(inside(Path(os.path.realpath(text)), root) for root in roots):
@@ -77,7 +85,10 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
 
 def confine_new(path: str | Path, roots: Sequence[Path]) -> Path:
     """As ``confine``, for a directory a writing operation may create: its nearest existing
-    directory is confined, the missing names kept."""
+    directory is confined, the missing names kept. A path outside the roots as written is
+    refused as such before anything on disk is looked at (which of its parents exist is not
+    said)."""
+    _as_written(path, roots)
     near, missing = Path(os.path.normpath(path)), []
     while not os.path.lexists(near) and near != near.parent:
         missing.append(near.name)
