@@ -268,7 +268,8 @@ class Worker:
             self._run_sharded(attempt, op, spec)
             return
         if job.parent_id is not None:  # a shard: its job may be settled once it has ended
-            top = sharding.is_top(job.spec, self._parent_spec(job.parent_id))
+            shard = spec.model_dump(mode="json")
+            top = sharding.is_top(shard, self._parent_spec(op, job.parent_id))
             self._execute(attempt, op, lambda: sharding.run_shard(op, spec, attempt.ctx, top))
             merge = self._settle(job.parent_id)
             if merge is not None:
@@ -313,9 +314,13 @@ class Worker:
 
     # ---- a sharded job (jobs/sharding.py decides, db/shards.py stores) ------------------
 
-    def _parent_spec(self, parent_id: int) -> dict[str, Any]:
+    def _parent_spec(self, op: ops.Operation, parent_id: int) -> dict[str, Any]:
+        """The params of a shard's job, as validated (defaults filled in)."""
         parent = queue.get(self.db, parent_id)
-        return {} if parent is None else dict(parent.spec)
+        if parent is None:
+            return {"selection": {"roots": []}}
+        spec: dict[str, Any] = op.params.model_validate(parent.spec).model_dump(mode="json")
+        return spec
 
     def _run_sharded(self, attempt: _Attempt, op: ops.Operation, spec: Any) -> None:
         """Split the job into shards, or merge them once all have succeeded, or (claimed again
@@ -345,7 +350,7 @@ class Worker:
             self._publish(job.id)
             return
         if all(s.status == "succeeded" for s in shards):
-            self._merge(attempt, op, shards)
+            self._merge(attempt, op, spec.model_dump(mode="json"), shards)
             return
         shard_repo.resume(self.db, job)
         log.info("job %d: its failed or cancelled shards are queued again", job.id)
@@ -354,7 +359,10 @@ class Worker:
         if merge is not None:
             self._run_claimed(merge)
 
-    def _merge(self, attempt: _Attempt, op: ops.Operation, shards: list[Any]) -> None:
+    def _merge(
+        self, attempt: _Attempt, op: ops.Operation, params: dict[str, Any], shards: list[Any]
+    ) -> None:
+        """The shards' results merged into the job's (``params``: the job's, validated)."""
         job = attempt.job
         row = queue.get(self.db, job.id)
         started = row.started_at if row is not None and row.started_at else None
@@ -366,7 +374,7 @@ class Worker:
                     sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
                     for s in shards
                 ]
-                result = sharding.merge_analyze(job.spec, parts, elapsed)
+                result = sharding.merge_analyze(params, parts, elapsed)
                 if result.errors:
                     attempt.rows([e.model_dump(mode="json") for e in result.errors])
                 merged: dict[str, Any] = result.model_dump(mode="json", exclude={"errors"})
@@ -375,7 +383,7 @@ class Worker:
             if copied is None:
                 raise LeaseLost(f"job {job.id}: lease lost while merging its shards' rows")
             attempt.rows.written = copied
-            return sharding.merge_counts(job.spec, [s.summary for s in shards], elapsed)
+            return sharding.merge_counts(params, [s.summary for s in shards], elapsed)
 
         lost = self._supervise(attempt, merge)
         if lost or isinstance(attempt.error, LeaseLost):
