@@ -13,7 +13,8 @@ between, the files beside them) are counted once, by it, and nothing below a uni
 
 **Merge.** ``analyze``: the shards' results add up (``AnalyzeResult.merge``); the totals of the
 directories above the units are the top shard's plus the totals of the units below them (a
-unit shard reports each unit's total, ``unit_bytes``), so ``largest_dirs`` is exact. Operations
+unit shard reports each unit's total, ``unit_bytes``, from the core's ``root_totals``), so
+``largest_dirs`` is exact. Operations
 whose rows are the result (``search``, ``hash``, ``validate``) append their shards' rows and add
 up their summaries' counts.
 
@@ -34,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from vegafs import engine
-from vegafs.engine.analysis import AnalyzeResult, EntryError, PathSize
+from vegafs.engine.analysis import AnalyzeResult, EntryError, PathSize, analyze_roots
 from vegafs.ops.registry import Operation, RunContext
 
 # Units are the directories this deep below a root (2: a root's grandchildren). A unit at depth
@@ -202,25 +203,19 @@ def is_top(shard_params: dict[str, Any], params: dict[str, Any]) -> bool:
 
 
 def run_shard(op: Operation, params: Any, ctx: RunContext, top: bool) -> dict[str, Any]:
-    """Run one shard; its summary as JSON. An analyze unit shard walks its units one by one,
-    so that it can report each one's total (``unit_bytes``)."""
+    """Run one shard; its summary as JSON. An analyze unit shard also reports each unit's
+    total (``unit_bytes``)."""
     if op.name != "analyze" or top:
         return op.run(params, ctx).model_dump(mode="json")
-    results: list[AnalyzeResult] = []
-    unit_bytes: dict[str, int] = {}
-    for root in params.selection.roots:
-        one = engine.analyze(
-            params.selection.model_copy(update={"roots": [root]}),
-            top=params.top,
-            max_errors=params.max_errors,
-            now=params.now,
-            progress=ctx.progress,
-            cancel=ctx.cancel,
-            beneath=ctx.beneath,
-        )
-        unit_bytes[str(root)] = one.apparent_bytes
-        results.append(one)
-    merged = _merge_all(results)
+    merged, unit_bytes = analyze_roots(
+        params.selection,
+        top=params.top,
+        max_errors=params.max_errors,
+        now=params.now,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        beneath=ctx.beneath,
+    )
     # A unit is a directory of the job's tree: among its largest (its roots are left out).
     units = [PathSize(path=p, bytes=b) for p, b in unit_bytes.items()]
     merged = merged.model_copy(
