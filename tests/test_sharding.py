@@ -7,6 +7,7 @@ shards are kept running long enough to act on by strace's delay on chosen direct
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import signal
@@ -453,3 +454,67 @@ def test_a_sharded_hash_job_has_every_row_of_the_single_job(tmp_path: Path) -> N
             assert sorted((r["data"] for r in rows), key=key) == sorted(
                 all_rows(http, single), key=key
             )
+
+
+def test_the_command_line_submits_a_sharded_job_with_shards(tmp_path: Path) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    backend = Backend("sqlite", None, None)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start_server()
+        args = [str(root), "--now", f"@{NOW}", "--json", "--server", s.url]
+        local = s.cli("analyze", *args)
+        sharded = s.cli("analyze", *args, "--submit", "--wait", "--shards", "3")
+        assert (local.returncode, sharded.returncode) == (0, 0), sharded.stderr
+        assert without_elapsed(json.loads(sharded.stdout)) == without_elapsed(
+            json.loads(local.stdout)
+        )
+        queued = s.cli(
+            "jobs", "submit", "hash", str(root), "--shards", "2", "--json", "--wait",
+            "--server", s.url,
+        )  # fmt: skip
+        assert queued.returncode == 0, queued.stderr
+        job = json.loads(queued.stdout)
+        assert (job["status"], job["shards"]) == ("succeeded", 2)
+        with s.client() as http:
+            assert len(shard_jobs(http, job["id"])) == 3
+
+        alone = s.cli("analyze", str(root), "--shards", "2")
+        assert alone.returncode == 2
+        assert "--shards needs --submit" in alone.stderr
+        unsplittable = s.cli("list", str(root), "--submit", "--shards", "2")
+        assert unsplittable.returncode == 2
+        assert "No such option: --shards" in unsplittable.stderr
+
+
+@pytest.mark.parametrize("where", ["sqlite", "pg"])
+def test_cancelling_a_job_whose_shards_are_all_queued_ends_it_at_once(
+    tmp_path: Path, where: str, request: pytest.FixtureRequest
+) -> None:
+    from vegafs.db import Database, migrate
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    if where == "pg":
+        url = request.getfixturevalue("pg_schema")
+        clean_pg(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+        spec = {"selection": {"roots": [str(tmp_path)]}}
+        row, _ = queue.submit(db, operation="analyze", spec=spec, owner="me", shards=2)
+        job = queue.claim(db, "w", 30)
+        assert job is not None and job.id == row.id and job.shards == 2
+        ids = shard_repo.add_shards(db, job, [spec, spec])
+        assert ids is not None
+        assert queue.active_count_of(db, "me") == 1  # the shards are not counted
+        ended = queue.request_cancel(db, job.id)
+        assert ended is not None and ended.status == "cancelled"
+        assert {s.status for s in shard_repo.shards_of(db, job.id)} == {"cancelled"}
+        assert [j.id for j in queue.list_jobs(db, owner=None)] == [job.id]
+        assert queue.delete_finished(db, job.id)
+        assert [queue.get(db, i) for i in [job.id, *ids]] == [None, None, None]
+    finally:
+        db.dispose()

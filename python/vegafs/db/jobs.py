@@ -516,6 +516,23 @@ def request_cancel(db: Database, job_id: int) -> Row[Any] | None:
     with db.write() as conn:
         cancel_jobs(conn, JOB.c.id == job_id)
         cancel_jobs(conn, JOB.c.parent_id == job_id)
+        # A sharded job waiting for shards that are all ended now (they were queued) ends here.
+        shard = JOB.alias("shard")
+        unfinished = select(shard.c.id).where(
+            shard.c.parent_id == job_id, shard.c.status.in_(("queued", "running"))
+        )
+        conn.execute(
+            update(JOB)
+            .where(
+                JOB.c.id == job_id,
+                JOB.c.status == "running",
+                JOB.c.lease_token.is_(None),
+                JOB.c.shards.is_not(None),
+                ~unfinished.exists(),
+                select(shard.c.id).where(shard.c.parent_id == job_id).exists(),
+            )
+            .values(status="cancelled", finished_at=utcnow(), **_bump())
+        )
         return conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
 
 
@@ -590,9 +607,5 @@ def active_count_of(db: Database, owner: str) -> int:
 
 def count_active_of(owner: str) -> Select[int]:
     """The statement :func:`active_count_of` runs. A sharded job counts once (its shards are
-    not counted)."""
-    return (
-        select(func.count())
-        .select_from(JOB)
-        .where(JOB.c.owner == owner, text(ACTIVE), JOB.c.parent_id.is_(None))
-    )
+    not counted: ACTIVE says so)."""
+    return select(func.count()).select_from(JOB).where(JOB.c.owner == owner, text(ACTIVE))

@@ -45,8 +45,9 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
-# The statuses of a job that is not finished, as SQL (the partial index's condition).
-ACTIVE = "status IN ('queued', 'running')"
+# A job that is not finished, as SQL (the partial index's condition); a sharded job counts
+# once: its shards (parent_id set) are not counted.
+ACTIVE = "status IN ('queued', 'running') AND parent_id IS NULL"
 
 
 class Job(Base):

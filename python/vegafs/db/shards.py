@@ -93,26 +93,7 @@ def resume(db: Database, job: Claimed) -> None:
     """A job claimed again that has shards (retried, or its merging worker died): its failed
     and cancelled shards are queued again, and it waits for them."""
     with db.write() as conn:
-        rerun = and_(JOB.c.parent_id == job.id, JOB.c.status.in_(("failed", "cancelled")))
-        conn.execute(delete(RESULT).where(RESULT.c.job_id.in_(select(JOB.c.id).where(rerun))))
-        conn.execute(
-            update(JOB)
-            .where(rerun)
-            .values(
-                status="queued",
-                attempts=0,
-                run_after=db_now(db),
-                cancel_requested=False,
-                error=None,
-                summary=None,
-                progress=None,
-                result_rows=0,
-                started_at=None,
-                finished_at=None,
-                **_waiting(),
-                **_bump(),
-            )
-        )
+        _rerun(db, conn, and_(JOB.c.parent_id == job.id, JOB.c.status.in_(("failed", "cancelled"))))
         conn.execute(
             update(JOB)
             .where(JOB.c.parent_id == job.id, JOB.c.status == "running")
@@ -125,6 +106,29 @@ def resume(db: Database, job: Claimed) -> None:
         )
         if not db.is_sqlite:
             conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+
+def _rerun(db: Database, conn: Any, which: Any) -> None:
+    """Queue the shards ``which`` selects again, as a retry does: attempts reset, rows gone."""
+    conn.execute(delete(RESULT).where(RESULT.c.job_id.in_(select(JOB.c.id).where(which))))
+    conn.execute(
+        update(JOB)
+        .where(which)
+        .values(
+            status="queued",
+            attempts=0,
+            run_after=db_now(db),
+            cancel_requested=False,
+            error=None,
+            summary=None,
+            progress=None,
+            result_rows=0,
+            started_at=None,
+            finished_at=None,
+            **_waiting(),
+            **_bump(),
+        )
+    )
 
 
 def settle(db: Database, job_id: int, worker_id: str, lease_s: float) -> Settled:
@@ -158,7 +162,15 @@ def settle(db: Database, job_id: int, worker_id: str, lease_s: float) -> Settled
                 return Settled(ended="cancelled")
             _set_progress(conn, job_id, job.progress, progress)
             return Settled()
-        broken = next((s for s in shards if s.status in ("failed", "cancelled")), None)
+        # A shard cancelled while its job is not (it was still stopping when the job, failed
+        # by another shard, was retried; or it was cancelled alone) runs again.
+        stopped = [s.id for s in shards if s.status == "cancelled"]
+        if stopped:
+            _rerun(db, conn, JOB.c.id.in_(stopped))
+            if not db.is_sqlite:
+                conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+            done = [s for s in done if s.id not in stopped]
+        broken = next((s for s in shards if s.status == "failed"), None)
         if broken is not None:
             cancel_jobs(conn, JOB.c.parent_id == job_id)
             conn.execute(

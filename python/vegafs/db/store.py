@@ -111,7 +111,7 @@ _MOST = f"${len(NEW_JOB_COLUMNS) + 1}"
 # was inserted (sent at its commit).
 SUBMIT_JOB = f"""
 WITH active AS (
-    SELECT count(*) AS n FROM jobs WHERE owner = {_OWNER} AND {ACTIVE} AND parent_id IS NULL
+    SELECT count(*) AS n FROM jobs WHERE owner = {_OWNER} AND {ACTIVE}
 ), added AS (
     INSERT INTO jobs ({", ".join(NEW_JOB_COLUMNS)})
     SELECT {", ".join(f"${i}" for i in range(1, len(NEW_JOB_COLUMNS) + 1))}
