@@ -459,8 +459,12 @@ class Worker:
                         time.monotonic() - last_shard_progress >= SHARD_PROGRESS_S
                     ):
                         last_shard_progress = time.monotonic()
-                        shard_repo.refresh_progress(self.db, job.parent_id)
-                        self._publish(job.parent_id)
+                        try:
+                            shard_repo.refresh_progress(self.db, job.parent_id)
+                        except Exception as e:  # only a progress figure: the next one will do
+                            log.debug("job %d: its job's progress: %s", job.id, e)
+                        else:
+                            self._publish(job.parent_id)
                 thread.join()
         finally:
             del self._running[job.id]
