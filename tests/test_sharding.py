@@ -271,7 +271,7 @@ def test_three_workers_one_killed_give_the_single_process_result(
     pg: Backend, tmp_path: Path, unprivileged: list[str], slowable: None
 ) -> None:
     root = Path(os.path.realpath(tmp_path / "root"))
-    slow = build_tree(root, slow_depth=6)
+    slow = build_tree(root, slow_depth=12)
     with locked(root), running(Stack(pg, tmp_path / "data", [root], SHORT_LEASE)) as s:
         workers = {
             f"w{i}": s.start_worker(
@@ -284,19 +284,19 @@ def test_three_workers_one_killed_give_the_single_process_result(
             job = http.post("/jobs", json=analyze_body(root, shards=3)).json()
             job_id = job["id"]
             assert job["shards"] == 3
-            # Once split, every worker runs a shard: kill one of them mid-shard.
-            running_shards = wait_for(
-                "shards running",
-                lambda: [j for j in shard_jobs(http, job_id) if j["status"] == "running"],
-                s,
-            )
-            victim = running_shards[0]["worker_id"]
-            first = running_shards[0]["id"]
-            wait_for(
-                "progress in the victim's shard",
-                lambda: (http.get(f"/jobs/{first}").json()["progress"] or {}).get("dirs", 0) > 0,
-                s,
-            )
+
+            def walking_a_unit_shard() -> dict[str, Any] | None:
+                for j in shard_jobs(http, job_id):
+                    shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
+                    walking = shard["status"] == "running" and (shard["progress"] or {}).get("dirs")
+                    if walking and shard["params"]["selection"]["roots"] != [str(root)]:
+                        return shard
+                return None
+
+            # Once split, every worker runs a shard: kill one that is walking its units (each
+            # holds a chain of 12 slowed directories: seconds to go).
+            doomed = wait_for("a unit shard under way", walking_a_unit_shard, s)
+            victim = doomed["worker_id"]
             s.signal(workers[victim], signal.SIGKILL)
             workers[victim].wait()
             parent = s.wait_job(http, job_id, FINISHED, timeout=120)
@@ -304,8 +304,9 @@ def test_three_workers_one_killed_give_the_single_process_result(
             shards = parent["shard_jobs"]
             assert len(shards) == 4  # the top shard and three of units
             assert all(j["status"] == "succeeded" for j in shards)
-            assert any(j["attempts"] == 2 for j in shards)  # the killed worker's, run again
-            assert victim not in {j["worker_id"] for j in shards if j["attempts"] == 2}
+            rerun = next(j for j in shards if j["id"] == doomed["id"])
+            assert rerun["attempts"] == 2  # the killed worker's shard, run again
+            assert rerun["worker_id"] != victim
             progress = parent["progress"]
             assert (progress["shards"], progress["shards_done"]) == (4, 4)
             assert progress["entries"] >= parent["summary"]["files"]
