@@ -121,6 +121,9 @@ class Analysis:
     @property
     def largest_dirs(self) -> list[tuple[str, int]]: ...
     @property
+    def root_totals(self) -> list[tuple[str, int]]:
+        """(path, bytes) of each root directory: the apparent bytes below it, itself included."""
+    @property
     def error_count(self) -> int: ...
     @property
     def errors(self) -> list[tuple[str, str, str]]:

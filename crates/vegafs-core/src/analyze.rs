@@ -113,6 +113,9 @@ pub struct Analysis {
     /// Paths as bytes: ties at the cut go to the byte-wise smallest path.
     pub largest_files: TopN<OsString>,
     pub largest_dirs: TopN<OsString>,
+    /// Each root directory's total (the apparent bytes below it, itself included): a job split
+    /// into shards adds them to the directories above its roots.
+    pub root_totals: Vec<(OsString, u64)>,
     pub error_count: u64,
     /// The first `max_errors` errors in byte-wise path order (see [`keep_first_errors`]).
     pub errors: Vec<WalkError>,
@@ -139,6 +142,7 @@ impl Analysis {
             by_owner: FxHashMap::default(),
             largest_files: TopN::new(options.top),
             largest_dirs: TopN::new(options.top),
+            root_totals: Vec::new(),
             error_count: 0,
             errors: Vec::new(),
             elapsed: Duration::ZERO,
@@ -177,6 +181,7 @@ impl Analysis {
         }
         self.largest_files.merge(other.largest_files);
         self.largest_dirs.merge(other.largest_dirs);
+        self.root_totals.extend(other.root_totals);
         self.error_count += other.error_count;
         self.errors.extend(other.errors);
         keep_first_errors(&mut self.errors, self.options.max_errors);
@@ -280,8 +285,10 @@ impl Visitor for Accumulator {
     }
 
     fn dir_complete(&mut self, path: &Path, depth: usize, subtree_weight: u64) {
-        // Roots are left out: their totals are the summary.
-        if depth > 0 && self.analysis.largest_dirs.accepts(subtree_weight) {
+        // Roots are left out: their totals are the summary (and root_totals).
+        if depth == 0 {
+            self.analysis.root_totals.push((path.as_os_str().to_owned(), subtree_weight));
+        } else if self.analysis.largest_dirs.accepts(subtree_weight) {
             self.analysis.largest_dirs.push(subtree_weight, path.as_os_str().to_owned());
         }
     }

@@ -107,6 +107,17 @@ fn largest_files_and_dirs() {
 }
 
 #[test]
+fn each_root_directory_has_its_total_as_a_directory_below_it_would() {
+    let t = sample_tree();
+    let (a, b, file) = (t.path().join("a"), t.path().join("a/b"), t.path().join("sparse.bin"));
+    let mut totals = run(&Selection::new(vec![b.clone(), file])).root_totals;
+    totals.sort();
+    assert_eq!(totals, vec![(b.clone().into_os_string(), du(&["-sb"], &b))], "files have none");
+    let below = run_on(&a).largest_dirs.into_sorted();
+    assert_eq!(below, vec![(du(&["-sb"], &b), b.into_os_string())]);
+}
+
+#[test]
 fn non_utf8_names_are_counted_and_kept_exact() {
     let t = sample_tree();
     let mut sel = Selection::new(vec![t.path().into()]);

@@ -76,6 +76,9 @@ pub struct Analysis {
     largest_files: Vec<(OsString, u64)>,
     #[pyo3(get)]
     largest_dirs: Vec<(OsString, u64)>,
+    /// (path, bytes) of each root directory, in no particular order.
+    #[pyo3(get)]
+    root_totals: Vec<(OsString, u64)>,
     #[pyo3(get)]
     error_count: u64,
     #[pyo3(get)]
@@ -131,6 +134,7 @@ impl From<vegafs_core::Analysis> for Analysis {
             by_owner,
             largest_files: largest(a.largest_files),
             largest_dirs: largest(a.largest_dirs),
+            root_totals: a.root_totals,
             error_count: a.error_count,
             errors: error_rows(a.errors),
             elapsed_s: a.elapsed.as_secs_f64(),

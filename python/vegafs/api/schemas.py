@@ -26,6 +26,13 @@ class SubmitJob(BaseModel):
         default=None, ge=1, le=20, description="Attempts before failing (default: server's)."
     )
     fresh: bool = Field(default=False, description="Bypass the result cache.")
+    shards: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Split the job into up to this many shards that any worker may run "
+        "(analyze, search, hash, validate; docs/concepts.md, Sharding). 1 or none: one job.",
+    )
 
 
 class JobLinks(BaseModel):
@@ -34,6 +41,7 @@ class JobLinks(BaseModel):
     events: str
     cancel: str
     retry: str
+    shards: str
 
 
 class JobBrief(BaseModel):
@@ -52,6 +60,8 @@ class JobBrief(BaseModel):
     result_rows: int
     version: int
     worker_id: str | None
+    parent_id: int | None = Field(description="A shard: the job it is part of.")
+    shards: int | None = Field(description="A sharded job: the shards it asked for.")
     created_at: datetime
     updated_at: datetime
     run_after: datetime
@@ -66,6 +76,11 @@ class JobOut(JobBrief):
         "elapsed_s, rate_per_s, eta_s (null when unknown), cached."
     )
     summary: dict[str, Any] | None
+    shard_jobs: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="A sharded job: its shards (id, status, attempts, worker_id, progress, "
+        "error), once it has been split.",
+    )
 
 
 def job_json(row: Mapping[Any, Any], base: str) -> dict[str, Any]:
@@ -88,6 +103,8 @@ def job_json(row: Mapping[Any, Any], base: str) -> dict[str, Any]:
         "result_rows": row["result_rows"],
         "version": row["version"],
         "worker_id": row["worker_id"],
+        "parent_id": row["parent_id"],
+        "shards": row["shards"],
         "created_at": _utc(row["created_at"]),
         "updated_at": _utc(row["updated_at"]),
         "run_after": _utc(row["run_after"]),
@@ -99,8 +116,15 @@ def job_json(row: Mapping[Any, Any], base: str) -> dict[str, Any]:
             "events": f"{url}/events",
             "cancel": f"{url}/cancel",
             "retry": f"{url}/retry",
+            "shards": f"{base}/jobs?parent_id={row['id']}",
         },
     }
+
+
+def shard_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A shard as its job's detail lists it."""
+    keys = ("id", "status", "attempts", "worker_id", "progress", "error", "result_rows")
+    return {k: row[k] for k in keys}
 
 
 def _utc(t: datetime | None) -> str | None:

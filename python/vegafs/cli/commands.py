@@ -259,9 +259,20 @@ def _switch(key: str, decls: tuple[str, ...], help_text: str, panel: str) -> Par
                  False)  # fmt: skip
 
 
-def server_params(*, submit_flags: bool) -> list[Param]:
+def shards_param(panel: str, *, with_submit: bool) -> Param:
+    """``--shards N``: the job split into up to N shards that many workers run (an operation
+    that can be split: ``vegafs.ops.sharding``)."""
+    shards = typer.Option("--shards", min=1, max=256, show_default=False,
+                          help=f"{'With --submit: s' if with_submit else 'S'}plit the job into up "
+                          "to N shards that many workers run at once (docs/concepts.md: "
+                          "Sharding).", rich_help_panel=panel)  # fmt: skip
+    return Param("j_shards", Annotated[int | None, shards], None)
+
+
+def server_params(*, submit_flags: bool, shards: bool = False) -> list[Param]:
     """``--server`` and ``--api-key``; with ``submit_flags``, ``--submit``, ``--wait`` and
-    ``--fresh`` before them (the local command's remote form)."""
+    ``--fresh`` before them (the local command's remote form), and ``--shards`` with
+    ``shards``."""
     out = []
     if submit_flags:
         out += [
@@ -272,6 +283,8 @@ def server_params(*, submit_flags: bool) -> list[Param]:
             _switch("j_fresh", ("--fresh",), "With --submit: run it even if the server has this "
                     "result cached.", SERVER_PANEL),
         ]  # fmt: skip
+        if shards:
+            out.append(shards_param(SERVER_PANEL, with_submit=True))
     server = typer.Option("--server", envvar="VEGAFS_SERVER", help="The VegaFS server's URL.",
                           rich_help_panel=SERVER_PANEL)  # fmt: skip
     api_key = typer.Option("--api-key", envvar="VEGAFS_API_KEY", show_default=False,
@@ -284,8 +297,9 @@ def server_params(*, submit_flags: bool) -> list[Param]:
     ]
 
 
-def job_params() -> list[Param]:
-    """The options of `vegafs jobs submit OP` beside the operation's own."""
+def job_params(*, shards: bool = False) -> list[Param]:
+    """The options of `vegafs jobs submit OP` beside the operation's own (``--shards`` with
+    ``shards``)."""
     priority = typer.Option("--priority", min=-100, max=100, help="Higher runs first.",
                             rich_help_panel=JOB_PANEL)  # fmt: skip
     attempts = typer.Option("--max-attempts", min=1, max=20, show_default=False,
@@ -307,6 +321,7 @@ def job_params() -> list[Param]:
                 JOB_PANEL),
         _switch("j_json", ("--json",), "The job as JSON (as GET /jobs/{id}).", JOB_PANEL),
         _switch("j_quiet", ("--quiet", "-q"), "Print only the job's id.", JOB_PANEL),
+        *([shards_param(JOB_PANEL, with_submit=False)] if shards else []),
     ]  # fmt: skip
 
 

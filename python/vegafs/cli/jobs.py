@@ -94,6 +94,7 @@ def submit_and_report(
     priority: int = 0,
     max_attempts: int | None = None,
     fresh: bool = False,
+    shards: int | None = None,
     idempotency_key: str | None = None,
     wait: bool = False,
     as_json: bool = False,
@@ -108,6 +109,7 @@ def submit_and_report(
             priority=priority,
             max_attempts=max_attempts,
             fresh=fresh,
+            shards=shards,
             idempotency_key=idempotency_key,
         )
         if not (wait and as_json):
@@ -125,6 +127,7 @@ def submit(
     priority: int = 0,
     max_attempts: int | None = None,
     fresh: bool = False,
+    shards: int | None = None,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """POST /jobs; the job as the server answers it."""
@@ -135,6 +138,8 @@ def submit(
         body["max_attempts"] = max_attempts
     if fresh:
         body["fresh"] = True
+    if shards is not None:
+        body["shards"] = shards
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     job: dict[str, Any] = client.post("/jobs", body, headers=headers)
     return job
@@ -502,12 +507,13 @@ def run_remote(
     wait: bool,
     fresh: bool,
     presenter: "Presenter",
+    shards: int | None = None,
 ) -> None:
     """Submit; without ``wait`` announce the job on stdout; with it, announce it on stderr, watch
     it, and show its result through ``presenter`` as a local run shows it (a failed job exits 1,
     a cancelled one 3)."""
     with connect(server, api_key) as client:
-        job = submit(client, operation, params, fresh=fresh)
+        job = submit(client, operation, params, fresh=fresh, shards=shards)
         if not wait:
             announce(client, job, as_json=presenter.as_json)
             return

@@ -27,6 +27,7 @@ from vegafs.cli.commands import (
     walks,
 )
 from vegafs.cli.present import Presenter, presenter_for
+from vegafs.ops.sharding import can_split
 
 EXIT_CODES = (
     "Exit code 0: done; 1: done, with entries that could not be read (listed); 2: bad usage or "
@@ -42,7 +43,7 @@ def local_params(op: ops.Operation) -> list[Param]:
         *operation_params(op),
         *presenter_for(op).params,
         *walk_params(op, *selection_params(op)),
-        *server_params(submit_flags=True),
+        *server_params(submit_flags=True, shards=can_split(op.name)),
     ]
 
 
@@ -80,6 +81,8 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
             exits.fail("--wait needs --submit", exits.USAGE)
         if values["j_fresh"] and not submit:
             exits.fail("--fresh needs --submit", exits.USAGE)
+        if values.get("j_shards") is not None and not submit:
+            exits.fail("--shards needs --submit", exits.USAGE)
         presenter = presenter_class(op, values)
         presenter.check(submit=submit, wait=wait)
         if submit:
@@ -99,6 +102,7 @@ def local_command(op: ops.Operation) -> Callable[..., None]:
             wait=wait,
             fresh=values["j_fresh"],
             presenter=presenter,
+            shards=values.get("j_shards"),
         )
 
     exit_codes = presenter_class.exit_codes or EXIT_CODES
@@ -112,7 +116,7 @@ def submit_command(op: ops.Operation) -> Callable[..., None]:
         *walk_params(op, paths_param()),
         *operation_params(op),
         *walk_params(op, *selection_params(op)),
-        *job_params(),
+        *job_params(shards=can_split(op.name)),
         *server_params(submit_flags=False),
     ]
 
@@ -134,6 +138,7 @@ def submit_command(op: ops.Operation) -> Callable[..., None]:
             priority=values["j_priority"],
             max_attempts=values["j_max_attempts"],
             fresh=values["j_fresh"],
+            shards=values.get("j_shards"),
             idempotency_key=values["j_idempotency_key"],
             wait=values["j_wait"],
             as_json=values["j_json"],

@@ -170,7 +170,7 @@ def _timestamp(t: Any) -> float:
 def _plain_run(values: dict[str, Any]) -> None:
     """Refuse what only the full command does: a job on a server."""
     options = values["options"]
-    if options.get("j_submit") or options.get("j_wait") or options.get("j_fresh"):
+    if any(options.get(k) for k in ("j_submit", "j_wait", "j_fresh", "j_shards")):
         raise Unsure("--submit")
 
 

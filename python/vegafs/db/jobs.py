@@ -57,6 +57,8 @@ class Claimed:
     lease_token: str
     lease_expires_at: datetime
     key_root: str | None = None  # the submitting key's root: the worker narrows its roots by it
+    parent_id: int | None = None  # a shard: the job it belongs to (jobs/sharding.py)
+    shards: int | None = None  # a job to split: how many shards were asked for
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def submit(
     idempotency_key: str | None = None,
     key_root: str | None = None,
     most_active: int | None = None,
+    shards: int | None = None,
 ) -> tuple[Row[Any], bool]:
     """Queue a job. Returns (job, created); a repeated idempotency key returns the first job.
     ``key_root``: the submitting key's root, kept so that every attempt (and a retry) confines
@@ -128,7 +131,8 @@ def submit(
     admits one writer at a time, the limit is exact; on PostgreSQL, submits of one key that run
     at the same moment do not see each other's rows, so each of them can pass the limit by one
     (docs/api/index.md: a lock per key would make it exact, but it would hold each key to one
-    commit at a time, under 300 submits/s: docs/benchmarks.md)."""
+    commit at a time, under 300 submits/s: docs/benchmarks.md). ``shards``: split the job
+    into that many shards when a worker takes it (jobs/sharding.py)."""
     values = new_job_values(
         operation=operation,
         spec=spec,
@@ -138,6 +142,7 @@ def submit(
         use_cache=use_cache,
         idempotency_key=idempotency_key,
         key_root=key_root,
+        shards=shards,
     )
     with db.write() as conn:
         if idempotency_key is not None:
@@ -168,6 +173,8 @@ def new_job_values(
     use_cache: bool,
     idempotency_key: str | None,
     key_root: str | None,
+    shards: int | None = None,
+    parent_id: int | None = None,
 ) -> dict[str, Any]:
     """Every column of a new, queued job."""
     now = utcnow()
@@ -183,6 +190,8 @@ def new_job_values(
         "owner": owner,
         "idempotency_key": idempotency_key,
         "key_root": key_root,
+        "shards": shards,
+        "parent_id": parent_id,
         "cancel_requested": False,
         "result_rows": 0,
         "version": 1,
@@ -232,9 +241,14 @@ def list_jobs(
     operation: str | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    parent_id: int | None = None,
 ) -> list[Row[Any]]:
-    """Newest first; ``before_id`` is the cursor (the last id of the previous page)."""
+    """Newest first; ``before_id`` is the cursor (the last id of the previous page). Jobs that
+    are shards of another are left out, unless ``parent_id`` asks for that job's shards."""
     stmt = select(JOB).order_by(JOB.c.id.desc()).limit(limit)
+    stmt = stmt.where(
+        JOB.c.parent_id.is_(None) if parent_id is None else JOB.c.parent_id == parent_id
+    )
     if owner is not None:
         stmt = stmt.where(JOB.c.owner == owner)
     if statuses:
@@ -347,6 +361,8 @@ def _claim_one(db: Database, conn: Connection, worker_id: str, lease_s: float) -
             JOB.c.max_attempts,
             JOB.c.lease_expires_at,
             JOB.c.key_root,
+            JOB.c.parent_id,
+            JOB.c.shards,
         )
     )
     row = conn.execute(stmt).first()
@@ -364,6 +380,8 @@ def _claim_one(db: Database, conn: Connection, worker_id: str, lease_s: float) -
         lease_token=token,
         lease_expires_at=row.lease_expires_at,
         key_root=row.key_root,
+        parent_id=row.parent_id,
+        shards=row.shards,
     )
 
 
@@ -493,20 +511,43 @@ def retry_later(
 
 def request_cancel(db: Database, job_id: int) -> Row[Any] | None:
     """A queued job is cancelled at once; a running one is asked to stop (its worker sees the
-    flag at its next heartbeat). A finished job is left as it is."""
-    now = utcnow()
+    flag at its next heartbeat). A finished job is left as it is. The shards of a sharded job
+    are cancelled with it (the job ends ``cancelled`` when the last of them has stopped)."""
     with db.write() as conn:
-        conn.execute(
-            update(JOB)
-            .where(JOB.c.id == job_id, JOB.c.status == "queued")
-            .values(status="cancelled", cancel_requested=True, finished_at=now, **_bump())
+        cancel_jobs(conn, JOB.c.id == job_id)
+        cancel_jobs(conn, JOB.c.parent_id == job_id)
+        # A sharded job waiting for shards that are all ended now (they were queued) ends here.
+        shard = JOB.alias("shard")
+        unfinished = select(shard.c.id).where(
+            shard.c.parent_id == job_id, shard.c.status.in_(("queued", "running"))
         )
         conn.execute(
             update(JOB)
-            .where(JOB.c.id == job_id, JOB.c.status == "running", ~JOB.c.cancel_requested)
-            .values(cancel_requested=True, **_bump())
+            .where(
+                JOB.c.id == job_id,
+                JOB.c.status == "running",
+                JOB.c.lease_token.is_(None),
+                JOB.c.shards.is_not(None),
+                ~unfinished.exists(),
+                select(shard.c.id).where(shard.c.parent_id == job_id).exists(),
+            )
+            .values(status="cancelled", finished_at=utcnow(), **_bump())
         )
         return conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
+
+
+def cancel_jobs(conn: Connection, which: ColumnElement[bool]) -> None:
+    """Cancel the queued jobs ``which`` selects, and ask the running ones to stop."""
+    conn.execute(
+        update(JOB)
+        .where(which, JOB.c.status == "queued")
+        .values(status="cancelled", cancel_requested=True, finished_at=utcnow(), **_bump())
+    )
+    conn.execute(
+        update(JOB)
+        .where(which, JOB.c.status == "running", ~JOB.c.cancel_requested)
+        .values(cancel_requested=True, **_bump())
+    )
 
 
 def requeue(db: Database, job_id: int) -> Row[Any] | None:
@@ -537,13 +578,17 @@ def requeue(db: Database, job_id: int) -> Row[Any] | None:
 
 
 def delete_finished(db: Database, job_id: int) -> bool:
+    """A finished job and its results go, and its shards with theirs (a shard still stopping
+    after its job failed loses its lease: its writes match no row)."""
     with db.write() as conn:
+        finished = select(JOB.c.id).where(JOB.c.id == job_id, JOB.c.status.in_(FINISHED))
+        shards = select(JOB.c.id).where(JOB.c.parent_id.in_(finished))
+        conn.execute(delete(RESULT).where(RESULT.c.job_id.in_(shards)))
+        conn.execute(delete(JOB).where(JOB.c.id.in_(shards)))
         conn.execute(
             delete(RESULT).where(
                 RESULT.c.job_id == job_id,
-                RESULT.c.job_id.in_(
-                    select(JOB.c.id).where(JOB.c.id == job_id, JOB.c.status.in_(FINISHED))
-                ),
+                RESULT.c.job_id.in_(finished),
             )
         )
         return (
@@ -561,5 +606,6 @@ def active_count_of(db: Database, owner: str) -> int:
 
 
 def count_active_of(owner: str) -> Select[int]:
-    """The statement :func:`active_count_of` runs."""
+    """The statement :func:`active_count_of` runs. A sharded job counts once (its shards are
+    not counted: ACTIVE says so)."""
     return select(func.count()).select_from(JOB).where(JOB.c.owner == owner, text(ACTIVE))

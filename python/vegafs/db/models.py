@@ -45,8 +45,9 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
-# The statuses of a job that is not finished, as SQL (the partial index's condition).
-ACTIVE = "status IN ('queued', 'running')"
+# A job that is not finished, as SQL (the partial index's condition); a sharded job counts
+# once: its shards (parent_id set) are not counted.
+ACTIVE = "status IN ('queued', 'running') AND parent_id IS NULL"
 
 
 class Job(Base):
@@ -73,6 +74,12 @@ class Job(Base):
     summary: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]  # {"type": ..., "message": ..., "path"?: ...}
     result_rows: Mapped[int] = mapped_column(default=0)
+    # Sharding (jobs/sharding.py): a shard names the job it belongs to; that job keeps the
+    # number of shards it asked for.
+    parent_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("jobs.id", ondelete="CASCADE", name="fk_jobs_parent_id")
+    )
+    shards: Mapped[int | None]
     version: Mapped[int] = mapped_column(default=1)  # +1 on every change; the SSE event id
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -84,6 +91,7 @@ class Job(Base):
         Index("ix_jobs_claim", "status", "priority", "run_after"),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
         Index("ix_jobs_owner", "owner", "id"),
+        Index("ix_jobs_parent", "parent_id"),
         # The per-key limit counts a key's queued and running jobs at each submit: this index
         # holds those alone, so the count does not read the key's whole history.
         Index(

@@ -43,6 +43,7 @@ class JobStore(Protocol):
         idempotency_key: str | None,
         key_root: str | None,
         most_active: int,
+        shards: int | None = None,
     ) -> tuple[JobRow, bool]:
         """As ``db.jobs.submit``: (job, created), or TooManyActiveJobs, IdempotencyConflict."""
         ...
@@ -90,7 +91,7 @@ class ThreadedStore:
 # ---- PostgreSQL on asyncpg ---------------------------------------------------------------------
 
 JOB_COLUMNS = ", ".join(c.name for c in job_repo.JOB.c)
-# The columns a submit writes, in new_job_values' order ($1..$16); owner is $9.
+# The columns a submit writes, in new_job_values' order ($1..$18); owner is $9.
 NEW_JOB_COLUMNS = tuple(
     job_repo.new_job_values(
         operation="",
@@ -184,6 +185,7 @@ class PgStore:
         idempotency_key: str | None,
         key_root: str | None,
         most_active: int,
+        shards: int | None = None,
     ) -> tuple[JobRow, bool]:
         values = job_repo.new_job_values(
             operation=operation,
@@ -194,6 +196,7 @@ class PgStore:
             use_cache=use_cache,
             idempotency_key=idempotency_key,
             key_root=key_root,
+            shards=shards,
         )
         async with self._connection() as conn:
             if idempotency_key is not None:

@@ -158,6 +158,30 @@ def analyze(
     ``cancel`` is set, KeyboardInterrupt on Ctrl-C. ``beneath``: directories every root must be
     opened beneath, never through a symlink (PathNotAllowed otherwise); the service's roots.
     """
+    return analyze_roots(
+        selection,
+        top=top,
+        max_errors=max_errors,
+        now=now,
+        progress=progress,
+        cancel=cancel,
+        beneath=beneath,
+    )[0]
+
+
+def analyze_roots(
+    selection: Selection | str | Path | Sequence[str | Path],
+    *,
+    top: int = 10,
+    max_errors: int = 1000,
+    now: datetime | float | None = None,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
+) -> tuple[AnalyzeResult, dict[str, int]]:
+    """``analyze()``, and the total bytes of each root that is a directory (the weight its
+    entry in ``largest_dirs`` would have below another root): a sharded job's shards report
+    them, so that the directories above them get their totals."""
     selection = as_selection(selection)
     if top < 0 or max_errors < 0:
         raise ValueError("top and max_errors must be >= 0")
@@ -174,7 +198,7 @@ def analyze(
     )
     names = [str(r) for r in selection.roots]
     fields = analysis_fields(raw, roots=names, now=now_s, top=top, max_errors=max_errors)
-    return AnalyzeResult.model_validate(fields)
+    return AnalyzeResult.model_validate(fields), dict(raw.root_totals)
 
 
 def _largest(rows: list[PathSize], top: int) -> list[PathSize]:

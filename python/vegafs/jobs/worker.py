@@ -12,12 +12,14 @@ The worker fails closed: it checks a job's paths at every attempt against its ow
 without roots runs nothing (every job fails ``path-not-allowed``).
 """
 
+import functools
 import json
 import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +30,19 @@ from vegafs.cache import Cache, result_key
 from vegafs.cache.bus import Bus, cancel_topic, job_topic
 from vegafs.db import Database, DatabaseUnavailable
 from vegafs.db import jobs as queue
+from vegafs.db import shards as shard_repo
+from vegafs.db.database import utcnow
 from vegafs.errors import Cancelled
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.failures import backoff_s, describe, is_transient
 from vegafs.jobs.wakeup import QUEUE_TOPIC, PgListener
+from vegafs.ops import sharding
 from vegafs.ops.confine import PathNotAllowed
 from vegafs.settings import Settings
 
 log = logging.getLogger("vegafs.worker")
 ROW_BATCH = 1000
+SHARD_PROGRESS_S = 1.0  # how often a shard's worker adds up its job's progress
 CACHE_ROWS = 10_000  # a result with more rows is not cached
 
 JOB_SECONDS = Histogram(
@@ -167,7 +173,8 @@ class Worker:
         with self.bus.hub.subscribe(QUEUE_TOPIC) as wakeup:
             while not self._stop.is_set():
                 try:
-                    self._reclaim_now_and_then()
+                    for merge in self._reclaim_now_and_then():
+                        self._run_claimed(merge)
                     job = queue.claim(self.db, self.id, self.settings.lease_s)
                 except DatabaseUnavailable as e:
                     log.warning("database unavailable: %s", e)
@@ -181,26 +188,46 @@ class Worker:
                     wakeup.wait(self.settings.poll_s)
                     continue
                 log.info("job %d: claimed by %s (attempt %d)", job.id, self.id, job.attempts)
-                self._publish(job.id)
-                try:
-                    self._run(job)
-                except DatabaseUnavailable as e:
-                    # The outcome could not be written; the lease will expire and the job be
-                    # retried by whichever worker claims it then.
-                    log.warning("job %d: database unavailable, left to its lease: %s", job.id, e)
-                except Exception:
-                    log.exception("job %d: worker error, left to its lease", job.id)
+                self._run_claimed(job)
 
-    def _reclaim_now_and_then(self) -> None:
+    def _run_claimed(self, job: queue.Claimed) -> None:
+        self._publish(job.id)
+        try:
+            self._run(job)
+        except DatabaseUnavailable as e:
+            # The outcome could not be written; the lease will expire and the job be
+            # retried by whichever worker claims it then.
+            log.warning("job %d: database unavailable, left to its lease: %s", job.id, e)
+        except Exception:
+            log.exception("job %d: worker error, left to its lease", job.id)
+
+    def _reclaim_now_and_then(self) -> list[queue.Claimed]:
+        """Reclaims expired leases, and settles the sharded jobs waiting for their shards (a
+        shard may have ended where no worker settled it: its lease expired, or its worker died
+        after its end). Returns the jobs this worker took to merge."""
         now = time.monotonic()
         period = min(self.settings.lease_s / 2, 5.0)
         with self._reclaim_lock:
             if now - self._last_reclaim < period:
-                return
+                return []
             self._last_reclaim = now
         for job_id in queue.reclaim_expired(self.db):
             log.warning("job %d: lease expired, reclaimed", job_id)
             self._publish(job_id)
+        merges = []
+        for job_id in shard_repo.waiting(self.db):
+            merge = self._settle(job_id)
+            if merge is not None:
+                merges.append(merge)
+        return merges
+
+    def _settle(self, job_id: int) -> queue.Claimed | None:
+        """Settle a sharded job (db/shards.py); the job when this worker is to merge it."""
+        settled = shard_repo.settle(self.db, job_id, self.id, self.settings.lease_s)
+        if settled.ended is not None:
+            log.info("job %d: %s (its shards)", job_id, settled.ended)
+        self._publish(job_id)
+        return settled.merge
 
     def _publish(self, job_id: int) -> None:
         self.bus.publish(job_topic(job_id))
@@ -237,6 +264,18 @@ class Worker:
             self._end(attempt, "failed", error=_params_error(e))
             return
 
+        if job.parent_id is None and (job.shards or 0) > 1 and sharding.can_split(op.name):
+            self._run_sharded(attempt, op, spec)
+            return
+        if job.parent_id is not None:  # a shard: its job may be settled once it has ended
+            shard = spec.model_dump(mode="json")
+            top = sharding.is_top(shard, self._parent_spec(op, job.parent_id))
+            self._execute(attempt, op, lambda: sharding.run_shard(op, spec, attempt.ctx, top))
+            merge = self._settle(job.parent_id)
+            if merge is not None:
+                self._run_claimed(merge)
+            return
+
         key = result_key(job.operation, job.spec)
         if op.cacheable and job.use_cache:
             cached = self.cache.get(key)
@@ -247,29 +286,133 @@ class Worker:
                 self._succeed(attempt, entry["summary"], cached_age_s=age)
                 return
 
-        lost = self._supervise(attempt, op, spec)
+        summary = self._execute(attempt, op, lambda: op.run(spec, attempt.ctx))
+        if summary is not None and op.cacheable and writer.kept is not None:
+            entry = {"summary": summary, "rows": writer.kept, "computed_at": time.time()}
+            value = json.dumps(entry).encode()
+            self.cache.set(key, value, self.settings.cache_ttl_s)
+
+    def _execute(
+        self, attempt: _Attempt, op: ops.Operation, work: Callable[[], Any]
+    ) -> dict[str, Any] | None:
+        """Run ``work`` (the operation) under the lease and record its outcome; the summary
+        recorded when it succeeded."""
+        job = attempt.job
+        lost = self._supervise(attempt, work)
         lost = lost or isinstance(attempt.error, LeaseLost)
         status = "lost" if lost else _outcome(attempt.error)
         JOB_SECONDS.labels(job.operation, status).observe(time.monotonic() - attempt.started)
         if lost:
             log.warning("job %d: lease lost; this attempt's outcome is dropped", job.id)
-            return
+            return None
         if attempt.error is None:
-            summary = attempt.result.model_dump(mode="json")
-            if self._succeed(attempt, summary) and op.cacheable and writer.kept is not None:
-                entry = {"summary": summary, "rows": writer.kept, "computed_at": time.time()}
-                value = json.dumps(entry).encode()
-                self.cache.set(key, value, self.settings.cache_ttl_s)
-            return
+            result = attempt.result
+            summary = result if isinstance(result, dict) else result.model_dump(mode="json")
+            return summary if self._succeed(attempt, summary) else None
         self._fail(attempt, attempt.error)
+        return None
 
-    def _supervise(self, attempt: _Attempt, op: ops.Operation, spec: Any) -> bool:
-        """Run the operation, renewing the lease; True when the lease was lost."""
+    # ---- a sharded job (jobs/sharding.py decides, db/shards.py stores) ------------------
+
+    def _parent_spec(self, op: ops.Operation, parent_id: int) -> dict[str, Any]:
+        """The params of a shard's job, as validated (defaults filled in)."""
+        parent = queue.get(self.db, parent_id)
+        if parent is None:
+            return {"selection": {"roots": []}}
+        spec: dict[str, Any] = op.params.model_validate(parent.spec).model_dump(mode="json")
+        return spec
+
+    def _run_sharded(self, attempt: _Attempt, op: ops.Operation, spec: Any) -> None:
+        """Split the job into shards, or merge them once all have succeeded, or (claimed again
+        with shards that failed) queue those again."""
+        job = attempt.job
+        shards = shard_repo.shards_of(self.db, job.id)
+        if not shards:
+            assert job.shards is not None
+            n = job.shards
+            lost = self._supervise(attempt, lambda: sharding.plan(op, spec, n, attempt.ctx))
+            if lost or attempt.error is not None:
+                if not lost:
+                    self._fail(attempt, attempt.error)  # type: ignore[arg-type]
+                return
+            specs = attempt.result
+            if specs is None:  # cannot be split exactly: run as one job
+                log.info("job %d: not split (see ops/sharding.py); runs as one", job.id)
+                attempt.started = time.monotonic()
+                self._execute(attempt, op, lambda: op.run(spec, attempt.ctx))
+                return
+            ids = shard_repo.add_shards(self.db, job, specs)
+            if ids is None:
+                log.warning("job %d: lease lost before its shards were added", job.id)
+                return
+            log.info("job %d: split into %d shards (%d..%d)", job.id, len(ids), ids[0], ids[-1])
+            self.bus.publish(QUEUE_TOPIC)
+            self._publish(job.id)
+            return
+        if all(s.status == "succeeded" for s in shards):
+            self._merge(attempt, op, spec.model_dump(mode="json"), shards)
+            return
+        shard_repo.resume(self.db, job)
+        log.info("job %d: its failed or cancelled shards are queued again", job.id)
+        self.bus.publish(QUEUE_TOPIC)
+        merge = self._settle(job.id)
+        if merge is not None:
+            self._run_claimed(merge)
+
+    def _merge(
+        self, attempt: _Attempt, op: ops.Operation, params: dict[str, Any], shards: list[Any]
+    ) -> None:
+        """The shards' results merged into the job's (``params``: the job's, validated)."""
+        job = attempt.job
+        row = queue.get(self.db, job.id)
+        started = row.started_at if row is not None and row.started_at else None
+
+        def merge() -> dict[str, Any]:
+            elapsed = 0.0 if started is None else (utcnow() - started).total_seconds()
+            if op.name == "analyze":
+                parts = [
+                    sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
+                    for s in shards
+                ]
+                result = sharding.merge_analyze(params, parts, elapsed)
+                if result.errors:
+                    attempt.rows([e.model_dump(mode="json") for e in result.errors])
+                merged: dict[str, Any] = result.model_dump(mode="json", exclude={"errors"})
+                return merged
+            copied = shard_repo.copy_rows(self.db, job, [s.id for s in shards])
+            if copied is None:
+                raise LeaseLost(f"job {job.id}: lease lost while merging its shards' rows")
+            attempt.rows.written = copied
+            return sharding.merge_counts(params, [s.summary for s in shards], elapsed)
+
+        lost = self._supervise(attempt, merge)
+        if lost or isinstance(attempt.error, LeaseLost):
+            log.warning("job %d: lease lost while merging its shards", job.id)
+            return
+        if attempt.error is not None:
+            self._fail(attempt, attempt.error)
+            return
+        progress = shard_repo.sum_progress(row.progress if row else None, shards, len(shards))
+        self._end(
+            attempt,
+            "succeeded",
+            summary=attempt.result,
+            rows=attempt.rows.written,
+            progress={**progress, "cached": False},
+        )
+        log.info("job %d: %d shards merged", job.id, len(shards))
+
+    def _rows_of(self, job_id: int) -> list[dict[str, Any]]:
+        return [r.data for r in queue.results(self.db, job_id, limit=1_000_000)]
+
+    def _supervise(self, attempt: _Attempt, work: Callable[[], Any]) -> bool:
+        """Run ``work``, renewing the lease; True when the lease was lost."""
         job, s = attempt.job, self.settings
+        last_shard_progress = time.monotonic()
 
         def target() -> None:
             try:
-                attempt.result = op.run(spec, attempt.ctx)
+                attempt.result = work()
             except BaseException as e:  # handed to the slot thread
                 attempt.error = e
             finally:
@@ -312,6 +455,16 @@ class Worker:
                     elif beat.cancel_requested:
                         attempt.ctx.cancel.cancel()
                     self._publish(job.id)
+                    if job.parent_id is not None and (
+                        time.monotonic() - last_shard_progress >= SHARD_PROGRESS_S
+                    ):
+                        last_shard_progress = time.monotonic()
+                        try:
+                            shard_repo.refresh_progress(self.db, job.parent_id)
+                        except Exception as e:  # only a progress figure: the next one will do
+                            log.debug("job %d: its job's progress: %s", job.id, e)
+                        else:
+                            self._publish(job.parent_id)
                 thread.join()
         finally:
             del self._running[job.id]

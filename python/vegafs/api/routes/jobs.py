@@ -32,14 +32,17 @@ from vegafs.api.schemas import (
     Status,
     SubmitJob,
     job_json,
+    shard_json,
 )
 from vegafs.api.services import Services
 from vegafs.cache.bus import cancel_topic, job_topic
 from vegafs.db import jobs as job_repo
+from vegafs.db import shards as shard_repo
 from vegafs.errors import ParamsError, PatternError, SchemaError, SelectionError, TemplateError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
+from vegafs.ops.sharding import can_split
 from vegafs.settings import Settings
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
@@ -153,6 +156,9 @@ async def submit(
         spec = op.params.model_validate(body.params)
     except ValidationError as e:
         raise validation_problem([dict(x) for x in e.errors()], prefix=("params",)) from None
+    if (body.shards or 1) > 1 and not can_split(op.name):
+        message = f"operation {op.name!r} cannot be split into shards"
+        raise Problem(422, "validation", message, errors=[{"field": "shards", "message": message}])
     if getattr(spec, "apply", False) and "write" not in who.scopes and not who.admin:
         raise Problem(
             403,
@@ -217,6 +223,7 @@ async def submit(
             idempotency_key=idempotency_key,
             key_root=None if who.root is None else str(who.root),
             most_active=svc.settings.max_active_jobs_per_key,
+            shards=body.shards if (body.shards or 1) > 1 else None,
         )
     except job_repo.TooManyActiveJobs as e:
         raise Problem(
@@ -245,6 +252,9 @@ def list_jobs(
     operation: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    parent_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="The shards of this job.")
+    ] = None,
     who: Principal = ReadPrincipal,
 ) -> Response:
     svc = services(request)
@@ -256,6 +266,7 @@ def list_jobs(
         operation=operation,
         before_id=_cursor(cursor),
         limit=limit,
+        parent_id=parent_id,
     )
     more = len(rows) == limit
     items = []
@@ -279,8 +290,12 @@ def _cursor(cursor: str | None, largest: int = 2**63 - 1) -> int | None:
     responses={404: NO_JOB},
 )
 async def get_job(request: Request, job_id: JobId, who: Principal = ReadPrincipal) -> Response:
-    row = await services(request).store.get(job_id)
-    return reply(job_json(visible(row, job_id, who), BASE))
+    svc = services(request)
+    job = job_json(visible(await svc.store.get(job_id), job_id, who), BASE)
+    if job["shards"] is not None:
+        shards = await to_thread.run_sync(shard_repo.shards_of, svc.db, job_id)
+        job["shard_jobs"] = [shard_json(r._mapping) for r in shards] or None
+    return reply(job)
 
 
 @router.get(

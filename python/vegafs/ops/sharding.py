@@ -1,0 +1,310 @@
+"""Splitting one operation's params into shards, running a shard, merging the shards' results.
+
+Pure data: no database, no HTTP (``vegafs.jobs.sharding`` stores shards as jobs and calls this).
+
+**Split.** A quick scan (the core's ``list_entries``, to depth ``SPLIT_DEPTH + 1``, with the
+job's own exclude globs, hidden-file rule and one-file-system rule) finds the directories at
+depth ``SPLIT_DEPTH`` below each root: the *units*. Each unit is weighed by the entries found
+one level below it, and the units are dealt into ``n`` groups of about equal weight (largest
+first, each to the lightest group). Each group is one shard whose roots are its units. Each root
+also gets a *top* shard: the root itself with every unit excluded (an exclude glob that names
+its path relative to the root), so the entries above the units (the root, the directories
+between, the files beside them) are counted once, by it, and nothing below a unit is.
+
+**Merge.** ``analyze``: the shards' results add up (``AnalyzeResult.merge``); the totals of the
+directories above the units are the top shard's plus the totals of the units below them (a
+unit shard reports each unit's total, ``unit_bytes``, from the core's ``root_totals``), so
+``largest_dirs`` is exact. Operations
+whose rows are the result (``search``, ``hash``, ``validate``) append their shards' rows and add
+up their summaries' counts.
+
+A selection the split cannot keep exact is not split (the job runs as one): a glob with ``/``
+(relative to a root, which a unit is not), ignore files (rules in directories above a unit),
+``max_depth`` at or above the units, roots inside one another, or a tree with fewer than two
+units. Hard links between shards count once per shard (as ``AnalyzeResult.merge`` says).
+"""
+
+import heapq
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from vegafs import engine
+from vegafs.engine.analysis import AnalyzeResult, EntryError, PathSize, analyze_roots
+from vegafs.ops.registry import Operation, RunContext
+
+# Units are the directories this deep below a root (2: a root's grandchildren). A unit at depth
+# 1 could not be excluded from its root's top shard by a glob anchored to the root.
+SPLIT_DEPTH = 2
+# Operations whose shards' rows are appended and whose summaries' counts add up.
+APPENDING = frozenset({"search", "hash", "validate"})
+SPLITTABLE = frozenset({"analyze"}) | APPENDING
+# Key of a unit shard's summary: each of its roots' total bytes (analyze).
+UNIT_BYTES = "unit_bytes"
+_GLOB_SPECIAL = re.compile(r"([\\*?\[\]{}!])")
+
+
+def can_split(operation: str) -> bool:
+    return operation in SPLITTABLE
+
+
+@dataclass(frozen=True)
+class Unit:
+    root: str  # the root it lies below
+    path: str
+    weight: int
+
+
+def plan(op: Operation, params: BaseModel, n: int, ctx: RunContext) -> list[dict[str, Any]] | None:
+    """The params of each shard (JSON-ready), or None: run the job as one. ``n``: how many unit
+    shards at most; each root adds its top shard."""
+    if not can_split(op.name) or n < 2:
+        return None
+    selection: engine.Selection = getattr(params, "selection")  # noqa: B009
+    if not _splittable(selection):
+        return None
+    units, top_dirs = _scan(selection, ctx)
+    if len(units) < 2:
+        return None
+    groups = _deal(units, n)
+    base = params.model_dump(mode="json")
+    if op.name == "analyze" and base.get("now") is None:
+        # Every shard must age files against the same instant.
+        base["now"] = _now_iso()
+    shards: list[dict[str, Any]] = []
+    for root in selection.roots:
+        mine = [u for u in units if u.root == str(root)]
+        top = dict(base)
+        top["selection"] = {
+            **base["selection"],
+            "roots": [str(root)],
+            "exclude": base["selection"]["exclude"]
+            + [_escape(os.path.relpath(u.path, root)) for u in mine],
+        }
+        if op.name == "analyze":  # every directory above the units among its largest
+            top["top"] = params.top + top_dirs.get(str(root), 0)  # type: ignore[attr-defined]
+        shards.append(top)
+    depth = selection.max_depth
+    for group in groups:
+        shard = dict(base)
+        shard["selection"] = {
+            **base["selection"],
+            "roots": [u.path for u in group],
+            "max_depth": None if depth is None else depth - SPLIT_DEPTH,
+        }
+        shards.append(shard)
+    return shards
+
+
+def _now_iso() -> str:
+    import time
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(int(time.time()), UTC).isoformat()
+
+
+def _splittable(s: engine.Selection) -> bool:
+    if any("/" in g.removeprefix("./") for g in s.include + s.exclude):
+        return False
+    if s.ignore_files or s.follow_symlinks:
+        return False
+    if s.max_depth is not None and s.max_depth <= SPLIT_DEPTH:
+        return False
+    roots = [os.fsencode(r).rstrip(b"/") + b"/" for r in s.roots]
+    return not any(a != b and b.startswith(a) for a in roots for b in roots)
+
+
+def _scan(s: engine.Selection, ctx: RunContext) -> tuple[list[Unit], dict[str, int]]:
+    """The units below each root, weighed, and how many directories each root has above (and
+    beside) them. Only the rules that decide which directories are walked are kept."""
+    scan = engine.Selection(
+        roots=s.roots,
+        exclude=s.exclude,
+        hidden=s.hidden,
+        one_file_system=s.one_file_system,
+        max_depth=SPLIT_DEPTH + 1,
+    )
+    roots = [str(r) for r in s.roots]
+    dirs: dict[str, str] = {}  # unit path -> its root
+    weights: dict[str, int] = {}
+    above: dict[str, int] = dict.fromkeys(roots, 0)
+    with engine.list_entries(scan, cancel=ctx.cancel, beneath=ctx.beneath) as stream:
+        for batch in stream:
+            for row in batch:
+                root, depth = _root_of(row["path"], roots)
+                if depth == SPLIT_DEPTH and row["type"] == "dir":
+                    dirs[row["path"]] = root
+                elif depth == SPLIT_DEPTH + 1:
+                    parent = row["path"].rsplit("/", 1)[0]
+                    weights[parent] = weights.get(parent, 0) + 1
+                if row["type"] == "dir" and 0 < depth <= SPLIT_DEPTH:
+                    above[root] += 1
+    units = []
+    for path, root in dirs.items():
+        if not _plain_text(path) or (s.one_file_system and not _same_device(path, root)):
+            continue  # left to the top shard, which counts it as the walk would
+        units.append(Unit(root, path, 1 + weights.get(path, 0)))
+    return units, above
+
+
+def _root_of(path: str, roots: Sequence[str]) -> tuple[str, int]:
+    for root in roots:
+        if path == root:
+            return root, 0
+        prefix = root.rstrip("/") + "/"
+        if path.startswith(prefix):
+            return root, path[len(prefix) :].count("/") + 1
+    raise ValueError(f"{path}: not below any root")
+
+
+def _plain_text(path: str) -> bool:
+    """A path that is valid UTF-8 (one a JSON spec and a glob can name exactly)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _same_device(path: str, root: str) -> bool:
+    try:
+        return Path(path).stat().st_dev == Path(root).stat().st_dev
+    except OSError:
+        return False
+
+
+def _escape(relative: str) -> str:
+    return _GLOB_SPECIAL.sub(r"\\\1", relative)
+
+
+def _deal(units: list[Unit], n: int) -> list[list[Unit]]:
+    """At most ``n`` groups of about equal weight: heaviest unit first, to the lightest group."""
+    groups: list[list[Unit]] = [[] for _ in range(min(n, len(units)))]
+    heap = [(0, i) for i in range(len(groups))]
+    for unit in sorted(units, key=lambda u: (-u.weight, u.path)):
+        weight, i = heapq.heappop(heap)
+        groups[i].append(unit)
+        heapq.heappush(heap, (weight + unit.weight, i))
+    return [sorted(g, key=lambda u: u.path) for g in groups if g]
+
+
+def is_top(shard_params: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether a shard is a root's top shard (its roots are the job's own)."""
+    roots = shard_params["selection"]["roots"]
+    return all(r in params["selection"]["roots"] for r in roots)
+
+
+# ---- running a shard --------------------------------------------------------------------------
+
+
+def run_shard(op: Operation, params: Any, ctx: RunContext, top: bool) -> dict[str, Any]:
+    """Run one shard; its summary as JSON. An analyze unit shard also reports each unit's
+    total (``unit_bytes``)."""
+    if op.name != "analyze" or top:
+        return op.run(params, ctx).model_dump(mode="json")
+    merged, unit_bytes = analyze_roots(
+        params.selection,
+        top=params.top,
+        max_errors=params.max_errors,
+        now=params.now,
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        beneath=ctx.beneath,
+    )
+    # A unit is a directory of the job's tree: among its largest (its roots are left out).
+    units = [PathSize(path=p, bytes=b) for p, b in unit_bytes.items()]
+    merged = merged.model_copy(
+        update={"largest_dirs": _largest(merged.largest_dirs + units, params.top)}
+    )
+    if merged.errors:
+        ctx.rows([e.model_dump(mode="json") for e in merged.errors])
+    summary = merged.model_dump(mode="json", exclude={"errors"})
+    summary[UNIT_BYTES] = unit_bytes
+    return summary
+
+
+# ---- merging ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shard:
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    rows: Callable[[], Iterable[dict[str, Any]]]  # its result rows, read when needed
+
+
+def merge_analyze(params: dict[str, Any], shards: Sequence[Shard], elapsed_s: float) -> Any:
+    """The job's AnalyzeResult from its shards' (summaries, and their rows: the errors)."""
+    top_n, max_errors = params["top"], params["max_errors"]
+    unit_bytes: dict[str, int] = {}
+    results = []
+    for shard in shards:
+        unit_bytes.update(shard.summary.get(UNIT_BYTES, {}))
+        errors = [EntryError.model_validate(r) for r in shard.rows()]
+        results.append(AnalyzeResult.model_validate({**shard.summary, "errors": errors}))
+    merged = _merge_all(results)
+    # Directories above the units: the top shard's total plus the units' below each.
+    above: list[PathSize] = []
+    deep: list[PathSize] = []
+    for shard, result in zip(shards, results, strict=True):
+        if shard.summary.get(UNIT_BYTES) is None:
+            for d in result.largest_dirs:
+                prefix = d.path.rstrip("/") + "/"
+                extra = sum(b for p, b in unit_bytes.items() if p.startswith(prefix))
+                above.append(PathSize(path=d.path, bytes=d.bytes + extra))
+        else:
+            deep.extend(result.largest_dirs)
+    return merged.model_copy(
+        update={
+            "roots": params["selection"]["roots"],
+            "top": top_n,
+            "max_errors": max_errors,
+            "largest_files": _largest(merged.largest_files, top_n),
+            "largest_dirs": _largest(above + deep, top_n),
+            "errors": merged.errors[:max_errors],
+            "elapsed_s": round(elapsed_s, 6),
+        }
+    )
+
+
+def merge_counts(
+    params: dict[str, Any], summaries: Sequence[dict[str, Any]], elapsed_s: float
+) -> dict[str, Any]:
+    """An appending operation's summary: counts added up (in nested tables too: validate's
+    ``by_format``), errors in path order (the first ``max_errors``), the job's roots; any other
+    field as the first shard has it."""
+    merged = {k: _add([s[k] for s in summaries if k in s]) for k in summaries[0]}
+    merged["schema_version"] = summaries[0].get("schema_version")
+    errors = [e for s in summaries for e in s.get("errors", [])]
+    if "errors" in merged:
+        cap = params.get("max_errors", len(errors))
+        merged["errors"] = sorted(errors, key=lambda e: os.fsencode(e["path"]))[:cap]
+    merged["roots"] = params["selection"]["roots"]
+    merged["elapsed_s"] = round(elapsed_s, 6)
+    return merged
+
+
+def _add(values: list[Any]) -> Any:
+    """Integers added up; tables (dicts) added key by key; anything else: the first value."""
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return sum(values)
+    if all(isinstance(v, dict) for v in values):
+        keys = list(dict.fromkeys(k for v in values for k in v))
+        return {k: _add([v[k] for v in values if k in v]) for k in keys}
+    return values[0]
+
+
+def _merge_all(results: Sequence[AnalyzeResult]) -> AnalyzeResult:
+    merged = results[0]
+    for r in results[1:]:
+        merged = merged.merge(r)
+    return merged
+
+
+def _largest(rows: Iterable[PathSize], top: int) -> list[PathSize]:
+    return heapq.nsmallest(top, rows, key=lambda r: (-r.bytes, os.fsencode(r.path)))

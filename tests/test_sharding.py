@@ -1,0 +1,521 @@
+"""One job split into shards that many workers run (docs/concepts.md, Sharding): the merged
+result equals one walk's, a worker killed mid-shard costs nothing but time, cancel stops every
+shard, a shard that fails fails its job, and a retry runs the failed shards again.
+
+Real `vegafs serve` / `vegafs worker` processes on PostgreSQL (three workers) and on SQLite;
+shards are kept running long enough to act on by strace's delay on chosen directories."""
+
+import contextlib
+import functools
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import REDIS_URL, clean_pg, write
+from stack import Backend, Stack, slow_tree, slowed, strace_missing
+from vegafs import engine
+from vegafs.ops import RowBuffer, RunContext, get, sharding
+from vegafs.ops.analyze import AnalyzeSpec
+
+FINISHED = {"succeeded", "failed", "cancelled"}
+NOW = 1_767_225_600  # 2026-01-01: the age histogram of every run is taken against it
+SHORT_LEASE = {"VEGAFS_LEASE_S": "2"}
+
+
+def build_tree(root: Path, slow_depth: int = 0) -> list[Path]:
+    """Three top directories of two units each (a/x, a/y, ...), files at every level, a
+    symlink and an empty directory among the units, a hidden top directory, a unit whose name
+    holds glob characters, an unreadable directory inside a unit and one above the units.
+    With ``slow_depth``: a chain of that many nested directories in each unit; returns them
+    (for ``slowed``)."""
+    slow: list[Path] = []
+    t = NOW - 86_400
+    for i, top in enumerate(("a", "b", "c")):
+        write(root / top / f"beside-{top}.txt", 10 + i, t - i * 3_000_000)
+        for j, unit in enumerate(("x", "y")):
+            base = root / top / unit
+            for k in range(5 + 3 * i + j):
+                ext = ("txt", "py", "jpg", "log", "")[k % 5]
+                name = f"f{k}.{ext}" if ext else f"f{k}"
+                write(base / name, 100 * (k + 1) * (i + 1) + j, t - k * 400_000)
+                write(base / "deeper" / f"g{k}.csv", 7 * k + i, t - k * 40_000_000)
+            if slow_depth:
+                slow += slow_tree(base / "slow", depth=slow_depth)
+    write(root / "top.md", 5, t)
+    write(root / ".hidden" / "h1" / "secret.txt", 1234, t)
+    write(root / "a" / "we[ir]d*{1,2}" / "odd.bin", 4321, t)
+    (root / "b" / "empty").mkdir()
+    (root / "c" / "link").symlink_to("../a/x")
+    (root / "a" / "x" / "locked").mkdir()
+    (root / "a" / "x" / "locked" / "away.txt").write_bytes(b"z" * 50)
+    (root / "locked-top").mkdir()
+    return slow
+
+
+@contextlib.contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """The tree's two unreadable directories, readable again afterwards."""
+    dirs = [root / "a" / "x" / "locked", root / "locked-top"]
+    for d in dirs:
+        d.chmod(0)
+    try:
+        yield
+    finally:
+        for d in dirs:
+            d.chmod(0o755)
+
+
+def without_elapsed(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "elapsed_s"}
+
+
+def analyze_body(root: Path, shards: int | None = None, **params: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "operation": "analyze",
+        "params": {"selection": {"roots": [str(root)]}, "now": NOW, **params},
+        "fresh": True,
+    }
+    if shards is not None:
+        body["shards"] = shards
+    return body
+
+
+# --- the split and the merge, in process --------------------------------------------------------
+
+
+def run_sharded(spec: AnalyzeSpec, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What a sharded job computes, without the queue: the plan, each shard, the merge."""
+    op = get("analyze")
+    plan = sharding.plan(op, spec, n, RunContext())
+    assert plan is not None
+    shards = []
+    for params in plan:
+        rows = RowBuffer()
+        top = sharding.is_top(params, spec.model_dump(mode="json"))
+        summary = sharding.run_shard(
+            op, AnalyzeSpec.model_validate(params), RunContext(rows=rows), top
+        )
+        shards.append(sharding.Shard(params, summary, functools.partial(list, rows.rows)))
+    result = sharding.merge_analyze(spec.model_dump(mode="json"), shards, 0.0)
+    return result.model_dump(mode="json", exclude={"errors"}), [
+        e.model_dump(mode="json") for e in result.errors
+    ]
+
+
+@pytest.mark.parametrize("n", [2, 8])
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {},
+        {"hidden": False, "exclude": ["deeper"], "max_depth": 4},
+        {"types": ["file"], "min_size": 100, "include": ["*.txt", "*.csv"]},
+    ],
+)
+def test_a_sharded_analysis_equals_one_walk(
+    tmp_path: Path, n: int, selection: dict[str, Any]
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    other = tmp_path / "other"
+    write(other / "p" / "q" / "r.txt", 77, NOW - 5)
+    write(other / "s" / "t" / "u.txt", 88, NOW - 5)
+    spec = AnalyzeSpec.model_validate(
+        {"selection": {"roots": [root, other], **selection}, "now": NOW, "top": 7}
+    )
+    whole = engine.analyze(spec.selection, top=7, now=spec.now)
+    summary, errors = run_sharded(spec, n)
+    assert without_elapsed(summary) == without_elapsed(
+        whole.model_dump(mode="json", exclude={"errors"})
+    )
+    assert errors == [e.model_dump(mode="json") for e in whole.errors]
+
+
+@pytest.mark.parametrize(
+    "operation, params",
+    [
+        ("hash", {}),
+        ("search", {"patterns": ["x{3}"], "count": True}),
+        ("validate", {}),
+    ],
+)
+def test_a_sharded_operation_whose_rows_are_the_result_appends_them(
+    tmp_path: Path, operation: str, params: dict[str, Any]
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    write(root / "a" / "x" / "bad.json", 0).write_text("{oops")
+    write(root / "b" / "y" / "good.json", 0).write_text('{"ok": true}')
+    op = get(operation)
+    spec = op.params.model_validate({"selection": {"roots": [root]}, **params})
+    whole_rows = RowBuffer()
+    whole = op.run(spec, RunContext(rows=whole_rows)).model_dump(mode="json")
+    plan = sharding.plan(op, spec, 3, RunContext())
+    assert plan is not None and len(plan) == 4
+    summaries, rows = [], []
+    for shard in plan:
+        buffer = RowBuffer()
+        top = sharding.is_top(shard, spec.model_dump(mode="json"))
+        shard_spec = op.params.model_validate(shard)
+        summaries.append(sharding.run_shard(op, shard_spec, RunContext(rows=buffer), top))
+        rows += buffer.rows
+    merged = sharding.merge_counts(spec.model_dump(mode="json"), summaries, 0.0)
+    assert without_elapsed(merged) == without_elapsed(whole)
+    assert sorted(rows, key=str) == sorted(whole_rows.rows, key=str)
+    assert rows
+
+
+def test_the_plan_covers_each_unit_once_and_leaves_the_rest_to_the_top_shard(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    spec = AnalyzeSpec.model_validate({"selection": {"roots": [root]}, "now": NOW})
+    plan = sharding.plan(get("analyze"), spec, 3, RunContext())
+    assert plan is not None
+    top, *units = plan
+    assert top["selection"]["roots"] == [str(root)]
+    unit_roots = sorted(r for p in units for r in p["selection"]["roots"])
+    assert len(units) == 3
+    assert unit_roots == sorted(
+        str(root / p)
+        for p in [
+            "a/x",
+            "a/y",
+            "b/x",
+            "b/y",
+            "c/x",
+            "c/y",
+            "b/empty",
+            "a/we[ir]d*{1,2}",
+            ".hidden/h1",
+        ]
+    )
+    assert r"a/we\[ir\]d\*\{1,2\}" in top["selection"]["exclude"]
+    assert all(p["now"] == top["now"] for p in units)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [{"include": ["a/*.txt"]}, {"ignore_files": True}, {"max_depth": 2}],
+)
+def test_a_selection_the_split_cannot_keep_exact_is_not_split(
+    tmp_path: Path, selection: dict[str, Any]
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    spec = AnalyzeSpec.model_validate({"selection": {"roots": [root], **selection}})
+    assert sharding.plan(get("analyze"), spec, 4, RunContext()) is None
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slowable() -> None:
+    why_not = strace_missing()
+    if why_not:
+        pytest.skip(why_not)
+
+
+@pytest.fixture
+def pg(pg_schema: str) -> Backend:
+    """PostgreSQL + Redis as the ``backend`` fixture gives them, emptied first."""
+    import redis
+    from sqlalchemy.engine import make_url
+
+    clean_pg(pg_schema)
+    assert REDIS_URL is not None
+    redis_url = make_url(REDIS_URL).set(database=str(os.getpid() % 15 + 1))
+    redis_text = redis_url.render_as_string(hide_password=False)
+    redis.Redis.from_url(redis_text).flushdb()
+    return Backend("pg", pg_schema, redis_text)
+
+
+@contextlib.contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    stack.data_dir.mkdir()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def wait_for(what: str, check: Any, stack: Stack, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{stack.log_text()}")
+        time.sleep(0.05)
+
+
+def shard_jobs(http: httpx.Client, job_id: int) -> list[dict[str, Any]]:
+    return http.get(f"/jobs/{job_id}").json().get("shard_jobs") or []
+
+
+def all_rows(http: httpx.Client, job_id: int) -> list[dict[str, Any]]:
+    return [r["data"] for r in http.get(f"/jobs/{job_id}/results?limit=1000").json()["items"]]
+
+
+def test_three_workers_one_killed_give_the_single_process_result(
+    pg: Backend, tmp_path: Path, unprivileged: list[str], slowable: None
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    slow = build_tree(root, slow_depth=12)
+    with locked(root), running(Stack(pg, tmp_path / "data", [root], SHORT_LEASE)) as s:
+        workers = {
+            f"w{i}": s.start_worker(
+                "--id", f"w{i}", "-j", "1", prefix=[*slowed(slow, 150), *unprivileged]
+            )
+            for i in (1, 2, 3)
+        }
+        s.start_server("--no-worker")
+        with s.client() as http:
+            job = http.post("/jobs", json=analyze_body(root, shards=3)).json()
+            job_id = job["id"]
+            assert job["shards"] == 3
+
+            def walking_a_unit_shard() -> dict[str, Any] | None:
+                for j in shard_jobs(http, job_id):
+                    shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
+                    walking = shard["status"] == "running" and (shard["progress"] or {}).get("dirs")
+                    if walking and shard["params"]["selection"]["roots"] != [str(root)]:
+                        return shard
+                return None
+
+            # Once split, every worker runs a shard: kill one that is walking its units (each
+            # holds a chain of 12 slowed directories: seconds to go).
+            doomed = wait_for("a unit shard under way", walking_a_unit_shard, s)
+            victim = doomed["worker_id"]
+            s.signal(workers[victim], signal.SIGKILL)
+            workers[victim].wait()
+            parent = s.wait_job(http, job_id, FINISHED, timeout=120)
+            assert parent["status"] == "succeeded", parent
+            shards = parent["shard_jobs"]
+            assert len(shards) == 4  # the top shard and three of units
+            assert all(j["status"] == "succeeded" for j in shards)
+            rerun = next(j for j in shards if j["id"] == doomed["id"])
+            assert rerun["attempts"] == 2  # the killed worker's shard, run again
+            assert rerun["worker_id"] != victim
+            progress = parent["progress"]
+            assert (progress["shards"], progress["shards_done"]) == (4, 4)
+            assert progress["entries"] >= parent["summary"]["files"]
+
+            # The same analysis as one job of one worker.
+            single = http.post("/jobs", json=analyze_body(root)).json()["id"]
+            one = s.wait_job(http, single, FINISHED, timeout=120)
+            assert one["status"] == "succeeded", one
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+            assert all_rows(http, job_id) == all_rows(http, single)
+            assert parent["summary"]["error_count"] == 2
+            assert parent["result_rows"] == 2
+
+            # Shards are not in the job list, but are under their job.
+            listed = [j["id"] for j in http.get("/jobs").json()["items"]]
+            assert listed == [single, job_id]
+            under = http.get("/jobs", params={"parent_id": job_id}).json()["items"]
+            assert sorted(j["id"] for j in under) == sorted(j["id"] for j in shards)
+            assert {j["parent_id"] for j in under} == {job_id}
+
+
+def test_a_sharded_job_on_sqlite(tmp_path: Path, unprivileged: list[str]) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    backend = Backend("sqlite", None, None)
+    with locked(root), running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start_server(prefix=unprivileged)
+        with s.client() as http:
+            job_id = http.post("/jobs", json=analyze_body(root, shards=4, top=5)).json()["id"]
+            single = http.post("/jobs", json=analyze_body(root, top=5)).json()["id"]
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            one = s.wait_job(http, single, FINISHED, timeout=60)
+            assert (parent["status"], one["status"]) == ("succeeded", "succeeded")
+            assert len(parent["shard_jobs"]) == 5
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+            assert all_rows(http, job_id) == all_rows(http, single)
+            assert len(parent["summary"]["largest_dirs"]) == 5
+            assert parent["summary"]["largest_dirs"][0]["path"] == str(root / "c")
+
+
+def test_a_sharded_job_of_an_operation_that_cannot_split_is_refused(
+    stack: Stack, service_root: Path
+) -> None:
+    with stack.client() as http:
+        body = {
+            "operation": "list",
+            "params": {"selection": {"roots": [str(service_root)]}},
+            "shards": 2,
+        }
+        r = http.post("/jobs", json=body)
+        assert r.status_code == 422
+        assert r.json()["errors"] == [
+            {"field": "shards", "message": "operation 'list' cannot be split into shards"}
+        ]
+
+
+def test_cancelling_a_sharded_job_stops_every_shard(
+    backend: Backend, tmp_path: Path, slowable: None
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    slow = build_tree(root, slow_depth=20)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        if backend.embedded:
+            s.start_server(prefix=slowed(slow, 200))
+        else:
+            s.start_server("--no-worker")
+            for i in (1, 2):
+                s.start_worker("--id", f"w{i}", "-j", "1", prefix=slowed(slow, 200))
+        with s.client() as http:
+            job_id = http.post("/jobs", json=analyze_body(root, shards=3)).json()["id"]
+            wait_for(
+                "a shard running",
+                lambda: any(j["status"] == "running" for j in shard_jobs(http, job_id)),
+                s,
+            )
+            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
+            parent = s.wait_job(http, job_id, FINISHED, timeout=30)
+            assert parent["status"] == "cancelled", parent
+            assert {j["status"] for j in parent["shard_jobs"]} == {"cancelled"} | (
+                {"succeeded"} & {j["status"] for j in parent["shard_jobs"]}
+            )
+            assert any(j["status"] == "cancelled" for j in parent["shard_jobs"])
+            assert parent["summary"] is None
+
+
+def test_a_failed_shard_fails_its_job_and_a_retry_runs_it_again(
+    backend: Backend, tmp_path: Path, slowable: None
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    slow = build_tree(root, slow_depth=4)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        if backend.embedded:
+            s.start_server(prefix=slowed(slow, 200))
+        else:
+            s.start_server("--no-worker")
+            s.start_worker("--id", "w1", "-j", "1", prefix=slowed(slow, 200))
+        with s.client() as http:
+            job_id = http.post("/jobs", json=analyze_body(root, shards=3)).json()["id"]
+            shards = wait_for("the split", lambda: shard_jobs(http, job_id), s)
+            # The last shard's first unit goes before a worker gets to it: that shard fails.
+            last = http.get(f"/jobs/{shards[-1]['id']}").json()
+            gone = Path(last["params"]["selection"]["roots"][0])
+            assert last["status"] == "queued"
+            moved = tmp_path / "moved"
+            shutil.move(gone, moved)
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            assert parent["status"] == "failed", parent
+            error = parent["error"]
+            assert error["type"] == "shard-failed"
+            assert error["shard"] == last["id"]
+            # The worker checks a shard's roots as a job's: one that is gone is refused.
+            assert error["shard_error"]["type"] == "path-not-allowed"
+            assert error["shard_error"]["path"] == str(gone)
+            assert error["message"].startswith(f"shard 4 of 4 (job {last['id']}) failed: ")
+            statuses = {j["id"]: j["status"] for j in parent["shard_jobs"]}
+            assert statuses[last["id"]] == "failed"
+
+            shutil.move(moved, gone)
+            assert http.post(f"/jobs/{job_id}/retry").status_code == 202
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            assert parent["status"] == "succeeded", parent
+            single = http.post("/jobs", json=analyze_body(root)).json()["id"]
+            one = s.wait_job(http, single, FINISHED, timeout=60)
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+
+
+def test_a_sharded_hash_job_has_every_row_of_the_single_job(tmp_path: Path) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    backend = Backend("sqlite", None, None)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start_server()
+        with s.client() as http:
+            body = {"operation": "hash", "params": {"selection": {"roots": [str(root)]}}}
+            job_id = http.post("/jobs", json={**body, "shards": 3}).json()["id"]
+            single = http.post("/jobs", json=body).json()["id"]
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            one = s.wait_job(http, single, FINISHED, timeout=60)
+            assert (parent["status"], one["status"]) == ("succeeded", "succeeded")
+            assert len(parent["shard_jobs"]) == 4
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+            rows = http.get(f"/jobs/{job_id}/results?limit=1000").json()["items"]
+            assert [r["seq"] for r in rows] == list(range(len(rows)))
+            assert parent["result_rows"] == len(rows) == one["result_rows"]
+            key = str
+            assert sorted((r["data"] for r in rows), key=key) == sorted(
+                all_rows(http, single), key=key
+            )
+
+
+def test_the_command_line_submits_a_sharded_job_with_shards(tmp_path: Path) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    backend = Backend("sqlite", None, None)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start_server()
+        args = [str(root), "--now", f"@{NOW}", "--json", "--server", s.url]
+        local = s.cli("analyze", *args)
+        sharded = s.cli("analyze", *args, "--submit", "--wait", "--shards", "3")
+        assert (local.returncode, sharded.returncode) == (0, 0), sharded.stderr
+        assert without_elapsed(json.loads(sharded.stdout)) == without_elapsed(
+            json.loads(local.stdout)
+        )
+        queued = s.cli(
+            "jobs", "submit", "hash", str(root), "--shards", "2", "--json", "--wait",
+            "--server", s.url,
+        )  # fmt: skip
+        assert queued.returncode == 0, queued.stderr
+        job = json.loads(queued.stdout)
+        assert (job["status"], job["shards"]) == ("succeeded", 2)
+        with s.client() as http:
+            assert len(shard_jobs(http, job["id"])) == 3
+
+        alone = s.cli("analyze", str(root), "--shards", "2")
+        assert alone.returncode == 2
+        assert "--shards needs --submit" in alone.stderr
+        unsplittable = s.cli("list", str(root), "--submit", "--shards", "2")
+        assert unsplittable.returncode == 2
+        assert "No such option: --shards" in unsplittable.stderr
+
+
+@pytest.mark.parametrize("where", ["sqlite", "pg"])
+def test_cancelling_a_job_whose_shards_are_all_queued_ends_it_at_once(
+    tmp_path: Path, where: str, request: pytest.FixtureRequest
+) -> None:
+    from vegafs.db import Database, migrate
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    if where == "pg":
+        url = request.getfixturevalue("pg_schema")
+        clean_pg(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+        spec = {"selection": {"roots": [str(tmp_path)]}}
+        row, _ = queue.submit(db, operation="analyze", spec=spec, owner="me", shards=2)
+        job = queue.claim(db, "w", 30)
+        assert job is not None and job.id == row.id and job.shards == 2
+        ids = shard_repo.add_shards(db, job, [spec, spec])
+        assert ids is not None
+        assert queue.active_count_of(db, "me") == 1  # the shards are not counted
+        ended = queue.request_cancel(db, job.id)
+        assert ended is not None and ended.status == "cancelled"
+        assert {s.status for s in shard_repo.shards_of(db, job.id)} == {"cancelled"}
+        assert [j.id for j in queue.list_jobs(db, owner=None)] == [job.id]
+        assert queue.delete_finished(db, job.id)
+        assert [queue.get(db, i) for i in [job.id, *ids]] == [None, None, None]
+    finally:
+        db.dispose()
