@@ -550,25 +550,30 @@ def cancel_jobs(conn: Connection, which: ColumnElement[bool]) -> None:
     )
 
 
+def queued_afresh(db: Database) -> dict[str, Any]:
+    """A job's columns when it is queued again from the start (a retry): no attempt made yet,
+    nothing of the earlier run kept."""
+    return {
+        "status": "queued",
+        "attempts": 0,
+        "run_after": db_now(db),
+        "cancel_requested": False,
+        "error": None,
+        "summary": None,
+        "progress": None,
+        "result_rows": 0,
+        "started_at": None,
+        "finished_at": None,
+    }
+
+
 def requeue(db: Database, job_id: int) -> Row[Any] | None:
     """Retry a failed or cancelled job: queued again with its attempts reset, results dropped."""
     with db.write() as conn:
         done = conn.execute(
             update(JOB)
             .where(JOB.c.id == job_id, JOB.c.status.in_(("failed", "cancelled")))
-            .values(
-                status="queued",
-                attempts=0,
-                run_after=db_now(db),
-                cancel_requested=False,
-                error=None,
-                summary=None,
-                progress=None,
-                result_rows=0,
-                started_at=None,
-                finished_at=None,
-                **_bump(),
-            )
+            .values(**queued_afresh(db), **_bump())
         ).rowcount
         if done:
             conn.execute(delete(RESULT).where(RESULT.c.job_id == job_id))

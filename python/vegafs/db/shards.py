@@ -28,6 +28,7 @@ from vegafs.db.jobs import (
     cancel_jobs,
     db_now,
     new_job_values,
+    queued_afresh,
 )
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -111,24 +112,7 @@ def resume(db: Database, job: Claimed) -> None:
 def _rerun(db: Database, conn: Any, which: Any) -> None:
     """Queue the shards ``which`` selects again, as a retry does: attempts reset, rows gone."""
     conn.execute(delete(RESULT).where(RESULT.c.job_id.in_(select(JOB.c.id).where(which))))
-    conn.execute(
-        update(JOB)
-        .where(which)
-        .values(
-            status="queued",
-            attempts=0,
-            run_after=db_now(db),
-            cancel_requested=False,
-            error=None,
-            summary=None,
-            progress=None,
-            result_rows=0,
-            started_at=None,
-            finished_at=None,
-            **_waiting(),
-            **_bump(),
-        )
-    )
+    conn.execute(update(JOB).where(which).values(**queued_afresh(db), **_waiting(), **_bump()))
 
 
 def settle(db: Database, job_id: int, worker_id: str, lease_s: float) -> Settled:
