@@ -12,6 +12,7 @@ from conftest import Vegafs
 from stack import Stack
 from test_cli_jobs import ok, run
 from vegafs import engine, ops
+from vegafs.engine.copying import digests
 
 
 def snapshot(root: Path) -> list[tuple[str, bytes]]:
@@ -159,3 +160,32 @@ def test_a_copy_plan_as_a_job(stack: Stack, service_root: Path) -> None:
     assert remote.returncode == 0, remote.stderr
     assert sorted(remote.stdout.splitlines()) == sorted(local.splitlines())
     assert json.loads(local.splitlines()[0])["to"] == str(dest)
+
+
+def test_hash_templates_read_beneath_a_jobs_roots_and_follow_no_symlink(tmp_path: Path) -> None:
+    """`{hash}` in a job's plan (copy, rename) reads each file beneath the roots; a symlink
+    leading out of them is not followed: it gets no digest, as on the command line."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "src").mkdir(parents=True)
+    outside.mkdir()
+    (root / "src" / "f").write_text("inside")
+    (outside / "secret").write_text("outside")
+    (root / "src" / "out").symlink_to(outside / "secret")
+    [digest] = digests([str(root / "src" / "f")])
+    assert digest is not None
+    copied, renamed = ops.RowBuffer(), ops.RowBuffer()
+    params = {"selection": {"roots": [str(root / "src")]}, "dest": str(root / "d"),
+              "to": "{name}-{hash:8}"}  # fmt: skip
+    ops.run("copy", params, ops.RunContext(rows=copied, beneath=(root,)))
+    assert sorted((r["from"], r["to"]) for r in copied.rows if r["action"] == "copy") == [
+        (str(root / "src" / "f"), str(root / "d" / f"f-{digest.hex()[:8]}")),
+        (str(root / "src" / "out"), str(root / "d" / "out-")),
+    ]  # fmt: skip
+    params = {"selection": {"roots": [str(root / "src")]}, "to": "{name}.{hash:8}"}
+    ops.run("rename", params, ops.RunContext(rows=renamed, beneath=(root,)))
+    assert sorted((r["from"], r["to"]) for r in renamed.rows) == [
+        (str(root / "src" / "f"), str(root / "src" / f"f.{digest.hex()[:8]}")),
+        (str(root / "src" / "out"), str(root / "src" / "out.")),
+    ]  # fmt: skip
+    assert (outside / "secret").read_text() == "outside"
+    assert sorted(p.name for p in (root / "src").iterdir()) == ["f", "out"]  # a plan only

@@ -365,3 +365,45 @@ def test_the_python_plan_of_an_overwrite(tmp_path: Path) -> None:
         (str(dst / "a"), "overwrite"), (str(dst / "d" / "b"), "refused")
     ]  # fmt: skip
     assert (dirs, summary.copies, summary.refused, summary.ok) == ([], 1, 1, False)
+
+
+def test_forget_deletes_nothing_through_a_symlink_swapped_in_beneath_a_jobs_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file a copy job's overwrite set aside is deleted by `ops forget` by its name in its
+    directory, opened beneath the job's roots (the journal's `beneath`): once that directory is
+    a symlink leading out of the roots, nothing is deleted through it."""
+    from vegafs import ops
+    from vegafs.journal import open_journal
+    from vegafs.journal.backups import forget
+    from vegafs.settings import get_settings
+
+    root = tmp_path / "root"
+    src, dest, outside = root / "src", root / "dest", tmp_path / "outside"
+    src.mkdir(parents=True)
+    dest.mkdir()
+    (src / "x").write_text("new x")
+    (dest / "x").write_text("old x")
+    monkeypatch.setenv("VEGAFS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        params = {"selection": {"roots": [str(src)]}, "dest": str(dest),
+                  "on_conflict": "overwrite", "apply": True}  # fmt: skip
+        summary = ops.run("copy", params, ops.RunContext(beneath=(root,)))
+        op_id = summary.applied_op  # type: ignore[attr-defined]
+        [aside] = [p.name for p in dest.iterdir() if p.name != "x"]
+        assert aside.endswith("-old-1"), aside
+        # dest, set-aside file and all, now outside the roots; a symlink to it in its place.
+        dest.rename(outside)
+        dest.symlink_to(outside)
+        journal = open_journal()
+        try:
+            assert journal.get(op_id).beneath == (str(root),)  # type: ignore[union-attr]
+            assert forget(journal, op_id) == 0
+            assert journal.get(op_id).state == "forgotten"  # type: ignore[union-attr]
+        finally:
+            journal.db.dispose()
+    finally:
+        get_settings.cache_clear()
+    assert sorted(p.name for p in outside.iterdir()) == sorted([aside, "x"])
+    assert ((outside / aside).read_bytes(), (outside / "x").read_bytes()) == (b"old x", b"new x")

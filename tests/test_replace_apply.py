@@ -309,3 +309,37 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
         assert state() == now
     assert seen["old"] and seen["recovered"] >= 5, seen
     shutil.rmtree(tmp_path / "data")
+
+
+def test_an_undo_beneath_the_roots_checks_each_files_size(
+    vegafs: Vegafs, tree: Path, env: dict[str, str]
+) -> None:
+    """An undo planned and applied beneath the roots (as a job's is) checks each file's size as
+    well as its device, inode and mtime, looked at beneath the roots: a file grown since the
+    plan, its mtime put back, is not overwritten; nothing is."""
+    from vegafs.db.database import Database
+    from vegafs.journal.store import Journal
+    from vegafs.journal.undo import apply_undo, plan_undo
+    from vegafs.settings import get_settings
+
+    assert vegafs.run("replace", "colour", "color", "t", "--apply", cwd=tree.parent,
+                      env=env).returncode == 0  # fmt: skip
+    a, b = tree / "a.txt", tree / "sub" / "b.txt"
+    get_settings.cache_clear()  # the backups of the undo go to this test's data directory
+    journal = Journal(Database(f"sqlite:///{tree.parent / 'data' / 'vegafs.db'}", durable=True))
+    try:
+        plan = plan_undo(journal, 1, beneath=[str(tree)])
+        assert [r["action"] for r in plan.rows] == ["restore", "restore"]
+        st = a.stat()
+        with a.open("ab") as f:
+            f.write(b"written after the plan\n")
+        os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))
+        with pytest.raises(ApplyError) as e:
+            apply_undo(journal, plan, beneath=[str(tree)])
+    finally:
+        journal.db.dispose()
+        get_settings.cache_clear()
+    assert str(e.value).startswith(f"{a}: changed since the plan"), e.value
+    assert a.read_bytes() == b"color one\nplain\nwritten after the plan\n"
+    assert a.stat().st_mtime_ns == st.st_mtime_ns
+    assert b.read_bytes() == b"no color here? color!\n"

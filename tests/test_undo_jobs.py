@@ -4,8 +4,14 @@ operation and one whose paths leave the key's roots refused at submit; an entry 
 refused with its reason in the rows, the others undone; the undo of a move onto another file
 system, and of a copy's overwrite, looked at and applied beneath the roots."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
 
 from stack import Backend, Stack
 from test_rename_jobs import journal_rows, names, rename_body
@@ -212,3 +218,49 @@ def test_an_undo_job_of_a_copy_with_overwrite_puts_the_old_file_back(
     assert ((dest / "x").read_text(), now.st_ino, now.st_mtime_ns) == (
         "old x", old.st_ino, old.st_mtime_ns
     )  # fmt: skip
+
+
+# A lock that holds readers back: PostgreSQL's (a SQLite reader in WAL mode is never held).
+@pytest.mark.parametrize("backend", ["pg"], indirect=True)
+def test_an_undo_submit_reads_the_journal_outside_the_event_loop(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    """Submitting an undo reads every step of the operation (confinement): while that read
+    waits on the database, the API still answers other requests."""
+    from vegafs.db import Database
+
+    root = service_root / "r"
+    root.mkdir()
+    (root / "x.a").write_text("x")
+    assert backend.database_url is not None
+    db, watcher = Database(backend.database_url), Database(backend.database_url)
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        key = s.create_key("writer", WRITER)
+        with s.client(key) as http:
+            op_id = rename_job(s, http, root)
+        with ThreadPoolExecutor(1) as pool, s.client(key, timeout=120) as submitter:
+            try:
+                with db.write() as conn:
+                    conn.execute(text("LOCK TABLE write_steps IN ACCESS EXCLUSIVE MODE"))
+                    submitted = pool.submit(
+                        submitter.post, "/jobs", json=undo_body(op_id, apply=False)
+                    )
+                    deadline = time.monotonic() + 60
+                    while True:  # until the submit waits on the lock
+                        with watcher.read() as w:
+                            waiting = w.execute(text(
+                                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                "'Lock' AND query LIKE '%write_steps%'"
+                            )).scalar_one()  # fmt: skip
+                        if waiting:
+                            break
+                        assert time.monotonic() < deadline, s.log_text()
+                        time.sleep(0.05)
+                    health = httpx.get(f"{s.url}/healthz", timeout=30)
+                    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+            finally:
+                watcher.dispose()
+                db.dispose()
+            done = submitted.result(timeout=120)
+        assert done.status_code == 202, done.text

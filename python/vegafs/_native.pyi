@@ -49,6 +49,7 @@ __all__ = [
     "plan_tree_moves",
     "remove_copies",
     "remove_empty_dirs",
+    "remove_files",
     "remove_moved",
     "rename_steps",
     "replace_files",
@@ -56,6 +57,7 @@ __all__ = [
     "restore_moved",
     "roll_back",
     "search",
+    "sizes",
     "sync_parents",
     "validate_files",
     "verify_files",
@@ -426,6 +428,16 @@ def identities(
     paths: list[str], *, beneath: Sequence[str | Path] = ...
 ) -> list[tuple[int, int, int] | None]:
     """(device, inode, stamp) of each path's entry, None where there is none."""
+
+def sizes(paths: list[str], *, beneath: Sequence[str | Path] = ...) -> list[int | None]:
+    """The size in bytes of each path's entry (a symlink's own), None where there is none."""
+
+def remove_files(
+    entries: list[tuple[str, tuple[int, int, int]]], *, beneath: Sequence[str | Path] = ...
+) -> list[bool]:
+    """Deletes each (path, identity) entry that is still that entry (a file or a symlink,
+    never a directory), by its name in its parent opened beneath ``beneath``: whether each
+    was deleted."""
 
 def make_dirs(
     paths: list[str],

@@ -276,9 +276,25 @@ fn sync_dir(places: &Places, dir: &Path) -> io::Result<()> {
     })
 }
 
-/// The [`Identity`] of the entry at `path` (not following a symlink); None if there is none
-/// (nothing there, or a file where the path needs a directory).
+/// The identity of the entry at `path` (a symlink's own), in its directory as `places` opens
+/// it; None where there is none.
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
 pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
+    Ok(lstat(places, path)?.map(|st| {
+        let dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        identity_from(dir, st.st_dev, st.st_ino, st.st_mtime, st.st_mtime_nsec as u32)
+    }))
+}
+
+/// The size in bytes of the entry at `path` (a symlink's own), as [`identity`] finds it.
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+pub fn size(places: &Places, path: &Path) -> io::Result<Option<u64>> {
+    Ok(lstat(places, path)?.map(|st| st.st_size as u64))
+}
+
+/// What `fstatat` says of the entry at `path`, not following a symlink, in its directory as
+/// `places` opens it; None where there is none.
+fn lstat(places: &Places, path: &Path) -> io::Result<Option<rustix::fs::Stat>> {
     let (dir, name) = match places.parent(path, OFlags::PATH) {
         Ok(found) => found,
         // Not a directory: something on the path is a file now, so the entry is not there.
@@ -292,10 +308,7 @@ pub fn identity(places: &Places, path: &Path) -> io::Result<Option<Identity>> {
         Err(e) => return Err(e),
     };
     match statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => {
-            let dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
-            Ok(Some(identity_from(dir, st.st_dev, st.st_ino, st.st_mtime, st.st_mtime_nsec as u32)))
-        }
+        Ok(st) => Ok(Some(st)),
         Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
         Err(e) => Err(e.into()),
     }

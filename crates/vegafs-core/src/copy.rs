@@ -26,6 +26,7 @@ use crate::analyze::{keep_first_errors, record_error};
 use crate::apply::Identity;
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
+use crate::places::Places;
 use crate::plan::{free_name, twin, OnConflict, Refusal, NAME_MAX};
 use crate::selection::{EntryType, Selection};
 use crate::template::{Template, Vars};
@@ -189,6 +190,7 @@ pub fn plan_copy(
 ) -> Result<(CopyPlan, CopySummary), CoreError> {
     let start = Instant::now();
     let template = compile(options)?;
+    let places = Places::of_walk(selection)?;
     let parts = walk(selection, control, || Collector {
         roots: &selection.roots,
         follow: selection.follow_symlinks,
@@ -209,7 +211,9 @@ pub fn plan_copy(
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let hashes: Vec<Option<String>> = match &template {
-        Some(t) if t.needs_hash() => found.par_iter().map(|f| digest(f).ok().flatten()).collect(),
+        Some(t) if t.needs_hash() => {
+            found.par_iter().map(|f| digest(&places, f).ok().flatten()).collect()
+        }
         _ => Vec::new(),
     };
     let targets: Vec<Result<PathBuf, CopyRefusal>> = found
@@ -454,18 +458,48 @@ pub fn is_copy_of(source: &fs::Metadata, target: &fs::Metadata, from: &Path, to:
     false
 }
 
-/// The BLAKE3 digest of a regular file for `{hash}` (None for a symlink).
-fn digest(f: &Found) -> io::Result<Option<String>> {
+/// The BLAKE3 digest of a regular file for `{hash}` (None for a symlink), read through its
+/// directory as `places` opens it: beneath a job's roots, no symlink followed on the way.
+fn digest(places: &Places, f: &Found) -> io::Result<Option<String>> {
     if f.kind != EntryType::File {
         return Ok(None);
     }
-    let digest = crate::copy_file::blake3_of(&crate::places::Places::anywhere(), &f.path)?;
+    let digest = crate::copy_file::blake3_of(places, &f.path)?;
     Ok(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_is_read_beneath_the_roots_never_through_a_symlink() {
+        let top = tempfile::tempdir().unwrap();
+        let (root, out) = (top.path().join("root"), top.path().join("out"));
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(&out).unwrap();
+        fs::write(out.join("f"), "outside").unwrap();
+        // `d` was a directory when the walk saw `d/f`; a symlink leading out now.
+        std::os::unix::fs::symlink(&out, root.join("d")).unwrap();
+        let f = Found {
+            path: root.join("d/f"),
+            below: PathBuf::from("d/f"),
+            kind: EntryType::File,
+            size: 7,
+            mtime: 0,
+            identity: (0, 0, 0),
+        };
+        let beneath = Places::beneath(std::slice::from_ref(&root)).unwrap();
+        let e = digest(&beneath, &f).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            e.to_string(),
+            format!("{} is reached through a symlink (not followed in a job)", f.path.display())
+        );
+        // The command line reads the path as given, as it always did.
+        let outside = blake3::hash(b"outside").to_hex().to_string();
+        assert_eq!(digest(&Places::anywhere(), &f).unwrap(), Some(outside));
+    }
 
     #[test]
     fn targets_stay_below_dest() {

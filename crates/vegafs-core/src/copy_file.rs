@@ -451,7 +451,7 @@ impl ReadAt0 for &File {
 
 /// The entry at `path`, opened for reading in the directory `places` opens (not following a
 /// symlink), and what `fstat` says of it.
-fn open_read(places: &Places, path: &Path) -> io::Result<(File, Stat)> {
+pub(crate) fn open_read(places: &Places, path: &Path) -> io::Result<(File, Stat)> {
     let (dir, name) = places.parent(path, OFlags::PATH)?;
     let fd: OwnedFd =
         openat(&dir, &name, READ, Mode::empty()).map_err(|e| named(e.into(), path))?;

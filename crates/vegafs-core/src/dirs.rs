@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{mkdirat, statat, unlinkat, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::apply::Renamed;
+use crate::apply::{identity_from, Identity, Renamed};
 use crate::control::CancelToken;
 use crate::places::{is_refused, Places};
 
@@ -77,6 +77,39 @@ pub fn remove_empty_dirs(places: &Places, paths: &[PathBuf], cancel: &CancelToke
         }
     }
     Renamed { done: paths.len(), error: None }
+}
+
+/// Deletes each entry at its path (a file or a symlink, never a directory) that is still the
+/// entry of its identity (device, inode, mtime: [`crate::apply::identity`]), by its name in
+/// its parent as `places` opens it, so nothing is deleted through a symlink beneath a job's
+/// roots. Whether each was deleted; one not there, another entry, or refused is left, not an
+/// error.
+pub fn remove_files(places: &Places, entries: &[(PathBuf, Identity)]) -> io::Result<Vec<bool>> {
+    entries.iter().map(|(path, id)| remove_file(places, path, *id)).collect()
+}
+
+#[allow(clippy::unnecessary_cast)] // the field types differ between architectures
+fn remove_file(places: &Places, path: &Path, id: Identity) -> io::Result<bool> {
+    let (dir, name) = match places.parent(path, OFlags::PATH) {
+        Ok(found) => found,
+        Err(e) if gone(&e) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let st = match statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT | Errno::NOTDIR) => return Ok(false),
+        Err(e) => return Err(named(path, e.into())),
+    };
+    let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    let now = identity_from(is_dir, st.st_dev, st.st_ino, st.st_mtime, st.st_mtime_nsec as u32);
+    if is_dir || now != id {
+        return Ok(false);
+    }
+    match unlinkat(&dir, &name, AtFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(named(path, e.into())),
+    }
 }
 
 /// What is at `path` (not following a symlink).
@@ -152,6 +185,35 @@ mod tests {
         remove_empty_dirs(&places, &[b.clone(), a.clone()], &cancel);
         assert_eq!(dir_state(&places, &a).unwrap(), DirState::Missing);
         assert_eq!(dir_state(&places, &b).unwrap(), DirState::Missing);
+    }
+
+    #[test]
+    fn a_file_is_removed_only_if_it_is_the_one_named_and_never_through_a_symlink() {
+        let top = tempfile::tempdir().unwrap();
+        let (root, out) = (top.path().join("root"), top.path().join("out"));
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        let (mine, other) = (root.join("d/mine"), root.join("d/other"));
+        std::fs::write(&mine, "x").unwrap();
+        std::fs::write(&other, "y").unwrap();
+        std::fs::write(out.join("mine"), "outside").unwrap();
+        let places = Places::beneath(std::slice::from_ref(&root)).unwrap();
+        let id = |p: &Path| crate::apply::identity(&places, p).unwrap().unwrap();
+        let (mine_id, other_id) = (id(&mine), id(&other));
+        let outside_id = crate::apply::identity(&Places::anywhere(), &out.join("mine")).unwrap();
+        std::os::unix::fs::symlink(&out, root.join("link")).unwrap();
+        let entries = [
+            (mine.clone(), mine_id),
+            (other.clone(), mine_id), // another file there now: kept
+            (root.join("link/mine"), outside_id.unwrap()),
+            (root.join("d"), id(&root.join("d"))), // a directory: never
+        ];
+        assert_eq!(remove_files(&places, &entries).unwrap(), [true, false, false, false]);
+        assert!(!mine.exists());
+        assert_eq!(std::fs::read(&other).unwrap(), b"y");
+        assert_eq!(std::fs::read(out.join("mine")).unwrap(), b"outside");
+        assert!(root.join("d").is_dir());
+        assert_eq!(remove_files(&places, &[(other.clone(), other_id)]).unwrap(), [true]);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, CWD};
 
+use crate::error::CoreError;
+use crate::selection::Selection;
 use crate::verify::plain;
 use crate::walk::{open_below, SYMLINK_IN_THE_WAY};
 
@@ -33,15 +35,21 @@ impl Places {
 
     /// Only beneath `roots` (configuration: trusted, opened as they are); none: anywhere.
     pub fn beneath(roots: &[PathBuf]) -> io::Result<Self> {
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let allowed = roots
             .iter()
-            .map(|r| {
-                let fd = rustix::fs::openat(CWD, r, flags, Mode::empty())
-                    .map_err(|e| named(r, io::Error::from(e)))?;
-                Ok((r.clone(), fd))
-            })
+            .map(|r| Ok((r.clone(), open_root(r).map_err(|e| named(r, e))?)))
             .collect::<io::Result<_>>()?;
+        Ok(Places { allowed })
+    }
+
+    /// Where a plan reads what it needs beyond its walk (`{hash}`): beneath the Selection's
+    /// allowed roots (`Selection::beneath`, a job's), anywhere when there are none.
+    pub fn of_walk(selection: &Selection) -> Result<Self, CoreError> {
+        let allowed = selection
+            .beneath
+            .iter()
+            .map(|r| Ok((r.clone(), open_root(r).map_err(|e| CoreError::io(r, e))?)))
+            .collect::<Result<_, CoreError>>()?;
         Ok(Places { allowed })
     }
 
@@ -106,6 +114,12 @@ impl std::error::Error for Refused {}
 /// Whether `e` is [`Places::parent`]'s refusal of a path.
 pub fn is_refused(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Refused>())
+}
+
+/// An allowed root (configuration: trusted, opened as it is), as a handle to open beneath.
+fn open_root(root: &Path) -> io::Result<OwnedFd> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(CWD, root, flags, Mode::empty())?)
 }
 
 /// `path`'s directory (`.` for a bare name) and last name.

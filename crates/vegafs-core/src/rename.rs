@@ -9,19 +9,20 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use regex::bytes::Regex;
-use rustix::fs::OFlags;
+use rustix::fs::FileType;
 
 use crate::analyze::{keep_first_errors, record_error};
 use crate::apply::{identity_from, Identity};
 use crate::control::Control;
+use crate::copy_file::open_read;
 use crate::error::{CoreError, WalkError};
 use crate::hash::{digest_of, Algorithm};
+use crate::places::Places;
 use crate::plan::{plan_moves, Action, OnConflict, Plan};
 use crate::selection::{EntryType, Selection};
 use crate::template::{Template, Vars};
@@ -217,6 +218,7 @@ pub(crate) fn select(
     control: &Control,
 ) -> Result<Selected, CoreError> {
     let (regex, template) = compile(options)?;
+    let places = Places::of_walk(selection)?;
     let parts = walk(selection, control, || Collector {
         regex: regex.as_ref(),
         found: Vec::new(),
@@ -238,7 +240,7 @@ pub(crate) fn select(
     let mut hashes: Vec<Option<String>> = Vec::new();
     if template.needs_hash() {
         let read: Vec<io::Result<Option<String>>> =
-            found.par_iter().map(|f| digest(f, control)).collect();
+            found.par_iter().map(|f| digest(&places, f, control)).collect();
         // An entry that cannot be read cannot be named by its digest: it is left out, listed.
         let mut kept = Vec::with_capacity(found.len());
         for (f, r) in found.into_iter().zip(read) {
@@ -281,17 +283,60 @@ fn sort(found: &mut [Found], key: SortKey, reverse: bool) {
     }
 }
 
-/// The BLAKE3 digest of a regular file for `{hash}` (None for other entries). Opened without
-/// following a symlink and without blocking, so a FIFO swapped in is refused, not waited on.
-fn digest(f: &Found, control: &Control) -> io::Result<Option<String>> {
+/// The BLAKE3 digest of a regular file for `{hash}` (None for other entries). Opened through
+/// its directory as `places` opens it (beneath a job's roots, no symlink followed on the way),
+/// itself without following a symlink and without blocking, so a FIFO swapped in is refused,
+/// not waited on.
+fn digest(places: &Places, f: &Found, control: &Control) -> io::Result<Option<String>> {
     if f.kind != EntryType::File || control.cancel.is_cancelled() {
         return Ok(None);
     }
-    let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
-    let mut file =
-        std::fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(&f.path)?;
-    if !file.metadata()?.is_file() {
+    let (mut file, st) = open_read(places, &f.path)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(io::Error::other("no longer a regular file"));
     }
     digest_of(&mut file, Algorithm::Blake3, f.size, &mut Vec::new()).map(|(_, d)| Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `root/d/f` as the walk saw it, before `d` was swapped for a symlink leading out.
+    fn swapped(top: &Path) -> (PathBuf, Found) {
+        let (root, out) = (top.join("root"), top.join("out"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("f"), "outside").unwrap();
+        std::os::unix::fs::symlink(&out, root.join("d")).unwrap();
+        let found = Found {
+            path: root.join("d/f"),
+            root: 0,
+            kind: EntryType::File,
+            size: 7,
+            mtime: 0,
+            identity: (0, 0, 0),
+        };
+        (root, found)
+    }
+
+    #[test]
+    fn a_hash_is_read_beneath_the_roots_never_through_a_symlink() {
+        let top = tempfile::tempdir().unwrap();
+        let (root, found) = swapped(top.path());
+        let control = Control::default();
+        let beneath = Places::beneath(std::slice::from_ref(&root)).unwrap();
+        let e = digest(&beneath, &found, &control).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} is reached through a symlink (not followed in a job)",
+                found.path.display()
+            )
+        );
+        // The command line reads the path as given, as it always did.
+        let outside = blake3::hash(b"outside").to_hex().to_string();
+        assert_eq!(digest(&Places::anywhere(), &found, &control).unwrap(), Some(outside));
+    }
 }

@@ -1,8 +1,8 @@
 //! `make_dirs(paths, cancel=None, *, exist_ok=False, beneath=[]) -> (done, error)`,
 //! `remove_empty_dirs(paths, cancel=None, *, beneath=[]) -> (done, error)`,
 //! `dir_states(paths, *, beneath=[]) -> list[str]`: the `mkdir` and `rmdir` steps of the
-//! journal, each path changed through its parent opened beneath `beneath` (jobs; empty:
-//! anywhere). `error`: `(errno, message naming the path)`; a state: `"missing"`, `"empty"`,
+//! journal; `remove_files(entries, *, beneath=[]) -> list[bool]`: what `ops forget` deletes.
+//! Each path changed through its parent opened beneath `beneath` (jobs; empty: anywhere). `error`: `(errno, message naming the path)`; a state: `"missing"`, `"empty"`,
 //! `"full"` (a directory with entries) or `"other"` (not a directory; a symlink included).
 
 use pyo3::prelude::*;
@@ -70,4 +70,17 @@ pub fn dir_states(
             DirState::Other => "other",
         })
         .collect())
+}
+
+/// Deletes each `(path, identity)` entry that is still that entry (a file or a symlink, never
+/// a directory): whether each was deleted.
+#[pyfunction]
+#[pyo3(signature = (entries, *, beneath=Vec::new()))]
+pub fn remove_files(
+    py: Python<'_>,
+    entries: Vec<(PathBuf, vegafs_core::apply::Identity)>,
+    beneath: Vec<PathBuf>,
+) -> PyResult<Vec<bool>> {
+    let places = places(&beneath)?;
+    py.detach(|| vegafs_core::dirs::remove_files(&places, &entries)).map_err(PyErr::from)
 }

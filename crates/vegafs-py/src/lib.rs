@@ -52,12 +52,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rename::roll_back, m)?)?;
     m.add_function(wrap_pyfunction!(rename::plan_moves, m)?)?;
     m.add_function(wrap_pyfunction!(rename::identities, m)?)?;
+    m.add_function(wrap_pyfunction!(rename::sizes, m)?)?;
     m.add_function(wrap_pyfunction!(across::remove_moved, m)?)?;
     m.add_function(wrap_pyfunction!(across::restore_moved, m)?)?;
     m.add_function(wrap_pyfunction!(across::moved_done, m)?)?;
     m.add_function(wrap_pyfunction!(dirs::make_dirs, m)?)?;
     m.add_function(wrap_pyfunction!(dirs::remove_empty_dirs, m)?)?;
     m.add_function(wrap_pyfunction!(dirs::dir_states, m)?)?;
+    m.add_function(wrap_pyfunction!(dirs::remove_files, m)?)?;
     m.add_function(wrap_pyfunction!(moving::plan_move, m)?)?;
     m.add_function(wrap_pyfunction!(moving::plan_tree_moves, m)?)?;
     m.add_class::<replace::ReplaceSummary>()?;

@@ -165,6 +165,21 @@ pub fn identities(
     .map_err(PyErr::from)
 }
 
+/// The size in bytes of each path's entry (a symlink's own), None where there is none.
+#[pyfunction]
+#[pyo3(signature = (paths, *, beneath=Vec::new()))]
+pub fn sizes(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    beneath: Vec<PathBuf>,
+) -> PyResult<Vec<Option<u64>>> {
+    let places = places(&beneath)?;
+    py.detach(|| {
+        paths.iter().map(|p| vegafs_core::apply::size(&places, p)).collect::<Result<_, _>>()
+    })
+    .map_err(PyErr::from)
+}
+
 pub(crate) fn step_tuple(s: &vegafs_core::plan::PlanStep) -> StepTuple {
     (s.from.clone().into_os_string(), s.to.clone().into_os_string(), s.row)
 }

@@ -22,7 +22,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from vegafs.errors import VegaFSError
-from vegafs.journal.store import APPLYING, COMMITTED, FAILED, ROLLED_BACK, UNDONE, Journal
+from vegafs.journal.store import (
+    APPLYING,
+    COMMITTED,
+    FAILED,
+    ROLLED_BACK,
+    UNDONE,
+    Journal,
+    OpRecord,
+)
 
 FORGOTTEN = "forgotten"  # committed, rolled back or undone, then its backups deleted
 
@@ -79,7 +87,7 @@ def forget(journal: Journal, op_id: int) -> int:
             continue
         deleted += sum(1 for _ in store.iterdir())
         shutil.rmtree(store)
-    deleted += _delete_set_aside(journal, op_id)
+    deleted += _delete_set_aside(journal, op)
     journal.set_state(op_id, FORGOTTEN)
     return deleted
 
@@ -100,18 +108,19 @@ def forget_expired(journal: Journal, days: float, now: datetime | None = None) -
 _SET_ASIDE = re.compile(r"\.vegafs-.+-old-[0-9]+")
 
 
-def _delete_set_aside(journal: Journal, op_id: int) -> int:
-    """Deletes the files a rename's or a move's ``--on-conflict overwrite`` moved aside, each
-    only if it is still there, the same file (device, inode, mtime), as the operation left
-    it."""
+def _delete_set_aside(journal: Journal, op: OpRecord) -> int:
+    """Deletes the files a rename's, a move's or a copy's ``--on-conflict overwrite`` moved
+    aside, each only if it is still there, the same file (device, inode, mtime), as the
+    operation left it; by its name in its directory, opened beneath the operation's roots if it
+    was a job's (``op.beneath``), so that nothing is deleted through a symlink."""
     from vegafs import _native
 
-    aside = [s for s in journal.steps(op_id)
+    aside = [s for s in journal.steps(op.id)
              if s.kind == "rename" and _SET_ASIDE.fullmatch(Path(s.dst).name)]  # fmt: skip
-    found = _native.identities([s.dst for s in aside])
-    deleted = 0
-    for step, here in zip(aside, found, strict=True):
-        if here == step.identity:
-            Path(step.dst).unlink()
-            deleted += 1
-    return deleted
+    # A root removed since holds nothing of the operation's any more (roots are configuration,
+    # trusted: looked at by path); with none left there is nothing to delete.
+    roots = [r for r in op.beneath if Path(r).is_dir()]
+    if not aside or (op.beneath and not roots):
+        return 0
+    removed = _native.remove_files([(s.dst, s.identity) for s in aside], beneath=roots)
+    return sum(removed)

@@ -213,20 +213,23 @@ def _still_copied(steps: Sequence[Step], beneath: Sequence[str]) -> list[bool]:
 
 def _plan_restores(journal: Journal, op_id: int, beneath: Sequence[str]) -> UndoPlan:
     """The undo of a ``replace``: each file whose content is still what the operation wrote
-    gets its backup back; the others are refused. (A job's undo checks each file by device,
-    inode and mtime as it writes it, not its size: nothing looks at the file by its path.)"""
+    gets its backup back; the others are refused. Applying checks each file again by device,
+    inode, mtime and size (all looked at beneath the roots for a job) as it writes it."""
     written = [s for s in journal.steps(op_id) if s.kind == "replace"]
-    now = _native.content_digests([s.src for s in written], beneath=beneath)
-    ids = _native.identities([s.src for s in written], beneath=beneath)
+    paths = [s.src for s in written]
+    now = _native.content_digests(paths, beneath=beneath)
+    ids = _native.identities(paths, beneath=beneath)
+    sizes_now = _native.sizes(paths, beneath=beneath)
     originals = _native.content_digests([s.backup or "" for s in written])  # the journal's
     tag = f"{os.getpid()}-{os.urandom(4).hex()}"
     rows: list[dict[str, Any]] = []
     steps: list[Step] = []
     sources: dict[str, str] = {}
     sizes: dict[str, int] = {}
-    for step, digest, found, original in zip(written, now, ids, originals, strict=True):
+    for step, digest, found, size, original in zip(written, now, ids, sizes_now, originals,
+                                                   strict=True):  # fmt: skip
         why = None
-        if digest is None or found is None:
+        if digest is None or found is None or size is None:
             why = "not there any more"
         elif digest != step.digest:
             why = "its content is not what the operation wrote"
@@ -236,12 +239,11 @@ def _plan_restores(journal: Journal, op_id: int, beneath: Sequence[str]) -> Undo
             rows.append({"from": step.src, "to": step.src, "action": "refused",
                          "reason": f"changed since the operation: {why}"})  # fmt: skip
             continue
-        assert found is not None and step.backup is not None
+        assert found is not None and size is not None and step.backup is not None
         temp = str(Path(step.src).parent / f".vegafs-{tag}-{len(steps)}")
         steps.append(Step(step.src, temp, *found, kind="replace", digest=original))
         sources[step.src] = step.backup
-        if not beneath:
-            sizes[step.src] = Path(step.src).lstat().st_size
+        sizes[step.src] = size
         rows.append({"from": step.src, "to": step.src, "action": "restore", "reason": None})
     return UndoPlan(op_id, rows, steps, sources=sources, sizes=sizes)
 

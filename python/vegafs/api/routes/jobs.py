@@ -168,9 +168,9 @@ async def submit(
         )
     roots = allowed_roots(svc.settings, who)
     try:
-        # In the event loop: a few realpath/lstat calls on the roots' file systems (microseconds
-        # on local disks; a hung network mount under VEGAFS_ROOTS would hold this process).
-        spec = op.confine(spec, roots)
+        # In a thread, not the event loop: realpath/lstat calls on the roots' file systems, and
+        # for an undo every step of the operation read from the journal.
+        spec = await to_thread.run_sync(op.confine, spec, roots)
     except PathPermissionDenied as e:
         raise Problem(422, "permission-denied", str(e), path=e.path) from None
     except PathNotAllowed as e:
@@ -179,7 +179,7 @@ async def submit(
             detail = f"{e.path}: is outside the API key's root {roots[0]}"
         raise Problem(422, "path-not-allowed", detail, path=e.path) from None
     try:
-        op.check(spec)
+        await to_thread.run_sync(op.check, spec)  # may read the journal or a schema file
     except SelectionError as e:
         field = f"params.selection.{e.field}" if e.field != "selection" else "params.selection"
         raise Problem(
