@@ -7,10 +7,10 @@ steps done, in reverse; after a crash, ``recover`` finds on disk, by (device, in
 steps of an unfinished operation were done and rolls them back.
 """
 
-import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 from vegafs.errors import AlreadyApplied, ApplyError, Cancelled
 
@@ -59,37 +59,10 @@ def applying_planned(
     found nothing to do; otherwise it is made again, on the restored tree, and the walk's
     progress counts the entries twice. Whatever ``applying`` raises is raised once the plan
     made meanwhile has ended."""
-    ahead = _Ahead(plan)
-    try:
+    with ThreadPoolExecutor(1, thread_name_prefix="vegafs-plan") as ahead:
+        made = ahead.submit(plan)  # the pool's exit waits for it, however this ends
         with _recovered(job_id, cancel) as (journal, recovered):
-            yield journal, (plan() if recovered else ahead.result())
-    finally:
-        ahead.join()
-
-
-class _Ahead(Generic[P]):
-    """``plan()`` run in a thread of its own; ``result()`` waits for it, raising its error."""
-
-    def __init__(self, plan: Callable[[], P]) -> None:
-        self._outcome: list[tuple[P | None, BaseException | None]] = []
-        self._thread = threading.Thread(target=self._run, args=(plan,), name="vegafs-plan")
-        self._thread.start()
-
-    def _run(self, plan: Callable[[], P]) -> None:
-        try:
-            self._outcome.append((plan(), None))
-        except BaseException as e:  # handed to result(), in the caller's thread
-            self._outcome.append((None, e))
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> P:
-        self.join()
-        made, error = self._outcome[0]
-        if error is not None:
-            raise error
-        return cast(P, made)
+            yield journal, (plan() if recovered else made.result())
 
 
 @contextmanager
