@@ -57,7 +57,7 @@ class Claimed:
     lease_token: str
     lease_expires_at: datetime
     key_root: str | None = None  # the submitting key's root: the worker narrows its roots by it
-    parent_id: int | None = None  # a shard: the job it belongs to (jobs/sharding.py)
+    parent_id: int | None = None  # a shard: the job it belongs to (ops/sharding.py)
     shards: int | None = None  # a job to split: how many shards were asked for
 
 
@@ -132,7 +132,7 @@ def submit(
     at the same moment do not see each other's rows, so each of them can pass the limit by one
     (docs/api/index.md: a lock per key would make it exact, but it would hold each key to one
     commit at a time, under 300 submits/s: docs/benchmarks.md). ``shards``: split the job
-    into that many shards when a worker takes it (jobs/sharding.py)."""
+    into that many shards when a worker takes it (ops/sharding.py)."""
     values = new_job_values(
         operation=operation,
         spec=spec,

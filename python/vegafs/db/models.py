@@ -74,7 +74,7 @@ class Job(Base):
     summary: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]  # {"type": ..., "message": ..., "path"?: ...}
     result_rows: Mapped[int] = mapped_column(default=0)
-    # Sharding (jobs/sharding.py): a shard names the job it belongs to; that job keeps the
+    # Sharding (ops/sharding.py): a shard names the job it belongs to; that job keeps the
     # number of shards it asked for.
     parent_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("jobs.id", ondelete="CASCADE", name="fk_jobs_parent_id")

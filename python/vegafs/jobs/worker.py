@@ -312,7 +312,7 @@ class Worker:
         self._fail(attempt, attempt.error)
         return None
 
-    # ---- a sharded job (jobs/sharding.py decides, db/shards.py stores) ------------------
+    # ---- a sharded job (ops/sharding.py decides, db/shards.py stores) ------------------
 
     def _parent_spec(self, op: ops.Operation, parent_id: int) -> dict[str, Any]:
         """The params of a shard's job, as validated (defaults filled in)."""
