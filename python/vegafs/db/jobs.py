@@ -60,6 +60,23 @@ class Claimed:
     parent_id: int | None = None  # a shard: the job it belongs to (ops/sharding.py)
     shards: int | None = None  # a job to split: how many shards were asked for
 
+    @classmethod
+    def leased(cls, row: Any, token: str, expires_at: datetime) -> "Claimed":
+        """The job of ``row`` (a jobs row), now leased by ``token`` until ``expires_at``."""
+        return cls(
+            id=row.id,
+            operation=row.operation,
+            spec=row.spec,
+            use_cache=row.use_cache,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            lease_token=token,
+            lease_expires_at=expires_at,
+            key_root=row.key_root,
+            parent_id=row.parent_id,
+            shards=row.shards,
+        )
+
 
 @dataclass(frozen=True)
 class Beat:
@@ -370,19 +387,7 @@ def _claim_one(db: Database, conn: Connection, worker_id: str, lease_s: float) -
         return None
     # Rows of an earlier attempt that died half-way are not part of this attempt's result.
     conn.execute(delete(RESULT).where(RESULT.c.job_id == row.id))
-    return Claimed(
-        id=row.id,
-        operation=row.operation,
-        spec=row.spec,
-        use_cache=row.use_cache,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        lease_token=token,
-        lease_expires_at=row.lease_expires_at,
-        key_root=row.key_root,
-        parent_id=row.parent_id,
-        shards=row.shards,
-    )
+    return Claimed.leased(row, token, row.lease_expires_at)
 
 
 def reclaim_expired(db: Database) -> list[int]:

@@ -185,21 +185,7 @@ def settle(db: Database, job_id: int, worker_id: str, lease_s: float) -> Settled
             )
             .returning(JOB.c.lease_expires_at)
         ).one()
-        return Settled(
-            merge=Claimed(
-                id=job.id,
-                operation=job.operation,
-                spec=job.spec,
-                use_cache=job.use_cache,
-                attempts=job.attempts,
-                max_attempts=job.max_attempts,
-                lease_token=token,
-                lease_expires_at=row.lease_expires_at,
-                key_root=job.key_root,
-                parent_id=None,
-                shards=job.shards,
-            )
-        )
+        return Settled(merge=Claimed.leased(job, token, row.lease_expires_at))
 
 
 def _shard_error(broken: Any, shards: Sequence[Any]) -> dict[str, Any]:
