@@ -7,8 +7,7 @@ Screenshots go to test-artifacts/dashboard/ (docs/dashboard.md shows copies of t
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from conftest import write
+from polling import wait_for
 from stack import Backend, Stack, slow_tree, slowed, strace_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -124,16 +124,6 @@ def page(browser: Browser) -> Iterator[Watched]:
 
 def shot(page: Page, name: str, *, full_page: bool = False) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
-
-
-def wait_for(what: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def submit_from_form(page: Page, service: Stack, operation: str, roots: str, **fields: str) -> int:
@@ -359,7 +349,7 @@ def test_file_names_that_are_markup_are_shown_as_text(
     job_id = submit_from_form(p, service, "list", str(root))
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
     paths = p.locator("#results-table tbody td")
-    wait_for(lambda: paths.count() > 0)
+    wait_for("result rows in the table", lambda: paths.count() > 0, timeout=30)
     shown = p.locator(f'#results-table td:text-is("{root}/{XSS}")')
     expect(shown).to_have_count(1)
     shown.evaluate("cell => cell.scrollIntoView({block: 'center'})")
