@@ -1,6 +1,7 @@
 """The web dashboard (python/vegafs/web) in a real browser: Debian's chromium driven by
-playwright, against a real `vegafs serve`. Plus the two API routes it added: the live job list
-(GET /job-events) and the path check (POST /paths/check).
+playwright, against a real `vegafs serve` (on SQLite; the core flows on PostgreSQL + Redis too).
+Plus the two API routes it added: the live job list (GET /job-events) and the path check
+(POST /paths/check).
 
 Screenshots go to test-artifacts/dashboard/ (docs/dashboard.md shows copies of them).
 """
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from conftest import write
+from conftest import pg_backend, write
 from polling import wait_for
 from stack import Backend, Stack, slow_tree, slowed, strace_missing
 
@@ -65,6 +66,21 @@ def service(
     s = Stack(Backend("sqlite", None, None), tmp_path_factory.mktemp("data"), [root, slow_root])
     try:
         yield s.start(prefix=slowed(dirs, delay_ms=200))
+    finally:
+        s.stop()
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def served(request: pytest.FixtureRequest, root: Path, tmp_path: Path) -> Iterator[Stack]:
+    """The core flows on both backends: the module's SQLite service, or one of this test's own on
+    PostgreSQL + Redis (a server and a worker process, so live events cross processes)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("service")
+        return
+    s = Stack(pg_backend(request), tmp_path / "data", [root])
+    s.data_dir.mkdir()
+    try:
+        yield s.start()
     finally:
         s.stop()
 
@@ -160,12 +176,12 @@ def test_every_dashboard_response_forbids_inline_scripts_and_styles(service: Sta
 
 
 def test_an_analysis_submitted_from_the_form_finishes_live_with_its_pictures(
-    service: Stack, root: Path, page: Watched
+    served: Stack, root: Path, page: Watched
 ) -> None:
     p = page.page
-    job_id = submit_from_form(p, service, "analyze", str(root), **{"f-top": "5"})
+    job_id = submit_from_form(p, served, "analyze", str(root), **{"f-top": "5"})
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
-    with service.client() as http:
+    with served.client() as http:
         summary = http.get(f"/jobs/{job_id}").json()["summary"]
     assert p.locator("#chart-kinds rect.bar").count() == len(summary["by_kind"]) >= 2
     assert p.locator("#chart-extensions rect.bar").count() == min(15, len(summary["by_extension"]))
@@ -263,12 +279,12 @@ def test_a_path_outside_the_roots_is_refused_before_submitting(
 
 
 def test_results_are_paged_by_cursor_and_downloaded(
-    service: Stack, root: Path, page: Watched
+    served: Stack, root: Path, page: Watched
 ) -> None:
     p = page.page
-    job_id = submit_from_form(p, service, "list", str(root / "many"))
+    job_id = submit_from_form(p, served, "list", str(root / "many"))
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
-    with service.client() as http:
+    with served.client() as http:
         rows = http.get(f"/jobs/{job_id}").json()["result_rows"]
         ndjson = http.get(f"/jobs/{job_id}/results", params={"format": "ndjson"}).text
     expected = [json.loads(line)["path"] for line in ndjson.splitlines()]
