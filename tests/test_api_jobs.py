@@ -87,6 +87,8 @@ def test_results_are_the_entries_that_could_not_be_read(
             first = http.get(f"/jobs/{job['id']}/results", params={"limit": 2}).json()
             assert [row["seq"] for row in first["items"]] == [0, 1]
             assert first["next_cursor"] == "1"
+            named: dict[str, str | int] = {"format": "json", "limit": 2}  # the default, by name
+            assert http.get(f"/jobs/{job['id']}/results", params=named).json() == first
             rest = http.get(f"/jobs/{job['id']}/results", params={"limit": 2, "cursor": "1"}).json()
             assert [row["seq"] for row in rest["items"]] == [2, 3]
             last = http.get(f"/jobs/{job['id']}/results", params={"limit": 2, "cursor": "3"}).json()
