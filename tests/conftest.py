@@ -275,6 +275,12 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     """Each service test runs twice: embedded SQLite, and PostgreSQL + Redis (emptied first)."""
     if request.param == "sqlite":
         return Backend("sqlite", None, None)
+    return pg_backend(request)
+
+
+def pg_backend(request: pytest.FixtureRequest) -> Backend:
+    """PostgreSQL (this session's database, emptied) + Redis (this session's own database,
+    flushed): the ``pg`` half of ``backend``, for fixtures that choose their backends."""
     url = request.getfixturevalue("pg_schema")
     clean_pg(url)
     import redis

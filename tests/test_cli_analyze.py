@@ -302,7 +302,7 @@ def test_ctrl_c_during_a_walk_exits_130_saying_interrupted(
             time.sleep(0.01)
         time.sleep(0.3)  # well inside the walk
         os.kill(walker, signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=5)
+        stdout, stderr = proc.communicate(timeout=SUBPROCESS_TIMEOUT)  # exit code 130 below
     finally:
         if proc.poll() is None:
             if walker is not None:

@@ -1,14 +1,14 @@
 """The web dashboard (python/vegafs/web) in a real browser: Debian's chromium driven by
-playwright, against a real `vegafs serve`. Plus the two API routes it added: the live job list
-(GET /job-events) and the path check (POST /paths/check).
+playwright, against a real `vegafs serve` (on SQLite; the core flows on PostgreSQL + Redis too).
+Plus the two API routes it added: the live job list (GET /job-events) and the path check
+(POST /paths/check).
 
 Screenshots go to test-artifacts/dashboard/ (docs/dashboard.md shows copies of them).
 """
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from conftest import write
+from conftest import pg_backend, write
+from polling import wait_for
 from stack import Backend, Stack, slow_tree, slowed, strace_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,6 +66,21 @@ def service(
     s = Stack(Backend("sqlite", None, None), tmp_path_factory.mktemp("data"), [root, slow_root])
     try:
         yield s.start(prefix=slowed(dirs, delay_ms=200))
+    finally:
+        s.stop()
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def served(request: pytest.FixtureRequest, root: Path, tmp_path: Path) -> Iterator[Stack]:
+    """The core flows on both backends: the module's SQLite service, or one of this test's own on
+    PostgreSQL + Redis (a server and a worker process, so live events cross processes)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("service")
+        return
+    s = Stack(pg_backend(request), tmp_path / "data", [root])
+    s.data_dir.mkdir()
+    try:
+        yield s.start()
     finally:
         s.stop()
 
@@ -126,16 +142,6 @@ def shot(page: Page, name: str, *, full_page: bool = False) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
-def wait_for(what: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def submit_from_form(page: Page, service: Stack, operation: str, roots: str, **fields: str) -> int:
     """Fills the roots (and ``fields``: input id -> text) of an operation's form, submits it,
     and returns the id of the job whose page it then shows."""
@@ -170,12 +176,12 @@ def test_every_dashboard_response_forbids_inline_scripts_and_styles(service: Sta
 
 
 def test_an_analysis_submitted_from_the_form_finishes_live_with_its_pictures(
-    service: Stack, root: Path, page: Watched
+    served: Stack, root: Path, page: Watched
 ) -> None:
     p = page.page
-    job_id = submit_from_form(p, service, "analyze", str(root), **{"f-top": "5"})
+    job_id = submit_from_form(p, served, "analyze", str(root), **{"f-top": "5"})
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
-    with service.client() as http:
+    with served.client() as http:
         summary = http.get(f"/jobs/{job_id}").json()["summary"]
     assert p.locator("#chart-kinds rect.bar").count() == len(summary["by_kind"]) >= 2
     assert p.locator("#chart-extensions rect.bar").count() == min(15, len(summary["by_extension"]))
@@ -273,12 +279,12 @@ def test_a_path_outside_the_roots_is_refused_before_submitting(
 
 
 def test_results_are_paged_by_cursor_and_downloaded(
-    service: Stack, root: Path, page: Watched
+    served: Stack, root: Path, page: Watched
 ) -> None:
     p = page.page
-    job_id = submit_from_form(p, service, "list", str(root / "many"))
+    job_id = submit_from_form(p, served, "list", str(root / "many"))
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
-    with service.client() as http:
+    with served.client() as http:
         rows = http.get(f"/jobs/{job_id}").json()["result_rows"]
         ndjson = http.get(f"/jobs/{job_id}/results", params={"format": "ndjson"}).text
     expected = [json.loads(line)["path"] for line in ndjson.splitlines()]
@@ -359,7 +365,7 @@ def test_file_names_that_are_markup_are_shown_as_text(
     job_id = submit_from_form(p, service, "list", str(root))
     expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
     paths = p.locator("#results-table tbody td")
-    wait_for(lambda: paths.count() > 0)
+    wait_for("result rows in the table", lambda: paths.count() > 0, timeout=30)
     shown = p.locator(f'#results-table td:text-is("{root}/{XSS}")')
     expect(shown).to_have_count(1)
     shown.evaluate("cell => cell.scrollIntoView({block: 'center'})")

@@ -214,7 +214,7 @@ def wait_all(
 
 def wait_progress(stack: Stack, http: httpx.Client, job_id: int) -> None:
     """Wait until the running job's heartbeat reports directories walked."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         job = http.get(f"/jobs/{job_id}").json()
         assert job["status"] == "running", job
@@ -459,7 +459,7 @@ class RedisServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not self.answers():
             assert self.proc.poll() is None, (self.workdir / "redis.log").read_text()
             assert time.monotonic() < deadline, "redis-server did not come up"
@@ -501,18 +501,23 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.kill()
 
 
+# A hung Redis costs a request at most one cache timeout (0.25 s); a request that waited on it
+# would hang until the client's 10 s. The bound between them leaves a loaded machine room.
+PROMPT_S = 3.0
+
+
 def timed(call: Callable[[], httpx.Response]) -> httpx.Response:
-    """The response, which must come within a second and must not be a 5xx."""
+    """The response, which must come within PROMPT_S and must not be a 5xx."""
     start = time.monotonic()
     r = call()
     took = time.monotonic() - start
     assert r.status_code < 500, r.text
-    assert took < 1.0, f"{r.request.method} {r.request.url} took {took:.2f} s"
+    assert took < PROMPT_S, f"{r.request.method} {r.request.url} took {took:.2f} s"
     return r
 
 
 def first_event(http: httpx.Client, job_id: int) -> dict[str, Any]:
-    """The first event of the job's SSE stream, within a second."""
+    """The first event of the job's SSE stream, within PROMPT_S."""
     start = time.monotonic()
     event: dict[str, Any] = {}
     with http.stream("GET", f"/jobs/{job_id}/events") as r:
@@ -524,7 +529,7 @@ def first_event(http: httpx.Client, job_id: int) -> dict[str, Any]:
             if "data" in event:
                 break
     took = time.monotonic() - start
-    assert took < 1.0, f"first event after {took:.2f} s"
+    assert took < PROMPT_S, f"first event after {took:.2f} s"
     return event
 
 
@@ -536,7 +541,7 @@ def pattern_subscribers(redis_server: RedisServer) -> int:
 
 def wait_subscribers(redis_server: RedisServer, n: int, stack: Stack) -> None:
     """Poll until ``n`` bus listeners are subscribed (each connects on its own thread)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while pattern_subscribers(redis_server) < n:
         assert time.monotonic() < deadline, stack.log_text()
         time.sleep(0.1)
@@ -608,14 +613,14 @@ def test_the_redis_bus_keeps_listening_through_a_quiet_spell(private_redis: Redi
     bus = RedisBus(private_redis.url, 0.25)
     try:
         with bus.hub.subscribe("job:7") as waiter:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while pattern_subscribers(private_redis) < 1:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             time.sleep(6.5)  # quiet: a PING goes out and its PONG comes back
             assert pattern_subscribers(private_redis) == 1
             private_redis.client().publish(CHANNEL_PREFIX + "job:7", b"")
-            assert waiter.wait(1.0)
+            assert waiter.wait(10.0)
     finally:
         bus.close()
 

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from conftest import REDIS_URL, clean_pg, write
+from polling import wait_for
 from stack import Backend, Stack, slow_tree, slowed, strace_missing
 from vegafs import engine
 from vegafs.ops import RowBuffer, RunContext, get, sharding
@@ -248,17 +248,6 @@ def running(stack: Stack) -> Iterator[Stack]:
         stack.stop()
 
 
-def wait_for(what: str, check: Any, stack: Stack, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{stack.log_text()}")
-        time.sleep(0.05)
-
-
 def shard_jobs(http: httpx.Client, job_id: int) -> list[dict[str, Any]]:
     return http.get(f"/jobs/{job_id}").json().get("shard_jobs") or []
 
@@ -295,7 +284,7 @@ def test_three_workers_one_killed_give_the_single_process_result(
 
             # Once split, every worker runs a shard: kill one that is walking its units (each
             # holds a chain of 12 slowed directories: seconds to go).
-            doomed = wait_for("a unit shard under way", walking_a_unit_shard, s)
+            doomed = wait_for("a unit shard under way", walking_a_unit_shard, context=s.log_text)
             victim = doomed["worker_id"]
             s.signal(workers[victim], signal.SIGKILL)
             workers[victim].wait()
@@ -380,7 +369,7 @@ def test_cancelling_a_sharded_job_stops_every_shard(
             wait_for(
                 "a shard running",
                 lambda: any(j["status"] == "running" for j in shard_jobs(http, job_id)),
-                s,
+                context=s.log_text,
             )
             assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
             parent = s.wait_job(http, job_id, FINISHED, timeout=30)
@@ -405,7 +394,7 @@ def test_a_failed_shard_fails_its_job_and_a_retry_runs_it_again(
             s.start_worker("--id", "w1", "-j", "1", prefix=slowed(slow, 200))
         with s.client() as http:
             job_id = http.post("/jobs", json=analyze_body(root, shards=3)).json()["id"]
-            shards = wait_for("the split", lambda: shard_jobs(http, job_id), s)
+            shards = wait_for("the split", lambda: shard_jobs(http, job_id), context=s.log_text)
             # The last shard's first unit goes before a worker gets to it: that shard fails.
             last = http.get(f"/jobs/{shards[-1]['id']}").json()
             gone = Path(last["params"]["selection"]["roots"][0])

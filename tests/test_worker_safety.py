@@ -158,6 +158,32 @@ def test_a_retry_is_refused_once_the_path_became_a_symlink_out_of_the_roots(
             assert (r.status_code, r.json()["status"]) == (202, "queued")
 
 
+def test_a_root_the_worker_may_not_look_at_fails_permission_denied(
+    backend: Backend, tmp_path: Path, service_root: Path, unprivileged: list[str]
+) -> None:
+    """Not path-not-allowed: the path is inside the roots, the worker is refused by the file
+    system (a directory on the way became unreadable after the submit)."""
+    locked = service_root / "locked"
+    inner = locked / "inner"
+    inner.mkdir(parents=True)
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start_server("--no-worker")  # the job waits in the queue
+        with s.client() as http:
+            job_id = http.post("/jobs", json=analyze_body(inner)).json()["id"]
+            locked.chmod(0)
+            try:
+                s.start_worker("--id", "w", "-j", "1", prefix=unprivileged)
+                done = s.wait_job(http, job_id, FINISHED)
+            finally:
+                locked.chmod(0o755)
+    assert (done["status"], done["attempts"], done["summary"]) == ("failed", 1, None)
+    assert done["error"] == {
+        "type": "permission-denied",
+        "message": f"{inner}: permission denied (the service may not look at it)",
+        "path": str(inner),
+    }
+
+
 # --- 3. a heartbeat refused for another reason than the database being away -------------------
 
 
