@@ -172,6 +172,67 @@ def test_a_sharded_operation_whose_rows_are_the_result_appends_them(
     assert rows
 
 
+def add_dupes(root: Path) -> None:
+    """Duplicates whose copies lie in different units (so different shards): small ones, large
+    ones (hashed in full) and large ones equal at their edges alone; a hard link from one unit to
+    a file of another (one inode, never waste), and a file above the units equal to one below."""
+    big = bytes(range(256)) * 400  # 100 KiB: past the size hashed whole by the edges stage
+    for unit in ("a/x", "b/y", "c/x"):
+        (root / unit / "copy.dat").write_bytes(b"same bytes everywhere")
+        (root / unit / "big.bin").write_bytes(big)
+    middle = bytearray(big)
+    middle[50_000] ^= 0xFF
+    (root / "c" / "y" / "big-middle.bin").write_bytes(bytes(middle))
+    (root / "b" / "x" / "lonely.dat").write_bytes(b"a size no other file has" * 3)
+    os.link(root / "b" / "x" / "lonely.dat", root / "c" / "y" / "lonely-link.dat")
+    os.link(root / "a" / "x" / "copy.dat", root / "b" / "x" / "copy-link.dat")
+    (root / "top-copy.dat").write_bytes(b"same bytes everywhere")
+
+
+def run_dupes_sharded(spec: Any, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What a sharded dupes job computes, without the queue: the plan, each shard's walk, the
+    merge."""
+    op = get("dupes")
+    plan = sharding.plan(op, spec, n, RunContext())
+    assert plan is not None and len(plan) == n + 1
+    shards = []
+    for params in plan:
+        rows = RowBuffer()
+        top = sharding.is_top(params, spec.model_dump(mode="json"))
+        summary = sharding.run_shard(
+            op, op.params.model_validate(params), RunContext(rows=rows), top
+        )
+        assert summary["duplicate_groups"] == 0  # a shard only walks
+        shards.append(sharding.Shard(params, summary, functools.partial(iter, rows.rows)))
+    out = RowBuffer()
+    merged = sharding.merge_dupes(spec.model_dump(mode="json"), shards, RunContext(rows=out), 0.0)
+    return merged.model_dump(mode="json"), out.rows
+
+
+@pytest.mark.parametrize("n", [2, 5])
+@pytest.mark.parametrize("selection", [{}, {"min_size": 0, "exclude": ["deeper"]}])
+def test_sharded_dupes_equal_one_run_across_shard_boundaries(
+    tmp_path: Path, n: int, selection: dict[str, Any]
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    add_dupes(root)
+    op = get("dupes")
+    spec = op.params.model_validate({"selection": {"roots": [root], **selection}})
+    whole_rows = RowBuffer()
+    whole = op.run(spec, RunContext(rows=whole_rows)).model_dump(mode="json")
+    merged, rows = run_dupes_sharded(spec, n)
+    assert without_elapsed(merged) == without_elapsed(whole)
+    assert rows == whole_rows.rows
+    by_paths = {tuple(r["paths"]): r for r in rows}
+    copies = tuple(str(root / p) for p in ["a/x/copy.dat", "b/x/copy-link.dat", "b/y/copy.dat"])
+    copies += (str(root / "c/x/copy.dat"), str(root / "top-copy.dat"))
+    assert by_paths[copies]["count"] == 4  # the hard link across shards is one inode
+    bigs = tuple(str(root / u / "big.bin") for u in ("a/x", "b/y", "c/x"))
+    assert by_paths[bigs]["count"] == 3  # big-middle.bin shares its edges, not its content
+    assert whole["hard_links"] == 2 and whole["by_edges"]["files"] > whole["by_content"]["files"]
+
+
 def test_the_plan_covers_each_unit_once_and_leaves_the_rest_to_the_top_shard(
     tmp_path: Path,
 ) -> None:
@@ -345,6 +406,66 @@ def test_a_sharded_job_on_sqlite(tmp_path: Path, unprivileged: list[str]) -> Non
             assert all_rows(http, job_id) == all_rows(http, single)
             assert len(parent["summary"]["largest_dirs"]) == 5
             assert parent["summary"]["largest_dirs"][0]["path"] == str(root / "c")
+
+
+def dupes_body(root: Path, shards: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "operation": "dupes",
+        "params": {"selection": {"roots": [str(root)]}},
+        "fresh": True,
+    }
+    return body if shards is None else {**body, "shards": shards}
+
+
+@pytest.mark.parametrize("where", ["sqlite", "pg"])
+def test_a_sharded_dupes_job_with_a_killed_worker_gives_the_single_run(
+    where: str,
+    tmp_path: Path,
+    unprivileged: list[str],
+    slowable: None,
+    request: pytest.FixtureRequest,
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    slow = build_tree(root, slow_depth=12)
+    add_dupes(root)
+    backend = request.getfixturevalue("pg") if where == "pg" else Backend("sqlite", None, None)
+    with locked(root), running(Stack(backend, tmp_path / "data", [root], SHORT_LEASE)) as s:
+        workers = {
+            f"w{i}": s.start_worker(
+                "--id", f"w{i}", "-j", "1", prefix=[*slowed(slow, 150), *unprivileged]
+            )
+            for i in (1, 2)
+        }
+        s.start_server("--no-worker")
+        with s.client() as http:
+            job_id = http.post("/jobs", json=dupes_body(root, shards=3)).json()["id"]
+
+            def walking_a_unit_shard() -> dict[str, Any] | None:
+                for j in shard_jobs(http, job_id):
+                    shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
+                    walking = shard["status"] == "running" and shard["worker_id"] in workers
+                    if walking and shard["params"]["selection"]["roots"] != [str(root)]:
+                        return shard
+                return None
+
+            doomed = wait_for("a unit shard under way", walking_a_unit_shard, s)
+            victim = doomed["worker_id"]
+            s.signal(workers[victim], signal.SIGKILL)
+            workers[victim].wait()
+            parent = s.wait_job(http, job_id, FINISHED, timeout=120)
+            assert parent["status"] == "succeeded", parent
+            rerun = next(j for j in parent["shard_jobs"] if j["id"] == doomed["id"])
+            assert (rerun["status"], rerun["attempts"]) == ("succeeded", 2)
+            assert rerun["worker_id"] != victim
+
+            single = http.post("/jobs", json=dupes_body(root)).json()["id"]
+            one = s.wait_job(http, single, FINISHED, timeout=120)
+            assert one["status"] == "succeeded", one
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+            assert all_rows(http, job_id) == all_rows(http, single)
+            assert parent["result_rows"] == one["result_rows"] == one["summary"]["duplicate_groups"]
+            assert parent["summary"]["hard_links"] == 2
+            assert parent["summary"]["error_count"] == 2  # the two unreadable directories
 
 
 def test_a_sharded_job_of_an_operation_that_cannot_split_is_refused(

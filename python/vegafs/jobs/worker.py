@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ log = logging.getLogger("vegafs.worker")
 ROW_BATCH = 1000
 SHARD_PROGRESS_S = 1.0  # how often a shard's worker adds up its job's progress
 CACHE_ROWS = 10_000  # a result with more rows is not cached
+ROWS_PAGE = 10_000  # a shard's rows read at once by the merge
 
 JOB_SECONDS = Histogram(
     "vegafs_job_duration_seconds",
@@ -379,6 +380,13 @@ class Worker:
                     attempt.rows([e.model_dump(mode="json") for e in result.errors])
                 merged: dict[str, Any] = result.model_dump(mode="json", exclude={"errors"})
                 return merged
+            if op.name == "dupes":
+                parts = [
+                    sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
+                    for s in shards
+                ]
+                found = sharding.merge_dupes(params, parts, attempt.ctx, elapsed)
+                return found.model_dump(mode="json")
             copied = shard_repo.copy_rows(self.db, job, [s.id for s in shards])
             if copied is None:
                 raise LeaseLost(f"job {job.id}: lease lost while merging its shards' rows")
@@ -402,8 +410,15 @@ class Worker:
         )
         log.info("job %d: %d shards merged", job.id, len(shards))
 
-    def _rows_of(self, job_id: int) -> list[dict[str, Any]]:
-        return [r.data for r in queue.results(self.db, job_id, limit=1_000_000)]
+    def _rows_of(self, job_id: int) -> Iterator[dict[str, Any]]:
+        """A job's result rows, read a page at a time."""
+        after = -1
+        while True:
+            page = queue.results(self.db, job_id, after_seq=after, limit=ROWS_PAGE)
+            yield from (r.data for r in page)
+            if len(page) < ROWS_PAGE:
+                return
+            after = page[-1].seq
 
     def _supervise(self, attempt: _Attempt, work: Callable[[], Any]) -> bool:
         """Run ``work``, renewing the lease; True when the lease was lost."""
