@@ -640,3 +640,53 @@ def test_cancelling_a_job_whose_shards_are_all_queued_ends_it_at_once(
         assert [queue.get(db, i) for i in [job.id, *ids]] == [None, None, None]
     finally:
         db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def queue_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    from vegafs.db import Database, migrate
+
+    if request.param == "pg":
+        url = request.getfixturevalue("pg_schema")
+        clean_pg(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+        yield db
+    finally:
+        db.dispose()
+
+
+def test_a_waiting_jobs_eta_follows_its_shards_done(queue_db: Any, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+    from vegafs.db.jobs import JOB
+    from vegafs.eta import eta_s
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    queue.submit(queue_db, operation="analyze", spec=spec, owner="me", shards=4)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None
+    ids = shard_repo.add_shards(queue_db, job, [spec] * 4)
+    assert ids is not None and len(ids) == 4
+
+    def progress() -> dict[str, Any]:
+        shard_repo.refresh_progress(queue_db, job.id)
+        row = queue.get(queue_db, job.id)
+        assert row is not None
+        return dict(row.progress)
+
+    none_done = progress()
+    assert (none_done["shards"], none_done["shards_done"], none_done["eta_s"]) == (4, 0, None)
+    with queue_db.write() as conn:
+        conn.execute(update(JOB).where(JOB.c.id == ids[0]).values(status="succeeded"))
+    one_done = progress()
+    assert (one_done["shards"], one_done["shards_done"]) == (4, 1)
+    assert one_done["elapsed_s"] >= 0
+    # Three shards left at the rate of the first: 3 x the time since the job started.
+    assert one_done["eta_s"] == eta_s(one_done["elapsed_s"], 1, 4)
+    assert one_done["eta_s"] == round(one_done["elapsed_s"] * 3, 1)

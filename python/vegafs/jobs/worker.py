@@ -103,7 +103,7 @@ class _Attempt:
     def progress(self) -> dict[str, Any]:
         entries, dirs, size, errors = self.ctx.progress.snapshot()
         elapsed = time.monotonic() - self.started
-        return {
+        progress: dict[str, Any] = {
             "entries": entries,
             "dirs": dirs,
             "bytes": size,
@@ -112,6 +112,8 @@ class _Attempt:
             "rate_per_s": round(entries / elapsed, 1) if elapsed > 0 else 0.0,
             "eta_s": None,  # a walk does not know its total in advance
         }
+        # Applying a plan: its length is known (steps, steps_done, eta_s).
+        return {**progress, **(self.ctx.steps.progress() or {})}
 
 
 class Worker:
