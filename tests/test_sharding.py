@@ -642,6 +642,39 @@ def test_cancelling_a_job_whose_shards_are_all_queued_ends_it_at_once(
         db.dispose()
 
 
+def test_a_shard_is_not_cancelled_retried_or_deleted_on_its_own(tmp_path: Path) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    backend = Backend("sqlite", None, None)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start_server()
+        with s.client() as http:
+            body = {"operation": "hash", "params": {"selection": {"roots": [str(root)]}}}
+            job_id = http.post("/jobs", json={**body, "shards": 2}).json()["id"]
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            assert parent["status"] == "succeeded", parent
+            # Once ended, a sharded job's progress says all its shards are done: ETA 0.
+            progress = parent["progress"]
+            assert (progress["shards"], progress["shards_done"], progress["eta_s"]) == (3, 3, 0.0)
+            shard = parent["shard_jobs"][1]["id"]
+            for method, path, action in [
+                ("DELETE", f"/jobs/{shard}", "delete"),
+                ("POST", f"/jobs/{shard}/retry", "retry"),
+                ("POST", f"/jobs/{shard}/cancel", "cancel"),
+            ]:
+                r = http.request(method, path)
+                assert r.status_code == 409, r.text
+                problem = r.json()
+                assert problem["type"] == "/problems/shard-of-job"
+                assert problem["parent_id"] == job_id
+                assert problem["detail"] == (
+                    f"job {shard} is a shard of job {job_id}: {action} job {job_id}"
+                )
+            assert http.get(f"/jobs/{shard}").json()["status"] == "succeeded"
+            assert http.delete(f"/jobs/{job_id}").status_code == 204
+            assert http.get(f"/jobs/{shard}").status_code == 404
+
+
 @pytest.fixture(params=["sqlite", "pg"])
 def queue_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     from vegafs.db import Database, migrate
@@ -657,6 +690,27 @@ def queue_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         yield db
     finally:
         db.dispose()
+
+
+def test_a_cancel_while_splitting_adds_no_shard_and_ends_the_job(
+    queue_db: Any, tmp_path: Path
+) -> None:
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    row, _ = queue.submit(queue_db, operation="analyze", spec=spec, owner="me", shards=2)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None and job.id == row.id
+    # The cancel comes after the scan and before the shards are added: none is queued.
+    asked = queue.request_cancel(queue_db, job.id)
+    assert asked is not None and (asked.status, asked.cancel_requested) == ("running", True)
+    assert shard_repo.add_shards(queue_db, job, [spec, spec]) == []
+    ended = queue.get(queue_db, job.id)
+    assert ended is not None
+    assert (ended.status, ended.lease_token) == ("cancelled", None)
+    assert ended.error == {"type": "cancelled", "message": "cancelled while it was splitting"}
+    assert shard_repo.shards_of(queue_db, job.id) == []
 
 
 def test_a_waiting_jobs_eta_follows_its_shards_done(queue_db: Any, tmp_path: Path) -> None:

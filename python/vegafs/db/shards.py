@@ -46,15 +46,31 @@ class Settled:
 
 def add_shards(db: Database, job: Claimed, specs: Sequence[dict[str, Any]]) -> list[int] | None:
     """Queue the shards of ``job`` (leased by the caller) and let its lease go: it waits for
-    them. None: the lease was lost (nothing was added)."""
+    them. None: the lease was lost (nothing was added). ``[]``: a cancel was asked while it
+    was splitting: no shard is added and the job ends ``cancelled`` (no shard ever starts)."""
     with db.write() as conn:
         parent = conn.execute(
-            select(JOB).where(
+            select(JOB)
+            .where(
                 JOB.c.id == job.id, JOB.c.lease_token == job.lease_token, JOB.c.status == "running"
             )
+            .with_for_update()
         ).first()
         if parent is None:
             return None
+        if parent.cancel_requested:
+            conn.execute(
+                update(JOB)
+                .where(JOB.c.id == job.id)
+                .values(
+                    status="cancelled",
+                    finished_at=utcnow(),
+                    error={"type": "cancelled", "message": "cancelled while it was splitting"},
+                    **_waiting(),
+                    **_bump(),
+                )
+            )
+            return []
         rows = [
             new_job_values(
                 operation=parent.operation,

@@ -348,6 +348,10 @@ class Worker:
             if ids is None:
                 log.warning("job %d: lease lost before its shards were added", job.id)
                 return
+            if not ids:
+                log.info("job %d: cancelled while it was splitting; no shard added", job.id)
+                self._publish(job.id)
+                return
             log.info("job %d: split into %d shards (%d..%d)", job.id, len(ids), ids[0], ids[-1])
             self.bus.publish(QUEUE_TOPIC)
             self._publish(job.id)
