@@ -702,6 +702,62 @@ mod tests {
     use super::*;
     use crate::rows::{self, DEFAULT_CAPACITY};
 
+    /// Two walks of two subtrees (two shards) and the stages over all their files find what one
+    /// run over the whole tree finds: copies in both subtrees, and a hard link across them
+    /// joined into one inode. A file below none of the roots is refused, never opened.
+    #[test]
+    fn the_stages_over_several_walks_files_equal_one_run() {
+        let t = tempfile::tempdir().unwrap();
+        let big = |byte: u8| vec![byte; WHOLE_AT_FIRST as usize + 4 * EDGE_BLOCK as usize];
+        let p = |name: &str| t.path().join(name);
+        fs::create_dir_all(p("one/deep")).unwrap();
+        fs::create_dir_all(p("two")).unwrap();
+        fs::write(p("one/small"), b"copy").unwrap();
+        fs::write(p("two/small"), b"copy").unwrap();
+        fs::write(p("one/deep/big"), big(b'a')).unwrap();
+        fs::write(p("two/big"), big(b'a')).unwrap();
+        fs::write(p("two/other"), big(b'b')).unwrap();
+        fs::hard_link(p("one/small"), p("two/small-link")).unwrap();
+        let control = Control::default();
+        let options = DupesOptions { max_errors: 100 };
+        let run = |sel: &Selection, files: Option<Vec<DupeFile>>| {
+            let (sink, rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+            let summary = match files {
+                Some(files) => dupes_among(sel, files, options, &control, sink).unwrap(),
+                None => dupes(sel, options, &control, sink).unwrap(),
+            };
+            (summary, rx.collect::<Vec<_>>().concat())
+        };
+        let mut files = Vec::new();
+        for shard in ["one", "two"] {
+            let sel = Selection::new(vec![p(shard)]);
+            let (sink, rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+            let walked = dupe_files(&sel, options, &control, sink).unwrap();
+            let found: Vec<DupeFile> = rx.collect::<Vec<_>>().concat();
+            assert_eq!(walked.files, found.len() as u64);
+            assert_eq!(walked.by_size, StageCount::default()); // a walk alone compares nothing
+            files.extend(found);
+        }
+        let whole = Selection::new(vec![t.path().to_path_buf()]);
+        let (one, one_groups) = run(&whole, None);
+        let (among, groups) = run(&whole, Some(files));
+        assert_eq!(groups, one_groups);
+        assert_eq!(
+            groups.iter().map(|g| (g.count, g.paths.clone())).collect::<Vec<_>>(),
+            [
+                (2, vec![p("one/deep/big"), p("two/big")]),
+                (2, vec![p("one/small"), p("two/small"), p("two/small-link")]),
+            ]
+        );
+        assert_eq!(DupesSummary { elapsed: one.elapsed, ..among }, one);
+        assert_eq!(one.hard_links, 1);
+
+        let outside = DupeFile { path: PathBuf::from("/elsewhere/x"), dev: 1, ino: 2, size: 4 };
+        let (sink, _rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+        let refused = dupes_among(&whole, vec![outside], options, &control, sink);
+        assert!(matches!(refused, Err(CoreError::NotAllowed { .. })), "{refused:?}");
+    }
+
     /// Files that vanish, change size, are replaced or change their middle between the walk and
     /// the hashing are errors naming them, never duplicates; the others are still compared.
     #[test]
