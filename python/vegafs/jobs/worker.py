@@ -99,6 +99,8 @@ class _Attempt:
     # A heartbeat that failed (not for want of the database): the attempt's error once it stops.
     broken: BaseException | None = None
     started: float = field(default_factory=time.monotonic)
+    # Kept in every progress it reports (a merging sharded job: its shards, all done).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def progress(self) -> dict[str, Any]:
         entries, dirs, size, errors = self.ctx.progress.snapshot()
@@ -113,7 +115,7 @@ class _Attempt:
             "eta_s": None,  # a walk does not know its total in advance
         }
         # Applying a plan: its length is known (steps, steps_done, eta_s).
-        return {**progress, **(self.ctx.steps.progress() or {})}
+        return {**progress, **self.extra, **(self.ctx.steps.progress() or {})}
 
 
 class Worker:
@@ -373,6 +375,8 @@ class Worker:
         job = attempt.job
         row = queue.get(self.db, job.id)
         started = row.started_at if row is not None and row.started_at else None
+        # While it merges (dupes hashes then), its progress still says every shard is done.
+        attempt.extra = {"shards": len(shards), "shards_done": len(shards)}
 
         def merge() -> dict[str, Any]:
             elapsed = 0.0 if started is None else (utcnow() - started).total_seconds()
