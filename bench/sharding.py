@@ -1,9 +1,9 @@
-"""Benchmark sharded jobs: one analyze job over gen_tree.py's tree run by 1, 2 and 4 `vegafs
-worker` processes on PostgreSQL, and the queue's claim rate.
+"""Benchmark sharded jobs: one analyze (or dupes) job over gen_tree.py's tree run by 1, 2 and 4
+`vegafs worker` processes on PostgreSQL, and the queue's claim rate.
 
 Usage: python bench/sharding.py [--files 1000000] [--dirs 10000] [--tree DIR]
-                                [--workers 1,2,4] [--shards 8] [--runs 1]
-                                [--claims 5000] [--database-url URL] [--json-out FILE]
+                                [--operation analyze|dupes] [--workers 1,2,4] [--shards 8]
+                                [--runs 1] [--claims 5000] [--database-url URL] [--json-out FILE]
 
 1. Job wall time. The tree is generated if missing (bench/gen_tree.py, the one bench/analyze.py
    uses) and walked once untimed (warm cache). Then, for each worker count N, N `vegafs worker
@@ -53,6 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--dirs", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--tree", type=Path, help="default: ../bench-tree (1M) or a sized sibling")
+    p.add_argument("--operation", choices=["analyze", "dupes"], default="analyze")
     p.add_argument("--workers", default="1,2,4", help="worker process counts, comma-separated")
     p.add_argument("--shards", type=int, default=8, help="shards of the sharded job")
     p.add_argument("--runs", type=int, default=1, help="timed runs per row (median shown)")
@@ -159,14 +160,18 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
         p.wait(timeout=30)
 
 
-def run_job(db: Any, tree: Path, shards: int | None, now: int) -> tuple[float, dict[str, Any]]:
+def run_job(
+    db: Any, operation: str, tree: Path, shards: int | None, now: int
+) -> tuple[float, dict[str, Any]]:
     from vegafs.db import jobs as queue
 
-    spec = {"selection": {"roots": [str(tree)]}, "now": now}
+    spec: dict[str, Any] = {"selection": {"roots": [str(tree)]}}
+    if operation == "analyze":
+        spec["now"] = now
     started = time.perf_counter()
     row, _ = queue.submit(
         db,
-        operation="analyze",
+        operation=operation,
         spec=spec,
         owner=OWNER,
         use_cache=False,
@@ -199,7 +204,7 @@ def time_jobs(args: argparse.Namespace, url: str, tree: Path) -> list[dict[str, 
             try:
                 times = []
                 for _ in range(args.runs):
-                    wall, summary = run_job(db, tree, shards, now)
+                    wall, summary = run_job(db, args.operation, tree, shards, now)
                     times.append(wall)
                     summary.pop("elapsed_s")
                     if reference is None:
@@ -303,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     subprocess.run([vegafs_exe(), "analyze", str(tree), "--json"], capture_output=True, check=True)
 
     print(f"tree {tree} ({args.files:,} files), {os.cpu_count()} cores, PostgreSQL")
-    print("analyze job, submit to end:")
+    print(f"{args.operation} job, submit to end:")
     jobs = time_jobs(args, url, tree)
     base = statistics.median(jobs[0]["times_s"])
     print("one job on 1 worker / the sharded job on N workers:")

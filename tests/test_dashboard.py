@@ -568,3 +568,26 @@ def test_a_path_check_answers_as_a_submission_does(
             assert http.post("/paths/check", json={}).status_code == 422
     finally:
         (root / "link-out").unlink()
+
+
+def test_a_sharded_jobs_page_shows_its_shards_and_eta(
+    service: Stack, slow_root: Path, page: Watched
+) -> None:
+    for unit in ("a/b", "c/d"):  # two units besides the slow chain, which is excluded
+        write(slow_root / unit / "f.txt", 10)
+    params = {"selection": {"roots": [str(slow_root)], "exclude": ["d00"]}}
+    with service.client() as http:
+        job = http.post("/jobs", json={"operation": "hash", "params": params, "shards": 2}).json()
+        parent = service.wait_job(http, job["id"], {"succeeded", "failed", "cancelled"}, 60)
+    assert parent["status"] == "succeeded", parent
+    assert len(parent["shard_jobs"]) == 3  # the top shard and one per unit
+    p = page.page
+    p.goto(f"{service.url}/#/jobs/{job['id']}")
+    expect(p.locator("#job-status")).to_have_attribute("data-status", "succeeded")
+
+    def figure(name: str) -> Any:
+        return p.locator(".figures div", has=p.locator(f'dt:text-is("{name}")')).locator("dd")
+
+    expect(figure("Shards")).to_have_text("3 of 3 done")
+    expect(figure("ETA")).to_have_text("0.0 s")
+    assert p.locator("#progress").evaluate("bar => [bar.value, bar.max]") == [3, 3]

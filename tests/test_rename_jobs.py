@@ -59,6 +59,8 @@ def test_a_rename_applied_as_a_job_needs_the_write_scope(
             job_id = http.post("/jobs", json=rename_body(root, apply=True)).json()["id"]
             done = s.wait_job(http, job_id, FINISHED)
         assert done["status"] == "succeeded", done
+        progress = done["progress"]  # the plan's length is known: its steps and an ETA
+        assert (progress["steps"], progress["steps_done"], progress["eta_s"]) == (2, 2, 0.0)
         assert names(root) == ["x.b", "y.b", "z.c"]
         assert [(root / n).read_text() for n in ["x.b", "y.b"]] == ["x.a", "y.a"]
         [op] = journal_rows(s)

@@ -172,6 +172,67 @@ def test_a_sharded_operation_whose_rows_are_the_result_appends_them(
     assert rows
 
 
+def add_dupes(root: Path) -> None:
+    """Duplicates whose copies lie in different units (so different shards): small ones, large
+    ones (hashed in full) and large ones equal at their edges alone; a hard link from one unit to
+    a file of another (one inode, never waste), and a file above the units equal to one below."""
+    big = bytes(range(256)) * 400  # 100 KiB: past the size hashed whole by the edges stage
+    for unit in ("a/x", "b/y", "c/x"):
+        (root / unit / "copy.dat").write_bytes(b"same bytes everywhere")
+        (root / unit / "big.bin").write_bytes(big)
+    middle = bytearray(big)
+    middle[50_000] ^= 0xFF
+    (root / "c" / "y" / "big-middle.bin").write_bytes(bytes(middle))
+    (root / "b" / "x" / "lonely.dat").write_bytes(b"a size no other file has" * 3)
+    os.link(root / "b" / "x" / "lonely.dat", root / "c" / "y" / "lonely-link.dat")
+    os.link(root / "a" / "x" / "copy.dat", root / "b" / "x" / "copy-link.dat")
+    (root / "top-copy.dat").write_bytes(b"same bytes everywhere")
+
+
+def run_dupes_sharded(spec: Any, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What a sharded dupes job computes, without the queue: the plan, each shard's walk, the
+    merge."""
+    op = get("dupes")
+    plan = sharding.plan(op, spec, n, RunContext())
+    assert plan is not None and len(plan) == n + 1
+    shards = []
+    for params in plan:
+        rows = RowBuffer()
+        top = sharding.is_top(params, spec.model_dump(mode="json"))
+        summary = sharding.run_shard(
+            op, op.params.model_validate(params), RunContext(rows=rows), top
+        )
+        assert summary["duplicate_groups"] == 0  # a shard only walks
+        shards.append(sharding.Shard(params, summary, functools.partial(iter, rows.rows)))
+    out = RowBuffer()
+    merged = sharding.merge_dupes(spec.model_dump(mode="json"), shards, RunContext(rows=out), 0.0)
+    return merged.model_dump(mode="json"), out.rows
+
+
+@pytest.mark.parametrize("n", [2, 5])
+@pytest.mark.parametrize("selection", [{}, {"min_size": 0, "exclude": ["deeper"]}])
+def test_sharded_dupes_equal_one_run_across_shard_boundaries(
+    tmp_path: Path, n: int, selection: dict[str, Any]
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    add_dupes(root)
+    op = get("dupes")
+    spec = op.params.model_validate({"selection": {"roots": [root], **selection}})
+    whole_rows = RowBuffer()
+    whole = op.run(spec, RunContext(rows=whole_rows)).model_dump(mode="json")
+    merged, rows = run_dupes_sharded(spec, n)
+    assert without_elapsed(merged) == without_elapsed(whole)
+    assert rows == whole_rows.rows
+    by_paths = {tuple(r["paths"]): r for r in rows}
+    copies = tuple(str(root / p) for p in ["a/x/copy.dat", "b/x/copy-link.dat", "b/y/copy.dat"])
+    copies += (str(root / "c/x/copy.dat"), str(root / "top-copy.dat"))
+    assert by_paths[copies]["count"] == 4  # the hard link across shards is one inode
+    bigs = tuple(str(root / u / "big.bin") for u in ("a/x", "b/y", "c/x"))
+    assert by_paths[bigs]["count"] == 3  # big-middle.bin shares its edges, not its content
+    assert whole["hard_links"] == 2 and whole["by_edges"]["files"] > whole["by_content"]["files"]
+
+
 def test_the_plan_covers_each_unit_once_and_leaves_the_rest_to_the_top_shard(
     tmp_path: Path,
 ) -> None:
@@ -334,6 +395,66 @@ def test_a_sharded_job_on_sqlite(tmp_path: Path, unprivileged: list[str]) -> Non
             assert all_rows(http, job_id) == all_rows(http, single)
             assert len(parent["summary"]["largest_dirs"]) == 5
             assert parent["summary"]["largest_dirs"][0]["path"] == str(root / "c")
+
+
+def dupes_body(root: Path, shards: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "operation": "dupes",
+        "params": {"selection": {"roots": [str(root)]}},
+        "fresh": True,
+    }
+    return body if shards is None else {**body, "shards": shards}
+
+
+@pytest.mark.parametrize("where", ["sqlite", "pg"])
+def test_a_sharded_dupes_job_with_a_killed_worker_gives_the_single_run(
+    where: str,
+    tmp_path: Path,
+    unprivileged: list[str],
+    slowable: None,
+    request: pytest.FixtureRequest,
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    slow = build_tree(root, slow_depth=12)
+    add_dupes(root)
+    backend = request.getfixturevalue("pg") if where == "pg" else Backend("sqlite", None, None)
+    with locked(root), running(Stack(backend, tmp_path / "data", [root], SHORT_LEASE)) as s:
+        workers = {
+            f"w{i}": s.start_worker(
+                "--id", f"w{i}", "-j", "1", prefix=[*slowed(slow, 150), *unprivileged]
+            )
+            for i in (1, 2)
+        }
+        s.start_server("--no-worker")
+        with s.client() as http:
+            job_id = http.post("/jobs", json=dupes_body(root, shards=3)).json()["id"]
+
+            def walking_a_unit_shard() -> dict[str, Any] | None:
+                for j in shard_jobs(http, job_id):
+                    shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
+                    walking = shard["status"] == "running" and shard["worker_id"] in workers
+                    if walking and shard["params"]["selection"]["roots"] != [str(root)]:
+                        return shard
+                return None
+
+            doomed = wait_for("a unit shard under way", walking_a_unit_shard, context=s.log_text)
+            victim = doomed["worker_id"]
+            s.signal(workers[victim], signal.SIGKILL)
+            workers[victim].wait()
+            parent = s.wait_job(http, job_id, FINISHED, timeout=120)
+            assert parent["status"] == "succeeded", parent
+            rerun = next(j for j in parent["shard_jobs"] if j["id"] == doomed["id"])
+            assert (rerun["status"], rerun["attempts"]) == ("succeeded", 2)
+            assert rerun["worker_id"] != victim
+
+            single = http.post("/jobs", json=dupes_body(root)).json()["id"]
+            one = s.wait_job(http, single, FINISHED, timeout=120)
+            assert one["status"] == "succeeded", one
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+            assert all_rows(http, job_id) == all_rows(http, single)
+            assert parent["result_rows"] == one["result_rows"] == one["summary"]["duplicate_groups"]
+            assert parent["summary"]["hard_links"] == 2
+            assert parent["summary"]["error_count"] == 2  # the two unreadable directories
 
 
 def test_a_sharded_job_of_an_operation_that_cannot_split_is_refused(
@@ -508,3 +629,107 @@ def test_cancelling_a_job_whose_shards_are_all_queued_ends_it_at_once(
         assert [queue.get(db, i) for i in [job.id, *ids]] == [None, None, None]
     finally:
         db.dispose()
+
+
+def test_a_shard_is_not_cancelled_retried_or_deleted_on_its_own(tmp_path: Path) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    backend = Backend("sqlite", None, None)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start_server()
+        with s.client() as http:
+            body = {"operation": "hash", "params": {"selection": {"roots": [str(root)]}}}
+            job_id = http.post("/jobs", json={**body, "shards": 2}).json()["id"]
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            assert parent["status"] == "succeeded", parent
+            # Once ended, a sharded job's progress says all its shards are done: ETA 0.
+            progress = parent["progress"]
+            assert (progress["shards"], progress["shards_done"], progress["eta_s"]) == (3, 3, 0.0)
+            shard = parent["shard_jobs"][1]["id"]
+            for method, path, action in [
+                ("DELETE", f"/jobs/{shard}", "delete"),
+                ("POST", f"/jobs/{shard}/retry", "retry"),
+                ("POST", f"/jobs/{shard}/cancel", "cancel"),
+            ]:
+                r = http.request(method, path)
+                assert r.status_code == 409, r.text
+                problem = r.json()
+                assert problem["type"] == "/problems/shard-of-job"
+                assert problem["parent_id"] == job_id
+                assert problem["detail"] == (
+                    f"job {shard} is a shard of job {job_id}: {action} job {job_id}"
+                )
+            assert http.get(f"/jobs/{shard}").json()["status"] == "succeeded"
+            assert http.delete(f"/jobs/{job_id}").status_code == 204
+            assert http.get(f"/jobs/{shard}").status_code == 404
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def queue_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    from vegafs.db import Database, migrate
+
+    if request.param == "pg":
+        url = request.getfixturevalue("pg_schema")
+        clean_pg(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = Database(url)
+    try:
+        migrate.upgrade(db)
+        yield db
+    finally:
+        db.dispose()
+
+
+def test_a_cancel_while_splitting_adds_no_shard_and_ends_the_job(
+    queue_db: Any, tmp_path: Path
+) -> None:
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    row, _ = queue.submit(queue_db, operation="analyze", spec=spec, owner="me", shards=2)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None and job.id == row.id
+    # The cancel comes after the scan and before the shards are added: none is queued.
+    asked = queue.request_cancel(queue_db, job.id)
+    assert asked is not None and (asked.status, asked.cancel_requested) == ("running", True)
+    assert shard_repo.add_shards(queue_db, job, [spec, spec]) == []
+    ended = queue.get(queue_db, job.id)
+    assert ended is not None
+    assert (ended.status, ended.lease_token) == ("cancelled", None)
+    assert ended.error == {"type": "cancelled", "message": "cancelled while it was splitting"}
+    assert shard_repo.shards_of(queue_db, job.id) == []
+
+
+def test_a_waiting_jobs_eta_follows_its_shards_done(queue_db: Any, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+    from vegafs.db.jobs import JOB
+    from vegafs.eta import eta_s
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    queue.submit(queue_db, operation="analyze", spec=spec, owner="me", shards=4)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None
+    ids = shard_repo.add_shards(queue_db, job, [spec] * 4)
+    assert ids is not None and len(ids) == 4
+
+    def progress() -> dict[str, Any]:
+        shard_repo.refresh_progress(queue_db, job.id)
+        row = queue.get(queue_db, job.id)
+        assert row is not None
+        return dict(row.progress)
+
+    none_done = progress()
+    assert (none_done["shards"], none_done["shards_done"], none_done["eta_s"]) == (4, 0, None)
+    with queue_db.write() as conn:
+        conn.execute(update(JOB).where(JOB.c.id == ids[0]).values(status="succeeded"))
+    one_done = progress()
+    assert (one_done["shards"], one_done["shards_done"]) == (4, 1)
+    assert one_done["elapsed_s"] >= 0
+    # Three shards left at the rate of the first: 3 x the time since the job started.
+    assert one_done["eta_s"] == eta_s(one_done["elapsed_s"], 1, 4)
+    assert one_done["eta_s"] == round(one_done["elapsed_s"] * 3, 1)

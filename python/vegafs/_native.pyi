@@ -34,7 +34,9 @@ __all__ = [
     "copies_done",
     "copy_steps",
     "dir_states",
+    "dupe_files",
     "find_dupes",
+    "find_dupes_among",
     "hash_files",
     "identities",
     "list_entries",
@@ -248,6 +250,30 @@ def find_dupes(
     """Rows ``{"hash": str, "size": int, "count": int, "wasted_bytes": int, "paths": [str]}``,
     one per group of duplicates, largest waste first; summary: the fields of
     ``vegafs.engine.DupesSummary``."""
+
+def dupe_files(
+    selection: dict[str, Any],
+    *,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """The walk of ``find_dupes`` alone (a shard's): rows ``{"path": str, "size": int, "dev":
+    int, "ino": int}``, one per regular file kept; summary: a ``DupesSummary`` counting files,
+    bytes and errors, its stages 0."""
+
+def find_dupes_among(
+    selection: dict[str, Any],
+    files: list[tuple[str, int, int, int]],
+    *,
+    batch_size: int,
+    max_errors: int,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> RowStream:
+    """The stages of ``find_dupes`` over ``files`` ``(path, size, dev, ino)`` that walks found
+    below ``selection``'s roots: rows and summary as ``find_dupes``'s."""
 
 @final
 class HashSummary:

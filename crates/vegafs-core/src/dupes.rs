@@ -20,6 +20,10 @@
 //! (dev, inode) and size. One that vanished, changed or cannot be read is an error (its path,
 //! and the kind `vanished`, `changed`, `permission_denied` or `io`) and leaves its group: it is
 //! never reported as a duplicate. A hashed inode is opened by the first of its paths that opens.
+//!
+//! Split in two for a sharded job (files of one size may lie in different shards):
+//! [`dupe_files`] is the walk (each shard's), [`dupes_among`] the stages over the files all the
+//! walks found (the job's, once); together they give what [`dupes`] gives.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -39,7 +43,7 @@ use crate::control::Control;
 use crate::error::{CoreError, ErrorKind, WalkError};
 use crate::rows::RowSink;
 use crate::selection::{EntryType, Selection};
-use crate::walk::{walk_keeping_roots, Entry, Meta, Reopener, Visitor};
+use crate::walk::{reopener, walk, walk_keeping_roots, Entry, Meta, Reopener, Visitor};
 
 /// Bytes hashed at each end of a file by the edges stage.
 pub const EDGE_BLOCK: u64 = 4096;
@@ -184,6 +188,91 @@ pub fn dupes(
         errors: Vec::new(),
     })?;
     compare(parts, &reopener, options, control, rows).map(|mut summary| {
+        summary.elapsed = start.elapsed();
+        summary
+    })
+}
+
+/// A regular file a walk kept: what the size stage and the join of hard links need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DupeFile {
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+}
+
+/// The walk of [`dupes`] alone: every regular file of at least `min_size` bytes (1 when unset)
+/// sent to `rows` as a [`DupeFile`], in no order. The summary counts `files`, `bytes` and the
+/// walk's errors; the stages' fields are 0 ([`dupes_among`] fills them).
+pub fn dupe_files(
+    selection: &Selection,
+    options: DupesOptions,
+    control: &Control,
+    mut rows: RowSink<DupeFile>,
+) -> Result<DupesSummary, CoreError> {
+    let start = Instant::now();
+    let max_errors = options.max_errors;
+    let min_size = selection.min_size.unwrap_or(1);
+    let parts = walk(selection, control, || Collector {
+        min_size,
+        max_errors,
+        files: Vec::new(),
+        error_count: 0,
+        errors: Vec::new(),
+    })?;
+    let mut summary = DupesSummary::default();
+    'parts: for part in parts {
+        summary.error_count += part.error_count;
+        summary.errors.extend(part.errors);
+        for f in part.files {
+            summary.files += 1;
+            summary.bytes += f.size;
+            if !rows.push(DupeFile { path: f.path, dev: f.dev, ino: f.ino, size: f.size }) {
+                break 'parts; // the consumer is gone; the token is cancelled
+            }
+        }
+    }
+    keep_first_errors(&mut summary.errors, max_errors);
+    rows.flush();
+    drop(rows);
+    if control.cancel.is_cancelled() {
+        return Err(CoreError::Cancelled);
+    }
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+/// The stages of [`dupes`] over `files` that [`dupe_files`] walks found below `selection`'s
+/// roots (its other rules are not applied again): each file is opened again below the root it
+/// lies under, checked against the (dev, inode, size) its walk saw. The summary's `files`,
+/// `bytes` and `hard_links` count `files`. A file below none of the roots is refused
+/// ([`CoreError::NotAllowed`]): nothing is read outside them.
+pub fn dupes_among(
+    selection: &Selection,
+    files: Vec<DupeFile>,
+    options: DupesOptions,
+    control: &Control,
+    rows: RowSink<DupeGroup>,
+) -> Result<DupesSummary, CoreError> {
+    let start = Instant::now();
+    let reopener = reopener(selection)?;
+    let mut recs = Vec::with_capacity(files.len());
+    for f in files {
+        let Some(root) = reopener.root_of(&f.path) else {
+            let reason = "is below none of the roots".to_string();
+            return Err(CoreError::NotAllowed { path: f.path, reason });
+        };
+        recs.push(FileRec { path: f.path, root, dev: f.dev, ino: f.ino, size: f.size });
+    }
+    let part = Collector {
+        min_size: 0,
+        max_errors: options.max_errors,
+        files: recs,
+        error_count: 0,
+        errors: Vec::new(),
+    };
+    compare(vec![part], &reopener, options, control, rows).map(|mut summary| {
         summary.elapsed = start.elapsed();
         summary
     })
@@ -612,6 +701,62 @@ mod tests {
 
     use super::*;
     use crate::rows::{self, DEFAULT_CAPACITY};
+
+    /// Two walks of two subtrees (two shards) and the stages over all their files find what one
+    /// run over the whole tree finds: copies in both subtrees, and a hard link across them
+    /// joined into one inode. A file below none of the roots is refused, never opened.
+    #[test]
+    fn the_stages_over_several_walks_files_equal_one_run() {
+        let t = tempfile::tempdir().unwrap();
+        let big = |byte: u8| vec![byte; WHOLE_AT_FIRST as usize + 4 * EDGE_BLOCK as usize];
+        let p = |name: &str| t.path().join(name);
+        fs::create_dir_all(p("one/deep")).unwrap();
+        fs::create_dir_all(p("two")).unwrap();
+        fs::write(p("one/small"), b"copy").unwrap();
+        fs::write(p("two/small"), b"copy").unwrap();
+        fs::write(p("one/deep/big"), big(b'a')).unwrap();
+        fs::write(p("two/big"), big(b'a')).unwrap();
+        fs::write(p("two/other"), big(b'b')).unwrap();
+        fs::hard_link(p("one/small"), p("two/small-link")).unwrap();
+        let control = Control::default();
+        let options = DupesOptions { max_errors: 100 };
+        let run = |sel: &Selection, files: Option<Vec<DupeFile>>| {
+            let (sink, rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+            let summary = match files {
+                Some(files) => dupes_among(sel, files, options, &control, sink).unwrap(),
+                None => dupes(sel, options, &control, sink).unwrap(),
+            };
+            (summary, rx.collect::<Vec<_>>().concat())
+        };
+        let mut files = Vec::new();
+        for shard in ["one", "two"] {
+            let sel = Selection::new(vec![p(shard)]);
+            let (sink, rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+            let walked = dupe_files(&sel, options, &control, sink).unwrap();
+            let found: Vec<DupeFile> = rx.collect::<Vec<_>>().concat();
+            assert_eq!(walked.files, found.len() as u64);
+            assert_eq!(walked.by_size, StageCount::default()); // a walk alone compares nothing
+            files.extend(found);
+        }
+        let whole = Selection::new(vec![t.path().to_path_buf()]);
+        let (one, one_groups) = run(&whole, None);
+        let (among, groups) = run(&whole, Some(files));
+        assert_eq!(groups, one_groups);
+        assert_eq!(
+            groups.iter().map(|g| (g.count, g.paths.clone())).collect::<Vec<_>>(),
+            [
+                (2, vec![p("one/deep/big"), p("two/big")]),
+                (2, vec![p("one/small"), p("two/small"), p("two/small-link")]),
+            ]
+        );
+        assert_eq!(DupesSummary { elapsed: one.elapsed, ..among }, one);
+        assert_eq!(one.hard_links, 1);
+
+        let outside = DupeFile { path: PathBuf::from("/elsewhere/x"), dev: 1, ino: 2, size: 4 };
+        let (sink, _rx) = rows::channel(10, DEFAULT_CAPACITY, control.cancel.clone());
+        let refused = dupes_among(&whole, vec![outside], options, &control, sink);
+        assert!(matches!(refused, Err(CoreError::NotAllowed { .. })), "{refused:?}");
+    }
 
     /// Files that vanish, change size, are replaced or change their middle between the walk and
     /// the hashing are errors naming them, never duplicates; the others are still compared.

@@ -67,7 +67,9 @@ pub mod walk;
 
 pub use analyze::{analyze, Analysis, AnalyzeOptions};
 pub use control::{CancelToken, Control, Progress};
-pub use dupes::{dupes, DupeGroup, DupesOptions, DupesSummary, StageCount};
+pub use dupes::{
+    dupe_files, dupes, dupes_among, DupeFile, DupeGroup, DupesOptions, DupesSummary, StageCount,
+};
 pub use error::{CoreError, ErrorKind, WalkError};
 pub use hash::{hash, Algorithm, HashOptions, HashRow, HashSummary};
 pub use list::{list, ListOptions, ListRow, ListSummary};

@@ -283,6 +283,14 @@ where
     Ok((visitors, Reopener { roots, follow: selection.follow_symlinks }))
 }
 
+/// A [`Reopener`] for `selection`'s roots without a walk: for files another walk found below
+/// them (a sharded `dupes` hashes in one place the files its shards' walks found). Roots are
+/// opened as [`walk`] opens them (below `Selection::beneath`).
+pub fn reopener(selection: &Selection) -> Result<Reopener, CoreError> {
+    let roots = open_roots(selection)?.into_iter().map(|(root, _)| root).collect();
+    Ok(Reopener { roots, follow: selection.follow_symlinks })
+}
+
 /// Opens files found by a finished walk again, from their root's handle and never by an
 /// absolute path, so that depth is unlimited: the path below the root goes to
 /// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` in pieces of at most [`REOPEN_PIECE`] bytes
@@ -322,6 +330,13 @@ impl Reopener {
             return Err(not_a_file(meta.kind));
         }
         Ok((File::from(fd), meta))
+    }
+}
+
+impl Reopener {
+    /// The index of the first root `path` lies below (or is), as the walk would have built it.
+    pub fn root_of(&self, path: &Path) -> Option<usize> {
+        self.roots.iter().position(|root| below(&root.path, path).is_some())
     }
 }
 

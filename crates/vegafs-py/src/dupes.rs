@@ -3,13 +3,17 @@
 //! Rows: `{"hash": str, "size": int, "count": int, "wasted_bytes": int, "paths": [str]}`;
 //! summary: a [`DupesSummary`] with the fields of the engine's `DupesSummary` (schema_version
 //! aside), each stage as `(groups, files, bytes)`.
+//!
+//! A sharded job's halves: `dupe_files(selection, ...)` (rows `{"path", "size", "dev", "ino"}`)
+//! and `find_dupes_among(selection, files, ...)` over `(path, size, dev, ino)` tuples, both with
+//! the summary of `find_dupes`.
 
 use std::ffi::OsString;
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use vegafs_core::{DupeGroup, DupesOptions, Selection, StageCount};
+use vegafs_core::{DupeFile, DupeGroup, DupesOptions, Selection, StageCount};
 
 use crate::control::{CancelToken, Progress};
 use crate::errors::{error_rows, ErrorRow};
@@ -36,6 +40,66 @@ pub fn find_dupes(
         row_to_dict,
         DupesSummary::new,
     )
+}
+
+#[pyfunction]
+#[pyo3(signature = (selection, *, batch_size, max_errors, progress=None, cancel=None))]
+pub fn dupe_files(
+    selection: SelectionArg,
+    batch_size: usize,
+    max_errors: usize,
+    progress: Option<&Progress>,
+    cancel: Option<&CancelToken>,
+) -> PyResult<RowStream> {
+    let selection = Selection::try_from(selection)?;
+    let options = DupesOptions { max_errors };
+    start_walk(
+        selection,
+        batch_size,
+        progress,
+        cancel,
+        move |selection, control, sink| vegafs_core::dupe_files(selection, options, control, sink),
+        file_to_dict,
+        DupesSummary::new,
+    )
+}
+
+#[pyfunction]
+#[pyo3(signature = (selection, files, *, batch_size, max_errors, progress=None, cancel=None))]
+pub fn find_dupes_among(
+    selection: SelectionArg,
+    files: Vec<(OsString, u64, u64, u64)>,
+    batch_size: usize,
+    max_errors: usize,
+    progress: Option<&Progress>,
+    cancel: Option<&CancelToken>,
+) -> PyResult<RowStream> {
+    let selection = Selection::try_from(selection)?;
+    let options = DupesOptions { max_errors };
+    let files: Vec<DupeFile> = files
+        .into_iter()
+        .map(|(path, size, dev, ino)| DupeFile { path: path.into(), dev, ino, size })
+        .collect();
+    start_walk(
+        selection,
+        batch_size,
+        progress,
+        cancel,
+        move |selection, control, sink| {
+            vegafs_core::dupes_among(selection, files, options, control, sink)
+        },
+        row_to_dict,
+        DupesSummary::new,
+    )
+}
+
+fn file_to_dict(py: Python<'_>, row: DupeFile) -> PyResult<Bound<'_, PyAny>> {
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "path"), row.path.into_os_string())?;
+    d.set_item(intern!(py, "size"), row.size)?;
+    d.set_item(intern!(py, "dev"), row.dev)?;
+    d.set_item(intern!(py, "ino"), row.ino)?;
+    Ok(d.into_any())
 }
 
 fn row_to_dict(py: Python<'_>, row: DupeGroup) -> PyResult<Bound<'_, PyAny>> {

@@ -38,6 +38,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list::list_entries, m)?)?;
     m.add_function(wrap_pyfunction!(hash::hash_files, m)?)?;
     m.add_function(wrap_pyfunction!(dupes::find_dupes, m)?)?;
+    m.add_function(wrap_pyfunction!(dupes::dupe_files, m)?)?;
+    m.add_function(wrap_pyfunction!(dupes::find_dupes_among, m)?)?;
     m.add_class::<dupes::DupesSummary>()?;
     m.add_function(wrap_pyfunction!(search::search, m)?)?;
     m.add_function(wrap_pyfunction!(search::check_pattern, m)?)?;

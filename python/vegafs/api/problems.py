@@ -52,6 +52,9 @@ class ProblemDetails(BaseModel):
         default=None, description="`validation` only: every invalid field."
     )
     path: str | None = Field(default=None, description="`path-not-allowed` only: the path.")
+    parent_id: int | None = Field(
+        default=None, description="`shard-of-job` only: the sharded job the shard is part of."
+    )
 
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

@@ -30,6 +30,7 @@ from vegafs.db.jobs import (
     new_job_values,
     queued_afresh,
 )
+from vegafs.eta import eta_s
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -45,15 +46,31 @@ class Settled:
 
 def add_shards(db: Database, job: Claimed, specs: Sequence[dict[str, Any]]) -> list[int] | None:
     """Queue the shards of ``job`` (leased by the caller) and let its lease go: it waits for
-    them. None: the lease was lost (nothing was added)."""
+    them. None: the lease was lost (nothing was added). ``[]``: a cancel was asked while it
+    was splitting: no shard is added and the job ends ``cancelled`` (no shard ever starts)."""
     with db.write() as conn:
         parent = conn.execute(
-            select(JOB).where(
+            select(JOB)
+            .where(
                 JOB.c.id == job.id, JOB.c.lease_token == job.lease_token, JOB.c.status == "running"
             )
+            .with_for_update()
         ).first()
         if parent is None:
             return None
+        if parent.cancel_requested:
+            conn.execute(
+                update(JOB)
+                .where(JOB.c.id == job.id)
+                .values(
+                    status="cancelled",
+                    finished_at=utcnow(),
+                    error={"type": "cancelled", "message": "cancelled while it was splitting"},
+                    **_waiting(),
+                    **_bump(),
+                )
+            )
+            return []
         rows = [
             new_job_values(
                 operation=parent.operation,
@@ -133,7 +150,7 @@ def settle(db: Database, job_id: int, worker_id: str, lease_s: float) -> Settled
         if not shards:
             return Settled()
         done = [s for s in shards if s.status in FINISHED]
-        progress = sum_progress(job.progress, shards, len(done))
+        progress = sum_progress(job.progress, shards, len(done), job.started_at)
         now = utcnow()
         if job.cancel_requested:
             cancel_jobs(conn, JOB.c.parent_id == job_id)
@@ -204,13 +221,22 @@ def _shard_error(broken: Any, shards: Sequence[Any]) -> dict[str, Any]:
 SUMMED = ("entries", "dirs", "bytes", "errors")
 
 
-def sum_progress(before: dict[str, Any] | None, shards: Sequence[Any], done: int) -> dict[str, Any]:
+def sum_progress(
+    before: dict[str, Any] | None, shards: Sequence[Any], done: int, started: Any = None
+) -> dict[str, Any]:
+    """A sharded job's progress: its shards' counters added up, how many have ended, and (with
+    ``started``, when the job started) the time since and the ETA at the rate shards end."""
     progress: dict[str, Any] = dict.fromkeys(SUMMED, 0)
     for s in shards:
         for k in SUMMED:
             progress[k] += int((s.progress or {}).get(k) or 0)
     progress["shards"] = len(shards)
     progress["shards_done"] = done
+    progress["eta_s"] = 0.0 if done == len(shards) else None
+    if started is not None:
+        elapsed = round(max(0.0, (utcnow() - started).total_seconds()), 3)
+        progress["elapsed_s"] = elapsed
+        progress["eta_s"] = eta_s(elapsed, done, len(shards))
     return {**(before or {}), **progress}
 
 
@@ -224,7 +250,7 @@ def refresh_progress(db: Database, job_id: int) -> None:
     then while it runs). No row lock: a later refresh or ``settle`` corrects a stale sum."""
     with db.write() as conn:
         job = conn.execute(
-            select(JOB.c.progress, JOB.c.lease_token).where(JOB.c.id == job_id)
+            select(JOB.c.progress, JOB.c.lease_token, JOB.c.started_at).where(JOB.c.id == job_id)
         ).first()
         if job is None or job.lease_token is not None:
             return
@@ -234,7 +260,8 @@ def refresh_progress(db: Database, job_id: int) -> None:
             )
         )
         done = sum(s.status in FINISHED for s in shards)
-        _set_progress(conn, job_id, job.progress, sum_progress(job.progress, shards, done))
+        progress = sum_progress(job.progress, shards, done, job.started_at)
+        _set_progress(conn, job_id, job.progress, progress)
 
 
 def waiting(db: Database) -> list[int]:

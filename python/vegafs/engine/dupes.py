@@ -100,3 +100,52 @@ def find_dupes(
         progress=progress,
         cancel=cancel,
     )
+
+
+def dupe_files(
+    selection: Selection | str | Path | Sequence[str | Path],
+    *,
+    batch_size: int = 1024,
+    max_errors: int = 1000,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
+) -> _native.RowStream:
+    """The walk of ``find_dupes`` alone (a shard of a sharded job runs it): rows ``{"path",
+    "size", "dev", "ino"}``, one per regular file it would compare, in no order; its summary
+    (``DupesSummary``) counts ``files``, ``bytes`` and the errors, its stages 0."""
+    selection = as_selection(selection)
+    check_stream_args(batch_size, max_errors)
+    return _native.dupe_files(
+        selection.to_native(beneath=beneath),
+        batch_size=batch_size,
+        max_errors=max_errors,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def find_dupes_among(
+    selection: Selection | str | Path | Sequence[str | Path],
+    files: Sequence[tuple[str, int, int, int]],
+    *,
+    batch_size: int = 256,
+    max_errors: int = 1000,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+    beneath: Sequence[Path] = (),
+) -> _native.RowStream:
+    """The stages of ``find_dupes`` over ``files`` (``(path, size, dev, ino)``, as
+    ``dupe_files`` rows give them) found below ``selection``'s roots: each is opened again below
+    its root and compared only if still the file its walk saw. Rows and summary as
+    ``find_dupes``'s; ``files``, ``bytes`` and ``hard_links`` count ``files``."""
+    selection = as_selection(selection)
+    check_stream_args(batch_size, max_errors)
+    return _native.find_dupes_among(
+        selection.to_native(beneath=beneath),
+        files if isinstance(files, list) else list(files),
+        batch_size=batch_size,
+        max_errors=max_errors,
+        progress=progress,
+        cancel=cancel,
+    )

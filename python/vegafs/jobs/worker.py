@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ log = logging.getLogger("vegafs.worker")
 ROW_BATCH = 1000
 SHARD_PROGRESS_S = 1.0  # how often a shard's worker adds up its job's progress
 CACHE_ROWS = 10_000  # a result with more rows is not cached
+ROWS_PAGE = 10_000  # a shard's rows read at once by the merge
 
 JOB_SECONDS = Histogram(
     "vegafs_job_duration_seconds",
@@ -98,11 +99,13 @@ class _Attempt:
     # A heartbeat that failed (not for want of the database): the attempt's error once it stops.
     broken: BaseException | None = None
     started: float = field(default_factory=time.monotonic)
+    # Kept in every progress it reports (a merging sharded job: its shards, all done).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def progress(self) -> dict[str, Any]:
         entries, dirs, size, errors = self.ctx.progress.snapshot()
         elapsed = time.monotonic() - self.started
-        return {
+        progress: dict[str, Any] = {
             "entries": entries,
             "dirs": dirs,
             "bytes": size,
@@ -111,6 +114,8 @@ class _Attempt:
             "rate_per_s": round(entries / elapsed, 1) if elapsed > 0 else 0.0,
             "eta_s": None,  # a walk does not know its total in advance
         }
+        # Applying a plan: its length is known (steps, steps_done, eta_s).
+        return {**progress, **self.extra, **(self.ctx.steps.progress() or {})}
 
 
 class Worker:
@@ -345,6 +350,10 @@ class Worker:
             if ids is None:
                 log.warning("job %d: lease lost before its shards were added", job.id)
                 return
+            if not ids:
+                log.info("job %d: cancelled while it was splitting; no shard added", job.id)
+                self._publish(job.id)
+                return
             log.info("job %d: split into %d shards (%d..%d)", job.id, len(ids), ids[0], ids[-1])
             self.bus.publish(QUEUE_TOPIC)
             self._publish(job.id)
@@ -366,6 +375,8 @@ class Worker:
         job = attempt.job
         row = queue.get(self.db, job.id)
         started = row.started_at if row is not None and row.started_at else None
+        # While it merges (dupes hashes then), its progress still says every shard is done.
+        attempt.extra = {"shards": len(shards), "shards_done": len(shards)}
 
         def merge() -> dict[str, Any]:
             elapsed = 0.0 if started is None else (utcnow() - started).total_seconds()
@@ -379,6 +390,13 @@ class Worker:
                     attempt.rows([e.model_dump(mode="json") for e in result.errors])
                 merged: dict[str, Any] = result.model_dump(mode="json", exclude={"errors"})
                 return merged
+            if op.name == "dupes":
+                parts = [
+                    sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
+                    for s in shards
+                ]
+                found = sharding.merge_dupes(params, parts, attempt.ctx, elapsed)
+                return found.model_dump(mode="json")
             copied = shard_repo.copy_rows(self.db, job, [s.id for s in shards])
             if copied is None:
                 raise LeaseLost(f"job {job.id}: lease lost while merging its shards' rows")
@@ -402,8 +420,15 @@ class Worker:
         )
         log.info("job %d: %d shards merged", job.id, len(shards))
 
-    def _rows_of(self, job_id: int) -> list[dict[str, Any]]:
-        return [r.data for r in queue.results(self.db, job_id, limit=1_000_000)]
+    def _rows_of(self, job_id: int) -> Iterator[dict[str, Any]]:
+        """A job's result rows, read a page at a time."""
+        after = -1
+        while True:
+            page = queue.results(self.db, job_id, after_seq=after, limit=ROWS_PAGE)
+            yield from (r.data for r in page)
+            if len(page) < ROWS_PAGE:
+                return
+            after = page[-1].seq
 
     def _supervise(self, attempt: _Attempt, work: Callable[[], Any]) -> bool:
         """Run ``work``, renewing the lease; True when the lease was lost."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from vegafs import _native
 from vegafs.errors import ApplyError
+from vegafs.eta import Steps
 from vegafs.journal.kinds import KEEPS_SOURCE, OsError, runs
 from vegafs.journal.store import (
     APPLYING,
@@ -39,14 +40,18 @@ def apply(
     job_id: int | None = None,
     beneath: Sequence[str] = (),
     batch: int = BATCH,
+    steps_of: Steps | None = None,
 ) -> Applied:
     """Journals ``steps`` (committed before the first change), runs them a batch at a time,
     and marks the operation committed; on an error or a cancel, rolls back what was done and
     raises ``ApplyError`` (``KeyboardInterrupt`` from Ctrl-C likewise, after the rollback).
     A job passes its id and its roots: every path is then opened beneath them. ``batch``:
     steps between two journal writes and two rounds of syncs (a crash loses no more progress
-    than that: recovery looks at those steps on disk)."""
+    than that: recovery looks at those steps on disk). ``steps_of``: advanced batch by batch
+    (a job's progress shows the steps done and an ETA)."""
     op_id = journal.begin(operation, params, steps, job_id=job_id, beneath=beneath)
+    if steps_of is not None:
+        steps_of.start(len(steps))
     done = 0
     touched = 0  # steps that may have run: the rollback checks each on disk
     try:
@@ -61,6 +66,8 @@ def apply(
             if n < len(these):
                 raise ApplyError("cancelled", rolled_back=False)
             journal.advance(op_id, done)
+            if steps_of is not None:
+                steps_of.advance(done)
     except BaseException as e:
         why = str(e) or type(e).__name__
         rolled_back = _roll_back(journal, op_id, steps[:touched], why, beneath)

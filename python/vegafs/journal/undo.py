@@ -33,6 +33,7 @@ from typing import Any
 
 from vegafs import _native
 from vegafs.errors import ParamsError
+from vegafs.eta import Steps
 from vegafs.journal.kinds import move_across
 from vegafs.journal.runner import Applied, apply
 from vegafs.journal.store import COMMITTED, UNDONE, Journal, OpRecord, Step
@@ -298,9 +299,10 @@ def apply_undo(
     *,
     job_id: int | None = None,
     beneath: Sequence[str] = (),
+    steps_of: Steps | None = None,
 ) -> Applied:
     """Runs the plan through the journal (all of it or none), then marks the operation
-    undone. A job passes its id and its roots, as to ``runner.apply``."""
+    undone. A job passes its id and its roots (and ``steps_of``), as to ``runner.apply``."""
     params: dict[str, object] = {"undo_of": plan.op_id}
     if plan.sources:  # restores: each file backed up again before it changes
         from vegafs.journal.backups import new_store
@@ -310,9 +312,9 @@ def apply_undo(
         steps = [s._replace(backup=str(store / str(n))) for n, s in enumerate(plan.steps)]
         with rewriting(RewriteSource(None, plan.sizes, plan.sources)):
             applied = apply(journal, "undo", params, steps, cancel, job_id=job_id,
-                            beneath=beneath)  # fmt: skip
+                            beneath=beneath, steps_of=steps_of)  # fmt: skip
     else:
         applied = apply(journal, "undo", params, plan.steps, cancel, job_id=job_id,
-                        beneath=beneath)  # fmt: skip
+                        beneath=beneath, steps_of=steps_of)  # fmt: skip
     journal.set_state(plan.op_id, UNDONE)
     return applied

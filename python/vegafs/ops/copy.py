@@ -83,7 +83,7 @@ def run(params: CopyParams, ctx: RunContext) -> CopySummary:
         copies = [r for r in rows if r["action"] in ("copy", "overwrite")]
         steps = journal_steps(dirs, copies, ids, verify=params.verify, beneath=beneath)
         applied = apply(journal, "copy", params.model_dump(mode="json"), steps, ctx.cancel,
-                        job_id=ctx.job_id, beneath=beneath)  # fmt: skip
+                        job_id=ctx.job_id, beneath=beneath, steps_of=ctx.steps)  # fmt: skip
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 

@@ -116,7 +116,7 @@ def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePl
             journal_steps.append(Step(a, b, *entry))
     close_group()
     return apply(journal, "move", params.model_dump(mode="json"), journal_steps, ctx.cancel,
-                 job_id=ctx.job_id, beneath=beneath)  # fmt: skip
+                 job_id=ctx.job_id, beneath=beneath, steps_of=ctx.steps)  # fmt: skip
 
 
 def _digests(

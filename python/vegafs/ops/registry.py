@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from vegafs.engine import CancelToken, Progress
+from vegafs.eta import Steps
 from vegafs.ops.confine import confine_selection
 
 ENTRY_POINT_GROUP = "vegafs.operations"
@@ -58,6 +59,7 @@ class RunContext:
     lines: LineSink | None = None
     beneath: tuple[Path, ...] = ()
     job_id: int | None = None  # the job this runs for (a writing operation's journal names it)
+    steps: Steps = field(default_factory=Steps)  # a writing operation's apply: its plan's steps
 
 
 def drain(stream: Any, ctx: RunContext) -> Any:

@@ -140,7 +140,8 @@ def _apply(
         # Absolute: recovery may run from another directory.
         journal_steps.append(Step(absolute(cwd, src), absolute(cwd, dst), *entry))
     return apply(journal, "rename", params.model_dump(mode="json"), journal_steps, ctx.cancel,
-                 job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH)  # fmt: skip
+                 job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH,
+                 steps_of=ctx.steps)  # fmt: skip
 
 
 def absolute(cwd: str, path: str) -> str:

@@ -137,7 +137,8 @@ def apply_plan(
     try:
         with rewriting(source):
             applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel,
-                            job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH)  # fmt: skip
+                            job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH,
+                            steps_of=ctx.steps)  # fmt: skip
     except ApplyError as e:
         if e.rolled_back:  # every file is as it was: its backups are of no use
             shutil.rmtree(store, ignore_errors=True)

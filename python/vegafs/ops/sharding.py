@@ -16,12 +16,18 @@ directories above the units are the top shard's plus the totals of the units bel
 unit shard reports each unit's total, ``unit_bytes``, from the core's ``root_totals``), so
 ``largest_dirs`` is exact. Operations
 whose rows are the result (``search``, ``hash``, ``validate``) append their shards' rows and add
-up their summaries' counts.
+up their summaries' counts. ``dupes`` cannot finish inside a shard (files of one size may lie in
+different shards): each shard only walks (``dupe_files``: a row per regular file, with its size,
+device and inode); the merge counts the paths of each size over all shards, keeps the files of
+the sizes seen more than once, and runs the rest of ``dupes`` on them in one place
+(``find_dupes_among``: hard links joined by (dev, inode) across shards, then edges, then
+content), so its groups and summary are an unsharded run's.
 
 A selection the split cannot keep exact is not split (the job runs as one): a glob with ``/``
 (relative to a root, which a unit is not), ignore files (rules in directories above a unit),
 ``max_depth`` at or above the units, roots inside one another, or a tree with fewer than two
-units. Hard links between shards count once per shard (as ``AnalyzeResult.merge`` says).
+units. In analyze, hard links between shards count once per shard (as ``AnalyzeResult.merge``
+says); dupes joins them.
 """
 
 import heapq
@@ -36,14 +42,15 @@ from pydantic import BaseModel
 
 from vegafs import engine
 from vegafs.engine.analysis import AnalyzeResult, EntryError, PathSize, analyze_roots
-from vegafs.ops.registry import Operation, RunContext
+from vegafs.engine.dupes import DupesSummary, dupe_files, find_dupes_among
+from vegafs.ops.registry import Operation, RunContext, drain
 
 # Units are the directories this deep below a root (2: a root's grandchildren). A unit at depth
 # 1 could not be excluded from its root's top shard by a glob anchored to the root.
 SPLIT_DEPTH = 2
 # Operations whose shards' rows are appended and whose summaries' counts add up.
 APPENDING = frozenset({"search", "hash", "validate"})
-SPLITTABLE = frozenset({"analyze"}) | APPENDING
+SPLITTABLE = frozenset({"analyze", "dupes"}) | APPENDING
 # Key of a unit shard's summary: each of its roots' total bytes (analyze).
 UNIT_BYTES = "unit_bytes"
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]{}!])")
@@ -204,7 +211,16 @@ def is_top(shard_params: dict[str, Any], params: dict[str, Any]) -> bool:
 
 def run_shard(op: Operation, params: Any, ctx: RunContext, top: bool) -> dict[str, Any]:
     """Run one shard; its summary as JSON. An analyze unit shard also reports each unit's
-    total (``unit_bytes``)."""
+    total (``unit_bytes``); a dupes shard only walks (its rows: the files it found)."""
+    if op.name == "dupes":
+        stream = dupe_files(
+            params.selection,
+            max_errors=params.max_errors,
+            progress=ctx.progress,
+            cancel=ctx.cancel,
+            beneath=ctx.beneath,
+        )
+        return DupesSummary.model_validate(drain(stream, ctx)).model_dump(mode="json")
     if op.name != "analyze" or top:
         return op.run(params, ctx).model_dump(mode="json")
     merged, unit_bytes = analyze_roots(
@@ -267,6 +283,49 @@ def merge_analyze(params: dict[str, Any], shards: Sequence[Shard], elapsed_s: fl
             "largest_files": _largest(merged.largest_files, top_n),
             "largest_dirs": _largest(above + deep, top_n),
             "errors": merged.errors[:max_errors],
+            "elapsed_s": round(elapsed_s, 6),
+        }
+    )
+
+
+def merge_dupes(
+    params: dict[str, Any], shards: Sequence[Shard], ctx: RunContext, elapsed_s: float
+) -> DupesSummary:
+    """The job's dupes from its shards' walks: the groups go to ``ctx.rows``, as an unsharded
+    run sends them; the summary is returned. Each shard's rows are read twice (the paths of
+    each size counted, then the files of shared sizes kept), so only candidates are held."""
+    paths_of_size: dict[int, int] = {}
+    for shard in shards:
+        for row in shard.rows():
+            paths_of_size[row["size"]] = paths_of_size.get(row["size"], 0) + 1
+    candidates = [
+        (row["path"], row["size"], row["dev"], row["ino"])
+        for shard in shards
+        for row in shard.rows()
+        if paths_of_size[row["size"]] > 1
+    ]
+    del paths_of_size
+    selection = engine.Selection.model_validate(params["selection"])
+    stream = find_dupes_among(
+        selection,
+        candidates,
+        max_errors=params["max_errors"],
+        progress=ctx.progress,
+        cancel=ctx.cancel,
+        beneath=ctx.beneath,
+    )
+    del candidates
+    found = DupesSummary.model_validate(drain(stream, ctx))
+    walks = [DupesSummary.model_validate(s.summary) for s in shards]
+    errors = [e for w in walks for e in w.errors] + found.errors
+    # A size seen once is one path: no hard link is left out of ``found.hard_links``.
+    return found.model_copy(
+        update={
+            "roots": params["selection"]["roots"],
+            "files": sum(w.files for w in walks),
+            "bytes": sum(w.bytes for w in walks),
+            "error_count": sum(w.error_count for w in walks) + found.error_count,
+            "errors": sorted(errors, key=lambda e: os.fsencode(e.path))[: params["max_errors"]],
             "elapsed_s": round(elapsed_s, 6),
         }
     )

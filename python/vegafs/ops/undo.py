@@ -87,7 +87,9 @@ def run(params: UndoParams, ctx: RunContext) -> UndoSummary:
                               steps=len(plan.steps))  # fmt: skip
         if not params.apply:
             return summary
-        applied = apply_undo(journal, plan, ctx.cancel, job_id=ctx.job_id, beneath=beneath)
+        applied = apply_undo(
+            journal, plan, ctx.cancel, job_id=ctx.job_id, beneath=beneath, steps_of=ctx.steps
+        )
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 

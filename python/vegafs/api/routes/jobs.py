@@ -377,16 +377,38 @@ def _csv(svc: Services, job_id: int) -> Iterator[bytes]:
         buffer.truncate()
 
 
+SHARD_OF_JOB = (
+    " `shard-of-job`: the job is a shard of a sharded job (`parent_id`): act on that job; its"
+    " shards follow it."
+)
+
+
+def refuse_shard(row: Any, action: str) -> None:
+    """A shard is its job's part: cancelled alone it would run again, retried or deleted alone
+    its job's merge would miss it. The user acts on the job (409 naming it)."""
+    if row.parent_id is not None:
+        raise Problem(
+            409,
+            "shard-of-job",
+            f"job {row.id} is a shard of job {row.parent_id}: {action} job {row.parent_id}",
+            parent_id=row.parent_id,
+        )
+
+
 @router.post(
     "/{job_id}/cancel",
     status_code=202,
     response_model=JobOut,
     summary="Cancel a job: a queued one at once, a running one within a second",
-    responses={404: NO_JOB, 409: problem("`job-finished`: the job has already finished.")},
+    responses={
+        404: NO_JOB,
+        409: problem("`job-finished`: the job has already finished." + SHARD_OF_JOB),
+    },
 )
 def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
     row = visible_job(svc, job_id, who)
+    refuse_shard(row, "cancel")
     if row.status in job_repo.FINISHED:
         raise Problem(409, "job-finished", f"job {job_id} has already ended ({row.status})")
     row = job_repo.request_cancel(svc.db, job_id)
@@ -404,7 +426,7 @@ def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) ->
     summary="Queue a failed or cancelled job again",
     responses={
         404: NO_JOB,
-        409: problem("`job-not-retryable`: the job is not failed or cancelled."),
+        409: problem("`job-not-retryable`: the job is not failed or cancelled." + SHARD_OF_JOB),
         422: problem(
             "`path-not-allowed`: a path of the job no longer passes the check of a submission "
             "(the service's roots narrowed by the submitting key's root)."
@@ -414,6 +436,7 @@ def cancel(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) ->
 def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
     row = visible_job(svc, job_id, who)
+    refuse_shard(row, "retry")
     if row.status not in ("failed", "cancelled"):
         state = "has succeeded" if row.status == "succeeded" else f"is {row.status}"
         raise Problem(
@@ -441,11 +464,15 @@ def retry(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> 
     "/{job_id}",
     status_code=204,
     summary="Delete a finished job and its results",
-    responses={404: NO_JOB, 409: problem("`job-not-finished`: the job has not finished.")},
+    responses={
+        404: NO_JOB,
+        409: problem("`job-not-finished`: the job has not finished." + SHARD_OF_JOB),
+    },
 )
 def delete_job(request: Request, job_id: JobId, who: Principal = SubmitPrincipal) -> Response:
     svc = services(request)
     row = visible_job(svc, job_id, who)
+    refuse_shard(row, "delete")
     if row.status not in job_repo.FINISHED or not job_repo.delete_finished(svc.db, job_id):
         raise Problem(409, "job-not-finished", f"job {job_id} is {row.status}")
     return Response(status_code=204)

@@ -38,9 +38,11 @@ export function showDetail(main, id) {
 function showState(node, job) {
   const p = job.progress || {};
   const running = job.status === "running";
-  const total = p.total_entries;
+  // A known total: a sharded job's shards, a plan's steps while it is applied.
+  const [done, total] = p.shards ? [p.shards_done, p.shards]
+    : p.steps ? [p.steps_done, p.steps] : [p.entries, p.total_entries];
   const bar = el("progress", { id: "progress", max: total || 1 });
-  if (total) bar.value = Math.min(p.entries || 0, total);
+  if (total) bar.value = Math.min(done || 0, total);
   else if (!running) bar.value = FINISHED.has(job.status) ? 1 : 0;
   // (no value while running with no known total: the browser shows it as under way)
   const eta = p.eta_s != null ? duration(p.eta_s) : running ? "unknown (a walk has no total)" : "–";
@@ -62,6 +64,8 @@ function showState(node, job) {
       figure("Bytes", bytes(p.bytes || 0)),
       figure("Rate", `${count(Math.round(p.rate_per_s || 0))} entries/s`),
       figure("Elapsed", duration(p.elapsed_s)),
+      p.shards ? figure("Shards", `${p.shards_done || 0} of ${p.shards} done`) : null,
+      p.steps ? figure("Steps applied", `${count(p.steps_done || 0)} of ${count(p.steps)}`) : null,
       figure("ETA", eta),
       figure("Attempts", `${job.attempts} of ${job.max_attempts}`),
       figure("Created", time(job.created_at)),
