@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -108,6 +109,65 @@ def test_a_file_changed_since_the_plan_rolls_back(tree: Path, env: dict[str, str
     assert e.value.rolled_back
     assert tree_state(tree) == before
     assert not list(tree.rglob(".vegafs-*"))
+    # Its backups are deleted: a.txt's, a link to it since a.txt was left as it was, too.
+    assert list((tree.parent / "data" / "backups").glob("*/*")) == []
+    assert (tree / "a.txt").stat().st_nlink == 1
+
+
+def test_a_backup_is_the_original_file_linked_into_the_store(
+    vegafs: Vegafs, tree: Path, env: dict[str, str]
+) -> None:
+    """The backup store on the files' file system: each backup is the original inode (linked
+    before the new content is renamed over it), its only link afterwards; undo writes its bytes
+    back; `ops forget` removes the links."""
+    before = tree_state(tree)
+    a, b = tree / "a.txt", tree / "sub" / "b.txt"
+    originals = {p.stat().st_ino: p for p in (a, b)}
+    out = vegafs.run("replace", "colour", "color", "t", "--apply", cwd=tree.parent, env=env)
+    assert out.returncode == 0, out.stderr
+    assert a.stat().st_ino not in originals and b.stat().st_ino not in originals
+    backups = sorted((tree.parent / "data" / "backups").glob("*/*"))
+    kept = {p.stat().st_ino: p for p in backups}
+    assert sorted(kept) == sorted(originals)
+    for ino, backup in kept.items():
+        st, name = backup.stat(), str(originals[ino].relative_to(tree))
+        assert (backup.read_bytes(), st.st_mode, st.st_mtime_ns) == before[name]
+        assert st.st_nlink == 1
+    done = vegafs.run("undo", "1", "--apply", cwd=tree.parent, env=env)
+    assert done.returncode == 0, done.stderr
+    assert tree_state(tree) == before
+    forgot = vegafs.run("ops", "forget", "1", cwd=tree.parent, env=env)
+    assert forgot.stderr == "vegafs: operation 1 forgotten: 2 backups deleted\n"
+    assert not any(p.exists() for p in backups)
+
+
+def test_a_backup_store_on_another_file_system_holds_copies(
+    vegafs: Vegafs, tree: Path, env: dict[str, str]
+) -> None:
+    """The backup store on a tmpfs (/dev/shm), the files elsewhere: no link can cross, so each
+    backup is a copy of the bytes and times (mode 0600); undo writes them back."""
+    data = Path(tempfile.mkdtemp(prefix="vegafs-backups-", dir="/dev/shm"))
+    try:
+        assert data.stat().st_dev != tree.stat().st_dev
+        shm = {**env, "VEGAFS_DATA_DIR": str(data)}
+        before = tree_state(tree)
+        originals = {(tree / n).stat().st_ino for n in ("a.txt", "sub/b.txt")}
+        out = vegafs.run("replace", "colour", "color", "t", "--apply", cwd=tree.parent, env=shm)
+        assert out.returncode == 0, out.stderr
+        backups = sorted((data / "backups").glob("*/*"))
+        assert sorted(p.read_bytes() for p in backups) == sorted(
+            [before["a.txt"][0], before["sub/b.txt"][0]]
+        )
+        assert not originals & {p.stat().st_ino for p in backups}
+        assert {p.stat().st_mode & 0o7777 for p in backups} == {0o600}
+        assert sorted(p.stat().st_mtime_ns for p in backups) == sorted(
+            [before["a.txt"][2], before["sub/b.txt"][2]]
+        )
+        done = vegafs.run("undo", "1", "--apply", cwd=tree.parent, env=shm)
+        assert done.returncode == 0, done.stderr
+        assert tree_state(tree) == before
+    finally:
+        shutil.rmtree(data)
 
 
 def test_undo_restores_exact_bytes_modes_and_times(vegafs: Vegafs, tree: Path,
@@ -271,11 +331,15 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
     def state() -> dict[str, bytes]:
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.txt"))}
 
-    child = start_and_wait_for_apply(args(original), env, db)
+    # How long an apply takes here: the second of two runs to the end (the first also syncs
+    # the tree just made, which the backups, linked, no longer outweigh).
+    assert start_and_wait_for_apply(args(original), env, db).wait(SUBPROCESS_TIMEOUT) == 0
+    assert state() == flipped
+    child = start_and_wait_for_apply(args(flipped), env, db)
     started = time.monotonic()
     assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
     apply_s = time.monotonic() - started
-    current = flipped
+    current = original
     assert state() == current
     rng = random.Random(11)
     seen = {"old": 0, "new": 0, "recovered": 0}
@@ -295,6 +359,8 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
         assert done.returncode == 0, done.stderr
         seen["recovered"] += done.stdout.count(b"operation ")
         assert not list(root.rglob(".vegafs-*")), f"kill {point}: a temporary file left"
+        # No backup of a rolled-back operation left linked to a file.
+        assert {p.stat().st_nlink for p in root.rglob("*.txt")} == {1}, f"kill {point}"
         now = state()
         other = original if current == flipped else flipped
         if now == current:

@@ -1,8 +1,9 @@
 //! Writing files' new contents safely (the `replace` kind of the journal's steps), reversing
 //! it, and telling whether it is done.
 //!
-//! One step: the file at `path`, still the one planned (device, inode, mtime and size), has its
-//! bytes copied into the journal's backup store (`backup`), durable before the file changes;
+//! One step: the file at `path`, still the one planned (device, inode, mtime and size), is kept
+//! in the journal's backup store (`backup`: a hard link to it where the store is on its file
+//! system, else a copy of its bytes), durable before the file changes;
 //! its new content is written to a temporary file beside it (`temp`: only its last name is
 //! used, a hidden `.vegafs-TAG-N` in the file's directory) with the original's mode, owner and
 //! times, made durable, and renamed over it. A reader sees the old content or the new, never a
@@ -84,8 +85,8 @@ fn open_in(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
 }
 
 /// Runs `steps` until one fails or `cancel` is set, in three passes:
-/// 1. in parallel (rayon), each file is checked, its backup and its temporary file written
-///    (not yet synced);
+/// 1. in parallel (rayon), each file is checked, its backup made (linked or copied) and its
+///    temporary file written (not yet synced);
 /// 2. every file system written to is synced (`syncfs`, once each): the backups, their
 ///    directory entries and the new contents are durable before any file changes;
 /// 3. each file, checked again (device, inode, size, mtime), has its temporary file renamed
@@ -240,9 +241,7 @@ fn prepare(
     if blake3::hash(&new).as_bytes()[..] != step.digest[..] {
         return Err(changed(path));
     }
-    // Its times too: a restore gives them back.
-    write_new(CWD, step.backup.as_os_str(), &old, 0o600, None, &meta, false)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: backing it up: {e}", path.display())))?;
+    back_up(path, fd.as_fd(), name, &meta, &step.backup, &old)?;
     let mode = meta.mode() & 0o7777;
     write_new(
         fd.as_fd(),
@@ -255,6 +254,46 @@ fn prepare(
     )
     .map_err(|e| beside(path, &step.temp, e))?;
     Ok(meta)
+}
+
+/// Keeps the file `name` in `dir` (read as `meta`, holding `old`) as `backup`: a hard link to
+/// it where the backup store is on its file system (the rename of pass 3 then leaves the
+/// original inode, bytes, mode, owner and times, to the store alone: no byte is written), else
+/// a copy of its bytes with its times. The link is made by name and checked to be the file
+/// read (device and inode), or removed and the step refused.
+fn back_up(
+    path: &Path,
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    meta: &fs::Metadata,
+    backup: &Path,
+    old: &[u8],
+) -> io::Result<()> {
+    let failed =
+        |e: io::Error| io::Error::new(e.kind(), format!("{}: backing it up: {e}", path.display()));
+    let copy = || write_new(CWD, backup.as_os_str(), old, 0o600, None, meta, false);
+    if meta.nlink() != 1 {
+        // Linked elsewhere since the plan (which refuses such files): that name would still
+        // reach the kept inode, so a copy keeps the bytes.
+        return copy().map_err(failed);
+    }
+    match rustix::fs::linkat(dir, name, CWD, backup, AtFlags::empty()) {
+        Ok(()) => {
+            let linked = rustix::fs::statat(CWD, backup, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| failed(e.into()))?;
+            if (linked.st_dev, linked.st_ino) == (meta.dev(), meta.ino()) {
+                return Ok(());
+            }
+            let _ = rustix::fs::unlinkat(CWD, backup, AtFlags::empty());
+            Err(changed(path)) // another file put under its name since it was read
+        }
+        // Another file system, or hard links refused (protected_hardlinks, a file system
+        // without them, too many links): a copy, its times kept (a restore gives them back).
+        Err(Errno::XDEV | Errno::PERM | Errno::ACCESS | Errno::MLINK | Errno::OPNOTSUPP) => {
+            copy().map_err(failed)
+        }
+        Err(e) => Err(failed(e.into())),
+    }
 }
 
 fn beside(path: &Path, temp: &Path, e: io::Error) -> io::Error {
@@ -470,6 +509,10 @@ mod tests {
         assert!(out.error.is_none(), "{:?}", out.error);
         assert_eq!(fs::read(&f).unwrap(), b"one 2\n");
         assert_eq!(fs::read(&b).unwrap(), b"one two\n");
+        // On the file's file system, the backup is the original inode, now linked only there.
+        let kept = fs::metadata(&b).unwrap();
+        assert_eq!((kept.dev(), kept.ino(), kept.nlink()), (before.dev(), before.ino(), 1));
+        assert_eq!((kept.mode() & 0o7777, stamp(&kept)), (0o640, stamp(&before)));
         let after = fs::metadata(&f).unwrap();
         assert_eq!(after.mode() & 0o7777, 0o640);
         assert_eq!(stamp(&after), stamp(&before));
@@ -487,6 +530,29 @@ mod tests {
         assert_eq!(stamp(&fs::metadata(&f).unwrap()), stamp(&before));
         let twice = restore_all(&places, &[(f.clone(), t, b, digest)]);
         assert_eq!((twice.reversed, twice.not_done), (0, 1));
+    }
+
+    #[test]
+    fn a_backup_on_another_file_system_is_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tempfile::tempdir_in("/dev/shm").unwrap(); // a tmpfs: another file system
+        let (f, t, b) = (dir.path().join("f"), dir.path().join(".t"), store.path().join("b"));
+        fs::write(&f, "one two\n").unwrap();
+        let before = fs::metadata(&f).unwrap();
+        assert_ne!(before.dev(), fs::metadata(store.path()).unwrap().dev());
+        let digest = blake3::hash(b"one 2\n").as_bytes().to_vec();
+        let step = step_for(&f, &t, &b, &digest);
+        let places = Places::anywhere();
+        let out = rewrite_all(&places, &[step], Some(&two_to_2()), &CancelToken::default());
+        assert!(out.error.is_none(), "{:?}", out.error);
+        let kept = fs::metadata(&b).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"one two\n");
+        assert_eq!((kept.mode() & 0o7777, stamp(&kept)), (0o600, stamp(&before)));
+        assert_eq!(fs::read(&f).unwrap(), b"one 2\n");
+        let back = restore_all(&places, &[(f.clone(), t, b, digest)]);
+        assert_eq!((back.reversed, back.not_done), (1, 0));
+        assert_eq!(fs::read(&f).unwrap(), b"one two\n");
+        assert_eq!(stamp(&fs::metadata(&f).unwrap()), stamp(&before));
     }
 
     #[test]

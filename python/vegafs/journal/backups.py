@@ -5,8 +5,10 @@ Each writing operation that needs it gets a directory ``<data_dir>/backups/<tag>
 process id and a random suffix, chosen before the journal gives the operation its id; each
 step's ``backup`` column names its file there, so the journal knows where every backup is).
 The directory exists, fsynced into its parent, before the operation is journaled; each backup
-file is written and fsynced (with its directory) by the step, before the file it copies
-changes.
+is made by the step and durable (``syncfs``) before the file it keeps changes: a hard link to
+the file where the store is on the file's file system (the file's inode, left to the store
+alone when the new content is renamed over it: no byte copied), else a copy of its bytes and
+times. A rollback that ends ``rolled_back`` deletes the operation's backups (``discard``).
 
 Backups stay until ``vegafs ops forget OP_ID`` deletes them (then the operation is marked
 ``forgotten`` and cannot be undone), or, with ``VEGAFS_BACKUP_RETENTION_DAYS`` set, until a
@@ -79,6 +81,15 @@ def forget(journal: Journal, op_id: int) -> int:
         raise ForgetError(
             f"operation {op_id} is {op.state}: run `vegafs recover` first (it may need the backups)"
         )
+    deleted = discard(journal, op_id) + _delete_set_aside(journal, op)
+    journal.set_state(op_id, FORGOTTEN)
+    return deleted
+
+
+def discard(journal: Journal, op_id: int) -> int:
+    """Deletes the backup directories of an operation's steps: the number of backups deleted.
+    ``forget``'s, and the end of a rollback (every file is as it was: a backup linked to a file
+    left unchanged would give it a second link, which a later ``replace`` refuses)."""
     root = backups_root().resolve()
     deleted = 0
     for store in stores_of(journal, op_id):
@@ -87,8 +98,6 @@ def forget(journal: Journal, op_id: int) -> int:
             continue
         deleted += sum(1 for _ in store.iterdir())
         shutil.rmtree(store)
-    deleted += _delete_set_aside(journal, op)
-    journal.set_state(op_id, FORGOTTEN)
     return deleted
 
 

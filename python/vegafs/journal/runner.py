@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from vegafs import _native
 from vegafs.errors import ApplyError
 from vegafs.eta import Steps
+from vegafs.journal.backups import discard
 from vegafs.journal.kinds import KEEPS_SOURCE, OsError, runs
 from vegafs.journal.store import (
     APPLYING,
@@ -110,7 +111,8 @@ def _roll_back(
     """Reverses the steps of ``steps`` found done on disk, last first (each by its kind: a
     rename's entry is checked by device and inode just before it is moved back); the journal
     says how it ended: rolled_back, or failed (a step could not be reversed; ``vegafs
-    recover`` tries again, and may: nothing was replaced)."""
+    recover`` tries again, and may: nothing was replaced). Rolled back, its backups are
+    deleted."""
     error = None
     for kind, run in reversed(runs(steps)):
         error = kind.reverse(run, beneath)
@@ -119,6 +121,7 @@ def _roll_back(
     _sync(steps, beneath)
     if error is None:
         journal.finish(op_id, ROLLED_BACK, steps_done=0, error=why)
+        discard(journal, op_id)  # every file is as it was: its backups are of no use
         return True
     message = f"{why}; the rollback stopped: {_os_message(error)}"
     journal.finish(op_id, FAILED, steps_done=len(steps), error=message)

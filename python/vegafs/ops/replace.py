@@ -7,7 +7,6 @@ none of it.
 """
 
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,6 @@ from vegafs.engine.replacing import (
     plan_replace,
     shown_row,
 )
-from vegafs.errors import ApplyError
 from vegafs.ops.fields import MaxErrors
 from vegafs.ops.registry import Operation, RunContext
 
@@ -80,19 +78,23 @@ def plan_text(row: PlannedFile) -> bytes:
 
 def run(params: ReplaceParams, ctx: RunContext) -> ReplaceSummary:
     if not params.apply:
-        return _plan(params, ctx)[1]
-    from vegafs.journal import applying
+        return _sent(_plan(params, ctx), ctx)[1]
+    from vegafs.journal import applying_planned
 
-    with applying(ctx.job_id, ctx.cancel) as journal:
-        planned, summary = _plan(params, ctx)
+    # Planned while the journal opens and recovers (the core plans without the interpreter).
+    with applying_planned(ctx.job_id, ctx.cancel, lambda: _plan(params, ctx)) as (journal, made):
+        planned, summary = _sent(made, ctx)
         if not summary.files_changed:
             return summary
         op_id = apply_plan(journal, params, planned, ctx)
     return summary.model_copy(update={"applied_op": op_id})
 
 
-def _plan(params: ReplaceParams, ctx: RunContext) -> tuple[list[PlannedFile], ReplaceSummary]:
-    planned, summary = plan_replace(
+Planned = tuple[list[PlannedFile], ReplaceSummary]
+
+
+def _plan(params: ReplaceParams, ctx: RunContext) -> Planned:
+    return plan_replace(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -100,13 +102,18 @@ def _plan(params: ReplaceParams, ctx: RunContext) -> tuple[list[PlannedFile], Re
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
+
+
+def _sent(made: Planned, ctx: RunContext) -> Planned:
+    """The plan, its rows sent (the diffs as text, or rows)."""
+    planned = made[0]
     for i in range(0, len(planned), BATCH):
         batch = planned[i : i + BATCH]
         if ctx.lines is not None:
             ctx.lines(b"".join(plan_text(row) for row in batch))
         else:
             ctx.rows([shown_row(row) for row in batch])
-    return planned, summary
+    return made
 
 
 def apply_plan(
@@ -134,15 +141,10 @@ def apply_plan(
         sizes[step.src] = row["size"]
     source = RewriteSource(native_options(params.options()), sizes)
     beneath = [str(p) for p in ctx.beneath]
-    try:
-        with rewriting(source):
-            applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel,
-                            job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH,
-                            steps_of=ctx.steps)  # fmt: skip
-    except ApplyError as e:
-        if e.rolled_back:  # every file is as it was: its backups are of no use
-            shutil.rmtree(store, ignore_errors=True)
-        raise
+    with rewriting(source):
+        applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel,
+                        job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH,
+                        steps_of=ctx.steps)  # fmt: skip
     return applied.op_id
 
 
