@@ -1,15 +1,21 @@
 """Benchmark `vegafs copy --apply` of a generated tree of many (mostly small) files against
 `cp -a`, `rsync -a` and `xcp -r` (when built into bench/.tools: scripts/ensure-bench-tools.sh),
-the same tree into a fresh destination each, warm cache, one run each.
+the same tree into a fresh destination each, warm cache, in rounds: each round runs every tool
+once, in turn (the disk's speed drifts: a ratio is taken within a round, never across).
 
 Usage: python bench/copying.py [--tree DIR] [--files 100000] [--dirs 1000] [--seed 42]
+           [--rounds 1] [--before CMD]
+
+``--before CMD``: another vegafs (e.g. main's build) run in each round too, as "vegafs
+(before)", right after the one measured: a change's figures before and after, same run.
 
 Generates the tree once (deterministic: 95% of the files 0-4 KiB, 5% 4-64 KiB). Each tool copies
 it to a destination beside the tree that is removed (untimed) before and after; the copy is
-checked (same files, same sizes) after each run. Prints seconds, MB/s, files/s and each time
-divided by cp -a's, and the CPU seconds (user + system) each used. (Not bench/copy.py: run from
+checked (same files, same sizes) after each run. Prints, each round, seconds, MB/s, files/s and
+each time divided by cp -a's of that round, and the CPU seconds (user + system) each used; then
+each tool's median ratio over the rounds. (Not bench/copy.py: run from
 bench/, that name would hide the standard library's `copy` module.) VegaFS does more than the
-others: a temporary name per file, a `syncfs` per batch of 1,000 files and an fsync of their
+others: a `syncfs` per batch of 1,000 files before they get their names, an fsync of their
 directories, a journal committed before the first copy, so its figure includes the durability
 the others do not give. The journal's
 cost is shown apart: the time of writing and committing a journal of as many steps
@@ -22,7 +28,9 @@ import argparse
 import os
 import random
 import resource
+import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +40,8 @@ from pathlib import Path
 
 from analyze import REPO_ROOT, find_executable, find_vegafs
 
-# In the order they run; the ratios are to cp -a, which runs first.
-TOOLS = ("cp -a", "vegafs copy --apply", "rsync -a", "xcp -r")
+# In the order they run in a round; the ratios are to cp -a, which runs first.
+TOOLS = ("cp -a", "vegafs copy --apply", "vegafs (before)", "rsync -a", "xcp -r")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -43,6 +51,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dirs", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--vegafs", help="command that runs vegafs (default: next to python)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every tool in turn")
+    parser.add_argument("--before", help="another vegafs command, run in each round too")
     return parser.parse_args(argv)
 
 
@@ -84,8 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     want = summary_of(tree)  # also warms the cache
     data = Path(tempfile.mkdtemp(prefix="vegafs-bench-copy-"))
     vegafs = find_vegafs(args.vegafs)
-    # Each tool copies into a destination of its own, all removed at the end: removing 100,000
-    # files between two runs takes long (and a file system mounted with `discard` longer).
+    # Each tool copies into a destination of its own, removed (untimed) before its next round
+    # and at the end: removing 100,000 files takes long (on a file system mounted with `discard`
+    # longer), so one round's removals are spread over the next round.
     dest = {name: tree.parent / f"{tree.name}.dest-{i}" for i, name in enumerate(TOOLS)}
     commands: dict[str, list[str]] = {
         "vegafs copy --apply": [*vegafs, "copy", str(tree), str(dest["vegafs copy --apply"]),
@@ -93,45 +104,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cp -a": ["cp", "-a", f"{tree}/.", str(dest["cp -a"])],
         "rsync -a": ["rsync", "-a", f"{tree}/", f"{dest['rsync -a']}/"],
     }  # fmt: skip
+    if args.before:
+        before = dest["vegafs (before)"]
+        commands["vegafs (before)"] = [*shlex.split(args.before), "copy", str(tree), str(before),
+                                       "--apply"]  # fmt: skip
     xcp = find_executable(["xcp"])
     if xcp:
         commands["xcp -r"] = [xcp, "-r", str(tree), str(dest["xcp -r"])]
+    for name in TOOLS:
+        command = commands.get(name)
+        if name != "vegafs (before)" and (command is None or shutil.which(command[0]) is None):
+            print(f"{name}: not found (make bench-copy installs it): left out", flush=True)
+            commands.pop(name, None)
     env = os.environ | {"VEGAFS_DATA_DIR": str(data)}
-    print(f"tree: {want[0]:,} files, {total / 1e6:,.1f} MB ({tree}); one run each, warm cache")
-    print(f"{'command':<22}{'seconds':>9}{'MB/s':>9}{'files/s':>10}{'/ cp -a':>9}{'CPU s':>8}",
-          flush=True)  # fmt: skip
-    times: dict[str, float] = {}
+    print(f"tree: {want[0]:,} files, {total / 1e6:,.1f} MB ({tree}); {args.rounds} round(s), "
+          "every tool once a round, warm cache")  # fmt: skip
+    ratios: dict[str, list[float]] = {name: [] for name in TOOLS if name in commands}
     try:
-        for name in TOOLS:
-            command = commands.get(name)
-            if command is None or shutil.which(command[0]) is None:
-                print(f"{name}: not found (make bench-copy installs it): left out", flush=True)
-                continue
-            shutil.rmtree(dest[name], ignore_errors=True)
-            if name != "xcp -r":  # xcp makes DEST itself, as a copy of the tree
-                dest[name].mkdir()
-            started, cpu = time.perf_counter(), children_cpu()
-            done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, check=False)  # fmt: skip
-            times[name] = seconds = time.perf_counter() - started
-            cpu = children_cpu() - cpu
-            if done.returncode != 0:
-                print(f"{name}: exit {done.returncode}: {done.stderr.decode()[-500:]}")
-                return 2
-            got = summary_of(dest[name])
-            if got != want:
-                print(f"{name}: copied {got}, the tree has {want}")
-                return 2
-            ratio = f"{seconds / times['cp -a']:>9.2f}" if "cp -a" in times else f"{'':>9}"
-            print(f"{name:<22}{seconds:>9.2f}{total / 1e6 / seconds:>9.1f}"
-                  f"{want[0] / seconds:>10,.0f}{ratio}{cpu:>8.2f}", flush=True)  # fmt: skip
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_} ({time.strftime('%H:%M:%S', time.gmtime())} UTC, load "
+                  f"{os.getloadavg()[0]:.1f})")  # fmt: skip
+            print(f"{'command':<22}{'seconds':>9}{'MB/s':>9}{'files/s':>10}{'/ cp -a':>9}"
+                  f"{'CPU s':>8}", flush=True)  # fmt: skip
+            times: dict[str, float] = {}
+            for name in (n for n in TOOLS if n in commands):
+                seconds, cpu = run_one(name, commands[name], dest[name], env, want)
+                times[name] = seconds
+                ratio = seconds / times["cp -a"]
+                ratios[name].append(ratio)
+                rate = f"{total / 1e6 / seconds:>9.1f}{want[0] / seconds:>10,.0f}"
+                print(f"{name:<22}{seconds:>9.2f}{rate}{ratio:>9.2f}{cpu:>8.2f}", flush=True)
+    except CopyFailed as e:
+        print(e)
+        return 2
     finally:
         for d in [*dest.values(), data]:
             shutil.rmtree(d, ignore_errors=True)
-    if "cp -a" in times:
-        print(f"vegafs / cp -a: {times['vegafs copy --apply'] / times['cp -a']:.2f}")
+    for name, values in ratios.items():
+        print(f"{name} / cp -a: median {statistics.median(values):.2f} "
+              f"({', '.join(f'{v:.2f}' for v in values)})")  # fmt: skip
     print(f"journal of {want[0]:,} copy steps written and committed: {journal_cost(want[0]):.2f} s")
     return 0
+
+
+class CopyFailed(Exception):
+    """A tool failed or copied something else than the tree."""
+
+
+def run_one(
+    name: str, command: list[str], dest: Path, env: dict[str, str], want: tuple[int, int]
+) -> tuple[float, float]:
+    """Runs one copy into a fresh ``dest`` (removed afterwards): seconds and CPU seconds."""
+    shutil.rmtree(dest, ignore_errors=True)
+    if name != "xcp -r":  # xcp makes DEST itself, as a copy of the tree
+        dest.mkdir()
+    started, cpu = time.perf_counter(), children_cpu()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          check=False)  # fmt: skip
+    seconds = time.perf_counter() - started
+    cpu = children_cpu() - cpu
+    if done.returncode != 0:
+        raise CopyFailed(f"{name}: exit {done.returncode}: {done.stderr.decode()[-500:]}")
+    got = summary_of(dest)
+    if got != want:
+        raise CopyFailed(f"{name}: copied {got}, the tree has {want}")
+    return seconds, cpu
 
 
 def children_cpu() -> float:

@@ -8,6 +8,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,6 +109,33 @@ def test_a_rerun_copies_only_what_is_missing_and_verify(
     shown = vegafs.run("ops", "show", "1", cwd=tmp_path, env=env).stdout.decode().splitlines()
     assert shown == ["operation 1: copy, committed, 1/1 steps",
                      f"{src}/deep/er/n.txt -> {dst}/deep/er/n.txt"]  # fmt: skip
+
+
+# Runs a command with at most 256 open files: too few to hold a batch's unnamed files open.
+FEW_FILES = [sys.executable, "-c", "import os, resource, sys; "
+             "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)); "
+             "os.execv(sys.argv[1], sys.argv[1:])"]  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ["unnamed, linked by /proc/self/fd", "temporary names"])
+def test_a_copy_without_capabilities_or_without_descriptors_to_spare(
+    vegafs: Vegafs, tmp_path: Path, src: Path, env: dict[str, str], unprivileged: list[str],
+    how: str,
+) -> None:  # fmt: skip
+    """Without CAP_DAC_READ_SEARCH an unnamed file is linked to its name through /proc/self/fd
+    (linkat's AT_EMPTY_PATH needs the capability); with too few file descriptors to hold the
+    batch's unnamed files open, every copy goes through its temporary name (as on a file system
+    without O_TMPFILE). Either way: the same copy, no temporary file left."""
+    prefix = unprivileged if how.startswith("unnamed") else FEW_FILES
+    out = vegafs.run("copy", "src", "dst", "--apply", cwd=tmp_path, env=env, prefix=prefix)
+    assert out.returncode == 0, out.stderr
+    dst = tmp_path / "dst"
+    assert files(dst) == files(src)
+    for name in ["run.sh", "sparse.img", "deep/er/n.txt", "to-run"]:
+        a, b = (src / name).lstat(), (dst / name).lstat()
+        assert (b.st_mode, b.st_size, b.st_mtime_ns) == (a.st_mode, a.st_size, a.st_mtime_ns)
+    assert os.getxattr(dst / "run.sh", "user.origin") == b"test"
+    assert temps(dst) == []
 
 
 def test_undo_removes_unchanged_copies_then_empty_directories(
@@ -255,6 +283,49 @@ def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) ->
         assert again.stderr == b"vegafs: nothing to recover\n"
         assert (files(dst) if dst.exists() else {}) == state
     assert seen["none"] and seen["recovered"] >= 5, seen
+
+
+def test_a_kill_9_mid_batch_leaves_no_temporary_name_and_no_partial_file(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    """Copies are written to unnamed files (O_TMPFILE) and get their names only once durable:
+    a kill -9 anywhere in the apply leaves, before any recovery, no temporary name in the
+    destination and no file under its name that is not the whole copy of its source; then
+    recovery rolls back to nothing, or finds every copy done."""
+    src = tmp_path / "s"
+    for d in range(10):
+        (src / f"d{d}").mkdir(parents=True)
+    for i in range(N):
+        (src / f"d{i % 10}" / f"f{i:05}").write_bytes(b"%d," % i * (1 + i % 3000))
+    original = files(src)
+    env = cli_env() | {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    db = tmp_path / "data" / "vegafs.db"
+    dst = tmp_path / "c"
+    args = [str(vegafs.exe), "copy", str(src), str(dst), "--apply"]
+    child = start_and_wait_for_apply(args, env, db)
+    started = time.monotonic()
+    assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
+    apply_s = time.monotonic() - started
+    rng = random.Random(7)
+    partly = 0
+    for point in range(8):
+        shutil.rmtree(dst, ignore_errors=True)
+        child = start_and_wait_for_apply(args, env, db)
+        time.sleep(rng.uniform(0, apply_s))
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=SUBPROCESS_TIMEOUT)
+        state = files(dst) if dst.exists() else {}
+        assert not [n for n in state if ".vegafs-" in n], f"kill {point}: a temporary name"
+        copied = {n: v for n, v in state.items() if v[0] == "f"}
+        assert {n: original[n] for n in copied} == copied, f"kill {point}: a partial file"
+        partly += 0 < len(copied) < N
+        done = subprocess.run([str(vegafs.exe), "recover"], env=env, capture_output=True,
+                              timeout=SUBPROCESS_TIMEOUT, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        after = files(dst) if dst.exists() else {}
+        assert after == original or [n for n, v in after.items() if v[0] != "d"] == []
+        assert files(src) == original
+    assert partly, "no kill landed while copies were being published"
 
 
 def test_overwrite_sets_the_old_file_aside_undo_puts_it_back_and_forget_deletes_it(

@@ -302,13 +302,14 @@ fn check(
     let mut suffixed: HashSet<PathBuf> = HashSet::new();
     let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
     let mut rows = Vec::with_capacity(found.len());
+    let dest_is_dir = dest.is_dir(); // looked at once, not once per file
     for (f, target) in found.into_iter().zip(targets) {
         let size = if f.kind == EntryType::File { f.size } else { 0 };
         let (to, action) = match target {
             Err(refusal) => (dest.join(&f.below), CopyAction::Refused(refusal)),
             Ok(to) if f.kind == EntryType::Other => (to, CopyAction::Refused(CopyRefusal::Special)),
             Ok(to) => {
-                let mut action = check_one(&f, &to, dest, &mut ways, &claims);
+                let mut action = check_one(&f, &to, (dest, dest_is_dir), &mut ways, &claims);
                 if action == CopyAction::Copy {
                     if let Some(r) = twin(&to, &f.path, &mut listings, &taken) {
                         action = CopyAction::Refused(CopyRefusal::Plan(r));
@@ -377,7 +378,7 @@ fn exists(path: &Path) -> bool {
 fn check_one(
     f: &Found,
     to: &Path,
-    dest: &Path,
+    (dest, dest_is_dir): (&Path, bool),
     ways: &mut HashMap<PathBuf, (Way, Option<CopyRefusal>)>,
     claims: &HashMap<PathBuf, usize>,
 ) -> CopyAction {
@@ -390,7 +391,7 @@ fn check_one(
     let mut below: Vec<&Path> = to.ancestors().skip(1).take_while(|a| *a != dest).collect();
     below.reverse();
     let mut missing = false;
-    if !dest.is_dir() {
+    if !dest_is_dir {
         if exists(dest) {
             return CopyAction::Refused(CopyRefusal::ParentNotDir(dest.to_path_buf()));
         }

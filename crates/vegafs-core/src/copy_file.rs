@@ -1,8 +1,12 @@
-//! Applying a copy plan: each file written to a temporary hidden name in its target's
+//! Applying a copy plan: each file written to an unnamed file (`O_TMPFILE`) in its target's
 //! directory, made like its source (mode, times, extended attributes, and, as root, owner),
 //! optionally checked against the source's BLAKE3 digest, made durable, and only then published
-//! under its name with a no-replace rename: a name is never seen half-written, and never
-//! replaces an entry that appeared since the plan.
+//! under its name by linking it there (`linkat`, which fails with `EEXIST`): a name is never
+//! seen half-written, and never replaces an entry that appeared since the plan. An unnamed file
+//! needs no temporary name, no rename, and a crash leaves nothing behind (the kernel frees it).
+//! A symlink, and a file where the file system cannot make unnamed files (or this process has
+//! no file descriptor to spare), goes through a temporary hidden name instead, published with a
+//! no-replace rename.
 //!
 //! Every path is opened through the directory that holds it ([`Places`]): on the command line
 //! as the user named it, for a job beneath the allowed roots without following a symlink. The
@@ -14,8 +18,9 @@
 //! a symlink.
 //!
 //! A batch ([`copy_all`]) goes in three passes, so that it costs one `syncfs` per file system
-//! instead of one `fsync` per file: every temporary file is written (in parallel); the file
-//! systems they are on are synced; then they are published (in parallel). It reports the
+//! instead of one `fsync` per file: every copy is written (in parallel; unnamed files stay
+//! open); the file systems they are on are synced; then they are published (in parallel). It
+//! reports the
 //! longest prefix of the batch that was published, removing the copies done after it, so the
 //! journal's count is exact. [`remove_copies`] reverses copies, removing a copy only if it still
 //! is the file the copy wrote (same modification time as the source, and the same content),
@@ -26,15 +31,16 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{
     copy_file_range, fchmod, fchown, fgetxattr, flistxattr, fsetxattr, fstat, futimens,
-    ioctl_ficlone, lgetxattr, llistxattr, lsetxattr, openat, readlinkat, seek, statat, symlinkat,
-    unlinkat, utimensat, AtFlags, FileType, Gid, Mode, OFlags, SeekFrom, Stat, Timespec,
-    Timestamps, Uid, XattrFlags,
+    ioctl_ficlone, lgetxattr, linkat, llistxattr, lsetxattr, openat, readlinkat, seek, statat,
+    symlinkat, unlinkat, utimensat, AtFlags, FileType, Gid, Mode, OFlags, SeekFrom, Stat, Timespec,
+    Timestamps, Uid, XattrFlags, CWD,
 };
 
 use crate::apply::{rename_in, Dirs, Identity};
@@ -45,8 +51,8 @@ use crate::places::Places;
 const XATTR_MAX: usize = 64 * 1024;
 
 /// One copy to run: the source and its identity as planned (device, inode, mtime in ns), the
-/// target, the temporary name it is written to first, and the source's BLAKE3 digest when the
-/// copy is to be verified before it is published.
+/// target, the temporary name it is written to first where it cannot be an unnamed file, and
+/// the source's BLAKE3 digest when the copy is to be verified before it is published.
 #[derive(Debug, Clone)]
 pub struct CopyStep {
     pub from: PathBuf,
@@ -83,10 +89,17 @@ fn io_pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-enum Outcome {
-    Done,
+enum Outcome<T = ()> {
+    Done(T),
     NotRun,
     Failed(io::Error),
+}
+
+/// Where the first pass left a copy: an unnamed file, open until it is linked to its name, or
+/// the step's temporary name.
+enum Written {
+    Unnamed(OwnedFd),
+    Named,
 }
 
 /// Steps one task of the pool takes in a row: consecutive steps mostly share their directories,
@@ -95,12 +108,12 @@ const CHUNK: usize = 16;
 
 /// Runs `each` over `steps` on the copy pool, a chunk at a time, each chunk with its own open
 /// directories; stops starting steps once one failed or `cancel` is set.
-fn par_steps(
+fn par_steps<I: Sync, T: Send>(
     places: &Places,
-    steps: &[CopyStep],
+    steps: &[I],
     cancel: &CancelToken,
-    each: impl Fn(&mut Dirs, &Places, &CopyStep) -> io::Result<()> + Sync,
-) -> Vec<Outcome> {
+    each: impl Fn(&mut Dirs, &Places, &I) -> io::Result<T> + Sync,
+) -> Vec<Outcome<T>> {
     let stop = AtomicBool::new(false);
     let run = || {
         steps
@@ -114,7 +127,7 @@ fn par_steps(
                             return Outcome::NotRun;
                         }
                         match each(&mut dirs, places, step) {
-                            Ok(()) => Outcome::Done,
+                            Ok(done) => Outcome::Done(done),
                             Err(e) => {
                                 stop.store(true, Ordering::Relaxed);
                                 Outcome::Failed(e)
@@ -123,7 +136,7 @@ fn par_steps(
                     })
                     .collect::<Vec<_>>()
             })
-            .collect::<Vec<Outcome>>()
+            .collect::<Vec<Outcome<T>>>()
     };
     match io_pool() {
         Some(pool) => pool.install(run),
@@ -131,41 +144,56 @@ fn par_steps(
     }
 }
 
-/// Copies `steps` (in parallel) until one fails or `cancel` is set: all temporary files
-/// written, their file systems synced, then published in order of the batch.
+/// Copies `steps` (in parallel) until one fails or `cancel` is set: all copies written, their
+/// file systems synced, then published in order of the batch.
 pub fn copy_all(places: &Places, steps: &[CopyStep], cancel: &CancelToken) -> Copied {
-    let written = par_steps(places, steps, cancel, write_temp);
+    copy_batch(places, steps, cancel, unnamed_budget())
+}
+
+/// [`copy_all`], holding at most `unnamed` unnamed files open (the others go through their
+/// temporary names).
+fn copy_batch(places: &Places, steps: &[CopyStep], cancel: &CancelToken, unnamed: usize) -> Copied {
+    let open = AtomicUsize::new(0);
+    let budget = (&open, unnamed);
+    let written = par_steps(places, steps, cancel, |dirs, places, step| {
+        write_copy(dirs, places, step, budget)
+    });
     let mut error = None;
-    let all = written.iter().all(|o| matches!(o, Outcome::Done));
+    let all = written.iter().all(|o| matches!(o, Outcome::Done(_)));
     if all {
         error = sync_file_systems(places, steps).err();
     }
     if !all || error.is_some() {
-        // Nothing published: every temporary file goes.
+        // Nothing published: every temporary file goes (an unnamed one with its descriptor).
         for (step, outcome) in steps.iter().zip(written) {
             match outcome {
                 Outcome::Failed(e) => {
                     error.get_or_insert(e);
                 }
-                Outcome::Done => {
+                Outcome::Done(Written::Named) => {
                     let _ = remove_temp(places, step);
                 }
-                Outcome::NotRun => {}
+                Outcome::Done(Written::Unnamed(_)) | Outcome::NotRun => {}
             }
         }
         return Copied { done: 0, error };
     }
-    let published = par_steps(places, steps, &CancelToken::default(), |dirs, places, step| {
-        rename_in(dirs, places, &step.temp, &step.to).map_err(|e| {
-            let message = format!("{} -> {}: {e}", step.from.display(), step.to.display());
-            io::Error::new(e.kind(), message)
-        })
-    });
-    let done = published.iter().take_while(|o| matches!(o, Outcome::Done)).count();
+    let written =
+        written.into_iter().filter_map(|o| if let Outcome::Done(w) = o { Some(w) } else { None });
+    let ready: Vec<(&CopyStep, Written)> = steps.iter().zip(written).collect();
+    let published =
+        par_steps(places, &ready, &CancelToken::default(), |dirs, places, (step, written)| {
+            publish(dirs, places, step, written).map_err(|e| {
+                let message = format!("{} -> {}: {e}", step.from.display(), step.to.display());
+                io::Error::new(e.kind(), message)
+            })
+        });
+    drop(ready); // the unnamed files not published are freed here
+    let done = published.iter().take_while(|o| matches!(o, Outcome::Done(_))).count();
     for (step, outcome) in steps.iter().zip(published).skip(done) {
         let removed = match outcome {
             // Done out of order: undone, so that what the journal counts is exactly a prefix.
-            Outcome::Done => remove_if_ours(places, step).map(|_| ()),
+            Outcome::Done(()) => remove_if_ours(places, step).map(|_| ()),
             Outcome::Failed(e) => {
                 error.get_or_insert(e);
                 remove_temp(places, step)
@@ -220,24 +248,82 @@ fn changed(path: &Path) -> io::Error {
     io::Error::other(format!("{}: changed since the plan was made", path.display()))
 }
 
-/// Pass 1 of a copy: the step's source, as planned, written to its temporary name (not yet
-/// durable, not yet published).
-fn write_temp(dirs: &mut Dirs, places: &Places, step: &CopyStep) -> io::Result<()> {
+/// Pass 1 of a copy: the step's source, as planned, written to an unnamed file in its target's
+/// directory or to its temporary name (not yet durable, not yet published). `budget`: the
+/// unnamed files this batch holds open, and how many it may.
+fn write_copy(
+    dirs: &mut Dirs,
+    places: &Places,
+    step: &CopyStep,
+    budget: Budget<'_>,
+) -> io::Result<Written> {
     let Dirs { source, target } = dirs;
     let (src_dir, src_name) = source.open(places, &step.from)?;
     let (dst_dir, temp_name) = target.open(places, &step.temp)?;
-    let written = match openat(src_dir, src_name, READ, Mode::empty()) {
+    match openat(src_dir, src_name, READ, Mode::empty()) {
         Err(rustix::io::Errno::LOOP) => {
             copy_symlink(step, (src_dir.as_fd(), src_name), (dst_dir.as_fd(), temp_name))
+                .map(|()| Written::Named)
         }
-        Err(e) => return Err(named(e.into(), &step.from)),
-        Ok(src) => copy_regular(step, &File::from(src), dst_dir.as_fd(), temp_name),
-    };
-    if written.is_err() {
-        let _ = unlinkat(dst_dir, temp_name, AtFlags::empty());
+        Err(e) => Err(named(e.into(), &step.from)),
+        Ok(src) => copy_regular(step, &File::from(src), dst_dir.as_fd(), temp_name, budget),
     }
-    written
 }
+
+/// The unnamed files a batch holds open, and how many it may.
+type Budget<'a> = (&'a AtomicUsize, usize);
+
+/// Pass 3 of a copy: its name given, never replacing an entry there.
+fn publish(dirs: &mut Dirs, places: &Places, step: &CopyStep, written: &Written) -> io::Result<()> {
+    match written {
+        Written::Named => rename_in(dirs, places, &step.temp, &step.to),
+        Written::Unnamed(fd) => {
+            let (dst_dir, name) = dirs.target.open(places, &step.to)?;
+            link_unnamed(fd, dst_dir, name)
+        }
+    }
+}
+
+/// Whether `linkat(fd, "", ..., AT_EMPTY_PATH)` was refused (it needs `CAP_DAC_READ_SEARCH`):
+/// then the file is linked through `/proc/self/fd`.
+static NO_EMPTY_PATH: AtomicBool = AtomicBool::new(false);
+
+/// Gives the unnamed file `fd` the name `name` in `dir`; `EEXIST` if anything is there.
+fn link_unnamed(fd: &OwnedFd, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    if !NO_EMPTY_PATH.load(Ordering::Relaxed) {
+        match linkat(fd, "", dir, name, AtFlags::EMPTY_PATH) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::PERM) => {
+                NO_EMPTY_PATH.store(true, Ordering::Relaxed);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    linkat(CWD, path.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW).map_err(io::Error::from)
+}
+
+/// File descriptors a batch may hold open as unnamed files: the soft limit on open files,
+/// raised to the hard limit once, less a reserve for everything else (directories, sources,
+/// the database). Past it, copies go through temporary names.
+fn unnamed_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            let raised = rustix::process::Rlimit { current: limit.maximum, ..limit };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                limit = getrlimit(Resource::Nofile);
+            }
+        }
+        let soft = limit.current.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        soft.saturating_sub(RESERVED_FDS)
+    })
+}
+
+/// Open files kept for the rest of the process while a batch holds its unnamed files.
+const RESERVED_FDS: usize = 512;
 
 fn times(st: &Stat) -> Timestamps {
     Timestamps {
@@ -247,7 +333,8 @@ fn times(st: &Stat) -> Timestamps {
 }
 
 fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| rustix::process::geteuid().is_root())
 }
 
 /// The path of `name` in the directory `dir` through `/proc/self/fd`: for the calls that have
@@ -272,10 +359,24 @@ fn copy_symlink(
     let text =
         readlinkat(src_dir, src_name, Vec::new()).map_err(|e| named(e.into(), &step.from))?;
     symlinkat(text.as_c_str(), dst_dir, temp_name).map_err(|e| named(e.into(), &step.temp))?;
+    let made = symlink_like(&st, (src_dir, src_name), (dst_dir, temp_name))
+        .map_err(|e| named(e, &step.temp));
+    if made.is_err() {
+        let _ = unlinkat(dst_dir, temp_name, AtFlags::empty()); // the temporary link made above
+    }
+    made
+}
+
+/// The symlink just made at `temp_name` made like the source's: owner (root only), xattrs,
+/// times.
+fn symlink_like(
+    st: &Stat,
+    (src_dir, src_name): (BorrowedFd<'_>, &OsStr),
+    (dst_dir, temp_name): (BorrowedFd<'_>, &OsStr),
+) -> io::Result<()> {
     if is_root() {
         let (uid, gid) = (Uid::from_raw(st.st_uid), Gid::from_raw(st.st_gid));
-        rustix::fs::chownat(dst_dir, temp_name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| named(e.into(), &step.temp))?;
+        rustix::fs::chownat(dst_dir, temp_name, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
     }
     let (from, temp) = (proc_path(src_dir, src_name), proc_path(dst_dir, temp_name));
     let size = rustix::fs::llistxattr_query(&from).unwrap_or(0);
@@ -287,8 +388,7 @@ fn copy_symlink(
             let _ = lsetxattr(&temp, name, &value[..n], XattrFlags::empty());
         }
     }
-    utimensat(dst_dir, temp_name, &times(&st), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| named(e.into(), &step.temp))
+    utimensat(dst_dir, temp_name, &times(st), AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)
 }
 
 fn copy_regular(
@@ -296,7 +396,8 @@ fn copy_regular(
     src: &File,
     dst_dir: BorrowedFd<'_>,
     temp_name: &OsStr,
-) -> io::Result<()> {
+    budget: Budget<'_>,
+) -> io::Result<Written> {
     let st = fstat(src).map_err(|e| named(e.into(), &step.from))?;
     if identity_of(&st) != step.identity {
         return Err(changed(&step.from));
@@ -305,9 +406,15 @@ fn copy_regular(
         return Err(io::Error::other(format!("{}: not a file or a symlink", step.from.display())));
     }
     let access = if step.digest.is_some() { OFlags::RDWR } else { OFlags::WRONLY };
-    let flags = access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let out = openat(dst_dir, temp_name, flags, Mode::from_raw_mode(0o600))
-        .map_err(|e| named(e.into(), &step.temp))?;
+    let (out, unnamed) = match create_unnamed(dst_dir, access, &st, budget) {
+        Some(fd) => (fd, true),
+        None => {
+            let flags = access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = openat(dst_dir, temp_name, flags, Mode::from_raw_mode(0o600))
+                .map_err(|e| named(e.into(), &step.temp))?;
+            (fd, false)
+        }
+    };
     let out = File::from(out);
     let result = fill(src, &out, &st).and_then(|()| {
         if let Some(want) = step.digest {
@@ -317,17 +424,56 @@ fn copy_regular(
         }
         Ok(())
     });
-    result.map_err(|e| named(e, &step.temp))
+    if unnamed {
+        result.map_err(|e| named(e, &step.to))?;
+        return Ok(Written::Unnamed(OwnedFd::from(out)));
+    }
+    if let Err(e) = result {
+        let _ = unlinkat(dst_dir, temp_name, AtFlags::empty()); // the temporary file made above
+        return Err(named(e, &step.temp));
+    }
+    Ok(Written::Named)
 }
 
-/// The temporary file made like the source: data, owner (root only), mode, xattrs, times.
+/// An unnamed file (`O_TMPFILE`) in `dir`, with the source's permission bits (nobody can open
+/// it meanwhile), if the file system makes them and the batch may hold one more open; None:
+/// the copy goes through its temporary name.
+fn create_unnamed(
+    dir: BorrowedFd<'_>,
+    access: OFlags,
+    st: &Stat,
+    (open, most): Budget<'_>,
+) -> Option<OwnedFd> {
+    if open.fetch_add(1, Ordering::Relaxed) >= most {
+        open.fetch_sub(1, Ordering::Relaxed);
+        return None;
+    }
+    let flags = access | OFlags::TMPFILE | OFlags::CLOEXEC;
+    match openat(dir, ".", flags, Mode::from_raw_mode(st.st_mode & 0o777)) {
+        Ok(fd) => Some(fd),
+        // EOPNOTSUPP: not on this file system; EISDIR, EINVAL: a kernel without O_TMPFILE; and
+        // whatever else refuses it: the temporary name reports that file system's own error.
+        Err(_) => {
+            open.fetch_sub(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// The new file made like the source: data, owner (root only), mode, xattrs, times. Owner and
+/// mode are set only where they differ (the file was made with the source's permission bits
+/// less the umask, and owned by this process): a `fstat` costs less than a change.
 fn fill(src: &File, out: &File, st: &Stat) -> io::Result<()> {
     copy_data(src, out, st)?;
-    if is_root() {
+    let made = fstat(out)?;
+    if is_root() && (made.st_uid, made.st_gid) != (st.st_uid, st.st_gid) {
         fchown(out, Some(Uid::from_raw(st.st_uid)), Some(Gid::from_raw(st.st_gid)))?;
     }
-    // After chown, which clears set-user-ID bits.
-    fchmod(out, Mode::from_raw_mode(st.st_mode & 0o7777))?;
+    // After chown, which clears set-user-ID bits (a file whose mode has them never matches).
+    let mode = st.st_mode & 0o7777;
+    if made.st_mode & 0o7777 != mode {
+        fchmod(out, Mode::from_raw_mode(mode))?;
+    }
     // Most files have none: one query, no buffers. A file system without xattrs lists none.
     let size = rustix::fs::flistxattr_query(src).unwrap_or(0);
     let (mut names, mut value) = (vec![0u8; size], vec![0u8; XATTR_MAX * usize::from(size > 0)]);
@@ -646,6 +792,13 @@ mod tests {
 
     #[test]
     fn copies_keep_holes_modes_and_times_and_never_replace() {
+        // Unnamed files, then (none allowed open) temporary names, as where O_TMPFILE is not.
+        for unnamed in [usize::MAX, 0] {
+            keeps_holes_modes_and_times_and_never_replaces(unnamed);
+        }
+    }
+
+    fn keeps_holes_modes_and_times_and_never_replaces(unnamed: usize) {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let sparse = d.join("sparse");
@@ -663,7 +816,7 @@ mod tests {
             step_for(&d.join("taken-src"), &d.join("taken"), 3),
         ];
         let places = Places::anywhere();
-        let outcome = copy_all(&places, &steps, &CancelToken::default());
+        let outcome = copy_batch(&places, &steps, &CancelToken::default(), unnamed);
         assert_eq!(outcome.done, 2);
         assert_eq!(outcome.error.unwrap().kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read_to_string(d.join("taken")).unwrap(), "in the way");
@@ -676,6 +829,27 @@ mod tests {
         assert_eq!((removed.removed, removed.not_ours), (2, 1));
         assert!(!d.join("copy").exists() && fs::symlink_metadata(d.join("link-copy")).is_err());
         assert_eq!(fs::read_to_string(d.join("taken")).unwrap(), "in the way");
+    }
+
+    #[test]
+    fn an_unnamed_copy_needs_no_temporary_name_and_a_named_one_never_takes_anothers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("a"), "data").unwrap();
+        fs::set_permissions(d.join("a"), fs::Permissions::from_mode(0o604)).unwrap();
+        let step = step_for(&d.join("a"), &d.join("b"), 1);
+        fs::write(&step.temp, "someone's").unwrap(); // an entry where the temporary name goes
+        let (places, cancel) = (Places::anywhere(), CancelToken::default());
+        let named = copy_batch(&places, std::slice::from_ref(&step), &cancel, 0);
+        assert_eq!((named.done, named.error.unwrap().kind()), (0, io::ErrorKind::AlreadyExists));
+        assert_eq!(fs::read_to_string(&step.temp).unwrap(), "someone's");
+        assert!(!d.join("b").exists());
+        let unnamed = copy_batch(&places, std::slice::from_ref(&step), &cancel, 1);
+        assert_eq!((unnamed.done, unnamed.error.is_none()), (1, true));
+        assert_eq!(fs::read_to_string(d.join("b")).unwrap(), "data");
+        assert_eq!(fs::metadata(d.join("b")).unwrap().mode() & 0o7777, 0o604);
+        assert_eq!(fs::read_to_string(&step.temp).unwrap(), "someone's");
+        assert_eq!(fs::read_dir(d).unwrap().count(), 3, "a, b and the other's entry");
     }
 
     #[test]

@@ -179,9 +179,11 @@ def _copy_args(
 
 
 class Copy:
-    """``src`` copied to ``dst`` (``vegafs copy``): written to the temporary name ``backup`` in
-    ``dst``'s directory; a run's temporary files are all written (in parallel), their file
-    systems synced (``syncfs``), then published without replacing anything. ``dev``/``ino``/
+    """``src`` copied to ``dst`` (``vegafs copy``): written to an unnamed file in ``dst``'s
+    directory (``O_TMPFILE``), else (a symlink, or no unnamed files there) to the temporary name
+    ``backup``; a run's copies are all written (in parallel), their file systems synced
+    (``syncfs``), then published without replacing anything (``linkat``, or the no-replace
+    rename of the temporary name). ``dev``/``ino``/
     ``stamp`` are the source's (the copy keeps its mtime), ``digest`` its BLAKE3 digest when the
     copy is verified. Found done when ``dst`` is the copy (same mtime, and the same content as
     the source or the digest); reversed by removing the temporary file and ``dst`` only if it is

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 BATCH = 1024
 
+# A plan to apply: its rows, the directories to make, the identities of the rows to copy.
+Planned = tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]
+
 
 class CopyParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,13 +73,14 @@ class CopyParams(BaseModel):
 
 def run(params: CopyParams, ctx: RunContext) -> CopySummary:
     if not params.apply:
-        return _plan(params, ctx)[3]
-    from vegafs.journal import applying
+        return _sent(_plan(params, ctx), ctx)[3]
+    from vegafs.journal import applying_planned
     from vegafs.journal.runner import apply
 
-    # Recovery first removes the temporary files an interrupted run left; the plan sees the rest.
-    with applying(ctx.job_id, ctx.cancel) as journal:
-        rows, dirs, ids, summary = _plan(params, ctx)
+    # Planned while the journal opens and recovers (what an interrupted run left: its temporary
+    # files removed, its copies rolled back); planned again on the restored tree if it did.
+    with applying_planned(ctx.job_id, ctx.cancel, lambda: _plan(params, ctx)) as (journal, made):
+        rows, dirs, ids, summary = _sent(made, ctx)
         if not summary.ok or not summary.copies:
             return summary
         beneath = [str(p) for p in ctx.beneath]
@@ -87,10 +91,8 @@ def run(params: CopyParams, ctx: RunContext) -> CopySummary:
     return summary.model_copy(update={"applied_op": applied.op_id})
 
 
-def _plan(
-    params: CopyParams, ctx: RunContext
-) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int, int]], CopySummary]:
-    rows, dirs, ids, summary = plan_copy_to_apply(
+def _plan(params: CopyParams, ctx: RunContext) -> Planned:
+    return plan_copy_to_apply(
         params.selection,
         params.options(),
         max_errors=params.max_errors,
@@ -98,6 +100,11 @@ def _plan(
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
+
+
+def _sent(planned: Planned, ctx: RunContext) -> Planned:
+    """The plan, its rows (the directories to make first) sent to ``ctx.rows``."""
+    rows, dirs, ids, summary = planned
     made: list[dict[str, Any]] = [
         {"from": "", "to": d, "action": "mkdir", "reason": None, "size": 0} for d in dirs
     ]
