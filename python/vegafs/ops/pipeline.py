@@ -90,6 +90,7 @@ PIPELINE = Operation(
     row=PipelineRow,
     run=run,
     check=check,
+    blocking_checks=True,
     confine=confine_pipeline,
     text=text,
 )

@@ -159,5 +159,6 @@ UNDO = Operation(
     positional="op_id",
     confine=confine_undo,
     check=check,
+    blocking_checks=True,
     text=text,
 )

@@ -80,4 +80,5 @@ VALIDATE = Operation(
     long_flags={"format": "--as", "schema_file": "--schema"},
     confine=confine_validate,
     check=check_validate,
+    blocking_checks=True,
 )

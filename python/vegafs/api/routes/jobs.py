@@ -11,7 +11,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Row
 
 from vegafs import ops
@@ -168,9 +168,12 @@ async def submit(
         )
     roots = allowed_roots(svc.settings, who)
     try:
-        # In a thread, not the event loop: realpath/lstat calls on the roots' file systems, and
-        # for an undo every step of the operation read from the journal.
-        spec = await to_thread.run_sync(op.confine, spec, roots)
+        # An undo reads its operation's steps from the journal, validate its schema file: in a
+        # thread, off the event loop. The others look at the named paths only: inline.
+        if op.blocking_checks:
+            spec = await to_thread.run_sync(_confined_and_checked, op, spec, roots)
+        else:
+            spec = _confined_and_checked(op, spec, roots)
     except PathPermissionDenied as e:
         raise Problem(422, "permission-denied", str(e), path=e.path) from None
     except PathNotAllowed as e:
@@ -178,8 +181,6 @@ async def submit(
         if who.root is not None and e.reason == OUTSIDE:
             detail = f"{e.path}: is outside the API key's root {roots[0]}"
         raise Problem(422, "path-not-allowed", detail, path=e.path) from None
-    try:
-        await to_thread.run_sync(op.check, spec)  # may read the journal or a schema file
     except SelectionError as e:
         field = f"params.selection.{e.field}" if e.field != "selection" else "params.selection"
         raise Problem(
@@ -239,6 +240,14 @@ async def submit(
         await to_thread.run_sync(svc.bus.publish, QUEUE_TOPIC)
     job = out(row)
     return reply(job, 202 if created else 200, {"Location": job["links"]["self"]})
+
+
+def _confined_and_checked(op: ops.Operation, spec: BaseModel, roots: list[Path]) -> Any:
+    """The params confined to ``roots`` (paths made absolute, each checked against them), then
+    checked (patterns, templates, schema files): what a submit runs off the event loop."""
+    spec = op.confine(spec, roots)
+    op.check(spec)
+    return spec
 
 
 @router.get(
