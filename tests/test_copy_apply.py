@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -231,24 +232,38 @@ def test_a_directory_that_may_not_be_written(
 N = 3000
 
 
+def make_source(
+    src: Path, dirs: int, content: Callable[[int], bytes]
+) -> dict[str, tuple[str, bytes]]:
+    """``N`` files dealt over ``dirs`` directories of ``src``, file i holding ``content(i)``;
+    the tree as ``files`` sees it."""
+    for d in range(dirs):
+        (src / f"d{d:02}").mkdir(parents=True)
+    for i in range(N):
+        (src / f"d{i % dirs:02}" / f"f{i:05}").write_bytes(content(i))
+    return files(src)
+
+
+def timed_apply(args: list[str], env: dict[str, str], db: Path) -> float:
+    """One whole apply (it must succeed): its seconds from the journal's first change, the
+    span the kill points are drawn from."""
+    child = start_and_wait_for_apply(args, env, db)
+    started = time.monotonic()
+    assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
+    return time.monotonic() - started
+
+
 def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) -> None:
     """20 kills at random points of the apply of a 3,000-file copy (and one during a recovery):
     after `vegafs recover` the destination holds no copy or every copy, never a temporary or
     partial file, the sources are intact; a second recover changes nothing."""
     src = tmp_path / "s"
-    for d in range(30):
-        (src / f"d{d:02}").mkdir(parents=True)
-    for i in range(N):
-        (src / f"d{i % 30:02}" / f"f{i:05}").write_bytes(b"%d" % i * (1 + i % 700))
-    original = files(src)
+    original = make_source(src, 30, lambda i: b"%d" % i * (1 + i % 700))
     env = cli_env() | {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
     db = tmp_path / "data" / "vegafs.db"
     dst = tmp_path / "c"
     args = [str(vegafs.exe), "copy", str(src), str(dst), "--apply"]
-    child = start_and_wait_for_apply(args, env, db)
-    started = time.monotonic()
-    assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
-    apply_s = time.monotonic() - started
+    apply_s = timed_apply(args, env, db)
     assert files(dst) == original
     rng = random.Random(11)
     seen = {"none": 0, "all": 0, "recovered": 0}
@@ -293,19 +308,12 @@ def test_a_kill_9_mid_batch_leaves_no_temporary_name_and_no_partial_file(
     destination and no file under its name that is not the whole copy of its source; then
     recovery rolls back to nothing, or finds every copy done."""
     src = tmp_path / "s"
-    for d in range(10):
-        (src / f"d{d}").mkdir(parents=True)
-    for i in range(N):
-        (src / f"d{i % 10}" / f"f{i:05}").write_bytes(b"%d," % i * (1 + i % 3000))
-    original = files(src)
+    original = make_source(src, 10, lambda i: b"%d," % i * (1 + i % 3000))
     env = cli_env() | {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
     db = tmp_path / "data" / "vegafs.db"
     dst = tmp_path / "c"
     args = [str(vegafs.exe), "copy", str(src), str(dst), "--apply"]
-    child = start_and_wait_for_apply(args, env, db)
-    started = time.monotonic()
-    assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
-    apply_s = time.monotonic() - started
+    apply_s = timed_apply(args, env, db)
     rng = random.Random(7)
     partly = 0
     for point in range(8):
