@@ -11,7 +11,8 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -317,38 +318,63 @@ def all_rows(http: httpx.Client, job_id: int) -> list[dict[str, Any]]:
     return [r["data"] for r in http.get(f"/jobs/{job_id}/results?limit=1000").json()["items"]]
 
 
+def slowed_workers(
+    s: Stack, n: int, slow: list[Path], unprivileged: list[str]
+) -> dict[str, subprocess.Popen[bytes]]:
+    """``n`` workers (w1, w2, ...) of one job at a time, each slowed in the directories ``slow``."""
+    return {
+        f"w{i}": s.start_worker(
+            "--id", f"w{i}", "-j", "1", prefix=[*slowed(slow, 150), *unprivileged]
+        )
+        for i in range(1, n + 1)
+    }
+
+
+def kill_a_unit_shards_worker(
+    s: Stack,
+    http: httpx.Client,
+    job_id: int,
+    root: Path,
+    workers: dict[str, subprocess.Popen[bytes]],
+    under_way: Callable[[dict[str, Any]], Any],
+) -> dict[str, Any]:
+    """Waits for a running shard of units (not the top shard, whose root is ``root``) that
+    ``under_way`` says has started, SIGKILLs its worker and waits for it to die; the shard,
+    as it was then."""
+
+    def unit_shard_under_way() -> dict[str, Any] | None:
+        for j in shard_jobs(http, job_id):
+            shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
+            running = shard["status"] == "running" and under_way(shard)
+            if running and shard["params"]["selection"]["roots"] != [str(root)]:
+                return shard
+        return None
+
+    doomed = wait_for("a unit shard under way", unit_shard_under_way, context=s.log_text)
+    s.signal(workers[doomed["worker_id"]], signal.SIGKILL)
+    workers[doomed["worker_id"]].wait()
+    return doomed
+
+
 def test_three_workers_one_killed_give_the_single_process_result(
     pg: Backend, tmp_path: Path, unprivileged: list[str], slowable: None
 ) -> None:
     root = Path(os.path.realpath(tmp_path / "root"))
     slow = build_tree(root, slow_depth=12)
     with locked(root), running(Stack(pg, tmp_path / "data", [root], SHORT_LEASE)) as s:
-        workers = {
-            f"w{i}": s.start_worker(
-                "--id", f"w{i}", "-j", "1", prefix=[*slowed(slow, 150), *unprivileged]
-            )
-            for i in (1, 2, 3)
-        }
+        workers = slowed_workers(s, 3, slow, unprivileged)
         s.start_server("--no-worker")
         with s.client() as http:
             job = http.post("/jobs", json=analyze_body(root, shards=3)).json()
             job_id = job["id"]
             assert job["shards"] == 3
 
-            def walking_a_unit_shard() -> dict[str, Any] | None:
-                for j in shard_jobs(http, job_id):
-                    shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
-                    walking = shard["status"] == "running" and (shard["progress"] or {}).get("dirs")
-                    if walking and shard["params"]["selection"]["roots"] != [str(root)]:
-                        return shard
-                return None
-
             # Once split, every worker runs a shard: kill one that is walking its units (each
             # holds a chain of 12 slowed directories: seconds to go).
-            doomed = wait_for("a unit shard under way", walking_a_unit_shard, context=s.log_text)
+            doomed = kill_a_unit_shards_worker(
+                s, http, job_id, root, workers, lambda shard: (shard["progress"] or {}).get("dirs")
+            )
             victim = doomed["worker_id"]
-            s.signal(workers[victim], signal.SIGKILL)
-            workers[victim].wait()
             parent = s.wait_job(http, job_id, FINISHED, timeout=120)
             assert parent["status"] == "succeeded", parent
             shards = parent["shard_jobs"]
@@ -419,28 +445,14 @@ def test_a_sharded_dupes_job_with_a_killed_worker_gives_the_single_run(
     add_dupes(root)
     backend = request.getfixturevalue("pg") if where == "pg" else Backend("sqlite", None, None)
     with locked(root), running(Stack(backend, tmp_path / "data", [root], SHORT_LEASE)) as s:
-        workers = {
-            f"w{i}": s.start_worker(
-                "--id", f"w{i}", "-j", "1", prefix=[*slowed(slow, 150), *unprivileged]
-            )
-            for i in (1, 2)
-        }
+        workers = slowed_workers(s, 2, slow, unprivileged)
         s.start_server("--no-worker")
         with s.client() as http:
             job_id = http.post("/jobs", json=dupes_body(root, shards=3)).json()["id"]
-
-            def walking_a_unit_shard() -> dict[str, Any] | None:
-                for j in shard_jobs(http, job_id):
-                    shard: dict[str, Any] = http.get(f"/jobs/{j['id']}").json()
-                    walking = shard["status"] == "running" and shard["worker_id"] in workers
-                    if walking and shard["params"]["selection"]["roots"] != [str(root)]:
-                        return shard
-                return None
-
-            doomed = wait_for("a unit shard under way", walking_a_unit_shard, context=s.log_text)
+            doomed = kill_a_unit_shards_worker(
+                s, http, job_id, root, workers, lambda shard: shard["worker_id"] in workers
+            )
             victim = doomed["worker_id"]
-            s.signal(workers[victim], signal.SIGKILL)
-            workers[victim].wait()
             parent = s.wait_job(http, job_id, FINISHED, timeout=120)
             assert parent["status"] == "succeeded", parent
             rerun = next(j for j in parent["shard_jobs"] if j["id"] == doomed["id"])
