@@ -151,6 +151,15 @@ struct Collector {
     errors: Vec<WalkError>,
 }
 
+impl Collector {
+    /// A walker thread's collector: regular files of at least `min_size` bytes (1 when unset:
+    /// empty files are all alike and waste nothing).
+    fn new(selection: &Selection, max_errors: usize) -> Self {
+        let min_size = selection.min_size.unwrap_or(1);
+        Collector { min_size, max_errors, files: Vec::new(), error_count: 0, errors: Vec::new() }
+    }
+}
+
 impl Visitor for Collector {
     fn entry(&mut self, entry: &Entry<'_>) -> u64 {
         let m: &Meta = entry.meta;
@@ -179,14 +188,8 @@ pub fn dupes(
 ) -> Result<DupesSummary, CoreError> {
     let start = Instant::now();
     let max_errors = options.max_errors;
-    let min_size = selection.min_size.unwrap_or(1);
-    let (parts, reopener) = walk_keeping_roots(selection, control, || Collector {
-        min_size,
-        max_errors,
-        files: Vec::new(),
-        error_count: 0,
-        errors: Vec::new(),
-    })?;
+    let (parts, reopener) =
+        walk_keeping_roots(selection, control, || Collector::new(selection, max_errors))?;
     compare(parts, &reopener, options, control, rows).map(|mut summary| {
         summary.elapsed = start.elapsed();
         summary
@@ -213,14 +216,7 @@ pub fn dupe_files(
 ) -> Result<DupesSummary, CoreError> {
     let start = Instant::now();
     let max_errors = options.max_errors;
-    let min_size = selection.min_size.unwrap_or(1);
-    let parts = walk(selection, control, || Collector {
-        min_size,
-        max_errors,
-        files: Vec::new(),
-        error_count: 0,
-        errors: Vec::new(),
-    })?;
+    let parts = walk(selection, control, || Collector::new(selection, max_errors))?;
     let mut summary = DupesSummary::default();
     'parts: for part in parts {
         summary.error_count += part.error_count;
