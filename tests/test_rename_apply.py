@@ -17,6 +17,7 @@ from vegafs.db.database import Database
 from vegafs.errors import ApplyError
 from vegafs.journal.runner import apply, recover
 from vegafs.journal.store import Journal, Step
+from vegafs.journal.undo import UndoError, plan_undo
 
 
 def tree_state(root: Path) -> dict[str, bytes]:
@@ -98,6 +99,27 @@ def test_recovery_finds_on_disk_which_steps_were_done(journal: Journal, tmp_path
     assert [(r.op_id, r.state) for r in recover(journal)] == [(op_id, "rolled_back")]
     assert tree_state(root) == {"a": b"a", "b": b"b", "c": b"c"}
     assert recover(journal) == []
+
+
+def test_an_undo_recovered_forward_marks_its_operation_undone(
+    journal: Journal, tmp_path: Path
+) -> None:
+    """A crash after an undo's last rename, before its commit: recovery commits the undo and,
+    in the same transaction, marks the operation it undid, which cannot be undone twice."""
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a").write_text("a")
+    renamed = apply(journal, "rename", {}, steps_for([(root / "a", root / "b")]))
+    plan = plan_undo(journal, renamed.op_id)
+    undo_id = journal.begin("undo", {"undo_of": renamed.op_id}, plan.steps)
+    assert _native.rename_steps([(s.src, s.dst) for s in plan.steps]) == (1, None)
+    assert journal.get(renamed.op_id).state == "committed"  # type: ignore[union-attr]
+    assert [(r.op_id, r.state) for r in recover(journal)] == [(undo_id, "committed")]
+    assert [(op.id, op.state) for op in journal.all()] == [
+        (undo_id, "committed"), (renamed.op_id, "undone")]  # fmt: skip
+    assert tree_state(root) == {"a": b"a"}
+    with pytest.raises(UndoError, match=f"operation {renamed.op_id} is undone"):
+        plan_undo(journal, renamed.op_id)
 
 
 N = 20_000

@@ -130,7 +130,23 @@ class Journal:
         self._set(op_id, steps_done=steps_done)
 
     def finish(self, op_id: int, state: str, *, steps_done: int, error: str | None = None) -> None:
-        self._set(op_id, state=state, steps_done=steps_done, error=error)
+        """Ends the operation in ``state``. An undo that commits marks the operation it undid
+        ``undone`` in the same transaction, whether it commits as it runs or in recovery."""
+        now = utcnow()
+        with self.db.write() as conn:
+            conn.execute(
+                update(WriteOp).where(WriteOp.id == op_id).values(
+                    state=state, steps_done=steps_done, error=error, updated_at=now)
+            )  # fmt: skip
+            if state != COMMITTED:
+                return
+            params = conn.execute(select(WriteOp.params).where(WriteOp.id == op_id)).scalar_one()
+            undone = (params or {}).get("undo_of")
+            if undone is not None:
+                conn.execute(
+                    update(WriteOp).where(WriteOp.id == int(undone))
+                    .values(state=UNDONE, updated_at=now)
+                )  # fmt: skip
 
     def set_state(self, op_id: int, state: str) -> None:
         self._set(op_id, state=state)

@@ -4,8 +4,8 @@ Each entry the operation moved (known by device and inode) goes back from where 
 left it to where it found it, if it is still there; an entry moved, replaced or deleted since is
 refused with its reason and stays where it is. The moves are planned like any others (no
 overwrite, chains and cycles ordered; a move whose old name is taken meanwhile is refused) and
-applied through the journal as an operation of their own ("undo"), after which the undone one
-is marked ``undone``.
+applied through the journal as an operation of their own ("undo"), whose commit marks the undone
+one ``undone`` in the same transaction (also when recovery rolls a crashed undo forward).
 
 An operation that created directories (``move``: ``mkdir`` steps) is undone by its own steps
 run backwards instead: paths across directories are only valid in the order they were used (an
@@ -36,7 +36,7 @@ from vegafs.errors import ParamsError
 from vegafs.eta import Steps
 from vegafs.journal.kinds import move_across
 from vegafs.journal.runner import Applied, apply
-from vegafs.journal.store import COMMITTED, UNDONE, Journal, OpRecord, Step
+from vegafs.journal.store import COMMITTED, Journal, OpRecord, Step
 
 
 class UndoError(ParamsError):
@@ -301,8 +301,9 @@ def apply_undo(
     beneath: Sequence[str] = (),
     steps_of: Steps | None = None,
 ) -> Applied:
-    """Runs the plan through the journal (all of it or none), then marks the operation
-    undone. A job passes its id and its roots (and ``steps_of``), as to ``runner.apply``."""
+    """Runs the plan through the journal (all of it or none); the undo's commit marks the
+    operation undone (``Journal.finish``). A job passes its id and its roots (and
+    ``steps_of``), as to ``runner.apply``."""
     params: dict[str, object] = {"undo_of": plan.op_id}
     if plan.sources:  # restores: each file backed up again before it changes
         from vegafs.journal.backups import new_store
@@ -316,5 +317,4 @@ def apply_undo(
     else:
         applied = apply(journal, "undo", params, plan.steps, cancel, job_id=job_id,
                         beneath=beneath, steps_of=steps_of)  # fmt: skip
-    journal.set_state(plan.op_id, UNDONE)
     return applied
