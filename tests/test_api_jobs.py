@@ -148,6 +148,27 @@ def test_the_second_identical_analysis_comes_from_the_cache_unless_fresh(
         assert stack.wait_job(http, newer["id"], {"succeeded"})["summary"]["files"] == 4
 
 
+def test_a_walks_last_run_is_the_next_runs_expected_entries(
+    stack: Stack, service_root: Path
+) -> None:
+    """A walk has no total; the entries the same job met last time stand in for one (its ETA),
+    and a tree that outgrew it has no ETA, not a wrong one."""
+    with stack.client() as http:
+
+        def run() -> dict[str, Any]:
+            job = http.post("/jobs", json={**analyze_body(service_root), "fresh": True}).json()
+            progress: dict[str, Any] = stack.wait_job(http, job["id"], {"succeeded"})["progress"]
+            return progress
+
+        first = run()
+        assert (first["entries"], first["entries_expected"], first["eta_s"]) == (6, None, None)
+        write(service_root / "new.txt", 7)
+        second = run()  # met one more entry than it expected: no ETA at its end
+        assert (second["entries"], second["entries_expected"], second["eta_s"]) == (7, 6, None)
+        third = run()
+        assert (third["entries"], third["entries_expected"]) == (7, 7)
+
+
 def test_listing_filters_and_pages(stack: Stack, service_root: Path) -> None:
     with stack.client() as http:
         ids = [http.post("/jobs", json=analyze_body(service_root)).json()["id"] for _ in range(5)]

@@ -1,5 +1,6 @@
 """How long a job has left, where its total is known: a sharded job's shards, the steps of a
-writing operation's plan while it is applied. A walk does not know its total: no ETA there.
+writing operation's plan while it is applied, a walk's expected entries (``jobs/expected.py``:
+a walk does not know its total, but its last run's is a fair estimate).
 
 The estimate is linear: what is left at the rate so far (``elapsed * left / done``)."""
 

@@ -264,6 +264,8 @@ def _progress(p: dict[str, Any]) -> str:
         f"{p.get('rate_per_s', 0):,.0f} entries/s",
         f"{p.get('elapsed_s', 0):,.1f} s",
     ]
+    if p.get("eta_s") is not None:
+        parts.append(f"ETA {p['eta_s']:,.0f} s")
     if p.get("errors"):
         parts.append(f"{p['errors']:,} errors")
     if p.get("cached"):

@@ -34,6 +34,7 @@ from vegafs.db import shards as shard_repo
 from vegafs.db.database import utcnow
 from vegafs.errors import Cancelled
 from vegafs.jobs.confinement import narrowed_roots
+from vegafs.jobs.expected import expected_entries, remember, walk_eta
 from vegafs.jobs.failures import backoff_s, describe, is_transient
 from vegafs.jobs.wakeup import QUEUE_TOPIC, PgListener
 from vegafs.ops import sharding
@@ -101,6 +102,8 @@ class _Attempt:
     started: float = field(default_factory=time.monotonic)
     # Kept in every progress it reports (a merging sharded job: its shards, all done).
     extra: dict[str, Any] = field(default_factory=dict)
+    # The entries its walk is expected to meet (jobs/expected.py), for an ETA; None: unknown.
+    expected: int | None = None
 
     def progress(self) -> dict[str, Any]:
         entries, dirs, size, errors = self.ctx.progress.snapshot()
@@ -112,7 +115,8 @@ class _Attempt:
             "errors": errors,
             "elapsed_s": round(elapsed, 3),
             "rate_per_s": round(entries / elapsed, 1) if elapsed > 0 else 0.0,
-            "eta_s": None,  # a walk does not know its total in advance
+            "entries_expected": self.expected,
+            "eta_s": walk_eta(elapsed, entries, self.expected),
         }
         # Applying a plan: its length is known (steps, steps_done, eta_s).
         return {**progress, **self.extra, **(self.ctx.steps.progress() or {})}
@@ -291,7 +295,10 @@ class Worker:
                 self._succeed(attempt, entry["summary"], cached_age_s=age)
                 return
 
+        attempt.expected = expected_entries(self.cache, key, _roots_of(spec))
         summary = self._execute(attempt, op, lambda: op.run(spec, attempt.ctx))
+        if summary is not None:
+            remember(self.cache, key, attempt.ctx.progress.snapshot()[0])
         if summary is not None and op.cacheable and writer.kept is not None:
             entry = {"summary": summary, "rows": writer.kept, "computed_at": time.time()}
             value = json.dumps(entry).encode()
@@ -574,12 +581,15 @@ def _outcome(error: BaseException | None) -> str:
 
 def _first_moved(stored: Any, confined: Any) -> str:
     """The first root of ``stored`` whose real path is no longer itself."""
-    before = getattr(getattr(stored, "selection", None), "roots", [])
-    after = getattr(getattr(confined, "selection", None), "roots", [])
-    for old, new in zip(before, after, strict=False):
+    for old, new in zip(_roots_of(stored), _roots_of(confined), strict=False):
         if old != new:
-            return str(old)
+            return old
     return "params"
+
+
+def _roots_of(spec: Any) -> list[str]:
+    """The roots of an operation's selection; none for an operation that has no selection."""
+    return [str(r) for r in getattr(getattr(spec, "selection", None), "roots", [])]
 
 
 def _params_error(e: Exception) -> dict[str, Any]:

@@ -38,14 +38,17 @@ export function showDetail(main, id) {
 function showState(node, job) {
   const p = job.progress || {};
   const running = job.status === "running";
-  // A known total: a sharded job's shards, a plan's steps while it is applied.
+  // A known total: a sharded job's shards, a plan's steps while it is applied; a walk's
+  // expected entries (what its last run met) stand in for one.
   const [done, total] = p.shards ? [p.shards_done, p.shards]
-    : p.steps ? [p.steps_done, p.steps] : [p.entries, p.total_entries];
+    : p.steps ? [p.steps_done, p.steps] : [p.entries, p.entries_expected];
   const bar = el("progress", { id: "progress", max: total || 1 });
   if (total) bar.value = Math.min(done || 0, total);
   else if (!running) bar.value = FINISHED.has(job.status) ? 1 : 0;
   // (no value while running with no known total: the browser shows it as under way)
-  const eta = p.eta_s != null ? duration(p.eta_s) : running ? "unknown (a walk has no total)" : "–";
+  const unknown = p.entries_expected ? "unknown (more entries than its last run met)"
+    : "unknown (a walk has no total before its first run)";
+  const eta = p.eta_s != null ? duration(p.eta_s) : running ? unknown : "–";
   const buttons = el("span", { class: "actions" });
   if (!FINISHED.has(job.status)) {
     buttons.append(action("Cancel", `/jobs/${job.id}/cancel`, job.cancel_requested));
