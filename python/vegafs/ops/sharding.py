@@ -387,10 +387,7 @@ def split_by_size(files: Sequence[Candidate], n: int) -> list[list[Candidate]]:
 
 def input_rows(files: Sequence[Candidate]) -> list[dict[str, Any]]:
     """A second-round shard's files as its input rows (``job_inputs``), INPUT_CHUNK a row."""
-    return [
-        {"files": [list(f) for f in files[i : i + INPUT_CHUNK]]}
-        for i in range(0, len(files), INPUT_CHUNK)
-    ]
+    return [{"files": files[i : i + INPUT_CHUNK]} for i in range(0, len(files), INPUT_CHUNK)]
 
 
 def files_of(rows: Iterable[dict[str, Any]]) -> list[Candidate]:
