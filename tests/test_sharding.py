@@ -931,3 +931,29 @@ def test_a_second_round_keeps_its_inputs_and_the_progress_counts_both_rounds(
     assert again is not None and again.id == first.id
     assert queue.results(queue_db, again.id) == []
     assert shard_repo.inputs_of(queue_db, again.id) == inputs[0]
+
+
+def test_the_sizes_seen_twice_across_walks_are_counted_in_the_database(
+    queue_db: Any, tmp_path: Path
+) -> None:
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    queue.submit(queue_db, operation="dupes", spec=spec, owner="me", shards=2)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None
+    walks = shard_repo.add_shards(queue_db, job, [spec] * 2)
+    assert walks is not None
+    big = 5 * 2**32 + 1  # past 32 bits: the count must not cut it
+    sizes = {walks[0]: [7, 9, big, 11, 11], walks[1]: [9, big, 3, 12]}
+    for _ in walks:
+        walk = queue.claim(queue_db, "w", 30)
+        assert walk is not None
+        rows = [
+            {"path": f"/r/{walk.id}-{i}", "size": size, "dev": 1, "ino": i}
+            for i, size in enumerate(sizes[walk.id])
+        ]
+        assert queue.add_rows(queue_db, walk.id, walk.lease_token, 0, rows)
+    assert shard_repo.sizes_seen_twice(queue_db, walks) == {9, big, 11}
+    assert shard_repo.sizes_seen_twice(queue_db, walks[1:]) == set()

@@ -122,6 +122,18 @@ def add_shards(
     return ids
 
 
+def sizes_seen_twice(db: Database, shard_ids: Sequence[int]) -> set[int]:
+    """The ``size`` values found in two or more of the result rows of ``shard_ids`` (a dupes
+    job's walks: the sizes of its candidates), counted in the database (about 4x faster than
+    reading every row into Python; the size as text, so a size past 2^31 stays exact)."""
+    size = RESULT.c.data["size"].as_string()
+    stmt = (
+        select(size).where(RESULT.c.job_id.in_(shard_ids)).group_by(size).having(func.count() > 1)
+    )
+    with db.read() as conn:
+        return {int(r[0]) for r in conn.execute(stmt)}
+
+
 def inputs_of(db: Database, job_id: int) -> list[dict[str, Any]]:
     """A shard's input rows (``add_shards``' ``inputs``), in order."""
     with db.read() as conn:

@@ -447,7 +447,8 @@ class Worker:
         parts = [
             sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id)) for s in walks
         ]
-        files = sharding.dupe_candidates(parts)
+        shared = shard_repo.sizes_seen_twice(self.db, [s.id for s in walks])
+        files = sharding.dupe_candidates(parts, shared)
         n = attempt.job.shards or 0
         second = sharding.plan_hashing(files, n, self.settings.dupes_split_hash_bytes)
         if second is not None:

@@ -36,7 +36,7 @@ says); dupes joins them.
 import heapq
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,19 +295,25 @@ def merge_analyze(params: dict[str, Any], shards: Sequence[Shard], elapsed_s: fl
 Candidate = tuple[str, int, int, int]  # a file a walk found: (path, size, dev, ino)
 
 
-def dupe_candidates(shards: Sequence[Shard]) -> list[Candidate]:
+def dupe_candidates(
+    shards: Sequence[Shard], shared: Collection[int] | None = None
+) -> list[Candidate]:
     """The files of the sizes seen more than once over all the walks (hard links included:
-    joined by (dev, inode) in the stages). Each shard's rows are read twice (the paths of each
-    size counted, then the files of shared sizes kept), so only candidates are held."""
-    paths_of_size: dict[int, int] = {}
-    for shard in shards:
-        for row in shard.rows():
-            paths_of_size[row["size"]] = paths_of_size.get(row["size"], 0) + 1
+    joined by (dev, inode) in the stages); ``shared``: those sizes, when the caller counted
+    them (the database can). Without it each shard's rows are read twice (the paths of each
+    size counted, then the files of shared sizes kept); either way only candidates are held."""
+    if shared is None:
+        paths_of_size: dict[int, int] = {}
+        for shard in shards:
+            for row in shard.rows():
+                paths_of_size[row["size"]] = paths_of_size.get(row["size"], 0) + 1
+        shared = {size for size, n in paths_of_size.items() if n > 1}
+        del paths_of_size
     return [
         (row["path"], row["size"], row["dev"], row["ino"])
         for shard in shards
         for row in shard.rows()
-        if paths_of_size[row["size"]] > 1
+        if row["size"] in shared
     ]
 
 
