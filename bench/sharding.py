@@ -15,7 +15,7 @@ Usage: python bench/sharding.py [--files 1000000] [--dirs 10000] [--tree DIR]
    against the unsharded one (the summary but `elapsed_s`, and a digest of its rows in order:
    dupes' groups); the script exits 1 if one differs. A sharded dupes job hashes in a second
    round of shards when its candidates weigh `--split-hash-bytes` or more (the workers'
-   VEGAFS_DUPES_SPLIT_HASH_BYTES; default: theirs, 1 GiB); the hashing shards are counted.
+   VEGAFS_DUPES_SPLIT_HASH_BYTES; default: theirs, 4 GiB); the hashing shards are counted.
 2. Claim rate. `--claims` tiny jobs are queued, then N processes (1, 2, 4, ...) claim and finish
    them with the queue's own `claim` and `finish` (the statements a worker runs, without the
    operation) until none is left: claims per second, the ceiling the queue puts on how many

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     # Sharding
     dupes_split_hash_bytes: int = Field(
-        default=1 << 30,
+        default=4 << 30,
         ge=0,
         description="A sharded dupes job whose candidates weigh at least this (their bytes plus "
         "64 KiB a file) hashes them in a second round of shards; below it, in one place.",
