@@ -3,7 +3,8 @@
 
 Usage: python bench/sharding.py [--files 1000000] [--dirs 10000] [--tree DIR]
                                 [--operation analyze|dupes] [--workers 1,2,4] [--shards 8]
-                                [--runs 1] [--claims 5000] [--database-url URL] [--json-out FILE]
+                                [--runs 1] [--claims 5000] [--split-hash-bytes B]
+                                [--database-url URL] [--json-out FILE]
 
 1. Job wall time. The tree is generated if missing (bench/gen_tree.py, the one bench/analyze.py
    uses) and walked once untimed (warm cache). Then, for each worker count N, N `vegafs worker
@@ -11,7 +12,10 @@ Usage: python bench/sharding.py [--files 1000000] [--dirs 10000] [--tree DIR]
    queue's own `submit`, no API server), and the time from its submission to its end is taken
    (polled every 10 ms from the database). The first row is the job without shards on one
    worker; the others are the same job with `--shards` shards. Every sharded result is checked
-   against the unsharded one (the summary but `elapsed_s`); the script exits 1 if one differs.
+   against the unsharded one (the summary but `elapsed_s`, and a digest of its rows in order:
+   dupes' groups); the script exits 1 if one differs. A sharded dupes job hashes in a second
+   round of shards when its candidates weigh `--split-hash-bytes` or more (the workers'
+   VEGAFS_DUPES_SPLIT_HASH_BYTES; default: theirs, 4 GiB); the hashing shards are counted.
 2. Claim rate. `--claims` tiny jobs are queued, then N processes (1, 2, 4, ...) claim and finish
    them with the queue's own `claim` and `finish` (the statements a worker runs, without the
    operation) until none is left: claims per second, the ceiling the queue puts on how many
@@ -25,6 +29,7 @@ missing; its jobs are deleted before each run). Figures taken on a busy machine 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -58,6 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--shards", type=int, default=8, help="shards of the sharded job")
     p.add_argument("--runs", type=int, default=1, help="timed runs per row (median shown)")
     p.add_argument("--claims", type=int, default=5000, help="tiny jobs for the claim rate")
+    p.add_argument(
+        "--split-hash-bytes", type=int, help="dupes: VEGAFS_DUPES_SPLIT_HASH_BYTES of the workers"
+    )
     p.add_argument("--database-url")
     p.add_argument("--json-out", type=Path)
     return p.parse_args(argv)
@@ -120,8 +128,12 @@ def empty_queue(db: Any) -> None:
         conn.execute(text("DELETE FROM jobs WHERE owner = :o"), {"o": OWNER})
 
 
-def start_workers(n: int, url: str, tree: Path, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    n: int, url: str, tree: Path, log_dir: Path, split_hash_bytes: int | None = None
+) -> list[subprocess.Popen[bytes]]:
     env = dict(os.environ)
+    if split_hash_bytes is not None:
+        env["VEGAFS_DUPES_SPLIT_HASH_BYTES"] = str(split_hash_bytes)
     env.update(
         VEGAFS_DATABASE_URL=url,
         VEGAFS_ROOTS=str(tree.parent),
@@ -162,8 +174,10 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def run_job(
     db: Any, operation: str, tree: Path, shards: int | None, now: int
-) -> tuple[float, dict[str, Any]]:
+) -> tuple[float, dict[str, Any], str, int]:
+    """The job's wall time, summary, a digest of its rows, and its second-round shards."""
     from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
 
     spec: dict[str, Any] = {"selection": {"roots": [str(tree)]}}
     if operation == "analyze":
@@ -185,8 +199,22 @@ def run_job(
             wall = time.perf_counter() - started
             if job.status != "succeeded":
                 fail(f"job {job.id} {job.status}: {job.error}")
-            return wall, dict(job.summary)
+            hashing = sum(s.shard_round == 2 for s in shard_repo.shards_of(db, job.id))
+            return wall, dict(job.summary), rows_digest(db, job.id), hashing
         time.sleep(POLL_S)
+
+
+def rows_digest(db: Any, job_id: int) -> str:
+    """A SHA-256 of the job's result rows, in order."""
+    from vegafs.db import jobs as queue
+
+    digest = hashlib.sha256()
+    after = -1
+    while page := queue.results(db, job_id, after_seq=after, limit=10_000):
+        for r in page:
+            digest.update(json.dumps(r.data, sort_keys=True).encode() + b"\n")
+        after = page[-1].seq
+    return digest.hexdigest()
 
 
 def time_jobs(args: argparse.Namespace, url: str, tree: Path) -> list[dict[str, Any]]:
@@ -195,27 +223,31 @@ def time_jobs(args: argparse.Namespace, url: str, tree: Path) -> list[dict[str, 
     db = Database(url)
     now = int(time.time())
     rows: list[dict[str, Any]] = []
-    reference: dict[str, Any] | None = None
+    reference: tuple[dict[str, Any], str] | None = None
     plans = [(1, None)] + [(int(n), args.shards) for n in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="vegafs-bench-sharding-") as logs:
         for workers, shards in plans:
             empty_queue(db)
-            procs = start_workers(workers, url, tree, Path(logs))
+            procs = start_workers(workers, url, tree, Path(logs), args.split_hash_bytes)
             try:
                 times = []
                 for _ in range(args.runs):
-                    wall, summary = run_job(db, args.operation, tree, shards, now)
+                    wall, summary, digest, hashing = run_job(db, args.operation, tree, shards, now)
                     times.append(wall)
                     summary.pop("elapsed_s")
                     if reference is None:
-                        reference = summary
-                    elif summary != reference:
+                        reference = (summary, digest)
+                    elif (summary, digest) != reference:
                         print(f"MISMATCH: {workers} workers, {shards} shards", file=sys.stderr)
                         sys.exit(1)
             finally:
                 stop_workers(procs)
-            rows.append({"workers": workers, "shards": shards, "times_s": times})
+            rows.append(
+                {"workers": workers, "shards": shards, "hashing_shards": hashing, "times_s": times}
+            )
             label = "one job" if shards is None else f"{shards} shards"
+            if hashing:
+                label += f" + {hashing} hashing shards"
             print(f"  {workers} worker(s), {label}: {statistics.median(times):.2f} s", flush=True)
     db.dispose()
     return rows

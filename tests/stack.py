@@ -235,3 +235,13 @@ def slowed(dirs: list[Path], delay_ms: int = 200) -> list[str]:
         "-e",
         f"inject=getdents64:delay_enter={delay_ms * 1000}",
     ]
+
+
+def slowed_reads(files: list[Path], delay_ms: int = 200) -> list[str]:
+    """A command prefix under which every pread64 of ``files`` (and only those) waits
+    ``delay_ms``: hashing them takes seconds (dupes reads 4 KiB edges, then 128 KiB at a time),
+    while the walks, which never read a file, run at full speed."""
+    cmd = ["strace", "-f", "-qq", "-o", "/dev/null"]
+    for f in files:
+        cmd += ["-P", str(f)]
+    return [*cmd, "-e", "trace=pread64", "-e", f"inject=pread64:delay_enter={delay_ms * 1000}"]

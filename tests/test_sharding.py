@@ -21,7 +21,7 @@ import pytest
 
 from conftest import REDIS_URL, clean_pg, write
 from polling import wait_for
-from stack import Backend, Stack, slow_tree, slowed, strace_missing
+from stack import Backend, Stack, slow_tree, slowed, slowed_reads, strace_missing
 from vegafs import engine
 from vegafs.ops import RowBuffer, RunContext, get, sharding
 from vegafs.ops.analyze import AnalyzeSpec
@@ -190,30 +190,57 @@ def add_dupes(root: Path) -> None:
     (root / "top-copy.dat").write_bytes(b"same bytes everywhere")
 
 
-def run_dupes_sharded(spec: Any, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_dupes_sharded(
+    spec: Any, n: int, second_round: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What a sharded dupes job computes, without the queue: the plan, each shard's walk, the
-    merge."""
+    merge (which hashes the candidates itself, or with ``second_round`` splits them by size
+    into hashing shards, each run on its files as its input rows hold them, then merged)."""
     op = get("dupes")
+    params = spec.model_dump(mode="json")
     plan = sharding.plan(op, spec, n, RunContext())
     assert plan is not None and len(plan) == n + 1
     shards = []
-    for params in plan:
+    for shard_params in plan:
         rows = RowBuffer()
-        top = sharding.is_top(params, spec.model_dump(mode="json"))
+        top = sharding.is_top(shard_params, params)
         summary = sharding.run_shard(
-            op, op.params.model_validate(params), RunContext(rows=rows), top
+            op, op.params.model_validate(shard_params), RunContext(rows=rows), top
         )
         assert summary["duplicate_groups"] == 0  # a shard only walks
-        shards.append(sharding.Shard(params, summary, functools.partial(iter, rows.rows)))
+        shards.append(sharding.Shard(shard_params, summary, functools.partial(iter, rows.rows)))
     out = RowBuffer()
-    merged = sharding.merge_dupes(spec.model_dump(mode="json"), shards, RunContext(rows=out), 0.0)
+    if not second_round:
+        merged = sharding.merge_dupes(params, shards, RunContext(rows=out), 0.0)
+        return merged.model_dump(mode="json"), out.rows
+    files = sharding.dupe_candidates(shards)
+    assert sharding.plan_hashing(files, n, sharding.hash_weight(files) + 1) is None
+    second = sharding.plan_hashing(files, n, 0)
+    assert second is not None and len(second.parts) == n
+    sizes = [{f[1] for f in part} for part in second.parts]
+    assert sum(len(s) for s in sizes) == len(set().union(*sizes))  # a size in one part only
+    assert sorted(f for part in second.parts for f in part) == sorted(files)
+    hashed = []
+    for part in second.parts:
+        rows = RowBuffer()
+        stored = sharding.files_of(sharding.input_rows(part))
+        assert stored == part
+        found = sharding.hash_files(params, stored, RunContext(rows=rows))
+        hashed.append(
+            sharding.Shard(
+                params, found.model_dump(mode="json"), functools.partial(iter, rows.rows)
+            )
+        )
+    walks = [s.summary for s in shards]
+    merged = sharding.merge_hashed(params, walks, hashed, RunContext(rows=out), 0.0)
     return merged.model_dump(mode="json"), out.rows
 
 
+@pytest.mark.parametrize("second_round", [False, True], ids=["hashed-at-merge", "second-round"])
 @pytest.mark.parametrize("n", [2, 5])
 @pytest.mark.parametrize("selection", [{}, {"min_size": 0, "exclude": ["deeper"]}])
 def test_sharded_dupes_equal_one_run_across_shard_boundaries(
-    tmp_path: Path, n: int, selection: dict[str, Any]
+    tmp_path: Path, n: int, selection: dict[str, Any], second_round: bool
 ) -> None:
     root = tmp_path / "tree"
     build_tree(root)
@@ -222,7 +249,7 @@ def test_sharded_dupes_equal_one_run_across_shard_boundaries(
     spec = op.params.model_validate({"selection": {"roots": [root], **selection}})
     whole_rows = RowBuffer()
     whole = op.run(spec, RunContext(rows=whole_rows)).model_dump(mode="json")
-    merged, rows = run_dupes_sharded(spec, n)
+    merged, rows = run_dupes_sharded(spec, n, second_round)
     assert without_elapsed(merged) == without_elapsed(whole)
     assert rows == whole_rows.rows
     by_paths = {tuple(r["paths"]): r for r in rows}
@@ -467,6 +494,118 @@ def test_a_sharded_dupes_job_with_a_killed_worker_gives_the_single_run(
             assert parent["result_rows"] == one["result_rows"] == one["summary"]["duplicate_groups"]
             assert parent["summary"]["hard_links"] == 2
             assert parent["summary"]["error_count"] == 2  # the two unreadable directories
+
+
+# A sharded dupes job that hashes in a second round of shards, however few its candidates.
+HASH_ROUND = {**SHORT_LEASE, "VEGAFS_DUPES_SPLIT_HASH_BYTES": "0"}
+
+
+def add_slow_hashing(root: Path) -> list[Path]:
+    """Eight pairs of equal files of about 300 KB (each pair its own size), the two copies in
+    two units: the files ``slowed_reads`` holds back, so that hashing them takes seconds."""
+    units = ("a/x", "a/y", "b/x", "b/y", "c/x", "c/y")
+    files = []
+    for i in range(8):
+        data = bytes([i + 1]) * (300_000 + i)
+        for copy in (0, 1):
+            path = root / units[(i + copy * 3) % len(units)] / f"slow-{i}-{copy}.bin"
+            path.write_bytes(data)
+            files.append(path)
+    return files
+
+
+def hashing_shard(http: httpx.Client, job_id: int, hashed: bool) -> dict[str, Any] | None:
+    """A running shard of the job's second round (with ``hashed``: one that has read bytes)."""
+    for j in shard_jobs(http, job_id):
+        started = not hashed or (j["progress"] or {}).get("bytes")
+        if j["round"] == 2 and j["status"] == "running" and j["worker_id"] and started:
+            return j
+    return None
+
+
+@pytest.mark.parametrize("where", ["sqlite", "pg"])
+def test_a_hashing_shard_killed_mid_hash_runs_again_and_the_job_equals_the_single_run(
+    where: str,
+    tmp_path: Path,
+    unprivileged: list[str],
+    slowable: None,
+    request: pytest.FixtureRequest,
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    add_dupes(root)
+    slow = add_slow_hashing(root)
+    backend = request.getfixturevalue("pg") if where == "pg" else Backend("sqlite", None, None)
+    with locked(root), running(Stack(backend, tmp_path / "data", [root], HASH_ROUND)) as s:
+        prefix = [*slowed_reads(slow, 200), *unprivileged]
+        workers = {
+            f"w{i}": s.start_worker("--id", f"w{i}", "-j", "1", prefix=prefix) for i in (1, 2)
+        }
+        s.start_server("--no-worker")
+        with s.client() as http:
+            job_id = http.post("/jobs", json=dupes_body(root, shards=2)).json()["id"]
+            doomed = wait_for(
+                "a hashing shard under way",
+                lambda: hashing_shard(http, job_id, hashed=True),
+                timeout=120,
+                context=s.log_text,
+            )
+            victim = doomed["worker_id"]
+            s.signal(workers[victim], signal.SIGKILL)
+            workers[victim].wait()
+            parent = s.wait_job(http, job_id, FINISHED, timeout=180)
+            assert parent["status"] == "succeeded", parent
+            shards = parent["shard_jobs"]
+            assert [j["round"] for j in shards] == [1, 1, 1, 2, 2]  # top + 2 walks, 2 hashings
+            assert all(j["status"] == "succeeded" for j in shards)
+            rerun = next(j for j in shards if j["id"] == doomed["id"])
+            assert rerun["attempts"] == 2
+            assert rerun["worker_id"] != victim
+            progress = parent["progress"]
+            assert (progress["shards"], progress["shards_done"]) == (5, 5)
+
+            single = http.post("/jobs", json=dupes_body(root)).json()["id"]
+            one = s.wait_job(http, single, FINISHED, timeout=180)
+            assert one["status"] == "succeeded", one
+            assert without_elapsed(parent["summary"]) == without_elapsed(one["summary"])
+            assert all_rows(http, job_id) == all_rows(http, single)
+            assert parent["result_rows"] == one["result_rows"] == one["summary"]["duplicate_groups"]
+            assert one["summary"]["duplicate_groups"] >= 8 + 2  # the slow pairs, copies, bigs
+            assert parent["summary"]["hard_links"] == 2
+            assert parent["summary"]["error_count"] == 2  # the two unreadable directories
+
+
+def test_cancelling_a_dupes_job_in_its_hashing_round_stops_it(
+    backend: Backend, tmp_path: Path, slowable: None
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    slow = add_slow_hashing(root)
+    with running(Stack(backend, tmp_path / "data", [root], HASH_ROUND)) as s:
+        if backend.embedded:
+            s.start_server(prefix=slowed_reads(slow, 300))
+        else:
+            s.start_server("--no-worker")
+            for i in (1, 2):
+                s.start_worker("--id", f"w{i}", "-j", "1", prefix=slowed_reads(slow, 300))
+        with s.client() as http:
+            job_id = http.post("/jobs", json=dupes_body(root, shards=2)).json()["id"]
+            wait_for(
+                "a hashing shard running",
+                lambda: hashing_shard(http, job_id, hashed=False),
+                timeout=120,
+                context=s.log_text,
+            )
+            assert http.post(f"/jobs/{job_id}/cancel").status_code == 202
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            assert parent["status"] == "cancelled", parent
+            hashing = [j for j in parent["shard_jobs"] if j["round"] == 2]
+            assert len(hashing) == 2
+            assert {j["status"] for j in hashing} <= {"cancelled", "succeeded"}
+            assert any(j["status"] == "cancelled" for j in hashing)
+            walks = [j for j in parent["shard_jobs"] if j["round"] == 1]
+            assert {j["status"] for j in walks} == {"succeeded"}
+            assert (parent["summary"], parent["result_rows"]) == (None, 0)
 
 
 def test_a_sharded_job_of_an_operation_that_cannot_split_is_refused(
@@ -745,3 +884,76 @@ def test_a_waiting_jobs_eta_follows_its_shards_done(queue_db: Any, tmp_path: Pat
     # Three shards left at the rate of the first: 3 x the time since the job started.
     assert one_done["eta_s"] == eta_s(one_done["elapsed_s"], 1, 4)
     assert one_done["eta_s"] == round(one_done["elapsed_s"] * 3, 1)
+
+
+def test_a_second_round_keeps_its_inputs_and_the_progress_counts_both_rounds(
+    queue_db: Any, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+    from vegafs.db.jobs import JOB
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    queue.submit(queue_db, operation="dupes", spec=spec, owner="me", shards=2)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None
+    walks = shard_repo.add_shards(queue_db, job, [spec] * 2)
+    assert walks is not None
+    with queue_db.write() as conn:
+        conn.execute(update(JOB).where(JOB.c.id.in_(walks)).values(status="succeeded"))
+    merge = shard_repo.settle(queue_db, job.id, "w", 30).merge
+    assert merge is not None
+    inputs = [
+        [{"files": [[str(tmp_path / "a"), 5, 1, 2]]}],
+        [{"files": [[str(tmp_path / "b"), 7, 1, 3]]}, {"files": [[str(tmp_path / "c"), 7, 1, 4]]}],
+    ]
+    hashing = shard_repo.add_shards(queue_db, merge, [spec] * 2, shard_round=2, inputs=inputs)
+    assert hashing is not None and len(hashing) == 2
+    assert [shard_repo.inputs_of(queue_db, i) for i in hashing] == inputs
+    shards = shard_repo.shards_of(queue_db, job.id)
+    assert [s.shard_round for s in shards] == [None, None, 2, 2]
+    waiting = queue.get(queue_db, job.id)
+    assert waiting is not None and (waiting.status, waiting.lease_token) == ("running", None)
+    assert (waiting.progress["shards"], waiting.progress["shards_done"]) == (4, 2)
+
+    # A worker claims a hashing shard (its round with it); a claim again after its lease is
+    # lost still finds its inputs (a claim deletes the attempt's rows, never its inputs).
+    first = queue.claim(queue_db, "w1", 30)
+    assert first is not None and (first.id, first.shard_round) == (hashing[0], 2)
+    assert queue.add_rows(queue_db, first.id, first.lease_token, 0, [{"half": "done"}])
+    with queue_db.write() as conn:
+        conn.execute(
+            update(JOB).where(JOB.c.id == first.id).values(status="queued", lease_token=None)
+        )
+    again = queue.claim(queue_db, "w2", 30)
+    assert again is not None and again.id == first.id
+    assert queue.results(queue_db, again.id) == []
+    assert shard_repo.inputs_of(queue_db, again.id) == inputs[0]
+
+
+def test_the_sizes_seen_twice_across_walks_are_counted_in_the_database(
+    queue_db: Any, tmp_path: Path
+) -> None:
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    queue.submit(queue_db, operation="dupes", spec=spec, owner="me", shards=2)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None
+    walks = shard_repo.add_shards(queue_db, job, [spec] * 2)
+    assert walks is not None
+    big = 5 * 2**32 + 1  # past 32 bits: the count must not cut it
+    sizes = {walks[0]: [7, 9, big, 11, 11], walks[1]: [9, big, 3, 12]}
+    for _ in walks:
+        walk = queue.claim(queue_db, "w", 30)
+        assert walk is not None
+        rows = [
+            {"path": f"/r/{walk.id}-{i}", "size": size, "dev": 1, "ino": i}
+            for i, size in enumerate(sizes[walk.id])
+        ]
+        assert queue.add_rows(queue_db, walk.id, walk.lease_token, 0, rows)
+    assert shard_repo.sizes_seen_twice(queue_db, walks) == {9, big, 11}
+    assert shard_repo.sizes_seen_twice(queue_db, walks[1:]) == set()

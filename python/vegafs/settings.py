@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     retry_base_s: PositiveFloat = 2.0
     retry_max_s: PositiveFloat = 300.0
 
+    # Sharding
+    dupes_split_hash_bytes: int = Field(
+        default=4 << 30,
+        ge=0,
+        description="A sharded dupes job whose candidates weigh at least this (their bytes plus "
+        "64 KiB a file) hashes them in a second round of shards; below it, in one place.",
+    )
+
     # Journal
     backup_retention_days: PositiveFloat | None = Field(
         default=None,

@@ -78,8 +78,8 @@ class JobOut(JobBrief):
     summary: dict[str, Any] | None
     shard_jobs: list[dict[str, Any]] | None = Field(
         default=None,
-        description="A sharded job: its shards (id, status, attempts, worker_id, progress, "
-        "error), once it has been split.",
+        description="A sharded job: its shards (id, round, status, attempts, worker_id, "
+        "progress, error), once it has been split; round 2: a dupes job's hashing shards.",
     )
 
 
@@ -124,7 +124,7 @@ def job_json(row: Mapping[Any, Any], base: str) -> dict[str, Any]:
 def shard_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A shard as its job's detail lists it."""
     keys = ("id", "status", "attempts", "worker_id", "progress", "error", "result_rows")
-    return {k: row[k] for k in keys}
+    return {**{k: row[k] for k in keys}, "round": row["shard_round"] or 1}
 
 
 def _utc(t: datetime | None) -> str | None:

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vegafs.db.database import Database, utcnow
-from vegafs.db.models import ACTIVE, Job, JobResult
+from vegafs.db.models import ACTIVE, Job, JobInput, JobResult
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
@@ -44,6 +44,7 @@ NOTIFY_CHANNEL = "vegafs_jobs"
 
 JOB = cast(Table, Job.__table__)
 RESULT = cast(Table, JobResult.__table__)
+INPUT = cast(Table, JobInput.__table__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Claimed:
     key_root: str | None = None  # the submitting key's root: the worker narrows its roots by it
     parent_id: int | None = None  # a shard: the job it belongs to (ops/sharding.py)
     shards: int | None = None  # a job to split: how many shards were asked for
+    shard_round: int | None = None  # a shard of the second round (2: dupes' hashing)
 
     @classmethod
     def leased(cls, row: Any, token: str, expires_at: datetime) -> "Claimed":
@@ -75,6 +77,7 @@ class Claimed:
             key_root=row.key_root,
             parent_id=row.parent_id,
             shards=row.shards,
+            shard_round=row.shard_round,
         )
 
 
@@ -192,6 +195,7 @@ def new_job_values(
     key_root: str | None,
     shards: int | None = None,
     parent_id: int | None = None,
+    shard_round: int | None = None,
 ) -> dict[str, Any]:
     """Every column of a new, queued job."""
     now = utcnow()
@@ -209,6 +213,7 @@ def new_job_values(
         "key_root": key_root,
         "shards": shards,
         "parent_id": parent_id,
+        "shard_round": shard_round,
         "cancel_requested": False,
         "result_rows": 0,
         "version": 1,
@@ -380,6 +385,7 @@ def _claim_one(db: Database, conn: Connection, worker_id: str, lease_s: float) -
             JOB.c.key_root,
             JOB.c.parent_id,
             JOB.c.shards,
+            JOB.c.shard_round,
         )
     )
     row = conn.execute(stmt).first()
@@ -594,6 +600,7 @@ def delete_finished(db: Database, job_id: int) -> bool:
         finished = select(JOB.c.id).where(JOB.c.id == job_id, JOB.c.status.in_(FINISHED))
         shards = select(JOB.c.id).where(JOB.c.parent_id.in_(finished))
         conn.execute(delete(RESULT).where(RESULT.c.job_id.in_(shards)))
+        conn.execute(delete(INPUT).where(INPUT.c.job_id.in_(shards)))
         conn.execute(delete(JOB).where(JOB.c.id.in_(shards)))
         conn.execute(
             delete(RESULT).where(

@@ -75,11 +75,12 @@ class Job(Base):
     error: Mapped[dict[str, Any] | None]  # {"type": ..., "message": ..., "path"?: ...}
     result_rows: Mapped[int] = mapped_column(default=0)
     # Sharding (ops/sharding.py): a shard names the job it belongs to; that job keeps the
-    # number of shards it asked for.
+    # number of shards it asked for; a shard of the second round (dupes' hashing) says 2.
     parent_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("jobs.id", ondelete="CASCADE", name="fk_jobs_parent_id")
     )
     shards: Mapped[int | None]
+    shard_round: Mapped[int | None]
     version: Mapped[int] = mapped_column(default=1)  # +1 on every change; the SSE event id
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -107,6 +108,18 @@ class JobResult(Base):
     """A job's result rows, written in batches and read by cursor (job_id, seq)."""
 
     __tablename__ = "job_results"
+
+    job_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]]
+
+
+class JobInput(Base):
+    """A shard's input rows (a round-2 dupes shard: its files, a chunk per row), in seq order."""
+
+    __tablename__ = "job_inputs"
 
     job_id: Mapped[int] = mapped_column(
         Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True

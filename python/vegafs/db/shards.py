@@ -9,6 +9,10 @@ to merge their results (once: the lease makes it taken); a shard failed -> the j
 other shards are cancelled; a cancel was asked -> its shards are cancelled, and it ends
 ``cancelled`` when they all have. A claim of a job that has shards already (its retry, or the
 merging worker died) re-queues its failed and cancelled shards, or merges when all succeeded.
+
+A merge may add a second round of shards instead of ending the job (a dupes job's hashing,
+``shard_round`` 2, each with its input rows in ``job_inputs``): the job waits again, and all
+of the above holds for the shards of both rounds.
 """
 
 import secrets
@@ -20,6 +24,7 @@ from sqlalchemy import Row, and_, delete, func, insert, literal, select, text, u
 
 from vegafs.db.database import Database, utcnow
 from vegafs.db.jobs import (
+    INPUT,
     JOB,
     NOTIFY_CHANNEL,
     RESULT,
@@ -44,10 +49,19 @@ class Settled:
     ended: str | None = None
 
 
-def add_shards(db: Database, job: Claimed, specs: Sequence[dict[str, Any]]) -> list[int] | None:
+def add_shards(
+    db: Database,
+    job: Claimed,
+    specs: Sequence[dict[str, Any]],
+    *,
+    shard_round: int | None = None,
+    inputs: Sequence[Sequence[dict[str, Any]]] = (),
+) -> list[int] | None:
     """Queue the shards of ``job`` (leased by the caller) and let its lease go: it waits for
     them. None: the lease was lost (nothing was added). ``[]``: a cancel was asked while it
-    was splitting: no shard is added and the job ends ``cancelled`` (no shard ever starts)."""
+    was splitting: no shard is added and the job ends ``cancelled`` (no shard ever starts).
+    A second round (``shard_round=2``) is added the same way beside the first, each shard with
+    its ``inputs`` rows (``job_inputs``), all in one transaction."""
     with db.write() as conn:
         parent = conn.execute(
             select(JOB)
@@ -82,19 +96,51 @@ def add_shards(db: Database, job: Claimed, specs: Sequence[dict[str, Any]]) -> l
                 idempotency_key=None,
                 key_root=parent.key_root,
                 parent_id=parent.id,
+                shard_round=shard_round,
             )
             for spec in specs
         ]
         ids = [conn.execute(insert(JOB).values(r).returning(JOB.c.id)).scalar_one() for r in rows]
-        progress = {"shards": len(ids), "shards_done": 0, "entries": 0, "dirs": 0, "bytes": 0}
+        for shard_id, shard_inputs in zip(ids, inputs, strict=False):
+            if shard_inputs:
+                conn.execute(
+                    insert(INPUT),
+                    [{"job_id": shard_id, "seq": i, "data": d} for i, d in enumerate(shard_inputs)],
+                )
+        children = list(
+            conn.execute(
+                select(JOB.c.id, JOB.c.status, JOB.c.progress).where(JOB.c.parent_id == job.id)
+            )
+        )
+        done = sum(c.status in FINISHED for c in children)
+        progress = sum_progress(parent.progress, children, done, parent.started_at)
         conn.execute(
-            update(JOB)
-            .where(JOB.c.id == job.id)
-            .values(**_waiting(), progress={**progress, "errors": 0}, **_bump())
+            update(JOB).where(JOB.c.id == job.id).values(**_waiting(), progress=progress, **_bump())
         )
         if not db.is_sqlite:
             conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
     return ids
+
+
+def sizes_seen_twice(db: Database, shard_ids: Sequence[int]) -> set[int]:
+    """The ``size`` values found in two or more of the result rows of ``shard_ids`` (a dupes
+    job's walks: the sizes of its candidates), counted in the database (about 4x faster than
+    reading every row into Python; the size as text, so a size past 2^31 stays exact)."""
+    size = RESULT.c.data["size"].as_string()
+    stmt = (
+        select(size).where(RESULT.c.job_id.in_(shard_ids)).group_by(size).having(func.count() > 1)
+    )
+    with db.read() as conn:
+        return {int(r[0]) for r in conn.execute(stmt)}
+
+
+def inputs_of(db: Database, job_id: int) -> list[dict[str, Any]]:
+    """A shard's input rows (``add_shards``' ``inputs``), in order."""
+    with db.read() as conn:
+        rows = conn.execute(
+            select(INPUT.c.data).where(INPUT.c.job_id == job_id).order_by(INPUT.c.seq)
+        )
+        return [r.data for r in rows]
 
 
 def _waiting() -> dict[str, Any]:

@@ -278,8 +278,11 @@ class Worker:
             return
         if job.parent_id is not None:  # a shard: its job may be settled once it has ended
             shard = spec.model_dump(mode="json")
-            top = sharding.is_top(shard, self._parent_spec(op, job.parent_id))
-            self._execute(attempt, op, lambda: sharding.run_shard(op, spec, attempt.ctx, top))
+            if job.shard_round == 2:  # dupes' hashing: its files are its input rows
+                self._execute(attempt, op, lambda: self._hash_shard(job.id, shard, attempt.ctx))
+            else:
+                top = sharding.is_top(shard, self._parent_spec(op, job.parent_id))
+                self._execute(attempt, op, lambda: sharding.run_shard(op, spec, attempt.ctx, top))
             merge = self._settle(job.parent_id)
             if merge is not None:
                 self._run_claimed(merge)
@@ -334,6 +337,12 @@ class Worker:
         spec: dict[str, Any] = op.params.model_validate(parent.spec).model_dump(mode="json")
         return spec
 
+    def _hash_shard(
+        self, job_id: int, params: dict[str, Any], ctx: ops.RunContext
+    ) -> dict[str, Any]:
+        files = sharding.files_of(shard_repo.inputs_of(self.db, job_id))
+        return sharding.hash_files(params, files, ctx).model_dump(mode="json")
+
     def _run_sharded(self, attempt: _Attempt, op: ops.Operation, spec: Any) -> None:
         """Split the job into shards, or merge them once all have succeeded, or (claimed again
         with shards that failed) queue those again."""
@@ -382,10 +391,10 @@ class Worker:
         job = attempt.job
         row = queue.get(self.db, job.id)
         started = row.started_at if row is not None and row.started_at else None
-        # While it merges (dupes hashes then), its progress still says every shard is done.
+        # While it merges (dupes may hash then), its progress still says every shard is done.
         attempt.extra = {"shards": len(shards), "shards_done": len(shards)}
 
-        def merge() -> dict[str, Any]:
+        def merge() -> dict[str, Any] | sharding.HashRound:
             elapsed = 0.0 if started is None else (utcnow() - started).total_seconds()
             if op.name == "analyze":
                 parts = [
@@ -398,12 +407,7 @@ class Worker:
                 merged: dict[str, Any] = result.model_dump(mode="json", exclude={"errors"})
                 return merged
             if op.name == "dupes":
-                parts = [
-                    sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
-                    for s in shards
-                ]
-                found = sharding.merge_dupes(params, parts, attempt.ctx, elapsed)
-                return found.model_dump(mode="json")
+                return self._merge_dupes(params, shards, attempt, elapsed)
             copied = shard_repo.copy_rows(self.db, job, [s.id for s in shards])
             if copied is None:
                 raise LeaseLost(f"job {job.id}: lease lost while merging its shards' rows")
@@ -417,6 +421,9 @@ class Worker:
         if attempt.error is not None:
             self._fail(attempt, attempt.error)
             return
+        if isinstance(attempt.result, sharding.HashRound):
+            self._add_hash_round(job, params, attempt.result)
+            return
         progress = shard_repo.sum_progress(row.progress if row else None, shards, len(shards))
         self._end(
             attempt,
@@ -426,6 +433,52 @@ class Worker:
             progress={**progress, "cached": False},
         )
         log.info("job %d: %d shards merged", job.id, len(shards))
+
+    def _merge_dupes(
+        self, params: dict[str, Any], shards: list[Any], attempt: _Attempt, elapsed: float
+    ) -> dict[str, Any] | sharding.HashRound:
+        """Round 1 (the walks) done: hash their candidates here, or hand them to a second round
+        (ops/sharding.py ``plan_hashing``); round 2 done: merge its groups."""
+        ctx = attempt.ctx
+        walks = [s for s in shards if s.shard_round is None]
+        hashed = [s for s in shards if s.shard_round == 2]
+        if hashed:
+            parts = [
+                sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
+                for s in hashed
+            ]
+            summaries = [s.summary for s in walks]
+            return sharding.merge_hashed(params, summaries, parts, ctx, elapsed).model_dump(
+                mode="json"
+            )
+        parts = [
+            sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id)) for s in walks
+        ]
+        shared = shard_repo.sizes_seen_twice(self.db, [s.id for s in walks])
+        files = sharding.dupe_candidates(parts, shared)
+        n = attempt.job.shards or 0
+        second = sharding.plan_hashing(files, n, self.settings.dupes_split_hash_bytes)
+        if second is not None:
+            return second
+        found = sharding.hash_files(params, files, ctx)
+        summaries = [s.summary for s in walks]
+        return sharding.dupes_summary(params, summaries, [found], elapsed).model_dump(mode="json")
+
+    def _add_hash_round(
+        self, job: queue.Claimed, params: dict[str, Any], second: sharding.HashRound
+    ) -> None:
+        """Queue the second round of a dupes job (its hashing, split by size); the job waits."""
+        inputs = [sharding.input_rows(p) for p in second.parts]
+        ids = shard_repo.add_shards(
+            self.db, job, [params] * len(inputs), shard_round=2, inputs=inputs
+        )
+        if ids is None:
+            log.warning("job %d: lease lost before its hashing shards were added", job.id)
+            return
+        if ids:
+            log.info("job %d: hashing split into %d shards by size", job.id, len(ids))
+            self.bus.publish(QUEUE_TOPIC)
+        self._publish(job.id)
 
     def _rows_of(self, job_id: int) -> Iterator[dict[str, Any]]:
         """A job's result rows, read a page at a time."""

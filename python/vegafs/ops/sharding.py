@@ -18,10 +18,13 @@ unit shard reports each unit's total, ``unit_bytes``, from the core's ``root_tot
 whose rows are the result (``search``, ``hash``, ``validate``) append their shards' rows and add
 up their summaries' counts. ``dupes`` cannot finish inside a shard (files of one size may lie in
 different shards): each shard only walks (``dupe_files``: a row per regular file, with its size,
-device and inode); the merge counts the paths of each size over all shards, keeps the files of
-the sizes seen more than once, and runs the rest of ``dupes`` on them in one place
-(``find_dupes_among``: hard links joined by (dev, inode) across shards, then edges, then
-content), so its groups and summary are an unsharded run's.
+device and inode); the merge counts the paths of each size over all shards and keeps the files
+of the sizes seen more than once (``dupe_candidates``). Few of them (``plan_hashing``): it runs
+the rest of ``dupes`` on them in one place (``find_dupes_among``: hard links joined by (dev,
+inode) across shards, then edges, then content). Many: they are split by size
+(``split_by_size``: a size never in two parts) into a second round of shards, each hashing its
+part (``hash_files``), and ``merge_hashed`` merges their groups in the order one run sends them.
+Either way its groups and summary are an unsharded run's.
 
 A selection the split cannot keep exact is not split (the job runs as one): a glob with ``/``
 (relative to a root, which a unit is not), ignore files (rules in directories above a unit),
@@ -33,7 +36,7 @@ says); dupes joins them.
 import heapq
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,8 @@ from pydantic import BaseModel
 
 from vegafs import engine
 from vegafs.engine.analysis import AnalyzeResult, EntryError, PathSize, analyze_roots
-from vegafs.engine.dupes import DupesSummary, dupe_files, find_dupes_among
+from vegafs.engine.dupes import DupesSummary, Stage, dupe_files, find_dupes_among
+from vegafs.errors import Cancelled
 from vegafs.ops.registry import Operation, RunContext, drain
 
 # Units are the directories this deep below a root (2: a root's grandchildren). A unit at depth
@@ -288,46 +292,177 @@ def merge_analyze(params: dict[str, Any], shards: Sequence[Shard], elapsed_s: fl
     )
 
 
-def merge_dupes(
-    params: dict[str, Any], shards: Sequence[Shard], ctx: RunContext, elapsed_s: float
-) -> DupesSummary:
-    """The job's dupes from its shards' walks: the groups go to ``ctx.rows``, as an unsharded
-    run sends them; the summary is returned. Each shard's rows are read twice (the paths of
-    each size counted, then the files of shared sizes kept), so only candidates are held."""
-    paths_of_size: dict[int, int] = {}
-    for shard in shards:
-        for row in shard.rows():
-            paths_of_size[row["size"]] = paths_of_size.get(row["size"], 0) + 1
-    candidates = [
+Candidate = tuple[str, int, int, int]  # a file a walk found: (path, size, dev, ino)
+
+
+def dupe_candidates(
+    shards: Sequence[Shard], shared: Collection[int] | None = None
+) -> list[Candidate]:
+    """The files of the sizes seen more than once over all the walks (hard links included:
+    joined by (dev, inode) in the stages); ``shared``: those sizes, when the caller counted
+    them (the database can). Without it each shard's rows are read twice (the paths of each
+    size counted, then the files of shared sizes kept); either way only candidates are held."""
+    if shared is None:
+        paths_of_size: dict[int, int] = {}
+        for shard in shards:
+            for row in shard.rows():
+                paths_of_size[row["size"]] = paths_of_size.get(row["size"], 0) + 1
+        shared = {size for size, n in paths_of_size.items() if n > 1}
+        del paths_of_size
+    return [
         (row["path"], row["size"], row["dev"], row["ino"])
         for shard in shards
         for row in shard.rows()
-        if paths_of_size[row["size"]] > 1
+        if row["size"] in shared
     ]
-    del paths_of_size
+
+
+def merge_dupes(
+    params: dict[str, Any], shards: Sequence[Shard], ctx: RunContext, elapsed_s: float
+) -> DupesSummary:
+    """The job's dupes from its shards' walks, the stages run here (``find_dupes_among``: hard
+    links joined by (dev, inode) across shards, then edges, then content): the groups go to
+    ``ctx.rows``, as an unsharded run sends them; the summary is returned."""
+    found = hash_files(params, dupe_candidates(shards), ctx)
+    return dupes_summary(params, [s.summary for s in shards], [found], elapsed_s)
+
+
+def hash_files(params: dict[str, Any], files: list[Candidate], ctx: RunContext) -> DupesSummary:
+    """The stages of ``dupes`` over ``files`` (reopened beneath the job's roots); the groups go
+    to ``ctx.rows`` (largest waste first, ties by hash). A second-round shard runs this."""
     selection = engine.Selection.model_validate(params["selection"])
     stream = find_dupes_among(
         selection,
-        candidates,
+        files,
         max_errors=params["max_errors"],
         progress=ctx.progress,
         cancel=ctx.cancel,
         beneath=ctx.beneath,
     )
-    del candidates
-    found = DupesSummary.model_validate(drain(stream, ctx))
-    walks = [DupesSummary.model_validate(s.summary) for s in shards]
-    errors = [e for w in walks for e in w.errors] + found.errors
-    # A size seen once is one path: no hard link is left out of ``found.hard_links``.
-    return found.model_copy(
-        update={
-            "roots": params["selection"]["roots"],
-            "files": sum(w.files for w in walks),
-            "bytes": sum(w.bytes for w in walks),
-            "error_count": sum(w.error_count for w in walks) + found.error_count,
-            "errors": sorted(errors, key=lambda e: os.fsencode(e.path))[: params["max_errors"]],
-            "elapsed_s": round(elapsed_s, 6),
-        }
+    del files
+    return DupesSummary.model_validate(drain(stream, ctx))
+
+
+# ---- dupes' second round: the hashing split by size -------------------------------------------
+
+# What opening a file costs, in bytes read: a candidate weighs its size plus this (a million
+# small files cost their opens more than their bytes).
+FILE_WEIGHT = 64 * 1024
+# Candidate files per input row of a second-round shard (a million candidates: 1000 rows).
+INPUT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class HashRound:
+    """The merge of dupes' walks found too much to hash in one place: these parts (split by
+    size) are to be hashed by shards of a second round."""
+
+    parts: list[list[Candidate]]
+
+
+def plan_hashing(files: list[Candidate], n: int, min_weight: int) -> HashRound | None:
+    """The second round for ``files``, or None: hash them where they are (fewer than
+    ``min_weight`` bytes of work, see FILE_WEIGHT; or one size only; or ``n`` < 2)."""
+    if n < 2 or hash_weight(files) < min_weight:
+        return None
+    parts = split_by_size(files, n)
+    return HashRound(parts) if len(parts) > 1 else None
+
+
+def hash_weight(files: Iterable[Candidate]) -> int:
+    """The work of hashing ``files``, in bytes (see FILE_WEIGHT): what a split balances."""
+    return sum(f[1] + FILE_WEIGHT for f in files)
+
+
+def split_by_size(files: Sequence[Candidate], n: int) -> list[list[Candidate]]:
+    """At most ``n`` parts of about equal weight, each holding whole sizes (the files of one
+    size are compared with one another only, so a part's groups are the job's): heaviest size
+    first, to the lightest part. Each part in (size, path) order."""
+    by_size: dict[int, list[Candidate]] = {}
+    for f in files:
+        by_size.setdefault(f[1], []).append(f)
+    sizes = sorted(by_size, key=lambda size: (-hash_weight(by_size[size]), size))
+    parts: list[list[Candidate]] = [[] for _ in range(max(1, min(n, len(sizes))))]
+    heap = [(0, i) for i in range(len(parts))]
+    for size in sizes:
+        weight, i = heapq.heappop(heap)
+        parts[i].extend(by_size[size])
+        heapq.heappush(heap, (weight + hash_weight(by_size[size]), i))
+    return [sorted(p, key=lambda f: (f[1], f[0])) for p in parts if p]
+
+
+def input_rows(files: Sequence[Candidate]) -> list[dict[str, Any]]:
+    """A second-round shard's files as its input rows (``job_inputs``), INPUT_CHUNK a row."""
+    return [{"files": files[i : i + INPUT_CHUNK]} for i in range(0, len(files), INPUT_CHUNK)]
+
+
+def files_of(rows: Iterable[dict[str, Any]]) -> list[Candidate]:
+    """The files of a second-round shard's input rows."""
+    return [(f[0], int(f[1]), int(f[2]), int(f[3])) for row in rows for f in row["files"]]
+
+
+def merge_hashed(
+    params: dict[str, Any],
+    walks: Sequence[dict[str, Any]],
+    hashed: Sequence[Shard],
+    ctx: RunContext,
+    elapsed_s: float,
+) -> DupesSummary:
+    """The job's dupes from its walks' summaries and its second-round shards: their groups
+    (each shard's largest waste first, ties by hash) merged into one stream in that order, to
+    ``ctx.rows``; the summary is an unsharded run's."""
+    batch: list[dict[str, Any]] = []
+    streams = [s.rows() for s in hashed]
+    for row in heapq.merge(*streams, key=lambda r: (-r["wasted_bytes"], r["hash"])):
+        batch.append(row)
+        if len(batch) >= MERGE_BATCH:
+            _send(batch, ctx)
+            batch = []
+    if batch:
+        _send(batch, ctx)
+    found = [DupesSummary.model_validate(s.summary) for s in hashed]
+    return dupes_summary(params, walks, found, elapsed_s)
+
+
+MERGE_BATCH = 1000  # rows the merge of the second round sends at once
+
+
+def _send(batch: list[dict[str, Any]], ctx: RunContext) -> None:
+    if ctx.cancel.cancelled:
+        raise Cancelled("cancelled while merging the groups")
+    ctx.rows(batch)
+
+
+def dupes_summary(
+    params: dict[str, Any],
+    walks: Sequence[dict[str, Any]],
+    found: Sequence[DupesSummary],
+    elapsed_s: float,
+) -> DupesSummary:
+    """An unsharded run's summary from the walks' (files, bytes, their errors) and the stages'
+    over parts holding whole sizes (everything else: added up). A size seen once is one path:
+    no hard link is left out of the stages' ``hard_links``."""
+    walked = [DupesSummary.model_validate(w) for w in walks]
+    errors = [e for w in walked for e in w.errors] + [e for f in found for e in f.errors]
+    stages = {
+        name: Stage(
+            groups=sum(getattr(f, name).groups for f in found),
+            files=sum(getattr(f, name).files for f in found),
+            bytes=sum(getattr(f, name).bytes for f in found),
+        )
+        for name in ("by_size", "by_edges", "by_content")
+    }
+    added = ("hard_links", "duplicate_groups", "duplicate_files", "reclaimable_bytes")
+    return DupesSummary(
+        roots=params["selection"]["roots"],
+        files=sum(w.files for w in walked),
+        bytes=sum(w.bytes for w in walked),
+        **{k: sum(getattr(f, k) for f in found) for k in added},
+        **stages,
+        hashed_bytes=sum(f.hashed_bytes for f in found),
+        error_count=sum(w.error_count for w in walked) + sum(f.error_count for f in found),
+        errors=sorted(errors, key=lambda e: os.fsencode(e.path))[: params["max_errors"]],
+        elapsed_s=round(elapsed_s, 6),
     )
 
 
