@@ -26,8 +26,9 @@ content), so its groups and summary are an unsharded run's.
 A selection the split cannot keep exact is not split (the job runs as one): a glob with ``/``
 (relative to a root, which a unit is not), ignore files (rules in directories above a unit),
 ``max_depth`` at or above the units, roots inside one another, or a tree with fewer than two
-units. In analyze, hard links between shards count once per shard (as ``AnalyzeResult.merge``
-says); dupes joins them.
+units. Hard links between shards: an analyze shard reports the multiply-linked entries it
+counted (``linked``), the merge keeps one per inode (``_one_link_per_inode``) and takes the
+others out (``uncount_links``); dupes joins them by (dev, inode).
 """
 
 import heapq
