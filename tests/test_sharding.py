@@ -139,6 +139,67 @@ def test_a_sharded_analysis_equals_one_walk(
     assert errors == [e.model_dump(mode="json") for e in whole.errors]
 
 
+def add_links(root: Path) -> list[Path]:
+    """Hard links over ``build_tree``'s units: across two units, three links in three units, two
+    within one unit, and from the top shard's files into a unit; the directories holding them."""
+    t = NOW - 86_400
+    write(root / "a" / "y" / "big.bin", 60_000, t)
+    write(root / "b" / "x" / "three.log", 777, t)
+    pairs = [
+        ("a/x/f0.txt", "c/y/f0-again.txt"),
+        ("a/y/big.bin", "c/x/big-copy.bin"),
+        ("b/x/three.log", "a/x/three.log"),
+        ("b/x/three.log", "c/y/deeper/three.log"),
+        ("b/y/f1.py", "b/y/deeper/f1-again.py"),
+        ("top.md", "b/x/top-again.md"),
+    ]
+    for old, new in pairs:
+        os.link(root / old, root / new)
+    return sorted({(root / p).parent for pair in pairs for p in pair})
+
+
+def comparable(summary: dict[str, Any], linked_dirs: list[Path]) -> dict[str, Any]:
+    """A summary but its elapsed time and the totals of the directories that hold a hard link
+    or lie above one (which of them holds a shared inode's bytes depends on the walk's order),
+    so the directories in path order."""
+    linked = {str(p) for d in linked_dirs for p in (d, *d.parents)}
+    dirs = sorted(summary["largest_dirs"], key=lambda d: d["path"])
+    return {
+        **without_elapsed(summary),
+        "largest_dirs": [d if d["path"] not in linked else {"path": d["path"]} for d in dirs],
+    }
+
+
+@pytest.mark.parametrize("n", [2, 8])
+def test_a_sharded_analysis_counts_an_inode_linked_from_many_shards_once(
+    tmp_path: Path, n: int
+) -> None:
+    root = tmp_path / "tree"
+    build_tree(root)
+    linked_dirs = add_links(root)
+    spec = AnalyzeSpec.model_validate(
+        {"selection": {"roots": [root]}, "now": NOW, "top": 50}  # every directory listed
+    )
+    whole = engine.analyze(spec.selection, top=50, now=spec.now)
+    whole_summary = whole.model_dump(mode="json", exclude={"errors"})
+    summary, _ = run_sharded(spec, n)
+    assert comparable(summary, linked_dirs) == comparable(whole_summary, linked_dirs)
+    assert summary["repeated_links"] == 6
+    assert summary["largest_files"][0] == {"path": str(root / "a/y/big.bin"), "bytes": 60_000}
+    assert {"path": str(root / "a/x/three.log"), "bytes": 777} in summary["largest_files"]
+    assert summary["by_extension"][0] == {
+        "extension": "bin",
+        "kind": "binary",
+        "files": 3,
+        "bytes": 60_000 + 4321,
+    }
+    # Each shared inode's bytes are in one directory's total, that of the shard holding its
+    # smallest path (top.md's in b, with b/x/top-again.md): the directories below the root and
+    # the root's own entry add up to the summary.
+    tops = [d for d in summary["largest_dirs"] if Path(d["path"]).parent == root]
+    assert sum(d["bytes"] for d in tops) + root.stat().st_size == summary["apparent_bytes"]
+
+
 @pytest.mark.parametrize(
     "operation, params",
     [
@@ -448,6 +509,29 @@ def test_a_sharded_job_on_sqlite(tmp_path: Path, unprivileged: list[str]) -> Non
             assert all_rows(http, job_id) == all_rows(http, single)
             assert len(parent["summary"]["largest_dirs"]) == 5
             assert parent["summary"]["largest_dirs"][0]["path"] == str(root / "c")
+
+
+@pytest.mark.parametrize("where", ["sqlite", "pg"])
+def test_a_sharded_job_over_hard_links_across_shards_gives_the_single_run(
+    where: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    root = Path(os.path.realpath(tmp_path / "root"))
+    build_tree(root)
+    linked_dirs = add_links(root)
+    backend = request.getfixturevalue("pg") if where == "pg" else Backend("sqlite", None, None)
+    with running(Stack(backend, tmp_path / "data", [root])) as s:
+        s.start()  # on PostgreSQL a worker process of two jobs at once
+        with s.client() as http:
+            job_id = http.post("/jobs", json=analyze_body(root, shards=6, top=50)).json()["id"]
+            single = http.post("/jobs", json=analyze_body(root, top=50)).json()["id"]
+            parent = s.wait_job(http, job_id, FINISHED, timeout=60)
+            one = s.wait_job(http, single, FINISHED, timeout=60)
+            assert (parent["status"], one["status"]) == ("succeeded", "succeeded")
+            assert len(parent["shard_jobs"]) == 7
+            summary = parent["summary"]
+            assert comparable(summary, linked_dirs) == comparable(one["summary"], linked_dirs)
+            assert (summary["repeated_links"], summary["error_count"]) == (6, 0)
+            assert "linked" not in summary and "unit_bytes" not in summary
 
 
 def dupes_body(root: Path, shards: int | None = None) -> dict[str, Any]:

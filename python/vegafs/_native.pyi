@@ -128,6 +128,10 @@ class Analysis:
     def root_totals(self) -> list[tuple[str, int]]:
         """(path, bytes) of each root directory: the apparent bytes below it, itself included."""
     @property
+    def linked(self) -> list[tuple[int, int, int, int, int, int, bool, str, str, str, str]]:
+        """With ``defer_links``: (dev, ino, size, disk, uid, mtime, is_file, path, counted_in,
+        extension, kind) of each multiply-linked entry counted; else empty."""
+    @property
     def error_count(self) -> int: ...
     @property
     def errors(self) -> list[tuple[str, str, str]]:
@@ -143,6 +147,7 @@ def analyze(
     now: int,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    defer_links: bool = False,
 ) -> Analysis: ...
 def check_selection(selection: dict[str, Any]) -> None: ...
 

@@ -3,7 +3,14 @@
 //! Each pool thread fills its own [`Analysis`]; they are merged at the end. The same merge joins
 //! the analyses of disjoint subtrees (sharded jobs). Memory grows with the tree's depth and
 //! width in flight, the top-N sizes, the distinct extensions and owners, and the multiply-linked
-//! inodes (the one set that grows with the tree, as in `du`), never with the number of files.
+//! inodes with a path each (the one set that grows with the tree, as in `du`), never with the
+//! number of files.
+//!
+//! A multiply-linked file's bytes count once, in the directories above the first link the walk
+//! meets (which link that is depends on the order the threads meet them); its extension, kind and
+//! place among the largest files go by its byte-wise smallest path, whatever the order, so that
+//! they are the same every run and the same when parts of the tree are analyzed apart and merged
+//! ([`AnalyzeOptions::defer_links`], [`Analysis::merge`]).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -11,7 +18,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::hash_map::Entry as HashEntry;
+
+use rustc_hash::FxHashMap;
 
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
@@ -28,6 +37,39 @@ pub struct AnalyzeOptions {
     pub max_errors: usize,
     /// The reference time for the age histogram, seconds since the epoch.
     pub now: i64,
+    /// Leave the multiply-linked files in [`Analysis::linked`], their extension, kind and largest
+    /// files not yet credited, so that analyses of parts of one tree (shards) can be merged
+    /// first; then [`Analysis::settle_links`]. False: `analyze` settles them itself.
+    pub defer_links: bool,
+}
+
+/// A non-directory entry with more than one link whose bytes an analysis counted (once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedFile {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// st_blocks * 512.
+    pub disk: u64,
+    pub uid: u32,
+    pub mtime: i64,
+    /// A regular file (else a symlink or special file: only apparent and disk bytes count).
+    pub is_file: bool,
+    /// The byte-wise smallest path among its links seen: its extension, kind and place among the
+    /// largest files go by it.
+    pub path: OsString,
+    /// The directory whose total (with those above it) holds its bytes: the first link met's.
+    pub counted_in: OsString,
+}
+
+impl LinkedFile {
+    /// Its lower-cased extension (as in `by_extension`).
+    pub fn extension(&self) -> Box<[u8]> {
+        let name = Path::new(&self.path).file_name().unwrap_or_default();
+        let mut buf = [0u8; MAX_EXTENSION_LEN];
+        let len = extension_of(name.as_bytes(), &mut buf);
+        buf[..len].into()
+    }
 }
 
 /// Files and bytes; bytes count each (device, inode) once.
@@ -116,6 +158,9 @@ pub struct Analysis {
     /// Each root directory's total (the apparent bytes below it, itself included): a job split
     /// into shards adds them to the directories above its roots.
     pub root_totals: Vec<(OsString, u64)>,
+    /// With [`AnalyzeOptions::defer_links`]: the multiply-linked entries counted, whose
+    /// extension, kind and largest files wait for [`Analysis::settle_links`]. Else empty.
+    pub linked: Vec<LinkedFile>,
     pub error_count: u64,
     /// The first `max_errors` errors in byte-wise path order (see [`keep_first_errors`]).
     pub errors: Vec<WalkError>,
@@ -143,14 +188,17 @@ impl Analysis {
             largest_files: TopN::new(options.top),
             largest_dirs: TopN::new(options.top),
             root_totals: Vec::new(),
+            linked: Vec::new(),
             error_count: 0,
             errors: Vec::new(),
             elapsed: Duration::ZERO,
         }
     }
 
-    /// Adds `other` into `self`. Exact for analyses of disjoint subtrees that share no
-    /// multiply-linked inode (a shared inode's bytes would count once per side).
+    /// Adds `other` into `self`: exact for analyses of disjoint subtrees. An inode in both
+    /// sides' [`linked`](Self::linked) counts once: the link with the smaller path is kept, the
+    /// other's bytes are taken out (and from its directories listed in `root_totals` and
+    /// `largest_dirs`; see [`Analysis::uncount`]).
     pub fn merge(&mut self, other: Analysis) {
         self.files += other.files;
         self.dirs += other.dirs;
@@ -186,6 +234,75 @@ impl Analysis {
         self.errors.extend(other.errors);
         keep_first_errors(&mut self.errors, self.options.max_errors);
         self.elapsed = self.elapsed.max(other.elapsed);
+        if !other.linked.is_empty() {
+            self.join_links(other.linked);
+        }
+    }
+
+    fn join_links(&mut self, theirs: Vec<LinkedFile>) {
+        let mut index: FxHashMap<(u64, u64), usize> =
+            self.linked.iter().enumerate().map(|(i, l)| ((l.dev, l.ino), i)).collect();
+        for link in theirs {
+            let Some(&i) = index.get(&(link.dev, link.ino)) else {
+                index.insert((link.dev, link.ino), self.linked.len());
+                self.linked.push(link);
+                continue;
+            };
+            let dropped = if link.path.as_bytes() < self.linked[i].path.as_bytes() {
+                std::mem::replace(&mut self.linked[i], link)
+            } else {
+                link
+            };
+            self.uncount(&dropped);
+        }
+    }
+
+    /// Takes out a link counted twice: its bytes, from the summary, the histograms, its owner,
+    /// the root totals and the largest directories above it. A directory cut from the list
+    /// cannot come back: the list stays exact only where the cut lies above what was taken out.
+    fn uncount(&mut self, link: &LinkedFile) {
+        self.repeated_links += 1;
+        self.apparent_bytes = self.apparent_bytes.saturating_sub(link.size);
+        self.disk_bytes = self.disk_bytes.saturating_sub(link.disk);
+        if link.is_file {
+            self.file_bytes = self.file_bytes.saturating_sub(link.size);
+            self.size_histogram[size_bucket(link.size)].bytes -= link.size;
+            self.age_histogram[age_bucket(self.options.now, link.mtime)].bytes -= link.size;
+            if let Some(c) = self.by_owner.get_mut(&link.uid) {
+                c.bytes -= link.size;
+            }
+        }
+        let holds = |dir: &OsString| Path::new(&link.counted_in).starts_with(dir);
+        for (dir, total) in &mut self.root_totals {
+            if holds(dir) {
+                *total -= link.size;
+            }
+        }
+        let dirs = std::mem::replace(&mut self.largest_dirs, TopN::new(self.options.top));
+        for (total, dir) in dirs.into_sorted() {
+            let total = if holds(&dir) { total - link.size } else { total };
+            self.largest_dirs.push(total, dir);
+        }
+    }
+
+    /// Credits each file of [`linked`](Self::linked) to its extension and kind and offers it to
+    /// the largest files, by its smallest path; empties `linked`.
+    pub fn settle_links(&mut self) {
+        for link in std::mem::take(&mut self.linked) {
+            if !link.is_file {
+                continue;
+            }
+            let ext = link.extension();
+            match self.by_extension.get_mut(&ext) {
+                Some((_, c)) => c.bytes += link.size,
+                None => self.unlisted_extensions.bytes += link.size,
+            }
+            let kind = Kind::of_extension(std::str::from_utf8(&ext).unwrap_or(""));
+            self.by_kind[kind as usize].bytes += link.size;
+            if self.largest_files.accepts(link.size) {
+                self.largest_files.push(link.size, link.path);
+            }
+        }
     }
 
     /// Keeps the [`MAX_EXTENSIONS`] extensions with the most bytes; the rest become unlisted.
@@ -217,17 +334,50 @@ pub fn keep_first_errors(errors: &mut Vec<WalkError>, cap: usize) {
     errors.truncate(cap);
 }
 
-/// Each inode with more than one link, so that its bytes count once. Sharded: pool threads
-/// rarely meet on one lock.
+/// Each inode with more than one link, so that its bytes count once, with its smallest path.
+/// Sharded: pool threads rarely meet on one lock.
 #[derive(Default)]
 struct LinkSet {
-    shards: [Mutex<FxHashSet<(u64, u64)>>; 16],
+    shards: [Mutex<FxHashMap<(u64, u64), LinkedFile>>; 16],
 }
 
 impl LinkSet {
-    fn first_sight(&self, dev: u64, ino: u64) -> bool {
-        let shard = &self.shards[(ino % 16) as usize];
-        shard.lock().unwrap_or_else(|p| p.into_inner()).insert((dev, ino))
+    /// Notes a link of a multiply-linked entry; true the first time its inode is met.
+    fn sight(&self, entry: &Entry<'_>) -> bool {
+        let m = entry.meta;
+        let path = entry.path().into_os_string();
+        let shard = &self.shards[(m.ino % 16) as usize];
+        let mut seen = shard.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.entry((m.dev, m.ino)) {
+            HashEntry::Occupied(mut o) => {
+                if path.as_bytes() < o.get().path.as_bytes() {
+                    o.get_mut().path = path;
+                }
+                false
+            }
+            HashEntry::Vacant(v) => {
+                v.insert(LinkedFile {
+                    dev: m.dev,
+                    ino: m.ino,
+                    size: m.size,
+                    disk: m.blocks * 512,
+                    uid: m.uid,
+                    mtime: m.mtime,
+                    is_file: m.kind == EntryType::File,
+                    path,
+                    counted_in: entry.parent.as_os_str().to_owned(),
+                });
+                true
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<LinkedFile> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            all.extend(shard.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, l)| l));
+        }
+        all
     }
 }
 
@@ -246,8 +396,8 @@ impl Visitor for Accumulator {
             EntryType::Symlink => a.symlinks += 1,
             EntryType::Other => a.other += 1,
         }
-        let first =
-            m.nlink <= 1 || m.kind == EntryType::Dir || self.links.first_sight(m.dev, m.ino);
+        let linked = m.nlink > 1 && m.kind != EntryType::Dir;
+        let first = !linked || self.links.sight(entry);
         let (size, disk) = if first { (m.size, m.blocks * 512) } else { (0, 0) };
         a.repeated_links += u64::from(!first);
         a.apparent_bytes += size;
@@ -256,29 +406,31 @@ impl Visitor for Accumulator {
             return size;
         }
         a.file_bytes += size;
+        // A linked file's name-dependent credits wait for its smallest path (settle_links).
+        let named = if linked { 0 } else { size };
         let mut buf = [0u8; MAX_EXTENSION_LEN];
         let len = extension_of(entry.name.as_bytes(), &mut buf);
         let ext = &buf[..len];
         let kind = match a.by_extension.get_mut(ext) {
             Some((kind, c)) => {
-                c.add(size);
+                c.add(named);
                 *kind
             }
             None => {
                 let kind = Kind::of_extension(std::str::from_utf8(ext).unwrap_or(""));
                 if a.by_extension.len() < MAX_EXTENSIONS {
-                    a.by_extension.insert(ext.into(), (kind, Counts { files: 1, bytes: size }));
+                    a.by_extension.insert(ext.into(), (kind, Counts { files: 1, bytes: named }));
                 } else {
-                    a.unlisted_extensions.add(size);
+                    a.unlisted_extensions.add(named);
                 }
                 kind
             }
         };
-        a.by_kind[kind as usize].add(size);
+        a.by_kind[kind as usize].add(named);
         a.size_histogram[size_bucket(m.size)].add(size);
         a.age_histogram[age_bucket(a.options.now, m.mtime)].add(size);
         a.by_owner.entry(m.uid).or_default().add(size);
-        if first && a.largest_files.accepts(m.size) {
+        if !linked && a.largest_files.accepts(m.size) {
             a.largest_files.push(m.size, entry.path().into_os_string());
         }
         size
@@ -314,6 +466,10 @@ pub fn analyze(
     let mut total = Analysis::new(options);
     for part in parts {
         total.merge(part.analysis); // merge keeps the first max_errors errors
+    }
+    total.linked = links.take();
+    if !options.defer_links {
+        total.settle_links();
     }
     total.elapsed = start.elapsed();
     Ok(total)

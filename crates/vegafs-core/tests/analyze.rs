@@ -8,7 +8,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vegafs_core::analyze::MAX_EXTENSIONS;
+use vegafs_core::analyze::{Counts, MAX_EXTENSIONS};
 use vegafs_core::kinds::Kind;
 use vegafs_core::{
     analyze, Analysis, AnalyzeOptions, CancelToken, Control, CoreError, EntryType, EntryTypes,
@@ -16,7 +16,8 @@ use vegafs_core::{
 };
 
 const NOW: i64 = 1_700_000_000;
-const OPTS: AnalyzeOptions = AnalyzeOptions { top: 5, max_errors: 100, now: NOW };
+const OPTS: AnalyzeOptions =
+    AnalyzeOptions { top: 5, max_errors: 100, now: NOW, defer_links: false };
 
 fn write(path: &Path, len: usize) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -94,7 +95,11 @@ fn largest_files_and_dirs() {
     let a = run_on(t.path());
     let files = a.largest_files.clone().into_sorted();
     assert_eq!(files[0], (10 << 20, t.path().join("sparse.bin").into_os_string()));
-    assert_eq!(files[1].0, 5000);
+    assert_eq!(
+        files[1],
+        (5000, t.path().join("a/b/3-again.jpg").into_os_string()),
+        "a hard-linked file is listed by its smallest path, whichever link the walk met first"
+    );
     assert_eq!(files.len(), 5);
     let dirs = a.largest_dirs.clone().into_sorted();
     let a_dir = t.path().join("a");
@@ -149,6 +154,77 @@ fn merge_of_disjoint_subtrees_equals_analysis_of_both() {
     assert_eq!(merged.largest_dirs.into_sorted(), both.largest_dirs.into_sorted());
 }
 
+/// Parts a, b, c of one tree and links across them: big.dat in a and c, t.log in all three,
+/// two links of p.txt within b (beside each other: which one a walk counts decides no total).
+fn linked_parts() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    write(&r.join("a/big.dat"), 9000);
+    write(&r.join("a/small.txt"), 10);
+    write(&r.join("b/sub/t.log"), 700);
+    write(&r.join("b/p.txt"), 300);
+    write(&r.join("c/d/e.txt"), 50);
+    fs::hard_link(r.join("a/big.dat"), r.join("c/d/big-again.dat")).unwrap();
+    fs::hard_link(r.join("b/sub/t.log"), r.join("a/t.log")).unwrap();
+    fs::hard_link(r.join("b/sub/t.log"), r.join("c/t.log")).unwrap();
+    fs::hard_link(r.join("b/p.txt"), r.join("b/q.txt")).unwrap();
+    t
+}
+
+#[test]
+fn merged_parts_count_an_inode_linked_across_them_once() {
+    let t = linked_parts();
+    let parts: Vec<PathBuf> = ["a", "b", "c"].iter().map(|p| t.path().join(p)).collect();
+    let deferred = AnalyzeOptions { defer_links: true, ..OPTS };
+    let part = |p: &PathBuf| {
+        analyze(&Selection::new(vec![p.clone()]), deferred, &Control::default()).unwrap()
+    };
+    let mut merged = part(&parts[2]);
+    assert_eq!(merged.linked.len(), 2, "c counted big-again.dat and t.log itself");
+    merged.merge(part(&parts[0]));
+    merged.merge(part(&parts[1]));
+    assert_eq!(merged.linked.len(), 3, "one per inode");
+    merged.settle_links();
+    let whole = run(&Selection::new(parts.clone()));
+
+    assert_eq!((merged.files, merged.repeated_links), (whole.files, whole.repeated_links));
+    assert_eq!((merged.files, merged.repeated_links), (9, 4));
+    assert_eq!(merged.file_bytes, 9000 + 10 + 700 + 300 + 50);
+    assert_eq!(
+        (merged.apparent_bytes, merged.disk_bytes, merged.file_bytes),
+        (whole.apparent_bytes, whole.disk_bytes, whole.file_bytes)
+    );
+    assert_eq!(merged.by_extension, whole.by_extension);
+    assert_eq!(merged.by_extension[&b"log"[..]].1, Counts { files: 3, bytes: 700 });
+    assert_eq!(merged.by_kind, whole.by_kind);
+    assert_eq!(merged.unlisted_extensions, whole.unlisted_extensions);
+    assert_eq!(merged.size_histogram, whole.size_histogram);
+    assert_eq!(merged.age_histogram, whole.age_histogram);
+    assert_eq!(merged.by_owner, whole.by_owner);
+    let files = merged.largest_files.into_sorted();
+    assert_eq!(files, whole.largest_files.into_sorted());
+    assert_eq!(files[0], (9000, parts[0].join("big.dat").into_os_string()));
+    assert_eq!(files[1], (700, parts[0].join("t.log").into_os_string()), "its smallest path");
+
+    // Each shared inode's bytes are in the totals of the part holding its smallest path.
+    let own = |p: &PathBuf| run_on(p).apparent_bytes;
+    let mut totals = merged.root_totals.clone();
+    totals.sort();
+    let dropped_from_c = 9000 + 700;
+    let expected = vec![
+        (parts[0].clone().into_os_string(), own(&parts[0])),
+        (parts[1].clone().into_os_string(), own(&parts[1]) - 700),
+        (parts[2].clone().into_os_string(), own(&parts[2]) - dropped_from_c),
+    ];
+    assert_eq!(totals, expected);
+    assert_eq!(totals.iter().map(|(_, b)| b).sum::<u64>(), merged.apparent_bytes);
+    let dirs = merged.largest_dirs.into_sorted();
+    let d = parts[2].join("d");
+    assert!(dirs.contains(&(du(&["-sb"], &d) - 9000, d.into_os_string())), "{dirs:?}");
+    let sub = parts[1].join("sub");
+    assert!(dirs.contains(&(du(&["-sb"], &sub) - 700, sub.into_os_string())), "{dirs:?}");
+}
+
 #[test]
 fn largest_ties_and_the_error_cap_do_not_depend_on_walk_order() {
     let t = tempfile::tempdir().unwrap();
@@ -158,7 +234,7 @@ fn largest_ties_and_the_error_cap_do_not_depend_on_walk_order() {
     }
     let mut sel = Selection::new(vec![t.path().into()]);
     sel.follow_symlinks = true;
-    let opts = AnalyzeOptions { top: 2, max_errors: 3, now: NOW };
+    let opts = AnalyzeOptions { top: 2, max_errors: 3, now: NOW, defer_links: false };
     let a = analyze(&sel, opts, &Control::default()).unwrap();
     let names: Vec<_> = a.largest_files.into_sorted().into_iter().map(|(_, p)| p).collect();
     assert_eq!(

@@ -18,7 +18,8 @@ use rustix::fs::{Mode, OFlags, CWD};
 use vegafs_core::walk::{walk, Entry, Visitor};
 use vegafs_core::{analyze, AnalyzeOptions, Control, CoreError, EntryType, Selection, WalkError};
 
-const OPTS: AnalyzeOptions = AnalyzeOptions { top: 5, max_errors: 100, now: 1_700_000_000 };
+const OPTS: AnalyzeOptions =
+    AnalyzeOptions { top: 5, max_errors: 100, now: 1_700_000_000, defer_links: false };
 
 fn control(budget: Option<usize>) -> Control {
     Control { fd_budget: budget, ..Control::default() }

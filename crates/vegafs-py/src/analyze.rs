@@ -1,4 +1,5 @@
-//! `analyze(selection, top, max_errors, now, progress=None, cancel=None) -> Analysis`
+//! `analyze(selection, top, max_errors, now, progress=None, cancel=None, defer_links=False)
+//! -> Analysis`
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -14,7 +15,8 @@ use crate::errors::{error_rows, ErrorRow};
 use crate::selection::SelectionArg;
 
 #[pyfunction]
-#[pyo3(signature = (selection, *, top, max_errors, now, progress=None, cancel=None))]
+#[allow(clippy::too_many_arguments)] // the Python signature, keyword-only
+#[pyo3(signature = (selection, *, top, max_errors, now, progress=None, cancel=None, defer_links=false))]
 pub fn analyze(
     py: Python<'_>,
     selection: SelectionArg,
@@ -23,10 +25,11 @@ pub fn analyze(
     now: i64,
     progress: Option<&Progress>,
     cancel: Option<&CancelToken>,
+    defer_links: bool,
 ) -> PyResult<Analysis> {
     let selection = Selection::try_from(selection)?;
     let control = control_of(progress, cancel);
-    let options = AnalyzeOptions { top, max_errors, now };
+    let options = AnalyzeOptions { top, max_errors, now, defer_links };
     let analysis =
         run_detached(py, &control.cancel, || vegafs_core::analyze(&selection, options, &control))?;
     Ok(Analysis::from(analysis))
@@ -79,12 +82,37 @@ pub struct Analysis {
     /// (path, bytes) of each root directory, in no particular order.
     #[pyo3(get)]
     root_totals: Vec<(OsString, u64)>,
+    /// With `defer_links`: (dev, ino, size, disk, uid, mtime, is_file, path, counted_in,
+    /// extension, kind) of each multiply-linked entry counted, in no particular order.
+    #[pyo3(get)]
+    linked: Vec<LinkedRow>,
     #[pyo3(get)]
     error_count: u64,
     #[pyo3(get)]
     errors: Vec<ErrorRow>,
     #[pyo3(get)]
     elapsed_s: f64,
+}
+
+type LinkedRow = (u64, u64, u64, u64, u32, i64, bool, OsString, OsString, OsString, &'static str);
+
+fn linked_row(l: vegafs_core::analyze::LinkedFile) -> LinkedRow {
+    let ext = l.extension();
+    let kind = Kind::of_extension(std::str::from_utf8(&ext).unwrap_or(""));
+    let ext = OsStr::from_bytes(&ext).to_os_string();
+    (
+        l.dev,
+        l.ino,
+        l.size,
+        l.disk,
+        l.uid,
+        l.mtime,
+        l.is_file,
+        l.path,
+        l.counted_in,
+        ext,
+        kind.as_str(),
+    )
 }
 
 impl From<vegafs_core::Analysis> for Analysis {
@@ -135,6 +163,7 @@ impl From<vegafs_core::Analysis> for Analysis {
             largest_files: largest(a.largest_files),
             largest_dirs: largest(a.largest_dirs),
             root_totals: a.root_totals,
+            linked: a.linked.into_iter().map(linked_row).collect(),
             error_count: a.error_count,
             errors: error_rows(a.errors),
             elapsed_s: a.elapsed.as_secs_f64(),

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -98,7 +98,8 @@ class AnalyzeResult(AnalyzeSummary):
 
     def merge(self, other: "AnalyzeResult") -> "AnalyzeResult":
         """The result over both trees. Exact when they are disjoint and share no hard-linked
-        inode (its bytes would count once per side); both must use the same ``now``."""
+        inode (its bytes would count once per side: see ``uncount_links``); both must use the
+        same ``now``."""
         if other.now != self.now:
             raise ValueError(f"cannot merge analyses with different now: {self.now}, {other.now}")
         a, b = self, other
@@ -140,6 +141,97 @@ class AnalyzeResult(AnalyzeSummary):
         )
 
 
+class LinkedFile(NamedTuple):
+    """A non-directory entry with more than one link whose bytes an analysis counted (with
+    ``defer_links``: its extension, kind and place among the largest files not yet credited).
+    A JSON list in a shard's summary."""
+
+    dev: int
+    ino: int
+    size: int
+    disk: int  # st_blocks * 512
+    uid: int
+    mtime: int
+    is_file: bool  # else a symlink or special file: only apparent and disk bytes count
+    path: str  # the smallest path among its links seen: the one named in the tables
+    counted_in: str  # the directory whose total (and those above it) holds its bytes
+    extension: str
+    kind: str
+
+
+def uncount_links(result: AnalyzeResult, links: Sequence[LinkedFile]) -> AnalyzeResult:
+    """``result`` without the bytes of ``links``, counted by another analysis too (an inode with
+    links in two shards), as the core's ``Analysis::merge`` takes them out: from the summary,
+    histograms and owners, and the listed directories above each. Its files stay counted, as
+    repeated links."""
+    if not links:
+        return result
+    files = [lf for lf in links if lf.is_file]
+    size_rows = {r.min_bytes: r for r in result.size_histogram}
+    owners = {r.uid: r for r in result.by_owner}
+    ages = list(result.age_histogram)
+    dirs = list(result.largest_dirs)
+    for lf in files:
+        bucket = 0 if lf.size == 0 else 1 << (lf.size.bit_length() - 1)
+        size_rows[bucket] = _less(size_rows[bucket], lf.size)
+        owners[lf.uid] = _less(owners[lf.uid], lf.size)
+        age = result.now - lf.mtime
+        i = next(i for i, r in enumerate(ages) if r.max_age_s is None or age < r.max_age_s)
+        ages[i] = _less(ages[i], lf.size)
+    for lf in links:
+        dirs = [_less(d, lf.size) if _holds(d.path, lf.counted_in) else d for d in dirs]
+    return result.model_copy(
+        update={
+            "apparent_bytes": result.apparent_bytes - sum(lf.size for lf in links),
+            "disk_bytes": result.disk_bytes - sum(lf.disk for lf in links),
+            "file_bytes": result.file_bytes - sum(lf.size for lf in files),
+            "repeated_links": result.repeated_links + len(links),
+            "size_histogram": list(size_rows.values()),
+            "age_histogram": ages,
+            "by_owner": _most_bytes_first(list(owners.values()), lambda r: r.uid),
+            "largest_dirs": _largest(dirs, len(dirs)),
+        }
+    )
+
+
+def settle_links(result: AnalyzeResult, links: Iterable[LinkedFile], top: int) -> AnalyzeResult:
+    """``result`` with each file of ``links`` credited to its extension and kind and offered to
+    the ``top`` largest files, by its smallest path (the core's ``Analysis::settle_links``)."""
+    extensions = {r.extension: r for r in result.by_extension}
+    kinds = {r.kind: r for r in result.by_kind}
+    unlisted = result.unlisted_extensions
+    largest = list(result.largest_files)
+    for lf in links:
+        if not lf.is_file:
+            continue
+        if lf.extension in extensions:
+            extensions[lf.extension] = _less(extensions[lf.extension], -lf.size)
+        else:
+            unlisted = _less(unlisted, -lf.size)
+        kinds[lf.kind] = _less(kinds[lf.kind], -lf.size)
+        largest.append(PathSize(path=lf.path, bytes=lf.size))
+    return result.model_copy(
+        update={
+            "by_extension": _most_bytes_first(list(extensions.values()), lambda r: r.extension),
+            "by_kind": list(kinds.values()),
+            "unlisted_extensions": unlisted,
+            "largest_files": _largest(largest, top),
+        }
+    )
+
+
+R = TypeVar("R", bound=_Row)
+
+
+def _less(row: R, size: int) -> R:
+    return row.model_copy(update={"bytes": getattr(row, "bytes") - size})  # noqa: B009
+
+
+def _holds(directory: str, path: str) -> bool:
+    """Whether ``path`` is ``directory`` or below it."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 def analyze(
     selection: Selection | str | Path | Sequence[str | Path],
     *,
@@ -178,10 +270,13 @@ def analyze_roots(
     progress: _native.Progress | None = None,
     cancel: _native.CancelToken | None = None,
     beneath: Sequence[Path] = (),
-) -> tuple[AnalyzeResult, dict[str, int]]:
-    """``analyze()``, and the total bytes of each root that is a directory (the weight its
-    entry in ``largest_dirs`` would have below another root): a sharded job's shards report
-    them, so that the directories above them get their totals."""
+    defer_links: bool = False,
+) -> tuple[AnalyzeResult, dict[str, int], list[LinkedFile]]:
+    """``analyze()``, the total bytes of each root that is a directory (the weight its entry in
+    ``largest_dirs`` would have below another root), and with ``defer_links`` the
+    multiply-linked entries counted, left out of the extensions, kinds and largest files until
+    ``settle_links``. A sharded job's shards report both, so that the directories above them
+    get their totals and an inode linked from two shards counts once."""
     selection = as_selection(selection)
     if top < 0 or max_errors < 0:
         raise ValueError("top and max_errors must be >= 0")
@@ -195,10 +290,12 @@ def analyze_roots(
         now=now_s,
         progress=progress,
         cancel=cancel,
+        defer_links=defer_links,
     )
     names = [str(r) for r in selection.roots]
     fields = analysis_fields(raw, roots=names, now=now_s, top=top, max_errors=max_errors)
-    return AnalyzeResult.model_validate(fields), dict(raw.root_totals)
+    linked = [LinkedFile(*row) for row in raw.linked]
+    return AnalyzeResult.model_validate(fields), dict(raw.root_totals), linked
 
 
 def _largest(rows: list[PathSize], top: int) -> list[PathSize]:

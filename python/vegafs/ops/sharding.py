@@ -29,8 +29,9 @@ Either way its groups and summary are an unsharded run's.
 A selection the split cannot keep exact is not split (the job runs as one): a glob with ``/``
 (relative to a root, which a unit is not), ignore files (rules in directories above a unit),
 ``max_depth`` at or above the units, roots inside one another, or a tree with fewer than two
-units. In analyze, hard links between shards count once per shard (as ``AnalyzeResult.merge``
-says); dupes joins them.
+units. Hard links between shards: an analyze shard reports the multiply-linked entries it
+counted (``linked``), the merge keeps one per inode (``_one_link_per_inode``) and takes the
+others out (``uncount_links``); dupes joins them by (dev, inode).
 """
 
 import heapq
@@ -44,7 +45,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from vegafs import engine
-from vegafs.engine.analysis import AnalyzeResult, EntryError, PathSize, analyze_roots
+from vegafs.engine.analysis import (
+    AnalyzeResult,
+    EntryError,
+    LinkedFile,
+    PathSize,
+    analyze_roots,
+    settle_links,
+    uncount_links,
+)
 from vegafs.engine.dupes import DupesSummary, Stage, dupe_files, find_dupes_among
 from vegafs.errors import Cancelled
 from vegafs.ops.registry import Operation, RunContext, drain
@@ -57,6 +66,8 @@ APPENDING = frozenset({"search", "hash", "validate"})
 SPLITTABLE = frozenset({"analyze", "dupes"}) | APPENDING
 # Key of a unit shard's summary: each of its roots' total bytes (analyze).
 UNIT_BYTES = "unit_bytes"
+# Key of an analyze shard's summary: the multiply-linked entries it counted (LinkedFile rows).
+LINKED = "linked"
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]{}!])")
 
 
@@ -225,9 +236,9 @@ def run_shard(op: Operation, params: Any, ctx: RunContext, top: bool) -> dict[st
             beneath=ctx.beneath,
         )
         return DupesSummary.model_validate(drain(stream, ctx)).model_dump(mode="json")
-    if op.name != "analyze" or top:
+    if op.name != "analyze":
         return op.run(params, ctx).model_dump(mode="json")
-    merged, unit_bytes = analyze_roots(
+    merged, unit_bytes, linked = analyze_roots(
         params.selection,
         top=params.top,
         max_errors=params.max_errors,
@@ -235,16 +246,21 @@ def run_shard(op: Operation, params: Any, ctx: RunContext, top: bool) -> dict[st
         progress=ctx.progress,
         cancel=ctx.cancel,
         beneath=ctx.beneath,
+        defer_links=True,
     )
-    # A unit is a directory of the job's tree: among its largest (its roots are left out).
-    units = [PathSize(path=p, bytes=b) for p, b in unit_bytes.items()]
-    merged = merged.model_copy(
-        update={"largest_dirs": _largest(merged.largest_dirs + units, params.top)}
-    )
+    if not top:
+        # A unit is a directory of the job's tree: among its largest (its roots are left out).
+        units = [PathSize(path=p, bytes=b) for p, b in unit_bytes.items()]
+        merged = merged.model_copy(
+            update={"largest_dirs": _largest(merged.largest_dirs + units, params.top)}
+        )
     if merged.errors:
         ctx.rows([e.model_dump(mode="json") for e in merged.errors])
     summary = merged.model_dump(mode="json", exclude={"errors"})
-    summary[UNIT_BYTES] = unit_bytes
+    if not top:
+        summary[UNIT_BYTES] = unit_bytes
+    if linked:  # rare: a tree without hard links stores nothing more
+        summary[LINKED] = [list(lf) for lf in linked]
     return summary
 
 
@@ -261,13 +277,21 @@ class Shard:
 def merge_analyze(params: dict[str, Any], shards: Sequence[Shard], elapsed_s: float) -> Any:
     """The job's AnalyzeResult from its shards' (summaries, and their rows: the errors)."""
     top_n, max_errors = params["top"], params["max_errors"]
+    kept, dropped = _one_link_per_inode(shards)
     unit_bytes: dict[str, int] = {}
     results = []
-    for shard in shards:
-        unit_bytes.update(shard.summary.get(UNIT_BYTES, {}))
+    for shard, repeats in zip(shards, dropped, strict=True):
+        units = dict(shard.summary.get(UNIT_BYTES, {}))
+        for lf in repeats:  # the units above a link counted by another shard too
+            for unit in units:
+                if lf.counted_in == unit or lf.counted_in.startswith(unit.rstrip("/") + "/"):
+                    units[unit] -= lf.size
+        unit_bytes.update(units)
         errors = [EntryError.model_validate(r) for r in shard.rows()]
-        results.append(AnalyzeResult.model_validate({**shard.summary, "errors": errors}))
-    merged = _merge_all(results)
+        fields = {k: v for k, v in shard.summary.items() if k not in (UNIT_BYTES, LINKED)}
+        result = AnalyzeResult.model_validate({**fields, "errors": errors})
+        results.append(uncount_links(result, repeats))
+    merged = settle_links(_merge_all(results), kept, top_n)
     # Directories above the units: the top shard's total plus the units' below each.
     above: list[PathSize] = []
     deep: list[PathSize] = []
@@ -290,6 +314,21 @@ def merge_analyze(params: dict[str, Any], shards: Sequence[Shard], elapsed_s: fl
             "elapsed_s": round(elapsed_s, 6),
         }
     )
+
+
+def _one_link_per_inode(
+    shards: Sequence[Shard],
+) -> tuple[list[LinkedFile], list[list[LinkedFile]]]:
+    """The multiply-linked entries the shards counted: one per (dev, inode), the one of the
+    smallest path (the one a single walk names), and per shard the others, counted twice."""
+    linked = [[LinkedFile(*row) for row in s.summary.get(LINKED, [])] for s in shards]
+    kept: dict[tuple[int, int], LinkedFile] = {}
+    for lf in (lf for links in linked for lf in links):
+        seen = kept.get((lf.dev, lf.ino))
+        if seen is None or os.fsencode(lf.path) < os.fsencode(seen.path):
+            kept[(lf.dev, lf.ino)] = lf
+    dropped = [[lf for lf in links if kept[(lf.dev, lf.ino)] is not lf] for links in linked]
+    return list(kept.values()), dropped
 
 
 Candidate = tuple[str, int, int, int]  # a file a walk found: (path, size, dev, ino)
