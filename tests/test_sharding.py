@@ -970,6 +970,20 @@ def test_a_waiting_jobs_eta_follows_its_shards_done(queue_db: Any, tmp_path: Pat
     assert one_done["eta_s"] == round(one_done["elapsed_s"] * 3, 1)
 
 
+def split_dupes_job(queue_db: Any, tmp_path: Path) -> tuple[dict[str, Any], Any, list[int]]:
+    """A dupes job on ``tmp_path``, claimed and split into two walk shards: (spec, job, walks)."""
+    from vegafs.db import jobs as queue
+    from vegafs.db import shards as shard_repo
+
+    spec = {"selection": {"roots": [str(tmp_path)]}}
+    queue.submit(queue_db, operation="dupes", spec=spec, owner="me", shards=2)
+    job = queue.claim(queue_db, "w", 30)
+    assert job is not None
+    walks = shard_repo.add_shards(queue_db, job, [spec] * 2)
+    assert walks is not None
+    return spec, job, walks
+
+
 def test_a_second_round_keeps_its_inputs_and_the_progress_counts_both_rounds(
     queue_db: Any, tmp_path: Path
 ) -> None:
@@ -979,12 +993,7 @@ def test_a_second_round_keeps_its_inputs_and_the_progress_counts_both_rounds(
     from vegafs.db import shards as shard_repo
     from vegafs.db.jobs import JOB
 
-    spec = {"selection": {"roots": [str(tmp_path)]}}
-    queue.submit(queue_db, operation="dupes", spec=spec, owner="me", shards=2)
-    job = queue.claim(queue_db, "w", 30)
-    assert job is not None
-    walks = shard_repo.add_shards(queue_db, job, [spec] * 2)
-    assert walks is not None
+    spec, job, walks = split_dupes_job(queue_db, tmp_path)
     with queue_db.write() as conn:
         conn.execute(update(JOB).where(JOB.c.id.in_(walks)).values(status="succeeded"))
     merge = shard_repo.settle(queue_db, job.id, "w", 30).merge
@@ -1023,12 +1032,7 @@ def test_the_sizes_seen_twice_across_walks_are_counted_in_the_database(
     from vegafs.db import jobs as queue
     from vegafs.db import shards as shard_repo
 
-    spec = {"selection": {"roots": [str(tmp_path)]}}
-    queue.submit(queue_db, operation="dupes", spec=spec, owner="me", shards=2)
-    job = queue.claim(queue_db, "w", 30)
-    assert job is not None
-    walks = shard_repo.add_shards(queue_db, job, [spec] * 2)
-    assert walks is not None
+    _, _, walks = split_dupes_job(queue_db, tmp_path)
     big = 5 * 2**32 + 1  # past 32 bits: the count must not cut it
     sizes = {walks[0]: [7, 9, big, 11, 11], walks[1]: [9, big, 3, 12]}
     for _ in walks:
