@@ -145,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             times: dict[str, float] = {}
             these = commands_for(round_)
             for name in (n for n in TOOLS if n in commands):
-                seconds, cpu = run_one(name, these[name], dest_of(name, round_), env, want)
+                # Each vegafs its own database: "before" may be of another schema.
+                own = env | {"VEGAFS_DATA_DIR": str(data / str(TOOLS.index(name)))}
+                seconds, cpu = run_one(name, these[name], dest_of(name, round_), own, want)
                 times[name] = seconds
                 ratio = seconds / times["cp -a"]
                 ratios[name].append(ratio)
