@@ -10,7 +10,8 @@ Usage: python bench/copying.py [--tree DIR] [--files 100000] [--dirs 1000] [--se
 (before)", right after the one measured: a change's figures before and after, same run.
 
 Generates the tree once (deterministic: 95% of the files 0-4 KiB, 5% 4-64 KiB). Each tool copies
-it to a destination beside the tree that is removed (untimed) before and after; the copy is
+it to a fresh destination beside the tree (each run its own; all removed, untimed, at the end:
+a removal right before a run slows it, see ``main``); the copy is
 checked (same files, same sizes) after each run. Prints, each round, seconds, MB/s, files/s and
 each time divided by cp -a's of that round, and the CPU seconds (user + system) each used; then
 each tool's median ratio over the rounds. (Not bench/copy.py: run from
@@ -94,23 +95,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     want = summary_of(tree)  # also warms the cache
     data = Path(tempfile.mkdtemp(prefix="vegafs-bench-copy-"))
     vegafs = find_vegafs(args.vegafs)
-    # Each tool copies into a destination of its own, removed (untimed) before its next round
-    # and at the end: removing 100,000 files takes long (on a file system mounted with `discard`
-    # longer), so one round's removals are spread over the next round.
-    dest = {name: tree.parent / f"{tree.name}.dest-{i}" for i, name in enumerate(TOOLS)}
-    commands: dict[str, list[str]] = {
-        "vegafs copy --apply": [*vegafs, "copy", str(tree), str(dest["vegafs copy --apply"]),
-                                "--apply"],
-        "cp -a": ["cp", "-a", f"{tree}/.", str(dest["cp -a"])],
-        "rsync -a": ["rsync", "-a", f"{tree}/", f"{dest['rsync -a']}/"],
-    }  # fmt: skip
-    if args.before:
-        before = dest["vegafs (before)"]
-        commands["vegafs (before)"] = [*shlex.split(args.before), "copy", str(tree), str(before),
-                                       "--apply"]  # fmt: skip
+
+    # Each run copies into a fresh destination of its own, all removed (untimed) at the end, none
+    # before: ext4 without a journal (this machine's) skips, when it allocates an inode, those
+    # freed in the last 60 to 360 s, one look at the inode table each; a copy that ran right
+    # after 100,000 files were removed took 3 to 5 times the system time of one into a fresh
+    # directory (cp -a: 4.4 to 26 s a round when each run removed its last destination first).
+    def dest_of(name: str, round_: int) -> Path:
+        return tree.parent / f"{tree.name}.dest-{TOOLS.index(name)}-r{round_}"
+
+    for stale in tree.parent.glob(f"{tree.name}.dest-*"):  # an interrupted run's
+        shutil.rmtree(stale, ignore_errors=True)
+    made: list[Path] = []
+
+    def commands_for(round_: int) -> dict[str, list[str]]:
+        dest = {name: dest_of(name, round_) for name in TOOLS}
+        made.extend(dest.values())
+        commands: dict[str, list[str]] = {
+            "vegafs copy --apply": [*vegafs, "copy", str(tree),
+                                    str(dest["vegafs copy --apply"]), "--apply"],
+            "cp -a": ["cp", "-a", f"{tree}/.", str(dest["cp -a"])],
+            "rsync -a": ["rsync", "-a", f"{tree}/", f"{dest['rsync -a']}/"],
+        }  # fmt: skip
+        if args.before:
+            commands["vegafs (before)"] = [*shlex.split(args.before), "copy", str(tree),
+                                           str(dest["vegafs (before)"]), "--apply"]  # fmt: skip
+        if xcp:
+            commands["xcp -r"] = [xcp, "-r", str(tree), str(dest["xcp -r"])]
+        return commands
+
     xcp = find_executable(["xcp"])
-    if xcp:
-        commands["xcp -r"] = [xcp, "-r", str(tree), str(dest["xcp -r"])]
+    commands = commands_for(0)  # which tools run (round 0 is never run: nothing is made)
+    made.clear()
     for name in TOOLS:
         command = commands.get(name)
         if name != "vegafs (before)" and (command is None or shutil.which(command[0]) is None):
@@ -127,8 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{'command':<22}{'seconds':>9}{'MB/s':>9}{'files/s':>10}{'/ cp -a':>9}"
                   f"{'CPU s':>8}", flush=True)  # fmt: skip
             times: dict[str, float] = {}
+            these = commands_for(round_)
             for name in (n for n in TOOLS if n in commands):
-                seconds, cpu = run_one(name, commands[name], dest[name], env, want)
+                # Each vegafs its own database: "before" may be of another schema.
+                own = env | {"VEGAFS_DATA_DIR": str(data / str(TOOLS.index(name)))}
+                seconds, cpu = run_one(name, these[name], dest_of(name, round_), own, want)
                 times[name] = seconds
                 ratio = seconds / times["cp -a"]
                 ratios[name].append(ratio)
@@ -138,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(e)
         return 2
     finally:
-        for d in [*dest.values(), data]:
+        for d in [*made, data]:
             shutil.rmtree(d, ignore_errors=True)
     for name, values in ratios.items():
         print(f"{name} / cp -a: median {statistics.median(values):.2f} "
@@ -154,8 +173,7 @@ class CopyFailed(Exception):
 def run_one(
     name: str, command: list[str], dest: Path, env: dict[str, str], want: tuple[int, int]
 ) -> tuple[float, float]:
-    """Runs one copy into a fresh ``dest`` (removed afterwards): seconds and CPU seconds."""
-    shutil.rmtree(dest, ignore_errors=True)
+    """Runs one copy into the fresh ``dest``: seconds and CPU seconds."""
     if name != "xcp -r":  # xcp makes DEST itself, as a copy of the tree
         dest.mkdir()
     started, cpu = time.perf_counter(), children_cpu()

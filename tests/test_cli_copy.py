@@ -120,6 +120,18 @@ def test_targets_are_refused_with_their_reason(
     assert lines and all(line.endswith(f": refused, {reason}") for line in lines), lines
 
 
+def test_a_dest_that_is_a_file_refuses_every_copy(vegafs: Vegafs, work: Path) -> None:
+    (work / "taken").write_text("a file")
+    code, lines, err = plan(vegafs, work, "src", "taken")
+    assert code == 1, err
+    reason = "refused, taken is not a directory"
+    assert lines == [
+        f"src/a.txt -> taken/a.txt: {reason}",
+        f"src/link -> taken/link: {reason}",
+        f"src/sub/b.txt -> taken/sub/b.txt: {reason}",
+    ]
+
+
 def test_a_symlinked_directory_in_dest_is_not_followed(vegafs: Vegafs, work: Path) -> None:
     (work / "out").mkdir()
     (work / "elsewhere").mkdir()

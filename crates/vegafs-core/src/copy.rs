@@ -302,14 +302,14 @@ fn check(
     let mut suffixed: HashSet<PathBuf> = HashSet::new();
     let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
     let mut rows = Vec::with_capacity(found.len());
-    let dest_is_dir = dest.is_dir(); // looked at once, not once per file
+    let dest_way = dest_way(dest, &mut ways); // looked at once, not once per file
     for (f, target) in found.into_iter().zip(targets) {
         let size = if f.kind == EntryType::File { f.size } else { 0 };
         let (to, action) = match target {
             Err(refusal) => (dest.join(&f.below), CopyAction::Refused(refusal)),
             Ok(to) if f.kind == EntryType::Other => (to, CopyAction::Refused(CopyRefusal::Special)),
             Ok(to) => {
-                let mut action = check_one(&f, &to, (dest, dest_is_dir), &mut ways, &claims);
+                let mut action = check_one(&f, &to, (dest, dest_way), &mut ways, &claims);
                 if action == CopyAction::Copy {
                     if let Some(r) = twin(&to, &f.path, &mut listings, &taken) {
                         action = CopyAction::Refused(CopyRefusal::Plan(r));
@@ -370,6 +370,21 @@ fn check(
     CopyPlan { rows, dirs, ok }
 }
 
+/// What DEST is: a directory, missing (its missing ancestors then go into `ways`, to be made),
+/// or something else in the way.
+fn dest_way(dest: &Path, ways: &mut HashMap<PathBuf, (Way, Option<CopyRefusal>)>) -> Way {
+    if dest.is_dir() {
+        return Way::Dir;
+    }
+    if exists(dest) {
+        return Way::Bad;
+    }
+    for dir in dest.ancestors().take_while(|d| !d.as_os_str().is_empty() && !exists(d)) {
+        ways.insert(dir.to_path_buf(), (Way::Missing, None));
+    }
+    Way::Missing
+}
+
 fn exists(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
 }
@@ -378,7 +393,7 @@ fn exists(path: &Path) -> bool {
 fn check_one(
     f: &Found,
     to: &Path,
-    (dest, dest_is_dir): (&Path, bool),
+    (dest, dest_way): (&Path, Way),
     ways: &mut HashMap<PathBuf, (Way, Option<CopyRefusal>)>,
     claims: &HashMap<PathBuf, usize>,
 ) -> CopyAction {
@@ -390,16 +405,11 @@ fn check_one(
     // could lead out of DEST), or missing ones, to be made. DEST itself may be a symlink.
     let mut below: Vec<&Path> = to.ancestors().skip(1).take_while(|a| *a != dest).collect();
     below.reverse();
-    let mut missing = false;
-    if !dest_is_dir {
-        if exists(dest) {
-            return CopyAction::Refused(CopyRefusal::ParentNotDir(dest.to_path_buf()));
-        }
-        missing = true;
-        for dir in dest.ancestors().take_while(|d| !d.as_os_str().is_empty() && !exists(d)) {
-            ways.insert(dir.to_path_buf(), (Way::Missing, None));
-        }
-    }
+    let mut missing = match dest_way {
+        Way::Bad => return CopyAction::Refused(CopyRefusal::ParentNotDir(dest.to_path_buf())),
+        Way::Missing => true,
+        Way::Dir => false,
+    };
     for dir in below {
         let (way, refusal) =
             ways.entry(dir.to_path_buf()).or_insert_with(|| match fs::symlink_metadata(dir) {

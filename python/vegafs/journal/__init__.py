@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from vegafs.errors import AlreadyApplied, ApplyError, Cancelled
+from vegafs.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from vegafs._native import CancelToken
@@ -44,8 +45,9 @@ def applying(job_id: int | None, cancel: "CancelToken") -> Iterator["Journal"]:
     ``AlreadyApplied`` (its worker died between the commit and the job's end): a writing job is
     never simply applied again. Then, with ``VEGAFS_BACKUP_RETENTION_DAYS`` set, operations
     finished longer ago than that are forgotten. An ``ApplyError`` rolled back after ``cancel``
-    becomes ``Cancelled``, so a cancelled job ends cancelled, not failed."""
-    with _recovered(job_id, cancel) as (journal, _):
+    becomes ``Cancelled``, so a cancelled job ends cancelled, not failed. Python's garbage
+    collector is held off meanwhile (``gc_paused``: the plan's many objects hold no cycles)."""
+    with gc_paused(), _recovered(job_id, cancel) as (journal, _):
         yield journal
 
 
@@ -59,7 +61,7 @@ def applying_planned(
     found nothing to do; otherwise it is made again, on the restored tree, and the walk's
     progress counts the entries twice. Whatever ``applying`` raises is raised once the plan
     made meanwhile has ended."""
-    with ThreadPoolExecutor(1, thread_name_prefix="vegafs-plan") as ahead:
+    with gc_paused(), ThreadPoolExecutor(1, thread_name_prefix="vegafs-plan") as ahead:
         made = ahead.submit(plan)  # the pool's exit waits for it, however this ends
         with _recovered(job_id, cancel) as (journal, recovered):
             yield journal, (plan() if recovered else made.result())
