@@ -7,6 +7,8 @@ steps done, in reverse; after a crash, ``recover`` finds on disk, by (device, in
 steps of an unfinished operation were done and rolls them back.
 """
 
+import gc
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -59,10 +61,41 @@ def applying_planned(
     found nothing to do; otherwise it is made again, on the restored tree, and the walk's
     progress counts the entries twice. Whatever ``applying`` raises is raised once the plan
     made meanwhile has ended."""
-    with ThreadPoolExecutor(1, thread_name_prefix="vegafs-plan") as ahead:
+    with _collector_paused(), ThreadPoolExecutor(1, thread_name_prefix="vegafs-plan") as ahead:
         made = ahead.submit(plan)  # the pool's exit waits for it, however this ends
         with _recovered(job_id, cancel) as (journal, recovered):
             yield journal, (plan() if recovered else made.result())
+
+
+class _CollectorPause:
+    """Python's cycle collector off while a writing operation plans and applies: the journal's
+    imports, the plan's rows and the steps make tens of thousands of objects and no cycles, and
+    collecting them again and again took a tenth of the CPU of a replace of 6,667 files
+    (docs/benchmarks.md). Back on (if it was) when the last such operation of the process
+    (a worker may run several) ends."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.was_enabled = False
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.running == 0:
+                self.was_enabled = gc.isenabled()
+                gc.disable()
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0 and self.was_enabled:
+                    gc.enable()
+
+
+_collector_paused = _CollectorPause()
 
 
 @contextmanager
