@@ -30,9 +30,10 @@ if TYPE_CHECKING:
     from vegafs.journal.store import Journal
 
 BATCH = 256
-# Files written between two journal writes: each batch costs a syncfs, whatever its size
-# (docs/benchmarks.md); recovery checks at most this many files' contents.
-APPLY_BATCH = 5000
+# Files written between two journal writes: each batch costs a syncfs and an fsync of each
+# directory it touched, whatever its size (docs/benchmarks.md); recovery checks at most this
+# many files' contents. As rename's.
+APPLY_BATCH = 8192
 
 
 class ReplaceParams(BaseModel):
