@@ -163,6 +163,18 @@ def start_and_wait_for_apply(
     return child
 
 
+def applying_span(args: list[str], env: dict[str, str], db: Path) -> float:
+    """One whole apply (it must succeed): its seconds from its journal written to its commit,
+    the span in which a kill leaves something to recover (the exit after it can take longer)."""
+    child = start_and_wait_for_apply(args, env, db)
+    started = time.monotonic()
+    while applying(db) and child.poll() is None:
+        time.sleep(0.002)
+    span = time.monotonic() - started
+    assert child.wait(timeout=SUBPROCESS_TIMEOUT) == 0
+    return span
+
+
 def test_kill_9_at_random_points_then_recover(vegafs: Vegafs, tmp_path: Path) -> None:
     """20 kills at random points of the apply of a 20,000-file rename (and one during a
     recovery): after `vegafs recover` every file is there exactly once, all under the old names

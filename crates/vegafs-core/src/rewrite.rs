@@ -339,14 +339,21 @@ fn write_new(
     let mut file = File::from(created);
     let written = (|| {
         file.write_all(content)?;
-        if let Some((uid, gid)) = owner {
+        // Owner and mode set only where the new file has others already (usually it has
+        // ours, and a mode the umask left whole): a fstat instead of two inode updates.
+        let made = rustix::fs::fstat(&file)?;
+        let mut chmod = made.st_mode & 0o7777 != mode;
+        if let Some((uid, gid)) = owner.filter(|&o| o != (made.st_uid, made.st_gid)) {
             match std::os::unix::fs::fchown(&file, Some(uid), Some(gid)) {
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {} // not root
                 other => other?,
             }
+            chmod = true; // chown clears set-id bits
         }
-        // After chown, which clears set-id bits; the umask is not applied here either.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        if chmod {
+            // The umask is not applied here, nor set-id bits dropped.
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
         let times =
             FileTimes::new().set_accessed(times.accessed()?).set_modified(times.modified()?);
         file.set_times(times)?;
@@ -530,6 +537,24 @@ mod tests {
         assert_eq!(stamp(&fs::metadata(&f).unwrap()), stamp(&before));
         let twice = restore_all(&places, &[(f.clone(), t, b, digest)]);
         assert_eq!((twice.reversed, twice.not_done), (0, 1));
+    }
+
+    #[test]
+    fn modes_the_umask_would_strip_and_set_id_bits_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = two_to_2();
+        let digest = blake3::hash(b"one 2\n").as_bytes().to_vec();
+        for (i, mode) in [0o777, 0o666, 0o4711, 0o600].into_iter().enumerate() {
+            let f = dir.path().join(format!("f{i}"));
+            fs::write(&f, "one two\n").unwrap();
+            fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+            let (t, b) = (dir.path().join(format!(".t{i}")), dir.path().join(format!("b{i}")));
+            let step = step_for(&f, &t, &b, &digest);
+            let out = rewrite_all(&Places::anywhere(), &[step], Some(&r), &CancelToken::default());
+            assert!(out.error.is_none(), "{:?}", out.error);
+            let after = fs::metadata(&f).unwrap();
+            assert_eq!((after.mode() & 0o7777, fs::read(&f).unwrap()), (mode, b"one 2\n".to_vec()));
+        }
     }
 
     #[test]
