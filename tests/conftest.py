@@ -4,6 +4,7 @@ way to run code without the root's power to read everything (setpriv)."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,6 +83,13 @@ class Vegafs:
             check=False,
         )
         return CliResult(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+
+
+# A shell runs a background job with SIGINT ignored, and exec keeps it ignored in every child:
+# `make test &` would then see no Ctrl-C reach the vegafs the tests interrupt. Python's own
+# handler, set here, becomes the default disposition in the children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def cli_env() -> dict[str, str]:
