@@ -659,6 +659,17 @@ def test_a_hashing_shard_killed_mid_hash_runs_again_and_the_job_equals_the_singl
             assert parent["summary"]["error_count"] == 2  # the two unreadable directories
 
 
+def start_slowed(s: Stack, backend: Backend, prefix: list[str], workers: int) -> None:
+    """The service with its jobs run under ``prefix``: embedded, its own worker; otherwise a
+    server with none and ``workers`` workers (w1, w2, ...) of one job at a time."""
+    if backend.embedded:
+        s.start_server(prefix=prefix)
+        return
+    s.start_server("--no-worker")
+    for i in range(1, workers + 1):
+        s.start_worker("--id", f"w{i}", "-j", "1", prefix=prefix)
+
+
 def test_cancelling_a_dupes_job_in_its_hashing_round_stops_it(
     backend: Backend, tmp_path: Path, slowable: None
 ) -> None:
@@ -666,12 +677,7 @@ def test_cancelling_a_dupes_job_in_its_hashing_round_stops_it(
     build_tree(root)
     slow = add_slow_hashing(root)
     with running(Stack(backend, tmp_path / "data", [root], HASH_ROUND)) as s:
-        if backend.embedded:
-            s.start_server(prefix=slowed_reads(slow, 300))
-        else:
-            s.start_server("--no-worker")
-            for i in (1, 2):
-                s.start_worker("--id", f"w{i}", "-j", "1", prefix=slowed_reads(slow, 300))
+        start_slowed(s, backend, slowed_reads(slow, 300), workers=2)
         with s.client() as http:
             job_id = http.post("/jobs", json=dupes_body(root, shards=2)).json()["id"]
             wait_for(
@@ -714,12 +720,7 @@ def test_cancelling_a_sharded_job_stops_every_shard(
     root = Path(os.path.realpath(tmp_path / "root"))
     slow = build_tree(root, slow_depth=20)
     with running(Stack(backend, tmp_path / "data", [root])) as s:
-        if backend.embedded:
-            s.start_server(prefix=slowed(slow, 200))
-        else:
-            s.start_server("--no-worker")
-            for i in (1, 2):
-                s.start_worker("--id", f"w{i}", "-j", "1", prefix=slowed(slow, 200))
+        start_slowed(s, backend, slowed(slow, 200), workers=2)
         with s.client() as http:
             job_id = http.post("/jobs", json=analyze_body(root, shards=3)).json()["id"]
             wait_for(
@@ -743,11 +744,7 @@ def test_a_failed_shard_fails_its_job_and_a_retry_runs_it_again(
     root = Path(os.path.realpath(tmp_path / "root"))
     slow = build_tree(root, slow_depth=4)
     with running(Stack(backend, tmp_path / "data", [root])) as s:
-        if backend.embedded:
-            s.start_server(prefix=slowed(slow, 200))
-        else:
-            s.start_server("--no-worker")
-            s.start_worker("--id", "w1", "-j", "1", prefix=slowed(slow, 200))
+        start_slowed(s, backend, slowed(slow, 200), workers=1)
         with s.client() as http:
             job_id = http.post("/jobs", json=analyze_body(root, shards=3)).json()["id"]
             shards = wait_for("the split", lambda: shard_jobs(http, job_id), context=s.log_text)
