@@ -397,11 +397,7 @@ class Worker:
         def merge() -> dict[str, Any] | sharding.HashRound:
             elapsed = 0.0 if started is None else (utcnow() - started).total_seconds()
             if op.name == "analyze":
-                parts = [
-                    sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
-                    for s in shards
-                ]
-                result = sharding.merge_analyze(params, parts, elapsed)
+                result = sharding.merge_analyze(params, self._parts(shards), elapsed)
                 if result.errors:
                     attempt.rows([e.model_dump(mode="json") for e in result.errors])
                 merged: dict[str, Any] = result.model_dump(mode="json", exclude={"errors"})
@@ -443,17 +439,12 @@ class Worker:
         walks = [s for s in shards if s.shard_round is None]
         hashed = [s for s in shards if s.shard_round == 2]
         if hashed:
-            parts = [
-                sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
-                for s in hashed
-            ]
+            parts = self._parts(hashed)
             summaries = [s.summary for s in walks]
             return sharding.merge_hashed(params, summaries, parts, ctx, elapsed).model_dump(
                 mode="json"
             )
-        parts = [
-            sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id)) for s in walks
-        ]
+        parts = self._parts(walks)
         shared = shard_repo.sizes_seen_twice(self.db, [s.id for s in walks])
         files = sharding.dupe_candidates(parts, shared)
         n = attempt.job.shards or 0
@@ -479,6 +470,13 @@ class Worker:
             log.info("job %d: hashing split into %d shards by size", job.id, len(ids))
             self.bus.publish(QUEUE_TOPIC)
         self._publish(job.id)
+
+    def _parts(self, shards: list[Any]) -> list[sharding.Shard]:
+        """The shards as the merges take them: spec, summary and their rows, read on demand."""
+        return [
+            sharding.Shard(s.spec, s.summary, functools.partial(self._rows_of, s.id))
+            for s in shards
+        ]
 
     def _rows_of(self, job_id: int) -> Iterator[dict[str, Any]]:
         """A job's result rows, read a page at a time."""
