@@ -19,7 +19,7 @@ from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from test_rename_apply import applying, start_and_wait_for_apply
 from vegafs.db import migrate
 from vegafs.db.database import Database
-from vegafs.journal.runner import recover
+from vegafs.journal.runner import batches, recover
 from vegafs.journal.store import Journal, Step
 
 
@@ -306,7 +306,9 @@ def test_a_kill_9_mid_batch_leaves_no_temporary_name_and_no_partial_file(
     """Copies are written to unnamed files (O_TMPFILE) and get their names only once durable:
     a kill -9 anywhere in the apply leaves, before any recovery, no temporary name in the
     destination and no file under its name that is not the whole copy of its source; then
-    recovery rolls back to nothing, or finds every copy done."""
+    recovery rolls back to nothing, or finds every copy done. Half the kills land at random
+    points, half as soon as the first copy has its name (the batch is then being published:
+    one batch here, 3,000 files)."""
     src = tmp_path / "s"
     original = make_source(src, 10, lambda i: b"%d," % i * (1 + i % 3000))
     env = cli_env() | {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
@@ -319,7 +321,10 @@ def test_a_kill_9_mid_batch_leaves_no_temporary_name_and_no_partial_file(
     for point in range(8):
         shutil.rmtree(dst, ignore_errors=True)
         child = start_and_wait_for_apply(args, env, db)
-        time.sleep(rng.uniform(0, apply_s))
+        if point % 2:
+            wait_for_a_file(dst, child)
+        else:
+            time.sleep(rng.uniform(0, apply_s))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=SUBPROCESS_TIMEOUT)
         state = files(dst) if dst.exists() else {}
@@ -334,6 +339,28 @@ def test_a_kill_9_mid_batch_leaves_no_temporary_name_and_no_partial_file(
         assert after == original or [n for n, v in after.items() if v[0] != "d"] == []
         assert files(src) == original
     assert partly, "no kill landed while copies were being published"
+
+
+def test_a_batch_ends_at_its_count_or_before_its_bytes_pass_the_bound() -> None:
+    """A copy's apply batches: 8,192 copies, or fewer once their bytes would pass 1 GiB; a
+    file bigger than the bound is a batch of its own; without sizes, by count alone."""
+    assert batches(5, 2) == [(0, 2), (2, 4), (4, 5)]
+    assert batches(0, 2, [], 10) == []
+    assert batches(6, 3, [4, 4, 4, 0, 0, 0], 10) == [(0, 2), (2, 5), (5, 6)]
+    assert batches(4, 10, [1, 25, 1, 1], 10) == [(0, 1), (1, 2), (2, 4)]
+    assert batches(3, 10, [10, 0, 10], 10) == [(0, 2), (2, 3)]
+
+
+def wait_for_a_file(root: Path, child: "subprocess.Popen[bytes]") -> None:
+    """Returns once a file (not a directory) has a name in a directory of ``root``'s, or the
+    child has ended."""
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT
+    while child.poll() is None:
+        dirs = [e.path for e in os.scandir(root) if e.is_dir()] if root.is_dir() else []
+        if any(not e.is_dir() for d in dirs for e in os.scandir(d)):
+            return
+        assert time.monotonic() < deadline, "no copy was ever published"
+        time.sleep(0.001)
 
 
 def test_overwrite_sets_the_old_file_aside_undo_puts_it_back_and_forget_deletes_it(

@@ -41,6 +41,8 @@ def apply(
     job_id: int | None = None,
     beneath: Sequence[str] = (),
     batch: int = BATCH,
+    sizes: Sequence[int] = (),
+    batch_bytes: int = 0,
     steps_of: Steps | None = None,
 ) -> Applied:
     """Journals ``steps`` (committed before the first change), runs them a batch at a time,
@@ -48,17 +50,18 @@ def apply(
     raises ``ApplyError`` (``KeyboardInterrupt`` from Ctrl-C likewise, after the rollback).
     A job passes its id and its roots: every path is then opened beneath them. ``batch``:
     steps between two journal writes and two rounds of syncs (a crash loses no more progress
-    than that: recovery looks at those steps on disk). ``steps_of``: advanced batch by batch
-    (a job's progress shows the steps done and an ETA)."""
+    than that: recovery looks at those steps on disk). ``sizes``, each step's bytes, and
+    ``batch_bytes``: a batch also ends before its bytes pass ``batch_bytes`` (``batches``).
+    ``steps_of``: advanced batch by batch (a job's progress shows the steps done and an ETA)."""
     op_id = journal.begin(operation, params, steps, job_id=job_id, beneath=beneath)
     if steps_of is not None:
         steps_of.start(len(steps))
     done = 0
     touched = 0  # steps that may have run: the rollback checks each on disk
     try:
-        for start in range(0, len(steps), batch):
-            these = steps[start : start + batch]
-            touched = start + len(these)
+        for start, end in batches(len(steps), batch, sizes, batch_bytes):
+            these = steps[start:end]
+            touched = end
             n, error = _run(these, cancel, beneath)
             _sync(these[:n], beneath)
             done += n
@@ -77,6 +80,26 @@ def apply(
         raise
     journal.finish(op_id, COMMITTED, steps_done=done)
     return Applied(op_id, done)
+
+
+def batches(
+    n: int, batch: int, sizes: Sequence[int] = (), batch_bytes: int = 0
+) -> list[tuple[int, int]]:
+    """The bounds (start, end) of the batches of ``n`` steps: at most ``batch`` steps each, and,
+    given each step's size (``sizes``) and ``batch_bytes``, each ends before its sizes would
+    pass ``batch_bytes`` (a step bigger than that is a batch of its own)."""
+    if not sizes or batch_bytes <= 0:
+        return [(start, min(start + batch, n)) for start in range(0, n, batch)]
+    bounds = []
+    start = weight = 0
+    for i, size in enumerate(sizes):
+        if i > start and (i - start == batch or weight + size > batch_bytes):
+            bounds.append((start, i))
+            start, weight = i, 0
+        weight += size
+    if start < n:
+        bounds.append((start, n))
+    return bounds
 
 
 def _run(
