@@ -5,9 +5,13 @@ ratios (lower is better).
 Usage: python bench/replace.py [--files 20000] [--dirs 100] [--runs 3] [--tree DIR]
 
 Generates a pristine tree once (deterministic text files of 1-4 kB, one in three holding the
-word to replace, in bench/.trees/), then for every timed run of every tool copies it afresh
-(untimed) and times the tool on the copy: `vegafs replace needle NEEDLE COPY --apply` (a fresh
-journal in a temporary VEGAFS_DATA_DIR), `find COPY -type f -exec sd needle NEEDLE {} +` and
+word to replace, in bench/.trees/), then copies it (untimed) once for every run of every tool,
+all before the first run, and removes the copies only at the end: on this machine's ext4 a
+file created soon after many were removed costs extra kernel time (bench/copying.py), which
+would fall on vegafs and sd (a new file per changed file) and not on fastmod (in place). Each
+run times one tool on its own copy: `vegafs replace needle NEEDLE COPY --apply` (one
+VEGAFS_DATA_DIR for the whole bench, its database made by the untimed first round, as a user's
+is after their first writing command), `find COPY -type f -exec sd needle NEEDLE {} +` and
 `fastmod --accept-all needle NEEDLE COPY`. Every tool's result must be the same tree (exit 1
 otherwise; 2 when a tool is missing: `cargo install --root bench/.tools sd fastmod`).
 
@@ -116,18 +120,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_tree(tree, args.files, args.dirs, args.seed)
     vegafs = find_vegafs(args.vegafs)
     work = Path(tempfile.mkdtemp(prefix="replace-", dir=tree.parent))
-    copy, data = work / "copy", work / "data"
-    names = list(commands(vegafs, copy, data))
+    data = work / "data"
+    names = list(commands(vegafs, work, data))
     times: dict[str, list[float]] = {n: [] for n in names}
     cpus: dict[str, list[float]] = {n: [] for n in names}
     status = 0
     expected: str | None = None
     try:
+        copies = {}
+        for run in range(args.runs + 1):
+            for i, n in enumerate(names):
+                copies[run, n] = work / f"copy-{run}-{i}"
+                shutil.copytree(tree, copies[run, n])
+        subprocess.run(["sync"], check=True)
         for run in range(args.runs + 1):  # the first round warms the cache, untimed
             for n in names:
-                shutil.rmtree(work, ignore_errors=True)
-                shutil.copytree(tree, copy)
-                subprocess.run(["sync"], check=True)
+                copy = copies[run, n]
                 seconds, cpu = timed(commands(vegafs, copy, data)[n])
                 result = digest(copy)
                 expected = expected or result
