@@ -49,6 +49,8 @@ from analyze import REPO_ROOT, find_executable, find_vegafs
 # destination, the durability VegaFS gives before it commits.
 FLOOR = "xcp -r + sync"
 TOOLS = ("cp -a", "vegafs copy --apply", "vegafs (before)", "rsync -a", "xcp -r", FLOOR)
+# Those that make DEST themselves, as a copy of the tree (the others copy into it).
+MAKE_DEST = ("xcp -r", FLOOR)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -128,8 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            str(dest["vegafs (before)"]), "--apply"]  # fmt: skip
         if xcp:
             commands["xcp -r"] = [xcp, "-r", str(tree), str(dest["xcp -r"])]
-            into = shlex.quote(str(dest[FLOOR]))
-            script = f"{shlex.quote(xcp)} -r {shlex.quote(str(tree))} {into} && sync -f {into}"
+            floor = [xcp, "-r", str(tree), str(dest[FLOOR])]
+            script = f"{shlex.join(floor)} && sync -f {shlex.quote(floor[-1])}"
             commands[FLOOR] = ["sh", "-c", script]
         return commands
 
@@ -183,7 +185,7 @@ def run_one(
     name: str, command: list[str], dest: Path, env: dict[str, str], want: tuple[int, int]
 ) -> tuple[float, float]:
     """Runs one copy into the fresh ``dest``: seconds and CPU seconds."""
-    if not name.startswith("xcp -r"):  # xcp makes DEST itself, as a copy of the tree
+    if name not in MAKE_DEST:
         dest.mkdir()
     started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
