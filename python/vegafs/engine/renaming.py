@@ -122,3 +122,9 @@ def identities(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[Ide
     """``(device, inode, stamp)`` of each path's entry (not following symlinks; stamp: mtime in
     ns, 0 for a directory); None: none there. ``beneath``: as for ``plan_rename``."""
     return _native.identities(list(paths), beneath=beneath)
+
+
+def sizes(paths: Sequence[str], *, beneath: Sequence[str] = ()) -> list[int | None]:
+    """The size in bytes of each path's entry (a symlink's own, none followed); None: none
+    there. ``beneath``: as for ``plan_rename``."""
+    return _native.sizes(list(paths), beneath=beneath)

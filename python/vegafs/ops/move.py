@@ -22,10 +22,11 @@ from vegafs.engine.moving import (
     check_move,
     plan_move,
 )
-from vegafs.engine.renaming import identities
+from vegafs.engine.renaming import identities, sizes
 from vegafs.ops.confine import confine_new, confine_selection
+from vegafs.ops.copy import APPLY_BATCH_BYTES
 from vegafs.ops.registry import Operation, RunContext
-from vegafs.ops.rename import BATCH, RenameParams, absolute
+from vegafs.ops.rename import APPLY_BATCH, BATCH, RenameParams, absolute
 from vegafs.ops.rename import text as rename_text
 
 if TYPE_CHECKING:
@@ -115,8 +116,17 @@ def _apply(journal: "Journal", params: MoveParams, ctx: RunContext, plan: MovePl
             close_group()
             journal_steps.append(Step(a, b, *entry))
     close_group()
+    # Batches as rename's and copy's: each costs its directories' fsyncs and a journal commit
+    # (and, with copies, a `syncfs`), so 8,192 steps; and, as copy's, a batch ends before its
+    # copies pass 1 GiB (what recovery compares after a crash). Only a copy weighs.
+    copied = [s.src for s in journal_steps if s.kind == "copy"]
+    weights: list[int] = []
+    if copied:
+        weighed = iter(sizes(copied, beneath=beneath))
+        weights = [(next(weighed) or 0) if s.kind == "copy" else 0 for s in journal_steps]
     return apply(journal, "move", params.model_dump(mode="json"), journal_steps, ctx.cancel,
-                 job_id=ctx.job_id, beneath=beneath, steps_of=ctx.steps)  # fmt: skip
+                 job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH, sizes=weights,
+                 batch_bytes=APPLY_BATCH_BYTES, steps_of=ctx.steps)  # fmt: skip
 
 
 def _digests(
