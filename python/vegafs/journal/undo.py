@@ -241,7 +241,7 @@ def _plan_restores(journal: Journal, op_id: int, beneath: Sequence[str]) -> Undo
                          "reason": f"changed since the operation: {why}"})  # fmt: skip
             continue
         assert found is not None and size is not None and step.backup is not None
-        temp = str(Path(step.src).parent / f".vegafs-{tag}-{len(steps)}")
+        temp = f"{step.src.rpartition('/')[0]}/.vegafs-{tag}-{len(steps)}"  # absolute
         steps.append(Step(step.src, temp, *found, kind="replace", digest=original))
         sources[step.src] = step.backup
         sizes[step.src] = size
@@ -278,8 +278,9 @@ def _plan_copy_undo(op_id: int, done: list[Step], beneath: Sequence[str]) -> Und
         if why is not None:
             rows.append({"from": s.dst, "to": s.dst, "action": "refused", "reason": why})
             continue
-        # The temporary name, should a rollback copy it back.
-        temp = str(Path(s.dst).with_name(f".vegafs-{tag}-{i + 1}"))
+        # The temporary name, should a rollback copy it back (the journal's paths are
+        # absolute: joined as text, without pathlib's cost for each of 100,000 copies).
+        temp = f"{s.dst.rpartition('/')[0]}/.vegafs-{tag}-{i + 1}"
         steps.append(Step(s.src, s.dst, s.dev, s.ino, s.stamp, "uncopy", temp, s.digest))
         rows.append({"from": s.dst, "to": s.src, "action": "remove", "reason": None})
         if old is not None:
