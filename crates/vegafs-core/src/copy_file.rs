@@ -70,9 +70,11 @@ pub struct Copied {
     pub error: Option<io::Error>,
 }
 
-/// Threads per core for copies: a copy mostly waits (its fsync, the disk), so more copies in
-/// flight than cores keep the disk busy; with one per core, 100,000 small files are bound by
-/// the latency of one fsync after another.
+/// Threads per core for copies: a copy of a file not in the page cache mostly waits for the
+/// disk to read it, so more copies in flight than cores keep the disk busy. On the 100,000-file
+/// benchmark tree (2 cores), cold cache: 6.4 s with 8 per core, 8.5 to 10.7 s with 2; warm,
+/// where the copies contend in the kernel instead, 2 per core was 0.3 to 0.7 s faster in two
+/// rounds of three (docs/benchmarks.md: "The copy pool's size").
 const THREADS_PER_CORE: usize = 8;
 
 /// The pool copies run in (built once); None if it cannot be built (the global pool then).
