@@ -18,8 +18,8 @@ ratio over the rounds. (Not bench/copy.py: run from bench/, that name would hide
 library's `copy` module.)
 
 Every run starts with nothing dirty (a `sync`, untimed, before it): a `syncfs` is of the whole
-file system, and one run right after cp -a wrote back cp's 368 MB too (vegafs: 8.2-9.1 s in
-those rounds against 5.5 s when it ran first).
+file system, and a run right after cp -a could write back cp's 368 MB too (vegafs: 8.2-9.1 s
+in two rounds of three, against 4.6-5.0 s in every round once each run began with a sync).
 
 VegaFS does more than the others: a `syncfs` per batch (8,192 files or 1 GiB) before they get
 their names, an fsync of their directories, a journal committed before the first copy, so its
