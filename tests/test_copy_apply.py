@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
-from test_rename_apply import applying, start_and_wait_for_apply
-from vegafs.db import migrate
-from vegafs.db.database import Database
+from test_rename_apply import applying, journal_at, start_and_wait_for_apply
 from vegafs.journal.runner import batches, recover
 from vegafs.journal.store import Journal, Step
 
@@ -167,9 +165,7 @@ def test_undo_removes_unchanged_copies_then_empty_directories(
 
 @pytest.fixture
 def journal(tmp_path: Path) -> Journal:
-    db = Database(f"sqlite:///{tmp_path / 'journal.db'}", durable=True)
-    migrate.upgrade(db)
-    return Journal(db)
+    return journal_at(tmp_path / "journal.db")
 
 
 def test_recovery_removes_stale_temporary_files_and_the_copies_done(
@@ -508,7 +504,7 @@ def test_forget_deletes_nothing_through_a_symlink_swapped_in_beneath_a_jobs_root
             assert forget(journal, op_id) == 0
             assert journal.get(op_id).state == "forgotten"  # type: ignore[union-attr]
         finally:
-            journal.db.dispose()
+            journal.close()
     finally:
         get_settings.cache_clear()
     assert sorted(p.name for p in outside.iterdir()) == sorted([aside, "x"])

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 
 from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
-from test_rename_apply import start_and_wait_for_apply
+from test_rename_apply import journal_at, start_and_wait_for_apply
 from vegafs import _native
-from vegafs.db import migrate
-from vegafs.db.database import Database
 from vegafs.errors import ApplyError
 from vegafs.journal.runner import apply
-from vegafs.journal.store import Journal, Step
+from vegafs.journal.store import Step
 
 
 def tree(root: Path) -> dict[str, tuple[str, bytes, int, int]]:
@@ -212,9 +210,7 @@ def test_something_in_the_way_of_a_directory_rolls_back(tmp_path: Path) -> None:
     """A file appeared where the plan makes a directory: the mkdir step fails with "File
     exists", the directory made before it and the entry moved are rolled back, the file
     stays."""
-    db = Database(f"sqlite:///{tmp_path / 'journal.db'}", durable=True)
-    migrate.upgrade(db)
-    journal = Journal(db)
+    journal = journal_at(tmp_path / "journal.db")
     root = tmp_path / "r"
     root.mkdir()
     (root / "a").write_text("a")

@@ -14,6 +14,7 @@ from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
 from vegafs import _native
 from vegafs.db import migrate
 from vegafs.db.database import Database
+from vegafs.db.plain import PlainDatabase
 from vegafs.errors import ApplyError
 from vegafs.journal.runner import apply, recover
 from vegafs.journal.store import Journal, Step
@@ -24,11 +25,18 @@ def tree_state(root: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in root.iterdir()}
 
 
+def journal_at(path: Path) -> Journal:
+    """The journal in a SQLite file at ``path``, migrated."""
+    url = f"sqlite:///{path}"
+    db = Database(url, durable=True)
+    migrate.upgrade(db)
+    db.dispose()
+    return Journal(PlainDatabase(url))
+
+
 @pytest.fixture
 def journal(tmp_path: Path) -> Journal:
-    db = Database(f"sqlite:///{tmp_path / 'journal.db'}", durable=True)
-    migrate.upgrade(db)
-    return Journal(db)
+    return journal_at(tmp_path / "journal.db")
 
 
 def steps_for(pairs: list[tuple[Path, Path]]) -> list[Step]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
-from test_rename_apply import applying_span, start_and_wait_for_apply
+from test_rename_apply import applying_span, journal_at, start_and_wait_for_apply
 from vegafs.engine.replacing import ReplaceOptions, plan_replace
 from vegafs.errors import ApplyError
 from vegafs.journal import applying
@@ -225,6 +225,25 @@ def test_ops_forget_deletes_the_backups(vegafs: Vegafs, tree: Path, env: dict[st
     assert (unknown.returncode, unknown.stderr) == (2, "vegafs: error: no writing operation 9\n")
 
 
+def test_an_applied_replace_journals_without_loading_sqlalchemy(
+    vegafs: Vegafs, tree: Path, env: dict[str, str]
+) -> None:
+    """The journal reaches its SQLite database through the driver alone: once the database
+    exists (the first writing command migrates it, with Alembic), a writing command never
+    imports SQLAlchemy, whose import was most of its start-up (docs/benchmarks.md)."""
+    first = vegafs.run("replace", "colour", "color", "t", "--apply", cwd=tree.parent, env=env)
+    assert first.returncode == 0, first.stderr
+    timed = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
+    out = vegafs.run("replace", "one", "1", "t", "--apply", cwd=tree.parent, env=timed)
+    assert out.returncode == 0, out.stderr
+    imported = {line.rpartition("|")[2].strip() for line in out.stderr.splitlines()
+                if line.startswith("import time:")}  # fmt: skip
+    assert {"vegafs.journal.store", "vegafs.db.plain", "sqlite3"} <= imported
+    assert {m for m in imported if m.split(".")[0] in ("sqlalchemy", "alembic")} == set()
+    assert (tree / "a.txt").read_text() == "color 1\nplain\n"
+    assert "applied as operation 2" in out.stderr
+
+
 def test_backups_older_than_the_retention_are_forgotten_when_a_writing_operation_starts(
     vegafs: Vegafs, tree: Path, env: dict[str, str]
 ) -> None:
@@ -382,8 +401,6 @@ def test_an_undo_beneath_the_roots_checks_each_files_size(
     """An undo planned and applied beneath the roots (as a job's is) checks each file's size as
     well as its device, inode and mtime, looked at beneath the roots: a file grown since the
     plan, its mtime put back, is not overwritten; nothing is."""
-    from vegafs.db.database import Database
-    from vegafs.journal.store import Journal
     from vegafs.journal.undo import apply_undo, plan_undo
     from vegafs.settings import get_settings
 
@@ -391,7 +408,7 @@ def test_an_undo_beneath_the_roots_checks_each_files_size(
                       env=env).returncode == 0  # fmt: skip
     a, b = tree / "a.txt", tree / "sub" / "b.txt"
     get_settings.cache_clear()  # the backups of the undo go to this test's data directory
-    journal = Journal(Database(f"sqlite:///{tree.parent / 'data' / 'vegafs.db'}", durable=True))
+    journal = journal_at(tree.parent / "data" / "vegafs.db")
     try:
         plan = plan_undo(journal, 1, beneath=[str(tree)])
         assert [r["action"] for r in plan.rows] == ["restore", "restore"]
@@ -402,7 +419,7 @@ def test_an_undo_beneath_the_roots_checks_each_files_size(
         with pytest.raises(ApplyError) as e:
             apply_undo(journal, plan, beneath=[str(tree)])
     finally:
-        journal.db.dispose()
+        journal.close()
         get_settings.cache_clear()
     assert str(e.value).startswith(f"{a}: changed since the plan"), e.value
     assert a.read_bytes() == b"color one\nplain\nwritten after the plan\n"

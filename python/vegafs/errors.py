@@ -9,6 +9,10 @@ class VegaFSError(Exception):
     """Base of the errors VegaFS raises that are not plain OSErrors."""
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (down, restarting, connection lost)."""
+
+
 class SelectionError(VegaFSError, ValueError):
     """A Selection field that cannot be used (bad glob, bad regex, empty range...)."""
 

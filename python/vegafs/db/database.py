@@ -8,7 +8,6 @@ for a writer.
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-BUSY_TIMEOUT_S = 30
+from vegafs.db.plain import BUSY_TIMEOUT_S, utcnow
+from vegafs.errors import DatabaseUnavailable
 
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached (down, restarting, connection lost)."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+__all__ = ["BUSY_TIMEOUT_S", "Database", "DatabaseUnavailable", "utcnow"]
 
 
 def normalise_url(url: str) -> str:

@@ -1,24 +1,24 @@
 """Alembic, driven from code: ``vegafs db upgrade`` and the check the service runs at start.
 
-The check (``is_current``) does without Alembic, which takes a tenth of a second to import: a
-writing command checks its local journal's database on every run. Revisions are numbered like
-their files (``0005_write_step_kinds.py`` is revision ``0005``), so the head is the highest
-number there; a test holds Alembic's view and this one equal."""
+The checks (``is_current``, and ``plain_is_current`` for the journal's connection) do without
+Alembic, which takes a tenth of a second to import: a writing command checks its local
+journal's database on every run; the plain one does without SQLAlchemy too. Revisions are
+numbered like their files (``0005_write_step_kinds.py`` is revision ``0005``), so the head is
+the highest number there; a test holds Alembic's view and this one equal."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
-
-from vegafs.db.database import Database
-
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    from vegafs.db.database import Database
+    from vegafs.db.plain import PlainDatabase
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _config(db: Database) -> "Config":
+def _config(db: "Database") -> "Config":
     from alembic.config import Config
 
     cfg = Config()
@@ -30,7 +30,7 @@ def _config(db: Database) -> "Config":
     return cfg
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: "Database", revision: str = "head") -> None:
     from alembic import command
 
     with db.translate():
@@ -52,8 +52,10 @@ def alembic_head() -> str:
     return current
 
 
-def current(db: Database) -> str | None:
+def current(db: "Database") -> str | None:
     """The database's revision; None before the first migration."""
+    from sqlalchemy import inspect, text
+
     with db.translate(), db.engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
@@ -61,8 +63,19 @@ def current(db: Database) -> str | None:
         return None if found is None else str(found)
 
 
-def is_current(db: Database) -> bool:
+def is_current(db: "Database") -> bool:
     return current(db) == head()
+
+
+def plain_is_current(db: "PlainDatabase") -> bool:
+    """``is_current`` for a SQLite database, through the driver alone."""
+    with db.read() as cur:
+        if not cur.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ):
+            return False
+        found = cur.execute("SELECT version_num FROM alembic_version")
+    return bool(found) and found[0][0] == head()
 
 
 def _config_for_script() -> "Config":
@@ -73,7 +86,7 @@ def _config_for_script() -> "Config":
     return cfg
 
 
-def downgrade(db: Database, revision: str) -> None:
+def downgrade(db: "Database", revision: str) -> None:
     from alembic import command
 
     with db.translate():

@@ -24,15 +24,23 @@ P = TypeVar("P")
 
 def open_journal() -> "Journal":
     """The journal in the configured database (``VEGAFS_DATABASE_URL``; by default the local
-    SQLite file), its commits durable; a local SQLite database is migrated on first use."""
+    SQLite file), its commits durable; a local SQLite database is migrated on first use (the
+    only time a writing command loads SQLAlchemy and Alembic)."""
     from vegafs.db import migrate
-    from vegafs.db.database import Database
+    from vegafs.db.plain import PlainDatabase
     from vegafs.journal.store import Journal
     from vegafs.settings import get_settings
 
-    db = Database(get_settings().database, pool_size=1, durable=True)
-    if db.is_sqlite and not migrate.is_current(db):
-        migrate.upgrade(db)
+    url = get_settings().database
+    db = PlainDatabase(url)
+    if db.is_sqlite and not migrate.plain_is_current(db):
+        from vegafs.db.database import Database
+
+        full = Database(url, pool_size=1, durable=True)
+        try:
+            migrate.upgrade(full)
+        finally:
+            full.dispose()
     return Journal(db)
 
 
@@ -90,4 +98,4 @@ def _recovered(job_id: int | None, cancel: "CancelToken") -> Iterator[tuple["Jou
             raise Cancelled("cancelled while applying; every change was rolled back") from e
         raise
     finally:
-        journal.db.dispose()
+        journal.close()

@@ -104,7 +104,7 @@ def discard(journal: Journal, op_id: int) -> int:
 def forget_expired(journal: Journal, days: float, now: datetime | None = None) -> list[int]:
     """Forgets (``forget``) every finished operation (committed, rolled back or undone) last
     changed more than ``days`` ago: the ids forgotten, oldest first."""
-    from vegafs.db.database import utcnow
+    from vegafs.db.plain import utcnow
 
     cutoff = (now or utcnow()) - timedelta(days=days)
     expired = journal.finished_before((COMMITTED, ROLLED_BACK, UNDONE), cutoff)

@@ -9,10 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
-
-from vegafs.db.database import Database, utcnow
-from vegafs.db.models import WriteOp, WriteStep
+from vegafs.db.plain import PlainDatabase, utcnow
 
 APPLYING, COMMITTED, ROLLED_BACK, FAILED = "applying", "committed", "rolled_back", "failed"
 UNDONE = "undone"  # committed, then reversed by an "undo" operation
@@ -84,9 +81,18 @@ def _start_ticks(pid: int) -> str:
     return stat[stat.rindex(b")") + 2 :].split()[19].decode()
 
 
+_OP_COLUMNS = "id, operation, params, state, steps_total, steps_done, error, owner, job_id, beneath"
+
+
 class Journal:
-    def __init__(self, db: Database) -> None:
+    """The journal's rows in the job database, through the driver alone (``PlainDatabase``:
+    no SQLAlchemy to import before a writing command's first change)."""
+
+    def __init__(self, db: PlainDatabase) -> None:
         self.db = db
+
+    def close(self) -> None:
+        self.db.close()
 
     def begin(
         self,
@@ -100,22 +106,20 @@ class Journal:
         """Writes the operation (run by this process, for ``job_id`` if any, its changes
         confined beneath ``beneath`` if any) and all its steps in one transaction; its id once
         committed."""
-        now = utcnow()
-        with self.db.write() as conn:
-            op_id = conn.execute(
-                insert(WriteOp).returning(WriteOp.id),
-                {"operation": operation, "params": params, "state": APPLYING,
-                 "steps_total": len(steps), "steps_done": 0, "created_at": now,
-                 "updated_at": now, "owner": owner(), "job_id": job_id,
-                 "beneath": list(beneath) or None},
-            ).scalar_one()  # fmt: skip
-            # Straight to the driver: SQLAlchemy's per-row parameter processing cost more than
-            # the inserts themselves (100,000 steps: 3.7 s of 4.7).
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        db = self.db
+        now = db.time_in(utcnow())
+        with db.write() as cur:
+            op_id = cur.execute(
+                "INSERT INTO write_ops (operation, params, state, steps_total, steps_done, "
+                "created_at, updated_at, owner, job_id, beneath) "
+                "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING id",
+                (operation, db.json_in(params), APPLYING, len(steps), now, now, owner(), job_id,
+                 db.json_in(list(beneath) or None)),
+            )[0][0]  # fmt: skip
             enc, errors = _FS_ENCODING, _FS_ERRORS  # as os.fsencode, without its type checks
-            sql = f"INSERT INTO write_steps ({_STEP_COLUMNS}) VALUES ({', '.join([mark] * 10)})"
+            sql = f"INSERT INTO write_steps ({_STEP_COLUMNS}) VALUES ({', '.join(['?'] * 10)})"
             for i in range(0, len(steps), INSERT_BATCH):
-                conn.exec_driver_sql(
+                cur.executemany(
                     sql,
                     [
                         (op_id, i + j, s.src.encode(enc, errors), s.dst.encode(enc, errors),
@@ -127,97 +131,85 @@ class Journal:
         return int(op_id)
 
     def advance(self, op_id: int, steps_done: int) -> None:
-        self._set(op_id, steps_done=steps_done)
+        self._set(op_id, "steps_done", steps_done)
 
     def finish(self, op_id: int, state: str, *, steps_done: int, error: str | None = None) -> None:
         """Ends the operation in ``state``. An undo that commits marks the operation it undid
         ``undone`` in the same transaction, whether it commits as it runs or in recovery."""
-        now = utcnow()
-        with self.db.write() as conn:
-            conn.execute(
-                update(WriteOp).where(WriteOp.id == op_id).values(
-                    state=state, steps_done=steps_done, error=error, updated_at=now)
-            )  # fmt: skip
+        db = self.db
+        now = db.time_in(utcnow())
+        with db.write() as cur:
+            cur.execute(
+                "UPDATE write_ops SET state = ?, steps_done = ?, error = ?, updated_at = ? "
+                "WHERE id = ?",
+                (state, steps_done, error, now, op_id),
+            )
             if state != COMMITTED:
                 return
-            params = conn.execute(select(WriteOp.params).where(WriteOp.id == op_id)).scalar_one()
-            undone = (params or {}).get("undo_of")
+            rows = cur.execute("SELECT params FROM write_ops WHERE id = ?", (op_id,))
+            undone = (db.json_out(rows[0][0]) or {}).get("undo_of")
             if undone is not None:
-                conn.execute(
-                    update(WriteOp).where(WriteOp.id == int(undone))
-                    .values(state=UNDONE, updated_at=now)
-                )  # fmt: skip
+                cur.execute(
+                    "UPDATE write_ops SET state = ?, updated_at = ? WHERE id = ?",
+                    (UNDONE, now, int(undone)),
+                )
 
     def set_state(self, op_id: int, state: str) -> None:
-        self._set(op_id, state=state)
+        self._set(op_id, "state", state)
 
-    def _set(self, op_id: int, **values: Any) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                update(WriteOp).where(WriteOp.id == op_id).values(**values, updated_at=utcnow())
+    def _set(self, op_id: int, column: str, value: Any) -> None:
+        with self.db.write() as cur:
+            cur.execute(
+                f"UPDATE write_ops SET {column} = ?, updated_at = ? WHERE id = ?",
+                (value, self.db.time_in(utcnow()), op_id),
             )
 
     def get(self, op_id: int) -> OpRecord | None:
-        with self.db.read() as conn:
-            row = conn.execute(select(WriteOp).where(WriteOp.id == op_id)).mappings().first()
-        return None if row is None else _record(row)
+        found = self._ops("WHERE id = ?", (op_id,))
+        return found[0] if found else None
 
     def unfinished(self) -> list[OpRecord]:
         """Operations a crash (or a rollback that failed) left to recover, oldest first."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(WriteOp).where(WriteOp.state.in_((APPLYING, FAILED))).order_by(WriteOp.id)
-            ).mappings()
-            return [_record(r) for r in rows]
+        return self._ops("WHERE state IN (?, ?) ORDER BY id", (APPLYING, FAILED))
 
     def finished_before(self, states: Sequence[str], cutoff: datetime) -> list[int]:
         """The operations in one of ``states`` last changed before ``cutoff``, oldest first."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(WriteOp.id)
-                .where(WriteOp.state.in_(states), WriteOp.updated_at < cutoff)
-                .order_by(WriteOp.id)
+        marks = ", ".join("?" * len(states))
+        with self.db.read() as cur:
+            rows = cur.execute(
+                f"SELECT id FROM write_ops WHERE state IN ({marks}) AND updated_at < ? ORDER BY id",
+                (*states, self.db.time_in(cutoff)),
             )
-            return [r.id for r in rows]
+        return [int(r[0]) for r in rows]
 
     def of_job(self, job_id: int) -> list[OpRecord]:
         """The operations a job's attempts began, oldest first."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(WriteOp).where(WriteOp.job_id == job_id).order_by(WriteOp.id)
-            ).mappings()
-            return [_record(r) for r in rows]
+        return self._ops("WHERE job_id = ? ORDER BY id", (job_id,))
 
     def all(self, limit: int = 100) -> list[OpRecord]:
-        with self.db.read() as conn:
-            rows = conn.execute(select(WriteOp).order_by(WriteOp.id.desc()).limit(limit))
-            return [_record(r) for r in rows.mappings()]
+        return self._ops("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def _ops(self, where: str, params: tuple[Any, ...]) -> list[OpRecord]:
+        with self.db.read() as cur:
+            rows = cur.execute(f"SELECT {_OP_COLUMNS} FROM write_ops {where}", params)
+        out = self.db.json_out
+        return [
+            OpRecord(id=r[0], operation=r[1], params=out(r[2]), state=r[3], steps_total=r[4],
+                     steps_done=r[5], error=r[6], owner=r[7], job_id=r[8],
+                     beneath=tuple(out(r[9]) or ()))
+            for r in rows
+        ]  # fmt: skip
 
     def steps(self, op_id: int) -> list[Step]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(WriteStep.src, WriteStep.dst, WriteStep.dev, WriteStep.ino,
-                       WriteStep.stamp, WriteStep.kind, WriteStep.backup, WriteStep.digest)
-                .where(WriteStep.op_id == op_id)
-                .order_by(WriteStep.seq)
-            )  # fmt: skip
-            return [
-                Step(os.fsdecode(r.src), os.fsdecode(r.dst), r.dev, r.ino, r.stamp, r.kind,
-                     None if r.backup is None else os.fsdecode(r.backup), r.digest)
-                for r in rows
-            ]  # fmt: skip
-
-
-def _record(row: Any) -> OpRecord:
-    return OpRecord(
-        id=row["id"],
-        operation=row["operation"],
-        params=row["params"],
-        state=row["state"],
-        steps_total=row["steps_total"],
-        steps_done=row["steps_done"],
-        error=row["error"],
-        owner=row["owner"],
-        job_id=row["job_id"],
-        beneath=tuple(row["beneath"] or ()),
-    )
+        with self.db.read() as cur:
+            rows = cur.execute(
+                "SELECT src, dst, dev, ino, stamp, kind, backup, digest FROM write_steps "
+                "WHERE op_id = ? ORDER BY seq",
+                (op_id,),
+            )
+        decode = os.fsdecode
+        return [
+            Step(decode(src), decode(dst), dev, ino, stamp, kind,
+                 None if backup is None else decode(backup), digest)
+            for src, dst, dev, ino, stamp, kind, backup, digest in rows
+        ]  # fmt: skip

@@ -111,7 +111,7 @@ def confine_undo(params: UndoParams, roots: Sequence[Path]) -> UndoParams:
         if journal.get(params.op_id) is not None:
             _refuse_outside(journal.steps(params.op_id), roots)
     finally:
-        journal.db.dispose()
+        journal.close()
     return params
 
 
@@ -125,7 +125,7 @@ def check(params: UndoParams) -> None:
     try:
         undoable(journal, params.op_id)
     finally:
-        journal.db.dispose()
+        journal.close()
 
 
 def text(row: dict[str, Any]) -> str:
