@@ -1,6 +1,7 @@
-"""The quick path (vegafs.cli.quick): a local `analyze --json`, `list`, `hash`, `dupes` or
-`search` runs without typer, pydantic or SQLAlchemy, and prints what the full command prints,
-errors and exit codes included."""
+"""The quick path (vegafs.cli.quick): a local `analyze --json`, `list`, `hash`, `dupes`,
+`search` or `replace` runs without typer, pydantic or SQLAlchemy (`replace --apply`: without
+typer or SQLAlchemy), and prints what the full command prints, errors and exit codes included;
+an applied replace leaves the tree and the journal the full command leaves."""
 
 import json
 import os
@@ -15,12 +16,16 @@ from conftest import SUBPROCESS_TIMEOUT, cli_env, write
 
 NOW = "@1700000000"
 HEAVY = re.compile(r"\| +(pydantic|typer|click|rich|sqlalchemy)\b", re.MULTILINE)
+# What replace --apply still loads: pydantic, for the settings (read while the core plans).
+HEAVY_BUT_PYDANTIC = re.compile(r"\| +(typer|click|rich|sqlalchemy|alembic)\b", re.MULTILINE)
 
 
-def run(exe: Path, args: list[str], cwd: Path, *, quick: bool, prefix: list[str] | None = None
+def run(exe: Path, args: list[str], cwd: Path, *, quick: bool, prefix: list[str] | None = None,
+        env: dict[str, str] | None = None, heavy: re.Pattern[str] = HEAVY
         ) -> tuple[int, str, str, bool]:  # fmt: skip
     """(exit code, stdout, stderr, whether typer, pydantic or SQLAlchemy was imported)."""
-    env = cli_env() | {"VEGAFS_QUICK": "1" if quick else "0", "PYTHONPROFILEIMPORTTIME": "1"}
+    env = cli_env() | (env or {}) | {"VEGAFS_QUICK": "1" if quick else "0",
+                                     "PYTHONPROFILEIMPORTTIME": "1"}  # fmt: skip
     done = subprocess.run(
         [*(prefix or []), str(exe), *args],
         cwd=cwd,
@@ -30,10 +35,10 @@ def run(exe: Path, args: list[str], cwd: Path, *, quick: bool, prefix: list[str]
         check=False,
     )
     err = done.stderr.decode("utf-8", "replace")
-    heavy = HEAVY.search(err) is not None
+    loaded = heavy.search(err) is not None
     err = "".join(line for line in err.splitlines(True) if not line.startswith("import time:"))
     out = done.stdout.decode("utf-8", "surrogateescape")
-    return done.returncode, out, err, heavy
+    return done.returncode, out, err, loaded
 
 
 def comparable(args: list[str], out: str) -> str:
@@ -87,6 +92,14 @@ QUICK = [
     ["search", "(", "tree"],  # exit 2: the pattern
     ["search", "x", "missing"],  # exit 2: the path
     ["search", "-o", "-w", "12345", "tree", "-C", "1"],
+    ["replace", "2(3)", "[$1]", "tree", "--no-hidden"],  # the diff of a name not UTF-8
+    ["replace", "-F", "-w", "12345", "five", "tree/sub", "-t", "f"],
+    ["replace", "x{3}", "y", "tree", "--max-depth", "1", "-g", "*.txt"],
+    ["replace", "--pattern", "45", "y", "tree"],  # y is the REPLACEMENT, tree the PATH
+    ["replace", "--replacement", "y", "45", "tree"],  # 45 is the PATTERN
+    ["replace", "nothing", "y", "tree"],
+    ["replace", "(", "y", "tree"],  # exit 2: the pattern
+    ["replace", "x", "y", "missing"],  # exit 2: the path
 ]  # fmt: skip
 
 FULL = [
@@ -110,6 +123,9 @@ FULL = [
     ["search", "-c", "-l", "x", "tree"],  # options that do not go together
     ["search", "x"],  # no PATH
     ["search", "x", "tree", "-C", "-1"],
+    ["replace", "x", "tree"],  # no PATH
+    ["replace", "45", "y", "tree", "--json"],
+    ["replace", "45", "y", "tree", "--max-errors", "-1"],
 ]
 
 
@@ -145,6 +161,17 @@ def test_the_quick_cases_say_something(vegafs_exe: Path, tree: Path) -> None:
     code, out, err, _ = run(vegafs_exe, QUICK[7], tree.parent, quick=True)
     assert (code, err) == (0, "")
     assert "tree/sub/caf\\xe9.txt" in out.splitlines()
+    code, out, err, _ = run(vegafs_exe, ["replace", "2(3)", "[$1]", "tree"], tree.parent,
+                            quick=True)  # fmt: skip
+    assert code == 0
+    assert out.encode("utf-8", "surrogateescape") == (
+        b"--- a/tree/sub/caf\xe9.txt\n+++ b/tree/sub/caf\xe9.txt\n"
+        b"@@ -1 +1 @@\n-12345\n\\ No newline at end of file\n"
+        b"+1[3]45\n\\ No newline at end of file\n"
+    )
+    assert err == (
+        "vegafs: plan: 6 files scanned, 1 to change (1 replacements); nothing was changed.\n"
+    )
 
 
 @pytest.mark.parametrize("args", [["analyze", "tree", "--json"], ["list", "tree"]])
@@ -170,3 +197,53 @@ def test_the_quick_table_is_what_the_commands_say() -> None:
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_an_applied_replace_leaves_what_the_full_command_leaves(
+    vegafs_exe: Path, tmp_path: Path
+) -> None:
+    """`replace --apply` on the quick path and as the full command, each on its own copy of a
+    tree with its own journal: the same output, the same tree after (contents and modes), and
+    a journal from which `vegafs undo` restores the tree as it was."""
+    results = {}
+    for quick in (True, False):
+        base = tmp_path / ("quick" if quick else "full")
+        root = base / "t"
+        (root / "sub").mkdir(parents=True)
+        (root / "a.txt").write_text("colour one\nplain\n")
+        (root / "sub" / "b.txt").write_text("no colour here? colour!\n")
+        (root / "sub" / "c.txt").write_text("nothing\n")
+        (root / "bin.dat").write_bytes(b"\x00colour")
+        (root / "a.txt").chmod(0o640)
+        before = tree_state(root)
+        env = {"VEGAFS_DATA_DIR": str(base / "data")}
+        # A first, empty operation: the database made and migrated (with Alembic), as after a
+        # user's first writing command.
+        first = run(vegafs_exe, ["replace", "x", "y", "t/sub/c.txt", "--apply"], base,
+                    quick=quick, env=env)  # fmt: skip
+        assert first[0] == 0, first
+        args = ["replace", "colour", "color", "t", "--apply"]
+        code, out, err, heavy = run(vegafs_exe, args, base, quick=quick, env=env,
+                                    heavy=HEAVY_BUT_PYDANTIC)  # fmt: skip
+        assert heavy is not quick
+        results[quick] = (code, out, err, tree_state(root))
+        undo = run(vegafs_exe, ["undo", "1", "--apply"], base, quick=False, env=env)
+        assert undo[0] == 0, undo
+        assert tree_state(root) == before
+    assert results[True] == results[False]
+    code, out, err, after = results[True]
+    assert (code, err) == (0, "vegafs: plan: 4 files scanned, 2 to change (3 replacements), "
+                              "1 refused (left as they are); applied as operation 1 (vegafs "
+                              "ops show 1; vegafs undo 1).\n")  # fmt: skip
+    assert "+color one\n" in out and "t/bin.dat: refused, binary file\n" in out
+    assert after["a.txt"] == (b"color one\nplain\n", 0o100640)
+    assert after["sub/b.txt"][0] == b"no color here? color!\n"
+
+
+def tree_state(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Each file below `root`, by its path there: its content and mode."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

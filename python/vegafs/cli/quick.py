@@ -1,5 +1,6 @@
 """The quick path: ``vegafs analyze ... --json``, ``vegafs list ...``, ``vegafs hash ...``,
-``vegafs dupes ...`` and ``vegafs search ...`` run here without typer, click or pydantic.
+``vegafs dupes ...``, ``vegafs search ...`` and ``vegafs replace ...`` (its plan, or applied
+through the journal) run here without typer, click, pydantic or SQLAlchemy.
 
 Importing those and building the params models costs a process about 150 ms, more than the walk
 of a tree of 100,000 files. For a command line it can run, ``vegafs`` reads the arguments with a
@@ -54,7 +55,15 @@ def run(argv: list[str]) -> None:
         command = table["operations"][argv[0]]
         given = read_arguments(command["options"], argv[1:])
         positional = command.get("positional")
-        if positional and not given.get(positional) and given["paths"]:
+        if command.get("more_positionals"):  # replace's PATTERN REPLACEMENT
+            # As the full command: the arguments fill, in order, the fields whose option was
+            # not given; those left over are the first PATHs.
+            for name in [positional, *command["more_positionals"]]:
+                if name not in given:
+                    if not given["paths"]:
+                        raise Unsure(name)
+                    given[name] = given["paths"].pop(0)
+        elif positional and not given.get(positional) and given["paths"]:
             given[positional] = [given["paths"].pop(0)]  # PATTERN, unless -e gave one
         values = typed_values(command, table["selection_defaults"], given)
         run_it = RUNNERS[argv[0]](values)
@@ -372,12 +381,65 @@ def validate(values: dict[str, Any]) -> Callable[[], NoReturn]:
     return run_it
 
 
+def replace(values: dict[str, Any]) -> Callable[[], NoReturn]:
+    """``vegafs replace PATTERN REPLACEMENT PATH... [--apply]``: the plan's diffs, then its
+    summary line, as ``ReplacePlan`` prints them; with ``--apply``, applied through the
+    journal as ``vegafs.ops.replace`` applies it (recovery first, the plan made meanwhile)."""
+    _plain_run(values)
+    if values["options"].get("o_json"):
+        raise Unsure("--json")  # the rows as the models make them
+    options = {k: values[k] for k in ("pattern", "replacement", "fixed_strings", "ignore_case",
+                                      "word_regexp")}  # fmt: skip
+    selection, max_errors = values["selection"], values["max_errors"]
+
+    def run_it() -> NoReturn:
+        from vegafs import _native
+        from vegafs.cli.progress import ProgressLine
+        from vegafs.cli.replace_lines import plan_text, summary_line
+
+        progress, cancel = Progress(), _native.CancelToken()
+        native = plain.native_selection(**selection)
+
+        def plan() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            return plain.plan_replace(
+                native, options, max_errors=max_errors, progress=progress, cancel=cancel
+            )
+
+        def show(planned: list[dict[str, Any]]) -> None:
+            for i in range(0, len(planned), 256):
+                write_bytes(b"".join(plan_text(row) for row in planned[i : i + 256]))
+
+        with exits.local_run_errors(), ProgressLine(progress, enabled=not sys.stdout.isatty()):
+            if not values["apply"]:
+                planned, summary = plan()
+                show(planned)
+            else:
+                from vegafs.journal import applying_planned
+                from vegafs.journal.replacing import apply_replace
+
+                # Recorded as the params model records them (times as seconds since the epoch).
+                params = {"selection": {**selection, "roots": [str(r) for r in native["roots"]]},
+                          **options, "apply": True, "max_errors": max_errors}  # fmt: skip
+                with applying_planned(None, cancel, plan) as (journal, (planned, summary)):
+                    show(planned)
+                    if summary["files_changed"]:
+                        summary["applied_op"] = apply_replace(
+                            journal, params, {**options, "max_errors": 0}, planned, cancel
+                        )
+        print(summary_line(summary), file=sys.stderr)
+        report_errors(summary)
+        raise SystemExit(exits.OK)
+
+    return run_it
+
+
 # Operation -> what prepares its run from the typed values (raising Unsure when it cannot).
 RUNNERS: dict[str, Callable[[dict[str, Any]], Callable[[], NoReturn]]] = {
     "analyze": analyze,
     "dupes": dupes,
     "hash": hash_files,
     "list": list_entries,
+    "replace": replace,
     "search": search,
     "validate": validate,
 }

@@ -51,7 +51,10 @@ def _operation(op: ops.Operation) -> dict[str, Any]:
     }
     # The option whose values the first argument fills when it is not given (search's PATTERN).
     positional = None if op.positional is None else f"p_{op.positional}"
-    return {"options": options, "values": values, "defaults": defaults, "positional": positional}
+    # The options the next arguments fill, in order, when not given (replace's REPLACEMENT).
+    more = [f"p_{name}" for name in op.more_positionals]
+    return {"options": options, "values": values, "defaults": defaults, "positional": positional,
+            "more_positionals": more}  # fmt: skip
 
 
 def _value(

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from vegafs import ops
 from vegafs.cli.output import report_errors, write_bytes, write_json_rows, write_shown
 from vegafs.cli.present import RowLines
+from vegafs.cli.replace_lines import summary_line
 
 
 class ReplacePlan(RowLines):
@@ -32,17 +33,5 @@ class ReplacePlan(RowLines):
             write_shown(text(row) for row in batch)
 
     def finish(self, summary: dict[str, Any]) -> None:
-        s = summary
-        op = s.get("applied_op")
-        outcome = (
-            f"applied as operation {op} (vegafs ops show {op}; vegafs undo {op})."
-            if op is not None
-            else "nothing was changed."
-        )
-        refused = f", {s['refused']:,} refused (left as they are)" if s["refused"] else ""
-        print(
-            f"vegafs: plan: {s['files_scanned']:,} files scanned, {s['files_changed']:,} to "
-            f"change ({s['replacements']:,} replacements){refused}; {outcome}",
-            file=sys.stderr,
-        )
+        print(summary_line(summary), file=sys.stderr)
         report_errors(summary)

@@ -208,6 +208,28 @@ def search(
     )
 
 
+def plan_replace(
+    selection: dict[str, Any],
+    options: dict[str, Any],
+    *,
+    max_errors: int,
+    progress: _native.Progress | None = None,
+    cancel: _native.CancelToken | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``plan_replace`` in plain values (``selection``: the core's, as ``native_selection``
+    makes it; ``options``: pattern, replacement, fixed_strings, ignore_case, word_regexp): the
+    planned files, and the summary's fields as ``ReplaceSummary`` has them."""
+    rows, summary = _native.plan_replace(
+        selection,
+        {**options, "max_errors": max_errors},
+        progress=progress,
+        cancel=cancel,
+    )
+    fields = ("files_scanned", "files_changed", "replacements", "refused", "error_count",
+              "errors", "elapsed_s")  # fmt: skip
+    return rows, summary_fields(summary, fields)
+
+
 def validate_files(
     selection: dict[str, Any],
     *,

@@ -13,8 +13,8 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict
 
 from vegafs import _native
+from vegafs.engine import plain
 from vegafs.engine.analysis import EntryError
-from vegafs.engine.plain import summary_fields
 from vegafs.engine.selection import Selection, as_selection
 
 
@@ -100,13 +100,13 @@ def plan_replace(
     """The plan's files (changed or refused), by path, and its summary. Errors: as for
     ``analyze``."""
     selection = as_selection(selection)
-    rows, summary = _native.plan_replace(
+    rows, fields = plain.plan_replace(
         selection.to_native(beneath=beneath),
-        _native_options(options, max_errors),
+        options.model_dump(),
+        max_errors=max_errors,
         progress=progress,
         cancel=cancel,
     )
-    fields = summary_fields(summary, ReplaceSummary.model_fields.keys() - {"applied_op"})
     planned: list[PlannedFile] = rows  # type: ignore[assignment]
     return planned, ReplaceSummary.model_validate(fields)
 

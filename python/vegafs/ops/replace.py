@@ -6,8 +6,6 @@ up in the journal's backup store before it changes: all of it, or, after an erro
 none of it.
 """
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,11 +27,7 @@ from vegafs.ops.registry import Operation, RunContext
 if TYPE_CHECKING:
     from vegafs.journal.store import Journal
 
-BATCH = 256
-# Files written between two journal writes: each batch costs a syncfs and an fsync of each
-# directory it touched, whatever its size (docs/benchmarks.md); recovery checks at most this
-# many files' contents. As rename's.
-APPLY_BATCH = 8192
+BATCH = 256  # planned files sent to the rows (or printed) at a time
 
 
 class ReplaceParams(BaseModel):
@@ -68,15 +62,6 @@ class ReplaceParams(BaseModel):
         )
 
 
-def plan_text(row: PlannedFile) -> bytes:
-    """A planned file as the plan's text: its diff, or ``PATH: refused, REASON``."""
-    if row["action"] == "refused":
-        from vegafs.cli.values import show_path
-
-        return f"{show_path(row['path'])}: refused, {row['reason']}\n".encode()
-    return row["diff"]
-
-
 def run(params: ReplaceParams, ctx: RunContext) -> ReplaceSummary:
     if not params.apply:
         return _sent(_plan(params, ctx), ctx)[1]
@@ -107,6 +92,8 @@ def _plan(params: ReplaceParams, ctx: RunContext) -> Planned:
 
 def _sent(made: Planned, ctx: RunContext) -> Planned:
     """The plan, its rows sent (the diffs as text, or rows)."""
+    from vegafs.cli.replace_lines import plan_text
+
     planned = made[0]
     for i in range(0, len(planned), BATCH):
         batch = planned[i : i + BATCH]
@@ -120,38 +107,15 @@ def _sent(made: Planned, ctx: RunContext) -> Planned:
 def apply_plan(
     journal: "Journal", params: ReplaceParams, planned: list[PlannedFile], ctx: RunContext
 ) -> int:
-    """Journals the plan (one ``replace`` step per changed file, its backup's place named) and
-    runs it, for a job beneath its roots; the operation's id (``run`` recovered what an earlier
-    run, or an earlier attempt of the job, left half-done before it planned)."""
-    from vegafs.journal.backups import new_store
-    from vegafs.journal.kinds import RewriteSource, rewriting
-    from vegafs.journal.runner import apply
-    from vegafs.journal.store import Step
+    """Journals the plan and runs it (``journal.replacing``), for a job beneath its roots; the
+    operation's id (``run`` recovered what an earlier run, or an earlier attempt of the job,
+    left half-done before it planned)."""
+    from vegafs.journal.replacing import apply_replace
 
-    store = new_store()
-    tag = f"{os.getpid()}-{os.urandom(4).hex()}"
-    steps = []
-    sizes = {}
-    dirs: dict[str, str] = {}  # a directory as planned -> absolute (recovery may run elsewhere)
-    for n, row in enumerate(r for r in planned if r["action"] == "replace"):
-        # One Path per directory, not three per file: pathlib's parsing was a tenth of a
-        # second per thousands of steps.
-        head, name = os.path.split(row["target"])
-        parent = dirs.get(head)
-        if parent is None:
-            parent = dirs[head] = str(Path(head).absolute()).rstrip("/") + "/"
-        target = parent + name
-        step = Step(target, f"{parent}.vegafs-{tag}-{n}", row["dev"], row["ino"], row["stamp"],
-                    kind="replace", backup=f"{store}/{n}", digest=row["digest"])  # fmt: skip
-        steps.append(step)
-        sizes[target] = row["size"]
-    source = RewriteSource(native_options(params.options()), sizes)
-    beneath = [str(p) for p in ctx.beneath]
-    with rewriting(source):
-        applied = apply(journal, "replace", params.model_dump(mode="json"), steps, ctx.cancel,
-                        job_id=ctx.job_id, beneath=beneath, batch=APPLY_BATCH,
-                        steps_of=ctx.steps)  # fmt: skip
-    return applied.op_id
+    return apply_replace(journal, params.model_dump(mode="json"),
+                         native_options(params.options()), planned, ctx.cancel,
+                         job_id=ctx.job_id, beneath=[str(p) for p in ctx.beneath],
+                         steps_of=ctx.steps)  # fmt: skip
 
 
 def check(params: ReplaceParams) -> None:
