@@ -1,6 +1,7 @@
 """`vegafs db upgrade`, and the service refusing to start on a database that is not current."""
 
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import PG_URL
+from conftest import PG_URL, SUBPROCESS_TIMEOUT, cli_env
 from stack import Backend, Stack
 from vegafs.db import Database, migrate
 from vegafs.db.database import normalise_url
@@ -191,3 +192,28 @@ def test_a_key_root_outside_the_service_roots_is_refused(tmp_path: Path) -> None
     done = s.cli("keys", "create", "--name", "k", "--root", str(inside_dir / "."))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("vfs_")
+
+
+def upgrade_at_once(vegafs_exe: Path, url: str, tmp_path: Path, n: int = 4) -> None:
+    """``vegafs db upgrade`` by ``n`` processes started together: each one succeeds."""
+    env = cli_env() | {"VEGAFS_DATABASE_URL": url, "VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    command = [str(vegafs_exe), "db", "upgrade"]
+    pipe = subprocess.PIPE
+    procs = [subprocess.Popen(command, env=env, stdout=pipe, stderr=pipe, text=True)
+             for _ in range(n)]  # fmt: skip
+    done = [(p.wait(SUBPROCESS_TIMEOUT), *p.communicate()) for p in procs]
+    assert done == [(0, f"database at revision {migrate.head()}\n", "")] * n
+
+
+def test_processes_upgrading_a_new_postgresql_database_at_once_all_succeed(
+    empty_pg: str, vegafs_exe: Path, tmp_path: Path
+) -> None:
+    """They take turns (an advisory lock held until the upgrade commits): without it, two
+    created the same tables and one failed."""
+    upgrade_at_once(vegafs_exe, empty_pg, tmp_path)
+
+
+def test_processes_upgrading_a_new_sqlite_file_at_once_all_succeed(
+    vegafs_exe: Path, tmp_path: Path
+) -> None:
+    upgrade_at_once(vegafs_exe, f"sqlite:///{tmp_path / 'new.db'}", tmp_path)

@@ -1,11 +1,20 @@
 """Alembic environment: the engine comes from vegafs.db.migrate, never from an ini file."""
 
 from alembic import context
+from sqlalchemy import text
 
 from vegafs.db.models import Base
 
+# Any constant: the key of the advisory lock upgrades take on PostgreSQL ("vegafsdb").
+PG_LOCK_KEY = 0x7665676166736462
+
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
+    if connection.dialect.name == "postgresql":
+        # Held until the commit: processes upgrading a database at once (workers started
+        # together on a fresh one) run one after the other, and the later ones find it at the
+        # head. SQLite's equivalent is the write lock of the BEGIN IMMEDIATE below.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
