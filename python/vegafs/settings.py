@@ -14,15 +14,12 @@ from typing import Annotated
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from vegafs.local_settings import default_data_dir
+
 # The most attempts a job may have: the API's bound on a submission's max_attempts too.
 MAX_ATTEMPTS = 20
 DATABASES = ("sqlite", "postgresql")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "vegafs"
 
 
 class Settings(BaseSettings):

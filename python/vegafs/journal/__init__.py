@@ -29,9 +29,9 @@ def open_journal() -> "Journal":
     from vegafs.db import migrate
     from vegafs.db.plain import PlainDatabase
     from vegafs.journal.store import Journal
-    from vegafs.settings import get_settings
+    from vegafs.local_settings import journal_config
 
-    url = get_settings().database
+    url = journal_config().database
     db = PlainDatabase(url)
     if db.is_sqlite and not migrate.plain_is_current(db):
         from vegafs.db.database import Database
@@ -80,7 +80,7 @@ def _recovered(job_id: int | None, cancel: "CancelToken") -> Iterator[tuple["Jou
     """``applying``'s work; also says whether recovery changed anything."""
     from vegafs.journal.backups import forget_expired
     from vegafs.journal.runner import recover
-    from vegafs.settings import get_settings
+    from vegafs.local_settings import journal_config
 
     journal = open_journal()
     try:
@@ -89,7 +89,7 @@ def _recovered(job_id: int | None, cancel: "CancelToken") -> Iterator[tuple["Jou
             committed = [op.id for op in journal.of_job(job_id) if op.state == "committed"]
             if committed:
                 raise AlreadyApplied(committed[0])
-        days = get_settings().backup_retention_days
+        days = journal_config().backup_retention_days
         if days is not None:
             forget_expired(journal, days)
         yield journal, bool(recovered)

@@ -42,9 +42,9 @@ class ForgetError(VegaFSError):
 
 
 def backups_root() -> Path:
-    from vegafs.settings import get_settings
+    from vegafs.local_settings import journal_config
 
-    return get_settings().data_dir / "backups"
+    return journal_config().data_dir / "backups"
 
 
 def new_store() -> Path:

@@ -1,0 +1,51 @@
+"""The journal's three settings as a local writing command reads them (vegafs.local_settings):
+without pydantic when the environment sets no setting but the data directory, and then the
+values Settings would read; from Settings whenever the environment sets anything else."""
+
+import os
+
+import pytest
+
+from vegafs.local_settings import JournalConfig, _plain_data_dir, journal_config
+from vegafs.settings import Settings, get_settings
+
+PLAIN = [
+    {},
+    {"VEGAFS_DATA_DIR": "/srv/vegafs"},
+    {"vegafs_data_dir": "/srv/lower-case"},  # pydantic-settings ignores the case of names
+    {"XDG_DATA_HOME": "/xdg"},
+    {
+        "VEGAFS_DATA_DIR": "/srv/v",
+        "VEGAFS_QUICK": "1",
+        "VEGAFS_SERVER": "http://h:1",
+        "VEGAFS_API_KEY": "k",
+        "VEGAFS_TEST_ANYTHING": "1",
+    },
+]
+FROM_SETTINGS = [
+    {"VEGAFS_DATABASE_URL": "postgresql://user@host/db"},
+    {"VEGAFS_DATA_DIR": "/srv/v", "VEGAFS_BACKUP_RETENTION_DAYS": "2.5"},
+    {"VEGAFS_DATA_DIR": ""},
+    {"VEGAFS_LEASE_S": "3"},
+    {"VEGAFS_DATA_DIR": "/a", "vegafs_data_dir": "/b"},
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "plain"), [(e, True) for e in PLAIN] + [(e, False) for e in FROM_SETTINGS]
+)
+def test_the_journal_settings_are_the_settings(
+    env: dict[str, str], plain: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("VEGAFS_") or name == "XDG_DATA_HOME":
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        assert (_plain_data_dir() is not None) is plain
+        s = Settings()
+        assert journal_config() == JournalConfig(s.database, s.data_dir, s.backup_retention_days)
+    finally:
+        get_settings.cache_clear()
