@@ -3,9 +3,11 @@ without pydantic when the environment sets no setting but the data directory, an
 values Settings would read; from Settings whenever the environment sets anything else."""
 
 import os
+from pathlib import Path
 
 import pytest
 
+from conftest import Vegafs
 from vegafs.local_settings import JournalConfig, _plain_data_dir, journal_config
 from vegafs.settings import Settings, get_settings
 
@@ -49,3 +51,32 @@ def test_the_journal_settings_are_the_settings(
         assert journal_config() == JournalConfig(s.database, s.data_dir, s.backup_retention_days)
     finally:
         get_settings.cache_clear()
+
+
+BAD_URL = (
+    "vegafs: error: invalid VEGAFS_DATABASE_URL: not a database URL (expected sqlite:///PATH or "
+    "postgresql://HOST/NAME)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "quick"),
+    [
+        (["replace", "a", "b", "t", "--apply"], "1"),  # the quick path
+        (["replace", "a", "b", "t", "--apply"], "0"),
+        (["rename", "t", "--match", "a", "--to", "b", "--apply"], "1"),
+        (["ops", "list"], "1"),
+        (["recover"], "1"),
+    ],
+)
+def test_a_writing_command_names_a_bad_setting_and_exits_2(
+    vegafs: Vegafs, tmp_path: Path, args: list[str], quick: str
+) -> None:
+    """The journal's settings, not valid: one line naming the variable, exit 2, nothing done
+    (it was a traceback and exit 1)."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "a").write_text("a")
+    env = {"VEGAFS_DATABASE_URL": "bogus", "VEGAFS_QUICK": quick}
+    out = vegafs.run(*args, cwd=tmp_path, env=env)
+    assert (out.returncode, out.text, out.stderr) == (2, "", BAD_URL)
+    assert (tmp_path / "t" / "a").read_text() == "a"

@@ -63,6 +63,15 @@ class TemplateError(VegaFSError, ValueError):
     not have; the message names the position. Raised before anything is read."""
 
 
+class SettingsError(VegaFSError, ValueError):
+    """A ``VEGAFS_*`` variable whose value is not a valid setting (``variable`` names it)."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"invalid {variable}: {message}")
+        self.variable = variable
+        self.message = message
+
+
 class ParamsError(VegaFSError, ValueError):
     """Params that are valid alone but cannot be run here (``field``: the params field)."""
 

@@ -30,12 +30,13 @@ def default_data_dir() -> Path:
 
 
 def journal_config() -> JournalConfig:
+    """The three settings; ``SettingsError`` for a variable that is no valid setting."""
     data_dir = _plain_data_dir()
     if data_dir is not None:
         return JournalConfig(f"sqlite:///{data_dir / 'vegafs.db'}", data_dir, None)
-    from vegafs.settings import get_settings
+    from vegafs.settings import checked_settings
 
-    s = get_settings()
+    s = checked_settings()
     return JournalConfig(s.database, s.data_dir, s.backup_retention_days)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from vegafs.errors import SettingsError
 from vegafs.local_settings import default_data_dir
 
 # The most attempts a job may have: the API's bound on a submission's max_attempts too.
@@ -161,6 +162,19 @@ def is_loopback(host: str) -> bool:
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def checked_settings() -> Settings:
+    """``get_settings()``, a value that is no valid setting raised as ``SettingsError`` naming
+    its variable (the first, if several)."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "VEGAFS_" + str(first["loc"][0]).upper() if first["loc"] else "VEGAFS_*"
+        raise SettingsError(name, first["msg"].removeprefix("Value error, ")) from None
 
 
 # VEGAFS_* variables that are read elsewhere: by the CLI's client commands, and by the tests.

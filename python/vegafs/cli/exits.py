@@ -47,6 +47,7 @@ def local_run_errors() -> Iterator[None]:
         PluginLoadError,
         SchemaError,
         SelectionError,
+        SettingsError,
         TemplateError,
     )
 
@@ -73,6 +74,8 @@ def local_run_errors() -> Iterator[None]:
     except SelectionError as e:
         option = selection_flag(e.field) or f"selection.{e.field}"
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)
+    except SettingsError as e:  # a VEGAFS_* variable (the journal's database...)
+        fail(str(e), USAGE)
     except ParamsError as e:  # params that cannot be run (undo: an operation not undoable)
         fail(e.message, USAGE)
     except PluginLoadError as e:  # a plugin its worker processes could not import

@@ -1,10 +1,13 @@
 """``vegafs recover`` and ``vegafs ops list|show``: the journal of the writing operations."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vegafs.cli import exits
+
+if TYPE_CHECKING:
+    from vegafs.journal.store import Journal
 
 ops_app = typer.Typer(
     help="The writing operations in the journal (rename --apply...).",
@@ -18,10 +21,9 @@ def recover() -> None:
     """Finish what an interrupted writing operation left: roll it back (or, if every step had
     been done, mark it committed). Safe to run any time, and twice. Exit 1 if a rollback could
     not finish (the message says why; nothing was overwritten)."""
-    from vegafs.journal import open_journal
     from vegafs.journal.runner import recover as run_recovery
 
-    outcomes = run_recovery(open_journal())
+    outcomes = run_recovery(_journal())
     if not outcomes:
         typer.echo("vegafs: nothing to recover", err=True)
         return
@@ -39,11 +41,10 @@ def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")])
     rename and move --on-conflict overwrite set aside), and mark it forgotten: it can no longer be
     undone. Refused (exit 2) for an unknown operation, or one
     still to recover. Backups are kept until this is run (no automatic retention)."""
-    from vegafs.journal import open_journal
     from vegafs.journal.backups import ForgetError, forget
 
     try:
-        deleted = forget(open_journal(), op_id)
+        deleted = forget(_journal(), op_id)
     except ForgetError as e:
         exits.fail(str(e), exits.USAGE)
     typer.echo(f"vegafs: operation {op_id} forgotten: {deleted:,} backups deleted", err=True)
@@ -54,9 +55,8 @@ def list_ops(
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N.")] = 20,
 ) -> None:
     """The newest writing operations: id, state, operation, steps done/total, created (UTC)."""
-    from vegafs.journal import open_journal
 
-    for op in open_journal().all(limit):
+    for op in _journal().all(limit):
         typer.echo(f"{op.id}\t{op.state}\t{op.operation}\t{op.steps_done}/{op.steps_total}")
 
 
@@ -65,9 +65,8 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
     """One operation: its state, params, error, and its steps (from -> to; mkdir DIR, rmdir
     DIR; a file replace rewrote: PATH: new content (backup B)), in order."""
     from vegafs.cli.values import show_path
-    from vegafs.journal import open_journal
 
-    journal = open_journal()
+    journal = _journal()
     op = journal.get(op_id)
     if op is None:
         exits.fail(f"no writing operation {op_id}", exits.USAGE)
@@ -84,3 +83,11 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
             )
         else:
             typer.echo(f"{show_path(step.src)} -> {show_path(step.dst)}")
+
+
+def _journal() -> "Journal":
+    """The journal; exit 2 naming a ``VEGAFS_*`` variable that is no valid setting."""
+    from vegafs.journal import open_journal
+
+    with exits.local_run_errors():
+        return open_journal()

@@ -47,17 +47,13 @@ def _uvicorn_log_config(verbose: bool) -> dict[str, Any]:
 def _settings(*, warn: bool = False) -> "Settings":
     """The VEGAFS_* settings, or a one-line error naming the variable (exit 2). Variables that
     look like settings but are none are reported, so that a typo does not go unnoticed."""
-    from pydantic import ValidationError
-
-    from vegafs.settings import get_settings, unknown_variables
+    from vegafs.errors import SettingsError
+    from vegafs.settings import checked_settings, unknown_variables
 
     try:
-        settings = get_settings()
-    except ValidationError as e:
-        first = e.errors()[0]
-        name = "VEGAFS_" + str(first["loc"][0]).upper() if first["loc"] else "VEGAFS_*"
-        message = first["msg"].removeprefix("Value error, ")
-        exits.fail(f"invalid {name}: {message}", exits.USAGE)
+        settings = checked_settings()
+    except SettingsError as e:
+        exits.fail(str(e), exits.USAGE)
     for name in unknown_variables() if warn else ():
         logging.getLogger("vegafs").warning("%s is not a VegaFS setting (ignored)", name)
     return settings
