@@ -1,8 +1,10 @@
 """The journal's three settings as a local writing command reads them (vegafs.local_settings):
 without pydantic when the environment sets no setting but the data directory, and then the
-values Settings would read; from Settings whenever the environment sets anything else."""
+values Settings would read; from Settings whenever the environment sets anything else. A bad
+setting, or a journal database that cannot be reached, is one line and exit 2."""
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -79,4 +81,33 @@ def test_a_writing_command_names_a_bad_setting_and_exits_2(
     env = {"VEGAFS_DATABASE_URL": "bogus", "VEGAFS_QUICK": quick}
     out = vegafs.run(*args, cwd=tmp_path, env=env)
     assert (out.returncode, out.text, out.stderr) == (2, "", BAD_URL)
+    assert (tmp_path / "t" / "a").read_text() == "a"
+
+
+@pytest.mark.parametrize(
+    ("args", "quick"),
+    [
+        (["replace", "a", "b", "t", "--apply"], "1"),
+        (["replace", "a", "b", "t", "--apply"], "0"),
+        (["rename", "t", "--match", "a", "--to", "b", "--apply"], "1"),
+        (["ops", "list"], "1"),
+        (["ops", "show", "1"], "1"),
+        (["recover"], "1"),
+    ],
+)
+def test_a_writing_command_says_its_database_cannot_be_reached(
+    vegafs: Vegafs, tmp_path: Path, args: list[str], quick: str
+) -> None:
+    """The journal's PostgreSQL refuses connections: one line, exit 2, nothing done (the
+    journal commands printed a traceback)."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "a").write_text("a")
+    url = f"postgresql://vegafs:x@127.0.0.1:{port}/none"
+    out = vegafs.run(*args, cwd=tmp_path, env={"VEGAFS_DATABASE_URL": url, "VEGAFS_QUICK": quick})
+    assert (out.returncode, out.text) == (2, "")
+    assert out.stderr.startswith("vegafs: error: database unavailable: connection failed: ")
+    assert out.stderr.count("\n") == 1, out.stderr
     assert (tmp_path / "t" / "a").read_text() == "a"

@@ -41,6 +41,7 @@ def local_run_errors() -> Iterator[None]:
     from vegafs.cli.values import show_path
     from vegafs.errors import (
         ApplyError,
+        DatabaseUnavailable,
         ManifestError,
         ParamsError,
         PatternError,
@@ -76,6 +77,8 @@ def local_run_errors() -> Iterator[None]:
         fail(f"invalid {option}: {in_cli_terms(e.message)}", USAGE)
     except SettingsError as e:  # a VEGAFS_* variable (the journal's database...)
         fail(str(e), USAGE)
+    except DatabaseUnavailable as e:  # the journal's database, as `vegafs serve` says it
+        fail(f"database unavailable: {e}", USAGE)
     except ParamsError as e:  # params that cannot be run (undo: an operation not undoable)
         fail(e.message, USAGE)
     except PluginLoadError as e:  # a plugin its worker processes could not import

@@ -1,6 +1,8 @@
 """``vegafs recover`` and ``vegafs ops list|show``: the journal of the writing operations."""
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Annotated, ParamSpec
 
 import typer
 
@@ -8,6 +10,8 @@ from vegafs.cli import exits
 
 if TYPE_CHECKING:
     from vegafs.journal.store import Journal
+
+P = ParamSpec("P")
 
 ops_app = typer.Typer(
     help="The writing operations in the journal (rename --apply...).",
@@ -17,6 +21,20 @@ ops_app = typer.Typer(
 )
 
 
+def _reported(command: Callable[P, None]) -> Callable[P, None]:
+    """``command``, run so that what it meets is said as the command line says it
+    (``local_run_errors``): a setting that is not valid, a database that cannot be reached,
+    exit 2 with one line."""
+
+    @wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        with exits.local_run_errors():
+            command(*args, **kwargs)
+
+    return run
+
+
+@_reported
 def recover() -> None:
     """Finish what an interrupted writing operation left: roll it back (or, if every step had
     been done, mark it committed). Safe to run any time, and twice. Exit 1 if a rollback could
@@ -36,6 +54,7 @@ def recover() -> None:
 
 
 @ops_app.command("forget")
+@_reported
 def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
     """Delete an operation's backups (the files replace kept to roll back and undo, the files
     rename and move --on-conflict overwrite set aside), and mark it forgotten: it can no longer be
@@ -51,6 +70,7 @@ def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")])
 
 
 @ops_app.command("list")
+@_reported
 def list_ops(
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N.")] = 20,
 ) -> None:
@@ -61,6 +81,7 @@ def list_ops(
 
 
 @ops_app.command("show")
+@_reported
 def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -> None:
     """One operation: its state, params, error, and its steps (from -> to; mkdir DIR, rmdir
     DIR; a file replace rewrote: PATH: new content (backup B)), in order."""
@@ -86,8 +107,6 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
 
 
 def _journal() -> "Journal":
-    """The journal; exit 2 naming a ``VEGAFS_*`` variable that is no valid setting."""
     from vegafs.journal import open_journal
 
-    with exits.local_run_errors():
-        return open_journal()
+    return open_journal()
