@@ -2,14 +2,12 @@
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Annotated, ParamSpec
+from typing import Annotated, ParamSpec
 
 import typer
 
 from vegafs.cli import exits
-
-if TYPE_CHECKING:
-    from vegafs.journal.store import Journal
+from vegafs.journal import open_journal
 
 P = ParamSpec("P")
 
@@ -41,7 +39,7 @@ def recover() -> None:
     not finish (the message says why; nothing was overwritten)."""
     from vegafs.journal.runner import recover as run_recovery
 
-    outcomes = run_recovery(_journal())
+    outcomes = run_recovery(open_journal())
     if not outcomes:
         typer.echo("vegafs: nothing to recover", err=True)
         return
@@ -63,7 +61,7 @@ def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")])
     from vegafs.journal.backups import ForgetError, forget
 
     try:
-        deleted = forget(_journal(), op_id)
+        deleted = forget(open_journal(), op_id)
     except ForgetError as e:
         exits.fail(str(e), exits.USAGE)
     typer.echo(f"vegafs: operation {op_id} forgotten: {deleted:,} backups deleted", err=True)
@@ -76,7 +74,7 @@ def list_ops(
 ) -> None:
     """The newest writing operations: id, state, operation, steps done/total, created (UTC)."""
 
-    for op in _journal().all(limit):
+    for op in open_journal().all(limit):
         typer.echo(f"{op.id}\t{op.state}\t{op.operation}\t{op.steps_done}/{op.steps_total}")
 
 
@@ -87,7 +85,7 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
     DIR; a file replace rewrote: PATH: new content (backup B)), in order."""
     from vegafs.cli.values import show_path
 
-    journal = _journal()
+    journal = open_journal()
     op = journal.get(op_id)
     if op is None:
         exits.fail(f"no writing operation {op_id}", exits.USAGE)
@@ -104,9 +102,3 @@ def show_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")]) -
             )
         else:
             typer.echo(f"{show_path(step.src)} -> {show_path(step.dst)}")
-
-
-def _journal() -> "Journal":
-    from vegafs.journal import open_journal
-
-    return open_journal()

@@ -5,7 +5,6 @@ timeout instead of failing half-way; reads use deferred transactions and, in WAL
 for a writer.
 """
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from vegafs.db.plain import BUSY_TIMEOUT_S, utcnow
+from vegafs.db.plain import BUSY_TIMEOUT_S, is_connection_error, sqlite_pragmas, utcnow
 from vegafs.errors import DatabaseUnavailable
 
 __all__ = ["BUSY_TIMEOUT_S", "Database", "DatabaseUnavailable", "utcnow"]
@@ -62,10 +61,8 @@ class Database:
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+            for pragma in sqlite_pragmas(durable=self.durable):
+                cur.execute(pragma)
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -92,7 +89,7 @@ class Database:
         try:
             yield
         except DBAPIError as e:
-            if e.connection_invalidated or _is_connection_error(e):
+            if e.connection_invalidated or is_connection_error(e.orig):
                 message = " ".join(str(e.orig).split()) or type(e.orig).__name__
                 raise DatabaseUnavailable(message) from e
             raise
@@ -103,17 +100,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _is_connection_error(e: DBAPIError) -> bool:
-    """A lost or refused connection, or SQLite still locked after its busy timeout."""
-    orig = e.orig
-    if isinstance(orig, sqlite3.OperationalError):
-        text = str(orig)
-        return "locked" in text or "busy" in text
-    name = type(orig).__module__ + "." + type(orig).__name__
-    if name.startswith("psycopg"):
-        import psycopg
-
-        return isinstance(orig, psycopg.OperationalError)
-    return False

@@ -59,9 +59,8 @@ class PlainDatabase:
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                           f"busy_timeout={BUSY_TIMEOUT_S * 1000}"):  # fmt: skip
-                conn.execute(f"PRAGMA {pragma}")
+            for pragma in sqlite_pragmas(durable=True):
+                conn.execute(pragma)
             return conn
         import psycopg
 
@@ -101,7 +100,7 @@ class PlainDatabase:
         try:
             yield
         except Exception as e:
-            if not _is_connection_error(e):
+            if not is_connection_error(e):
                 raise
             self.close()
             message = " ".join(str(e).split()) or type(e).__name__
@@ -152,8 +151,17 @@ class Cursor:
         self._cur.executemany(self._sql(sql), rows)
 
 
-def _is_connection_error(e: Exception) -> bool:
-    """A lost or refused connection, or SQLite still locked after its busy timeout."""
+def sqlite_pragmas(*, durable: bool) -> list[str]:
+    """What every connection to a SQLite job database runs first, through either layer:
+    write-ahead log, ``durable`` commits (``synchronous=FULL``: they survive a power loss;
+    NORMAL: a crash of the process), foreign keys, the busy timeout."""
+    return ["PRAGMA journal_mode=WAL", f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}",
+            "PRAGMA foreign_keys=ON", f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}"]  # fmt: skip
+
+
+def is_connection_error(e: BaseException | None) -> bool:
+    """A lost or refused connection, or SQLite still locked after its busy timeout (``e``: the
+    driver's error; SQLAlchemy's ``DBAPIError.orig``)."""
     if isinstance(e, sqlite3.OperationalError):
         text = str(e)
         return "locked" in text or "busy" in text
