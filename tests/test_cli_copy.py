@@ -120,6 +120,38 @@ def test_targets_are_refused_with_their_reason(
     assert lines and all(line.endswith(f": refused, {reason}") for line in lines), lines
 
 
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # the same name, composed and decomposed
+TWIN = "refused, the target differs from another name only by Unicode normalisation"
+
+
+def test_unicode_twins_are_refused_against_names_on_disk_and_other_targets(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    for d, name in [("a", "0\u00fc.txt"), ("a", f"{NFC}.txt"), ("b", f"{NFC}.txt"),
+                    ("c", f"{NFD}-1.txt"), ("c", f"{NFD}.md"), ("d", f"{NFC}.md")]:  # fmt: skip
+        (tmp_path / d).mkdir(exist_ok=True)
+        (tmp_path / d / name).write_text(d)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / f"{NFD}.log").write_text("on disk")
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / f"{NFC}.log").write_text("e")
+    # Flattened into out/: a/ and b/ claim café.txt (b's then takes café-1.txt, composed, once
+    # the first name that is not ASCII has indexed out/); c/'s decomposed café-1.txt is its
+    # twin; c/'s café.md and d/'s are twins of each other; e/'s café.log, of a name on disk.
+    code, lines, _ = plan(vegafs, tmp_path, "a", "b", "c", "d", "e", "out", "--to", "{name}",
+                          "--on-conflict", "suffix")  # fmt: skip
+    assert code == 0
+    assert lines == [
+        "a/0\u00fc.txt -> out/0\u00fc.txt",
+        f"a/{NFC}.txt -> out/{NFC}.txt",
+        f"b/{NFC}.txt -> out/{NFC}-1.txt",
+        f"c/{NFD}-1.txt -> out/{NFD}-1.txt: {TWIN}",
+        f"c/{NFD}.md -> out/{NFD}.md: {TWIN}",
+        f"d/{NFC}.md -> out/{NFC}.md: {TWIN}",
+        f"e/{NFC}.log -> out/{NFC}.log: {TWIN}",
+    ]
+
+
 def test_a_dest_that_is_a_file_refuses_every_copy(vegafs: Vegafs, work: Path) -> None:
     (work / "taken").write_text("a file")
     code, lines, err = plan(vegafs, work, "src", "taken")

@@ -27,7 +27,7 @@ use crate::apply::Identity;
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::places::Places;
-use crate::plan::{free_name, twin, OnConflict, Refusal, NAME_MAX};
+use crate::plan::{free_name, OnConflict, Refusal, Twins, NAME_MAX};
 use crate::selection::{EntryType, Selection};
 use crate::template::{Template, Vars};
 use crate::walk::{walk, Entry, Visitor};
@@ -300,7 +300,7 @@ fn check(
     }
     let mut taken: HashSet<PathBuf> = claims.keys().cloned().collect();
     let mut suffixed: HashSet<PathBuf> = HashSet::new();
-    let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
+    let mut twins = Twins::default();
     let mut rows = Vec::with_capacity(found.len());
     let dest_way = dest_way(dest, &mut ways); // looked at once, not once per file
     for (f, target) in found.into_iter().zip(targets) {
@@ -311,7 +311,7 @@ fn check(
             Ok(to) => {
                 let mut action = check_one(&f, &to, (dest, dest_way), &mut ways, &claims);
                 if action == CopyAction::Copy {
-                    if let Some(r) = twin(&to, &f.path, &mut listings, &taken) {
+                    if let Some(r) = twins.check(&to, &f.path, &taken) {
                         action = CopyAction::Refused(CopyRefusal::Plan(r));
                     }
                 }
@@ -330,6 +330,7 @@ fn check(
                 } else if options.on_conflict == OnConflict::Suffix && conflict {
                     match free_name(&to, &taken) {
                         Some(free) => {
+                            twins.take(&free);
                             taken.insert(free.clone());
                             (free, CopyAction::Copy)
                         }

@@ -240,7 +240,7 @@ pub(crate) fn check_together(
     let staying: HashSet<PathBuf> =
         rows.iter().filter(|r| r.action != Action::Move).map(|r| r.from.clone()).collect();
     let mut taken: HashSet<PathBuf> = by_target.keys().cloned().collect();
-    let mut listings: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
+    let mut twins = Twins::default();
     let mut set_aside: Vec<PlanRow> = Vec::new(); // Overwrite: targets moved out of the way
                                                   // What is at each target not freed by another move, looked up in parallel beforehand: a
                                                   // stat each is most of a plan's time.
@@ -285,12 +285,13 @@ pub(crate) fn check_together(
                 Err(e) => Some(Refusal::Unreadable(format!("{}: {e}", to.display()))),
             }
         };
-        let refusal = refusal.or_else(|| twin(&to, &row.from, &mut listings, &taken));
+        let refusal = refusal.or_else(|| twins.check(&to, &row.from, &taken));
         let Some(refusal) = refusal else { continue };
         changed = true;
         let conflict = matches!(refusal, Refusal::SameTarget | Refusal::TargetExists);
         if on_conflict == OnConflict::Suffix && conflict {
             if let Some(free) = free_name(&to, &taken) {
+                twins.take(&free);
                 taken.insert(free.clone());
                 row.to = free;
                 // The other claimants of `to` keep it if they are now alone.
@@ -307,46 +308,86 @@ pub(crate) fn check_together(
     changed
 }
 
-/// A refusal when `to`'s name, normalised (NFC), equals that of another target or of an
-/// existing name of its directory that is not `to` itself or `from`.
-pub(crate) fn twin(
-    to: &Path,
-    from: &Path,
-    listings: &mut HashMap<PathBuf, Vec<Vec<u8>>>,
-    taken: &HashSet<PathBuf>,
-) -> Option<Refusal> {
-    let name = to.file_name()?.as_bytes();
-    let Ok(text) = std::str::from_utf8(name) else { return None };
-    let nfc: String = text.nfc().collect();
-    if nfc.as_bytes() == name && text.is_ascii() {
-        return None; // ASCII has no twins
-    }
-    let dir = to.parent().unwrap_or(Path::new(""));
-    let listing = listings.entry(dir.to_path_buf()).or_insert_with(|| {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        fs::read_dir(dir)
-            .map(|d| d.flatten().map(|e| e.file_name().as_bytes().to_vec()).collect())
-            .unwrap_or_default()
-    });
-    let from_name = from.file_name().map(OsStr::as_bytes).unwrap_or_default();
-    let others = listing
-        .iter()
-        .map(Vec::as_slice)
-        .filter(|n| *n != name && (from.parent() != to.parent() || *n != from_name))
-        .chain(
-            taken
-                .iter()
-                .filter(|t| t.parent() == to.parent() && t.as_path() != to)
-                .filter_map(|t| t.file_name().map(OsStr::as_bytes)),
-        );
-    for other in others {
-        if let Ok(other) = std::str::from_utf8(other) {
-            if other.nfc().eq(nfc.chars()) {
-                return Some(Refusal::NormalizationTwin);
+/// The twin check of a plan's targets: a target whose name, normalised (NFC), equals that of
+/// another target in its directory, or of a name there on disk other than its own and its
+/// source's. Indexed by directory and by NFC form, each directory read once, at its first
+/// target that is not ASCII (an ASCII name is its own NFC form, and is not checked): checking
+/// costs one lookup a name, where comparing with every name of the directory and every target
+/// of the plan made a plan of 20,000 such names take 40 s.
+#[derive(Default)]
+pub(crate) struct Twins {
+    /// The plan's targets by directory, gathered at the first name checked.
+    targets: Option<HashMap<PathBuf, Vec<Vec<u8>>>>,
+    /// Each directory checked: its names by NFC form.
+    dirs: HashMap<PathBuf, Forms>,
+}
+
+/// A directory's names by their NFC form, each with whether it is on disk (else a target).
+type Forms = HashMap<String, Vec<(Vec<u8>, bool)>>;
+
+impl Twins {
+    /// A refusal when `to` (moving or copied from `from`) has a twin; `taken`: the plan's
+    /// targets (read once, at the first name checked; [`Twins::take`] adds those added since).
+    pub(crate) fn check(
+        &mut self,
+        to: &Path,
+        from: &Path,
+        taken: &HashSet<PathBuf>,
+    ) -> Option<Refusal> {
+        let name = to.file_name()?.as_bytes();
+        let text = std::str::from_utf8(name).ok()?;
+        if text.is_ascii() {
+            return None;
+        }
+        let nfc: String = text.nfc().collect();
+        let dir = to.parent().unwrap_or(Path::new(""));
+        let targets = self.targets.get_or_insert_with(|| {
+            let mut targets: HashMap<PathBuf, Vec<Vec<u8>>> = HashMap::new();
+            for t in taken {
+                if let (Some(parent), Some(name)) = (t.parent(), t.file_name()) {
+                    targets.entry(parent.to_path_buf()).or_default().push(name.as_bytes().to_vec());
+                }
             }
+            targets
+        });
+        let names = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+            let listed = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let on_disk: Vec<Vec<u8>> = fs::read_dir(listed)
+                .map(|d| d.flatten().map(|e| e.file_name().as_bytes().to_vec()).collect())
+                .unwrap_or_default();
+            let mut names = HashMap::new();
+            let planned = targets.get(dir).into_iter().flatten().map(|n| (n.clone(), false));
+            for (n, there) in on_disk.into_iter().map(|n| (n, true)).chain(planned) {
+                add_form(&mut names, n, there);
+            }
+            names
+        });
+        let from_name = from.file_name().map(OsStr::as_bytes).unwrap_or_default();
+        let same_dir = from.parent() == to.parent();
+        let twin = names.get(&nfc).into_iter().flatten().any(|(other, on_disk)| {
+            other.as_slice() != name && !(*on_disk && same_dir && other.as_slice() == from_name)
+        });
+        twin.then_some(Refusal::NormalizationTwin)
+    }
+
+    /// `to` becomes a target of the plan (given a free name); `taken` holds it too.
+    pub(crate) fn take(&mut self, to: &Path) {
+        let (Some(dir), Some(name)) = (to.parent(), to.file_name()) else { return };
+        if let Some(targets) = &mut self.targets {
+            targets.entry(dir.to_path_buf()).or_default().push(name.as_bytes().to_vec());
+        }
+        if let Some(names) = self.dirs.get_mut(dir) {
+            add_form(names, name.as_bytes().to_vec(), false);
         }
     }
-    None
+}
+
+/// `name` filed under its NFC form (a name that is not UTF-8 has none: it has no twin).
+fn add_form(names: &mut Forms, name: Vec<u8>, on_disk: bool) {
+    if let Ok(text) = std::str::from_utf8(&name) {
+        let form: String = text.nfc().collect();
+        names.entry(form).or_default().push((name, on_disk));
+    }
 }
 
 /// The first `stem-N.ext` (N = 1, 2, ...) next to `to` that does not exist and is not taken.
