@@ -27,7 +27,7 @@ use crate::apply::Identity;
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::places::Places;
-use crate::plan::{free_name, OnConflict, Refusal, Twins, NAME_MAX};
+use crate::plan::{free_name, OnConflict, Refusal, Suffixes, Twins, NAME_MAX};
 use crate::selection::{EntryType, Selection};
 use crate::template::{Template, Vars};
 use crate::walk::{walk, Entry, Visitor};
@@ -301,6 +301,7 @@ fn check(
     let mut taken: HashSet<PathBuf> = claims.keys().cloned().collect();
     let mut suffixed: HashSet<PathBuf> = HashSet::new();
     let mut twins = Twins::default();
+    let mut suffixes = Suffixes::new();
     let mut rows = Vec::with_capacity(found.len());
     let dest_way = dest_way(dest, &mut ways); // looked at once, not once per file
     for (f, target) in found.into_iter().zip(targets) {
@@ -328,7 +329,7 @@ fn check(
                     suffixed.insert(to.clone());
                     (to, CopyAction::Copy)
                 } else if options.on_conflict == OnConflict::Suffix && conflict {
-                    match free_name(&to, &taken) {
+                    match free_name(&to, &taken, &mut suffixes) {
                         Some(free) => {
                             twins.take(&free);
                             taken.insert(free.clone());

@@ -241,6 +241,7 @@ pub(crate) fn check_together(
         rows.iter().filter(|r| r.action != Action::Move).map(|r| r.from.clone()).collect();
     let mut taken: HashSet<PathBuf> = by_target.keys().cloned().collect();
     let mut twins = Twins::default();
+    let mut suffixes = Suffixes::new();
     let mut set_aside: Vec<PlanRow> = Vec::new(); // Overwrite: targets moved out of the way
                                                   // What is at each target not freed by another move, looked up in parallel beforehand: a
                                                   // stat each is most of a plan's time.
@@ -256,7 +257,13 @@ pub(crate) fn check_together(
             continue;
         }
         let to = row.to.clone();
-        let refusal = if by_target[&to].len() > 1 {
+        let claimants = &by_target[&to];
+        // Suffix: of several entries onto a free target, the first keeps it (as copy's).
+        let free = leaving.contains(&to)
+            || (!staying.contains(&to)
+                && matches!(&on_disk[i], Some(Err(e)) if e.kind() == io::ErrorKind::NotFound));
+        let keeps = on_conflict == OnConflict::Suffix && claimants[0] == i && free;
+        let refusal = if claimants.len() > 1 && !keeps {
             Some(Refusal::SameTarget)
         } else if staying.contains(&to) && !leaving.contains(&to) {
             Some(Refusal::TargetExists)
@@ -290,7 +297,7 @@ pub(crate) fn check_together(
         changed = true;
         let conflict = matches!(refusal, Refusal::SameTarget | Refusal::TargetExists);
         if on_conflict == OnConflict::Suffix && conflict {
-            if let Some(free) = free_name(&to, &taken) {
+            if let Some(free) = free_name(&to, &taken, &mut suffixes) {
                 twins.take(&free);
                 taken.insert(free.clone());
                 row.to = free;
@@ -390,11 +397,22 @@ fn add_form(names: &mut Forms, name: Vec<u8>, on_disk: bool) {
     }
 }
 
+/// The suffix each target was last given ([`free_name`]).
+pub(crate) type Suffixes = HashMap<PathBuf, u32>;
+
 /// The first `stem-N.ext` (N = 1, 2, ...) next to `to` that does not exist and is not taken.
-pub(crate) fn free_name(to: &Path, taken: &HashSet<PathBuf>) -> Option<PathBuf> {
+/// `suffixes`: where the search for `to` stopped last (the names before it are taken or on disk,
+/// and stay so while a plan is checked), so that many entries onto one name cost one look each,
+/// not one per entry before them.
+pub(crate) fn free_name(
+    to: &Path,
+    taken: &HashSet<PathBuf>,
+    suffixes: &mut Suffixes,
+) -> Option<PathBuf> {
     let name = to.file_name()?.as_bytes();
     let (stem, ext) = crate::template::split_ext(name);
-    for n in 1..10_000u32 {
+    let first = suffixes.get(to).copied().unwrap_or(1);
+    for n in first..10_000u32 {
         let mut candidate = stem.to_vec();
         candidate.extend_from_slice(format!("-{n}").as_bytes());
         if !ext.is_empty() {
@@ -406,9 +424,11 @@ pub(crate) fn free_name(to: &Path, taken: &HashSet<PathBuf>) -> Option<PathBuf> 
         }
         let path = to.with_file_name(OsStr::from_bytes(&candidate));
         if !taken.contains(&path) && fs::symlink_metadata(&path).is_err() {
+            suffixes.insert(to.to_path_buf(), n + 1);
             return Some(path);
         }
     }
+    suffixes.insert(to.to_path_buf(), 10_000);
     None
 }
 
@@ -603,6 +623,20 @@ mod tests {
         assert!(plan.ok, "{:?}", plan.rows);
         let targets: Vec<PathBuf> = plan.rows.iter().map(|r| r.to.clone()).collect();
         assert_eq!(targets, vec![d.join("x-2.txt"), d.join("x-3.txt")]);
+    }
+
+    #[test]
+    fn suffix_leaves_a_free_target_to_its_first_claimant() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a", "b", "c", "x-2.txt"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        let moves = ["a", "b", "c"].map(|n| (d.join(n), d.join("x.txt"))).to_vec();
+        let plan = plan_moves(moves, OnConflict::Suffix, "t", false);
+        assert!(plan.ok, "{:?}", plan.rows);
+        let targets: Vec<PathBuf> = plan.rows.iter().map(|r| r.to.clone()).collect();
+        assert_eq!(targets, ["x.txt", "x-1.txt", "x-3.txt"].map(|n| d.join(n)));
     }
 
     #[test]
