@@ -138,6 +138,25 @@ def test_conflicts_chains_and_a_directory_into_itself(vegafs: Vegafs, tmp_path: 
     assert (code, lines) == (0, ["r/x -> r/d/z-1"]), err
 
 
+@pytest.mark.parametrize("spelled", [".", "./", "ABSOLUTE"])
+def test_targets_are_spelled_as_the_entries_whatever_the_dest(
+    vegafs: Vegafs, tmp_path: Path, spelled: str
+) -> None:
+    """--dest . or an absolute one, with a relative root: a chain is still seen as one (f1 ->
+    f2 while f2 -> f3), and a directory into itself is refused at the plan."""
+    root = tmp_path / "r"
+    (root / "sub").mkdir(parents=True)
+    for name in ["f1", "f2", "sub/x"]:
+        (root / name).write_text(name)
+    dest = str(tmp_path) if spelled == "ABSOLUTE" else spelled
+    code, lines, err = plan(vegafs, root, "-t", "f", "-m", "^f", "--to", "r/f{n}", "--start", "2",
+                            "--sort", "name", "--dest", dest)  # fmt: skip
+    assert (code, lines) == (0, ["r/f1 -> r/f2", "r/f2 -> r/f3"]), err
+    code, lines, _ = plan(vegafs, root, "-t", "d", "-m", "^sub$", "--to", "r/sub/in/{name}",
+                          "--dest", dest)  # fmt: skip
+    assert (code, lines) == (1, ["r/sub -> r/sub/in/sub: refused, a directory into itself"])
+
+
 def test_another_file_system_takes_files_not_directories(tmp_path: Path, other_fs: Path) -> None:
     root = tmp_path / "r"
     (root / "d").mkdir(parents=True)

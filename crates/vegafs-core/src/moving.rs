@@ -38,6 +38,7 @@ pub fn plan_move(
 ) -> Result<(Plan, RenameSummary), CoreError> {
     let start = Instant::now();
     let selected = select(selection, &options.rename, control)?;
+    let spelling = Spelling::of(&selection.roots);
     let moves = (0..selected.found.len())
         .map(|i| {
             let f = &selected.found[i];
@@ -47,7 +48,7 @@ pub fn plan_move(
             };
             let rendered = selected.render(i, selection, &options.rename);
             let refusal = check_relative(&rendered).map(Refusal::BadPath);
-            let to = dest.join(OsStr::from_bytes(&rendered));
+            let to = spelling.of_target(dest.join(OsStr::from_bytes(&rendered)));
             (f.path.clone(), to, refusal)
         })
         .collect();
@@ -56,6 +57,53 @@ pub fn plan_move(
     count(&mut summary, &plan);
     summary.elapsed = start.elapsed();
     Ok((plan, summary))
+}
+
+/// Targets spelled as the walk spells the entries: a target below a root, written from
+/// `--dest`, is written from that root instead (`--dest .` and the root `d`: `d/f`, not `./d/f`;
+/// an absolute `--dest` and a relative root likewise), so that the plan's checks, which compare
+/// paths as written, see a target that is another entry's path (a chain, a directory moved into
+/// itself) whatever way the command line spelled them. Without touching the disk: a root and a
+/// `--dest` that meet only through a symlink are not matched (the moves stay refused as
+/// conflicts, or fail when applied, and are rolled back).
+struct Spelling<'a> {
+    cwd: Option<PathBuf>,
+    /// Each root as an absolute path without `.` components, and as given.
+    roots: Vec<(PathBuf, &'a Path)>,
+}
+
+impl<'a> Spelling<'a> {
+    fn of(roots: &'a [PathBuf]) -> Self {
+        let cwd = std::env::current_dir().ok();
+        let roots = match &cwd {
+            Some(cwd) => roots.iter().map(|r| (absolute(cwd, r), r.as_path())).collect(),
+            None => Vec::new(),
+        };
+        Spelling { cwd, roots }
+    }
+
+    fn of_target(&self, to: PathBuf) -> PathBuf {
+        let Some(cwd) = &self.cwd else { return to };
+        let at = absolute(cwd, &to);
+        let root = self
+            .roots
+            .iter()
+            .filter(|(abs, _)| at.starts_with(abs))
+            .max_by_key(|(abs, _)| abs.components().count());
+        match root {
+            Some((abs, given)) => match at.strip_prefix(abs) {
+                Ok(below) if below.as_os_str().is_empty() => given.to_path_buf(),
+                Ok(below) => given.join(below),
+                Err(_) => to,
+            },
+            None => to,
+        }
+    }
+}
+
+/// `path` from `cwd`, its `.` components and repeated slashes dropped (`..` kept).
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    cwd.join(path).components().collect()
 }
 
 /// The default destination: the root, or the directory of a root that is the entry itself.

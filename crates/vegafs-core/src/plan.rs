@@ -310,9 +310,36 @@ pub(crate) fn check_together(
         }
         row.action = Action::Refused(refusal);
     }
+    if on_conflict == OnConflict::Skip && changed {
+        skip_chains(rows);
+    }
     // Checked again with the others: their sources now leave, their hidden targets are free.
     rows.extend(set_aside);
     changed
+}
+
+/// With `Skip`, an entry left where it is keeps its name, so a move onto it is refused (the
+/// target exists), and a move onto that one's name, down the chain: refused here in one pass,
+/// where a round of checks each (each looking at every target on disk) made a chain of 5,000
+/// renames take 9.7 s to plan.
+fn skip_chains(rows: &mut [PlanRow]) {
+    let mut onto: HashMap<PathBuf, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.action == Action::Move) {
+        onto.entry(r.to.clone()).or_default().push(i);
+    }
+    let mut staying: Vec<PathBuf> = rows
+        .iter()
+        .filter(|r| matches!(r.action, Action::Refused(_)))
+        .map(|r| r.from.clone())
+        .collect();
+    while let Some(from) = staying.pop() {
+        for &j in onto.get(&from).into_iter().flatten() {
+            if rows[j].action == Action::Move {
+                rows[j].action = Action::Refused(Refusal::TargetExists);
+                staying.push(rows[j].from.clone());
+            }
+        }
+    }
 }
 
 /// The twin check of a plan's targets: a target whose name, normalised (NFC), equals that of
@@ -623,6 +650,27 @@ mod tests {
         assert!(plan.ok, "{:?}", plan.rows);
         let targets: Vec<PathBuf> = plan.rows.iter().map(|r| r.to.clone()).collect();
         assert_eq!(targets, vec![d.join("x-2.txt"), d.join("x-3.txt")]);
+    }
+
+    #[test]
+    fn skip_refuses_a_whole_chain_onto_a_name_that_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for n in ["a", "b", "c", "d", "x"] {
+            fs::write(d.join(n), n).unwrap();
+        }
+        // a -> b -> c -> d, and d stays (not in the plan); x -> y is free.
+        let moves = [("a", "b"), ("b", "c"), ("c", "d"), ("x", "y")]
+            .map(|(f, t)| (d.join(f), d.join(t)))
+            .to_vec();
+        let plan = plan_moves(moves, OnConflict::Skip, "t", false);
+        assert!(plan.ok);
+        let actions: Vec<Action> = plan.rows.iter().map(|r| r.action.clone()).collect();
+        let exists = Action::Refused(Refusal::TargetExists);
+        assert_eq!(actions, vec![exists.clone(), exists.clone(), exists, Action::Move]);
+        let steps: Vec<(PathBuf, PathBuf)> =
+            plan.steps.iter().map(|s| (s.from.clone(), s.to.clone())).collect();
+        assert_eq!(steps, vec![(d.join("x"), d.join("y"))]);
     }
 
     #[test]
