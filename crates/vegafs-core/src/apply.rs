@@ -16,8 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
-use rustix::fd::OwnedFd;
-use rustix::fs::{linkat, renameat_with, statat, unlinkat, AtFlags, FileType, OFlags, RenameFlags};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{
+    fstat, linkat, openat, renameat_with, statat, unlinkat, AtFlags, FileType, Mode, OFlags,
+    RenameFlags,
+};
 
 use crate::control::CancelToken;
 use crate::places::{is_refused, Places};
@@ -43,6 +46,13 @@ pub(crate) fn rename_in(
             // No RENAME_NOREPLACE here: a hard link refuses an existing target too.
             let st = statat(src_dir, src, AtFlags::SYMLINK_NOFOLLOW)?;
             if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                if is_within(dst_dir.as_fd(), (st.st_dev, st.st_ino)).unwrap_or(false) {
+                    // EINVAL for its own reason: the plan could not see it (a symlinked path).
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a directory cannot move into itself",
+                    ));
+                }
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
                     "this file system cannot rename a directory without the risk of replacing",
@@ -54,6 +64,26 @@ pub(crate) fn rename_in(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether the directory `dir` is the directory `(dev, ino)` or below it: its parents looked up
+/// through `..`, up to the root (or 4,096 levels).
+fn is_within(dir: BorrowedFd<'_>, (dev, ino): (u64, u64)) -> io::Result<bool> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut here = openat(dir, ".", flags, Mode::empty())?;
+    for _ in 0..4096 {
+        let st = fstat(&here)?;
+        if (st.st_dev, st.st_ino) == (dev, ino) {
+            return Ok(true);
+        }
+        let up = openat(&here, "..", flags, Mode::empty())?;
+        let parent = fstat(&up)?;
+        if (parent.st_dev, parent.st_ino) == (st.st_dev, st.st_ino) {
+            return Ok(false); // the root
+        }
+        here = up;
+    }
+    Ok(false)
 }
 
 /// The directories of the last source and the last target, kept open: steps of a plan mostly
@@ -317,6 +347,19 @@ fn lstat(places: &Places, path: &Path) -> io::Result<Option<rustix::fs::Stat>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_into_itself_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink(d.join("sub"), dir.path().join("link")).unwrap();
+        // Through a symlink, as a plan cannot see it.
+        let into = dir.path().join("link").join("d");
+        let e = rename_noreplace(&Places::anywhere(), &d, &into).unwrap_err();
+        assert_eq!(e.to_string(), "a directory cannot move into itself");
+        assert!(d.join("sub").is_dir() && !d.join("sub").join("d").exists());
+    }
 
     #[test]
     fn an_existing_target_is_never_replaced() {
