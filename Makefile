@@ -104,6 +104,10 @@ bench-copy: build ## vegafs copy --apply of 100,000 generated files against cp -
 	scripts/ensure-bench-tools.sh
 	$(BIN)/python bench/copying.py $(BENCH_COPY_ARGS)
 
+.PHONY: bench-planning
+bench-planning: build ## the writing operations' plans on their hard cases at N and 2N entries: how they scale (docs/benchmarks.md)
+	$(BIN)/python bench/planning.py $(BENCH_PLANNING_ARGS)
+
 .PHONY: bench-validate
 bench-validate: build ## vegafs validate of 100,000 small JSON files against a Python json.load loop and jq (docs/benchmarks.md)
 	scripts/ensure-packages.sh jq
