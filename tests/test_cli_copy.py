@@ -135,10 +135,14 @@ def test_unicode_twins_are_refused_against_names_on_disk_and_other_targets(
     (tmp_path / "out" / f"{NFD}.log").write_text("on disk")
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / f"{NFC}.log").write_text("e")
+    (tmp_path / "out" / "\u212a.bin").write_text("KELVIN SIGN: its NFC form is K")
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "K.bin").write_text("f")
     # Flattened into out/: a/ and b/ claim café.txt (b's then takes café-1.txt, composed, once
     # the first name that is not ASCII has indexed out/); c/'s decomposed café-1.txt is its
-    # twin; c/'s café.md and d/'s are twins of each other; e/'s café.log, of a name on disk.
-    code, lines, _ = plan(vegafs, tmp_path, "a", "b", "c", "d", "e", "out", "--to", "{name}",
+    # twin; c/'s café.md and d/'s are twins of each other; e/'s café.log, of a name on disk, and
+    # f/'s K.bin of one spelled with the KELVIN SIGN.
+    code, lines, _ = plan(vegafs, tmp_path, "a", "b", "c", "d", "e", "f", "out", "--to", "{name}",
                           "--on-conflict", "suffix")  # fmt: skip
     assert code == 0
     assert lines == [
@@ -149,6 +153,7 @@ def test_unicode_twins_are_refused_against_names_on_disk_and_other_targets(
         f"c/{NFD}.md -> out/{NFD}.md: {TWIN}",
         f"d/{NFC}.md -> out/{NFC}.md: {TWIN}",
         f"e/{NFC}.log -> out/{NFC}.log: {TWIN}",
+        f"f/K.bin -> out/K.bin: {TWIN}",  # ASCII, and still a twin
     ]
 
 
