@@ -27,7 +27,7 @@ use crate::apply::Identity;
 use crate::control::Control;
 use crate::error::{CoreError, WalkError};
 use crate::places::Places;
-use crate::plan::{free_name, OnConflict, Refusal, Suffixes, Twins, NAME_MAX};
+use crate::plan::{OnConflict, Refusal, Targets, NAME_MAX};
 use crate::selection::{EntryType, Selection};
 use crate::template::{Template, Vars};
 use crate::walk::{walk, Entry, Visitor};
@@ -298,10 +298,8 @@ fn check(
     for t in targets.iter().flatten() {
         *claims.entry(t.clone()).or_default() += 1;
     }
-    let mut taken: HashSet<PathBuf> = claims.keys().cloned().collect();
+    let mut given = Targets::new(claims.keys().cloned().collect());
     let mut suffixed: HashSet<PathBuf> = HashSet::new();
-    let mut twins = Twins::default();
-    let mut suffixes = Suffixes::new();
     let mut rows = Vec::with_capacity(found.len());
     let dest_way = dest_way(dest, &mut ways); // looked at once, not once per file
     for (f, target) in found.into_iter().zip(targets) {
@@ -312,7 +310,7 @@ fn check(
             Ok(to) => {
                 let mut action = check_one(&f, &to, (dest, dest_way), &mut ways, &claims);
                 if action == CopyAction::Copy {
-                    if let Some(r) = twins.check(&to, &f.path, &taken) {
+                    if let Some(r) = given.twin(&to, &f.path) {
                         action = CopyAction::Refused(CopyRefusal::Plan(r));
                     }
                 }
@@ -329,12 +327,8 @@ fn check(
                     suffixed.insert(to.clone());
                     (to, CopyAction::Copy)
                 } else if options.on_conflict == OnConflict::Suffix && conflict {
-                    match free_name(&to, &taken, &mut suffixes) {
-                        Some(free) => {
-                            twins.take(&free);
-                            taken.insert(free.clone());
-                            (free, CopyAction::Copy)
-                        }
+                    match given.suffix(&to) {
+                        Some(free) => (free, CopyAction::Copy),
                         None => (to, action),
                     }
                 } else if options.on_conflict == OnConflict::Overwrite

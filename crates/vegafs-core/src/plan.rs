@@ -239,12 +239,11 @@ pub(crate) fn check_together(
     // Entries that stay put (unchanged, refused) keep their names too.
     let staying: HashSet<PathBuf> =
         rows.iter().filter(|r| r.action != Action::Move).map(|r| r.from.clone()).collect();
-    let mut taken: HashSet<PathBuf> = by_target.keys().cloned().collect();
-    let mut twins = Twins::default();
-    let mut suffixes = Suffixes::new();
-    let mut set_aside: Vec<PlanRow> = Vec::new(); // Overwrite: targets moved out of the way
-                                                  // What is at each target not freed by another move, looked up in parallel beforehand: a
-                                                  // stat each is most of a plan's time.
+    let mut targets = Targets::new(by_target.keys().cloned().collect());
+    // Overwrite: targets moved out of the way.
+    let mut set_aside: Vec<PlanRow> = Vec::new();
+    // What is at each target not freed by another move, looked up in parallel beforehand: a
+    // stat each is most of a plan's time.
     let mut on_disk: Vec<Option<io::Result<fs::Metadata>>> = rows
         .par_iter()
         .map(|r| {
@@ -292,14 +291,12 @@ pub(crate) fn check_together(
                 Err(e) => Some(Refusal::Unreadable(format!("{}: {e}", to.display()))),
             }
         };
-        let refusal = refusal.or_else(|| twins.check(&to, &row.from, &taken));
+        let refusal = refusal.or_else(|| targets.twin(&to, &row.from));
         let Some(refusal) = refusal else { continue };
         changed = true;
         let conflict = matches!(refusal, Refusal::SameTarget | Refusal::TargetExists);
         if on_conflict == OnConflict::Suffix && conflict {
-            if let Some(free) = free_name(&to, &taken, &mut suffixes) {
-                twins.take(&free);
-                taken.insert(free.clone());
+            if let Some(free) = targets.suffix(&to) {
                 row.to = free;
                 // The other claimants of `to` keep it if they are now alone.
                 if let Some(list) = by_target.get_mut(&to) {
@@ -342,6 +339,35 @@ fn skip_chains(rows: &mut [PlanRow]) {
     }
 }
 
+/// The names a plan gives out: its targets, then each free name [`Targets::suffix`] gives, with
+/// the two checks made against them, twins and free names.
+pub(crate) struct Targets {
+    taken: HashSet<PathBuf>,
+    twins: Twins,
+    suffixes: Suffixes,
+}
+
+impl Targets {
+    /// `taken`: the plan's targets.
+    pub(crate) fn new(taken: HashSet<PathBuf>) -> Self {
+        Targets { taken, twins: Twins::default(), suffixes: Suffixes::new() }
+    }
+
+    /// A refusal when `to` (moving or copied from `from`) has a Unicode normalisation twin.
+    pub(crate) fn twin(&mut self, to: &Path, from: &Path) -> Option<Refusal> {
+        self.twins.check(to, from, &self.taken)
+    }
+
+    /// The first free `stem-N.ext` next to `to`, from now on a name the plan gives out; None
+    /// when the name would grow longer than NAME_MAX first.
+    pub(crate) fn suffix(&mut self, to: &Path) -> Option<PathBuf> {
+        let free = free_name(to, &self.taken, &mut self.suffixes)?;
+        self.twins.take(&free);
+        self.taken.insert(free.clone());
+        Some(free)
+    }
+}
+
 /// The twin check of a plan's targets: a target whose name, normalised (NFC), equals that of
 /// another target in its directory, or of a name there on disk other than its own and its
 /// source's. Indexed by directory and by NFC form, each directory read once, at its first
@@ -349,7 +375,7 @@ fn skip_chains(rows: &mut [PlanRow]) {
 /// lookup a name, where comparing with every name of the directory and every target of the
 /// plan made a plan of 20,000 such names take 40 s.
 #[derive(Default)]
-pub(crate) struct Twins {
+struct Twins {
     /// The plan's targets by directory, gathered at the first name checked.
     targets: Option<HashMap<PathBuf, Vec<Vec<u8>>>>,
     /// Each directory checked: its names by NFC form.
@@ -362,12 +388,7 @@ type Forms = HashMap<String, Vec<(Vec<u8>, bool)>>;
 impl Twins {
     /// A refusal when `to` (moving or copied from `from`) has a twin; `taken`: the plan's
     /// targets (read once, at the first name checked; [`Twins::take`] adds those added since).
-    pub(crate) fn check(
-        &mut self,
-        to: &Path,
-        from: &Path,
-        taken: &HashSet<PathBuf>,
-    ) -> Option<Refusal> {
+    fn check(&mut self, to: &Path, from: &Path, taken: &HashSet<PathBuf>) -> Option<Refusal> {
         let name = to.file_name()?.as_bytes();
         let text = std::str::from_utf8(name).ok()?;
         // Only three characters that are not ASCII have an ASCII NFC form: KELVIN SIGN (K),
@@ -408,7 +429,7 @@ impl Twins {
     }
 
     /// `to` becomes a target of the plan (given a free name); `taken` holds it too.
-    pub(crate) fn take(&mut self, to: &Path) {
+    fn take(&mut self, to: &Path) {
         let (Some(dir), Some(name)) = (to.parent(), to.file_name()) else { return };
         if let Some(targets) = &mut self.targets {
             targets.entry(dir.to_path_buf()).or_default().push(name.as_bytes().to_vec());
@@ -428,21 +449,18 @@ fn add_form(names: &mut Forms, name: Vec<u8>, on_disk: bool) {
 }
 
 /// The suffix each target was last given ([`free_name`]).
-pub(crate) type Suffixes = HashMap<PathBuf, u32>;
+type Suffixes = HashMap<PathBuf, u32>;
 
 /// The first `stem-N.ext` (N = 1, 2, ...) next to `to` that does not exist and is not taken.
 /// `suffixes`: where the search for `to` stopped last (the names before it are taken or on disk,
 /// and stay so while a plan is checked), so that many entries onto one name cost one look each,
-/// not one per entry before them.
-pub(crate) fn free_name(
-    to: &Path,
-    taken: &HashSet<PathBuf>,
-    suffixes: &mut Suffixes,
-) -> Option<PathBuf> {
+/// not one per entry before them. No bound but NAME_MAX: 20,000 photos named alike get
+/// `-1` to `-19999`.
+fn free_name(to: &Path, taken: &HashSet<PathBuf>, suffixes: &mut Suffixes) -> Option<PathBuf> {
     let name = to.file_name()?.as_bytes();
     let (stem, ext) = crate::template::split_ext(name);
     let first = suffixes.get(to).copied().unwrap_or(1);
-    for n in first..10_000u32 {
+    for n in first..u32::MAX {
         let mut candidate = stem.to_vec();
         candidate.extend_from_slice(format!("-{n}").as_bytes());
         if !ext.is_empty() {
@@ -458,7 +476,7 @@ pub(crate) fn free_name(
             return Some(path);
         }
     }
-    suffixes.insert(to.to_path_buf(), 10_000);
+    suffixes.insert(to.to_path_buf(), u32::MAX);
     None
 }
 
@@ -688,6 +706,25 @@ mod tests {
         assert!(plan.ok, "{:?}", plan.rows);
         let targets: Vec<PathBuf> = plan.rows.iter().map(|r| r.to.clone()).collect();
         assert_eq!(targets, ["x.txt", "x-1.txt", "x-3.txt"].map(|n| d.join(n)));
+    }
+
+    #[test]
+    fn suffix_has_no_cap_below_name_max() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let n = 10_002;
+        let moves: Vec<(PathBuf, PathBuf)> = (0..n)
+            .map(|i| {
+                let from = d.join(format!("a{i}"));
+                fs::write(&from, "").unwrap();
+                (from, d.join("x.txt"))
+            })
+            .collect();
+        let plan = plan_moves(moves, OnConflict::Suffix, "t", false);
+        assert!(plan.ok);
+        assert_eq!(plan.refused(), 0);
+        assert_eq!(plan.rows[0].to, d.join("x.txt"));
+        assert_eq!(plan.rows[n - 1].to, d.join(format!("x-{}.txt", n - 1)));
     }
 
     #[test]
