@@ -60,6 +60,7 @@ def tree(tmp_path: Path) -> Path:
     os.close(fd)
     (root / "link").symlink_to("a.txt")
     (root / "empty").mkdir()
+    (root / "b\x1b.bin").write_bytes(b"x\0x")  # replace refuses it: binary, a name escaped
     return root
 
 
@@ -92,6 +93,7 @@ QUICK = [
     ["replace", "2(3)", "[$1]", "tree", "--no-hidden"],  # the diff of a name not UTF-8
     ["replace", "-F", "-w", "12345", "five", "tree/sub", "-t", "f"],
     ["replace", "x{3}", "y", "tree", "--max-depth", "1", "-g", "*.txt"],
+    ["replace", "x", "y", "tree", "--max-depth", "1"],  # refused between diffs, in order
     ["replace", "--pattern", "45", "y", "tree"],  # y is the REPLACEMENT, tree the PATH
     ["replace", "--replacement", "y", "45", "tree"],  # 45 is the PATTERN
     ["replace", "nothing", "y", "tree"],
@@ -142,8 +144,8 @@ def test_the_quick_cases_say_something(vegafs_exe: Path, tree: Path) -> None:
     code, out, err, _ = run(vegafs_exe, QUICK[0], tree.parent, quick=True)
     assert (code, err) == (0, "")
     result = json.loads(out)
-    assert (result["files"], result["dirs"], result["symlinks"]) == (6, 5, 1)
-    assert result["file_bytes"] == 100 + 5000 + 2048 + 10 + 7 + 5
+    assert (result["files"], result["dirs"], result["symlinks"]) == (7, 5, 1)
+    assert result["file_bytes"] == 100 + 5000 + 2048 + 10 + 7 + 5 + 3
     assert result["now"] == 1_700_000_000
     code, out, err, _ = run(vegafs_exe, QUICK[1], tree.parent, quick=True)
     assert (code, err) == (0, "")
@@ -167,8 +169,15 @@ def test_the_quick_cases_say_something(vegafs_exe: Path, tree: Path) -> None:
         b"+1[3]45\n\\ No newline at end of file\n"
     )
     assert err == (
-        "vegafs: plan: 6 files scanned, 1 to change (1 replacements); nothing was changed.\n"
+        "vegafs: plan: 7 files scanned, 1 to change (1 replacements); nothing was changed.\n"
     )
+    # The full command: a refused file's line (its name escaped) between the diffs, in order.
+    code, out, err, _ = run(vegafs_exe, ["replace", "x", "y", "tree", "--max-depth", "1"],
+                            tree.parent, quick=False)  # fmt: skip
+    assert code == 0
+    heads = [line for line in out.splitlines() if line.startswith("--- ") or "refused" in line]
+    assert heads == ["--- a/tree/a.txt", "tree/b\\x1b.bin: refused, binary file",
+                     "--- a/tree/b.log"]  # fmt: skip
 
 
 @pytest.mark.parametrize("args", [["analyze", "tree", "--json"], ["list", "tree"]])

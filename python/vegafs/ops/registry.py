@@ -50,8 +50,9 @@ class RunContext:
     where its rows go, and the roots its walk must stay beneath (jobs; empty: anywhere).
 
     ``lines``: set by a caller that only prints (the local CLI without ``--json``). An operation
-    that can format its text output in the core (``search``) then writes those bytes there and
-    sends no rows; the others ignore it."""
+    that can format its text output in the core (``search``, ``replace``'s diffs) then writes
+    those bytes there and sends as rows only what it does not format (``replace``'s refused
+    files); the others ignore it."""
 
     progress: Progress = field(default_factory=Progress)
     cancel: CancelToken = field(default_factory=CancelToken)

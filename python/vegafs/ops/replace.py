@@ -91,16 +91,26 @@ def _plan(params: ReplaceParams, ctx: RunContext) -> Planned:
 
 
 def _sent(made: Planned, ctx: RunContext) -> Planned:
-    """The plan, its rows sent (the diffs as text, or rows)."""
-    from vegafs.cli.replace_lines import plan_text
-
+    """The plan, its rows sent. To a caller that prints (``ctx.lines``), each diff as the core
+    wrote it, and a refused file as a row, in order: its line is text for the caller to show
+    (``text``), a name that could rewrite a terminal escaped."""
     planned = made[0]
     for i in range(0, len(planned), BATCH):
         batch = planned[i : i + BATCH]
-        if ctx.lines is not None:
-            ctx.lines(b"".join(plan_text(row) for row in batch))
-        else:
+        if ctx.lines is None:
             ctx.rows([shown_row(row) for row in batch])
+            continue
+        diffs: list[bytes] = []
+        for row in batch:
+            if row["action"] != "refused":
+                diffs.append(row["diff"])
+                continue
+            if diffs:
+                ctx.lines(b"".join(diffs))
+                diffs = []
+            ctx.rows([shown_row(row)])
+        if diffs:
+            ctx.lines(b"".join(diffs))
     return made
 
 
