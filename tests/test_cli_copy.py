@@ -100,6 +100,29 @@ def test_copies_already_made_are_skipped(vegafs: Vegafs, work: Path) -> None:
     assert code == 0 and "1 refused, left out, 0 directories" in err
 
 
+def test_a_dest_inside_its_source_is_not_copied_into_itself(vegafs: Vegafs, work: Path) -> None:
+    """`cp -a` refuses it; vegafs leaves DEST out of the walk, so a second copy finds the first
+    already made instead of copying the copies one level deeper. Through a symlink to DEST too:
+    DEST is known by its inode."""
+    out = vegafs.run("copy", "src", "src/backup", "--apply", cwd=work)
+    assert out.returncode == 0, out.stderr
+    for dest in ["src/backup", "src/../src/backup/", "to-backup"]:
+        (work / "to-backup").unlink(missing_ok=True)
+        (work / "to-backup").symlink_to("src/backup")
+        code, lines, err = plan(vegafs, work, "src", dest)
+        shown = dest.rstrip("/")
+        assert code == 0, err
+        assert lines == [
+            f"src/a.txt -> {shown}/a.txt (already copied)",
+            f"src/link -> {shown}/link (already copied)",
+            f"src/sub/b.txt -> {shown}/sub/b.txt (already copied)",
+        ]
+    assert sorted(p.relative_to(work).as_posix() for p in (work / "src").rglob("*")) == [
+        "src/a.txt", "src/backup", "src/backup/a.txt", "src/backup/link", "src/backup/sub",
+        "src/backup/sub/b.txt", "src/link", "src/sub", "src/sub/b.txt",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("template", "reason"),
     [

@@ -139,6 +139,8 @@ struct Found {
 struct Collector<'a> {
     roots: &'a [PathBuf],
     follow: bool,
+    /// DEST, when it is a directory: not walked where a source holds it.
+    dest: Option<(u64, u64)>,
     found: Vec<Found>,
     error_count: u64,
     errors: Vec<WalkError>,
@@ -180,6 +182,13 @@ impl Visitor for Collector<'_> {
     fn error(&mut self, error: WalkError) {
         record_error(&mut self.error_count, &mut self.errors, error, self.max_errors);
     }
+
+    /// A copy never copies its own copies: DEST inside a source is left out of the walk, so
+    /// that copying again finds them already copied (where `cp -a` refuses, and the copies of
+    /// the copies would nest one level deeper each time).
+    fn enters(&mut self, dir: &Entry<'_>) -> bool {
+        self.dest != Some((dir.meta.dev, dir.meta.ino))
+    }
 }
 
 /// Plans the copies of the selected files and symlinks under `options.dest`.
@@ -191,9 +200,11 @@ pub fn plan_copy(
     let start = Instant::now();
     let template = compile(options)?;
     let places = Places::of_walk(selection)?;
+    let dest = fs::metadata(&options.dest).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()));
     let parts = walk(selection, control, || Collector {
         roots: &selection.roots,
         follow: selection.follow_symlinks,
+        dest,
         found: Vec::new(),
         error_count: 0,
         errors: Vec::new(),

@@ -224,6 +224,11 @@ pub trait Visitor: Send {
     fn dir_complete(&mut self, _path: &Path, _depth: usize, _subtree_weight: u64) {}
     /// An entry that could not be read. The walk goes on.
     fn error(&mut self, error: WalkError);
+    /// Whether the walk goes into a directory it would walk (reported already, if directories
+    /// are): `false` leaves its subtree out, as an exclude glob does (`copy`: its DEST).
+    fn enters(&mut self, _dir: &Entry<'_>) -> bool {
+        true
+    }
     /// Whether regular files need their metadata (size, times, owner, inode). `false` (search):
     /// a name the directory listing says is a regular file is not `stat`ed, unless a size or
     /// time filter needs it; its [`Entry::meta`] then holds the kind alone (the rest 0), and
@@ -1030,7 +1035,7 @@ where
         }
         let weight = if self.sel.types.contains(EntryType::Dir) { v.entry(&entry) } else { 0 };
         tally.listed_weight += weight;
-        if !self.descends(node, &meta) {
+        if !self.descends(node, &meta) || !v.enters(&entry) {
             tally.weight += weight;
             return;
         }
