@@ -63,6 +63,24 @@ def test_apply_runs_a_cycle_and_a_chain(vegafs: Vegafs, tmp_path: Path) -> None:
     assert len(shown) == 7 and all(" -> " in line for line in shown[1:])
 
 
+def test_the_journal_spells_paths_without_their_dot_names(vegafs: Vegafs, tmp_path: Path) -> None:
+    """A target planned as `./x/a.txt` (`--dest .`) is journaled, and shown, as `CWD/x/a.txt`
+    (it was `CWD/./x/a.txt`); a `..` is kept as written."""
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "a.txt").write_text("a")
+    env = {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    out = vegafs.run("move", "d", "--dest", ".", "--to", "x/{name}", "-t", "f", "--apply",
+                     cwd=tmp_path, env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    out = vegafs.run("copy", "x/a.txt", "d/e/../", "--to", "c.txt", "--apply", cwd=tmp_path,
+                     env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    shown = [vegafs.run("ops", "show", n, cwd=tmp_path, env=env).stdout.decode().splitlines()[1:]
+             for n in ["1", "2"]]  # fmt: skip
+    assert shown == [[f"mkdir {tmp_path}/x", f"{tmp_path}/d/a.txt -> {tmp_path}/x/a.txt"],
+                     [f"{tmp_path}/x/a.txt -> {tmp_path}/d/e/../c.txt"]]  # fmt: skip
+
+
 def test_a_failed_step_rolls_back_every_change(journal: Journal, tmp_path: Path) -> None:
     root = tmp_path / "d"
     root.mkdir()

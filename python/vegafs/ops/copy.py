@@ -140,7 +140,7 @@ def journal_steps(
     (no ``pathlib``: 100,000 steps)."""
     from vegafs.engine.renaming import identities
     from vegafs.journal.store import Step
-    from vegafs.ops.rename import absolute
+    from vegafs.ops.rename import absolute, without_dots
 
     # A symlink's copy is checked by its text: it has no digest.
     sums = digests([r["from"] for r in copies], beneath=beneath) if verify else []
@@ -161,8 +161,12 @@ def journal_steps(
     temps = f"/.vegafs-{tag}-"
     for i, (row, (dev, ino, stamp)) in enumerate(zip(copies, ids, strict=True)):
         src, dst = row["from"], row["to"]
-        src = src if src[:1] == "/" else cwd + src  # absolute(), inline
-        dst = dst if dst[:1] == "/" else cwd + dst
+        src = src if src[:1] == "/" else cwd + src  # absolute(), inline (a file's path
+        dst = dst if dst[:1] == "/" else cwd + dst  # never ends with "/.")
+        if "/./" in src:
+            src = without_dots(src)
+        if "/./" in dst:
+            dst = without_dots(dst)
         temp = f"{dst.rpartition('/')[0]}{temps}{i + 1}"
         steps.append(Step(src, dst, dev, ino, stamp, "copy", temp, sums[i] if sums else None))
     return steps

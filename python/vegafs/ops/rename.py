@@ -145,8 +145,17 @@ def _apply(
 
 
 def absolute(cwd: str, path: str) -> str:
-    """``path`` made absolute as it is (no ``..`` resolved; ``cwd`` ends with a slash)."""
-    return path if path[:1] == "/" else cwd + path
+    """``path`` made absolute as it is written (``cwd`` ends with a slash), its ``.`` names
+    dropped as ``pathlib`` drops them (``./d/x`` is ``CWD/d/x`` in the journal, and in what
+    ``ops show`` and its errors print); no ``..`` resolved (a symlink's ``..`` is not its
+    name's parent)."""
+    full = path if path[:1] == "/" else cwd + path
+    return without_dots(full) if "/./" in full or full.endswith("/.") else full
+
+
+def without_dots(path: str) -> str:
+    """An absolute ``path`` without its ``.`` names: ``/a/./b/.`` is ``/a/b``."""
+    return "/".join(name for name in path.split("/") if name != ".") or "/"
 
 
 def by_directory(steps: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
