@@ -6,8 +6,10 @@ tree and the journal the full command leaves."""
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -228,15 +230,21 @@ def test_an_applied_replace_leaves_what_the_full_command_leaves(
         first = run(vegafs_exe, ["replace", "x", "y", "t/sub/c.txt", "--apply"], base,
                     quick=quick, env=env)  # fmt: skip
         assert first[0] == 0, first
-        args = ["replace", "colour", "color", "t", "--apply"]
+        args = ["replace", "colour", "color", "t", "--apply", "--newer", "2020-01-02 03:04:05.5"]
         code, out, err, heavy = run(vegafs_exe, args, base, quick=quick, env=env)
         assert heavy is not quick
-        results[quick] = (code, out, err, tree_state(root))
+        (db,) = (base / "data").glob("*.db")
+        with closing(sqlite3.connect(db)) as c:
+            (params,) = c.execute("SELECT params FROM write_ops WHERE id = 1").fetchone()
+        results[quick] = (code, out, err, tree_state(root), json.loads(params))
         undo = run(vegafs_exe, ["undo", "1", "--apply"], base, quick=False, env=env)
         assert undo[0] == 0, undo
         assert tree_state(root) == before
     assert results[True] == results[False]
-    code, out, err, after = results[True]
+    code, out, err, after, params = results[True]
+    # Recorded as the params model records them: a time as ISO 8601 text, not seconds.
+    assert params["selection"]["newer_than"].startswith("2020-01-0")
+    assert params["selection"]["newer_than"].endswith(":04:05.500000Z")
     assert (code, err) == (0, "vegafs: plan: 4 files scanned, 2 to change (3 replacements), "
                               "1 refused (left as they are); applied as operation 1 (vegafs "
                               "ops show 1; vegafs undo 1).\n")  # fmt: skip

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -174,6 +175,13 @@ def _timestamp(t: Any) -> float:
         return float(t.timestamp())
     except (OverflowError, ValueError, OSError):
         raise Unsure(t) from None
+
+
+def _recorded_time(t: float | None) -> str | None:
+    """Seconds since the epoch as the params models record a time: ISO 8601, UTC, ``Z``."""
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _plain_run(values: dict[str, Any]) -> None:
@@ -417,8 +425,11 @@ def replace(values: dict[str, Any]) -> Callable[[], NoReturn]:
                 from vegafs.journal import applying_planned
                 from vegafs.journal.replacing import apply_replace
 
-                # Recorded as the params model records them (times as seconds since the epoch).
-                params = {"selection": {**selection, "roots": [str(r) for r in native["roots"]]},
+                # Recorded as the params model records them (a time as pydantic writes a UTC
+                # datetime in JSON).
+                times = {k: _recorded_time(selection[k]) for k in ("newer_than", "older_than")}
+                params = {"selection": {**selection, **times,
+                                        "roots": [str(r) for r in native["roots"]]},
                           **options, "apply": True, "max_errors": max_errors}  # fmt: skip
                 with applying_planned(None, cancel, plan) as (journal, (planned, summary)):
                     show(planned)
