@@ -27,7 +27,7 @@ from vegafs.cli.commands import (
     walks,
 )
 from vegafs.cli.present import Presenter, presenter_for
-from vegafs.ops.sharding import can_split
+from vegafs.ops.registry import can_split
 
 EXIT_CODES = (
     "Exit code 0: done; 1: done, with entries that could not be read (listed); 2: bad usage or "

@@ -273,7 +273,7 @@ class Worker:
             self._end(attempt, "failed", error=_params_error(e))
             return
 
-        if job.parent_id is None and (job.shards or 0) > 1 and sharding.can_split(op.name):
+        if job.parent_id is None and (job.shards or 0) > 1 and ops.can_split(op.name):
             self._run_sharded(attempt, op, spec)
             return
         if job.parent_id is not None:  # a shard: its job may be settled once it has ended

@@ -142,6 +142,18 @@ BUILTIN = {
     "validate": "vegafs.ops.validating:VALIDATE",
 }
 
+# Built-in operations a job may run as shards (``vegafs.ops.sharding`` splits and merges them):
+# those whose shards' rows are appended and whose summaries' counts add up, and two merged
+# their own way. Here, not in ``sharding``: the command line asks for every command, and
+# ``sharding`` imports the engine's analysis and dupes.
+APPENDING = frozenset({"search", "hash", "validate"})
+SPLITTABLE = frozenset({"analyze", "dupes"}) | APPENDING
+
+
+def can_split(operation: str) -> bool:
+    return operation in SPLITTABLE
+
+
 _LOADED: dict[str, Operation] = {}
 
 

@@ -56,23 +56,16 @@ from vegafs.engine.analysis import (
 )
 from vegafs.engine.dupes import DupesSummary, Stage, dupe_files, find_dupes_among
 from vegafs.errors import Cancelled
-from vegafs.ops.registry import Operation, RunContext, drain
+from vegafs.ops.registry import Operation, RunContext, can_split, drain
 
 # Units are the directories this deep below a root (2: a root's grandchildren). A unit at depth
 # 1 could not be excluded from its root's top shard by a glob anchored to the root.
 SPLIT_DEPTH = 2
-# Operations whose shards' rows are appended and whose summaries' counts add up.
-APPENDING = frozenset({"search", "hash", "validate"})
-SPLITTABLE = frozenset({"analyze", "dupes"}) | APPENDING
 # Key of a unit shard's summary: each of its roots' total bytes (analyze).
 UNIT_BYTES = "unit_bytes"
 # Key of an analyze shard's summary: the multiply-linked entries it counted (LinkedFile rows).
 LINKED = "linked"
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]{}!])")
-
-
-def can_split(operation: str) -> bool:
-    return operation in SPLITTABLE
 
 
 @dataclass(frozen=True)

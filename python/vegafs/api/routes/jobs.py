@@ -42,7 +42,7 @@ from vegafs.errors import ParamsError, PatternError, SchemaError, SelectionError
 from vegafs.jobs.confinement import narrowed_roots
 from vegafs.jobs.wakeup import QUEUE_TOPIC
 from vegafs.ops.confine import OUTSIDE, PathNotAllowed, PathPermissionDenied
-from vegafs.ops.sharding import can_split
+from vegafs.ops.registry import can_split
 from vegafs.settings import Settings
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={**AUTH_RESPONSES, 422: INVALID})
