@@ -154,6 +154,13 @@ def write(path: Path, size: int, mtime: int | None = None) -> Path:
     return path
 
 
+def ops_listed(stdout: bytes | str) -> list[list[str]]:
+    """`vegafs ops list`'s lines as their fields but the last (when it was created: the test
+    of rename's journal checks it), newest first."""
+    text = stdout.decode() if isinstance(stdout, bytes) else stdout
+    return [line.split("\t")[:-1] for line in text.splitlines()]
+
+
 def find_count(root: Path, kind: str) -> int:
     """`find ROOT -type KIND | wc -l`, counted without a shell (names may hold newlines)."""
     out = subprocess.run(

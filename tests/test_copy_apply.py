@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
+from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env, ops_listed
 from test_rename_apply import applying, journal_at, start_and_wait_for_apply
 from vegafs.journal.runner import batches, recover
 from vegafs.journal.store import Journal, Step
@@ -86,7 +86,7 @@ def test_apply_keeps_contents_modes_times_xattrs_links_and_holes(
     assert (dst / "sparse.img").stat().st_blocks <= (src / "sparse.img").stat().st_blocks < 64
     assert temps(dst) == []
     listed = vegafs.run("ops", "list", cwd=tmp_path, env=env)
-    assert listed.stdout == b"1\tcommitted\tcopy\t7/7\n"
+    assert ops_listed(listed.stdout) == [["1", "committed", "copy", "7/7"]]
     # Again: everything is copied already; nothing to apply.
     again = vegafs.run("copy", "src", "dst", "--apply", cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr

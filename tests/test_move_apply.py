@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
+from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env, ops_listed
 from test_rename_apply import journal_at, start_and_wait_for_apply
 from vegafs import _native
 from vegafs.errors import ApplyError
@@ -65,7 +65,7 @@ def test_apply_then_undo_restores_the_exact_tree(vegafs: Vegafs, tmp_path: Path)
         moved = next(k for k in after if k.endswith("/" + Path(name).name))
         assert after[moved][1:] == before[name][1:]
     listed = vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout.decode()
-    assert listed == "1\tcommitted\tmove\t11/11\n"  # 4 directories made, 7 entries moved
+    assert ops_listed(listed) == [["1", "committed", "move", "11/11"]]  # 4 dirs made, 7 moved
     preview = vegafs.run("undo", "1", cwd=tmp_path, env=env)
     assert preview.returncode == 0, preview.stderr
     assert f"rmdir {root}/by-year (if empty)" in preview.stdout.decode().splitlines()
@@ -305,7 +305,7 @@ def test_a_move_across_file_systems_then_undo(
     assert files_kept(root) == {}  # every source removed; the directory sub stays
     assert not list(other_fs.rglob(".vegafs-*"))
     listed = vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout.decode()
-    assert listed == "1\tcommitted\tmove\t9/9\n"  # 3 directories, 3 x (copy, remove source)
+    assert ops_listed(listed) == [["1", "committed", "move", "9/9"]]  # 3 dirs, 3 x (copy, rm)
     done = vegafs.run("undo", "1", "--apply", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert files_kept(root) == before

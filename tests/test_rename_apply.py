@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,13 @@ def test_apply_runs_a_cycle_and_a_chain(vegafs: Vegafs, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stderr.endswith("(6 steps); applied as operation 1 (vegafs ops show 1).\n")
     assert tree_state(root) == {"1.txt": b"4", "2.txt": b"3", "3.txt": b"2", "4.txt": b"1"}
-    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env)
-    assert listed.stdout == b"1\tcommitted\trename\t6/6\n"
+    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env).stdout.decode()
+    *fields, created = listed.removesuffix("\n").split("\t")
+    assert fields == ["1", "committed", "rename", "6/6"]
+    [record] = journal_at(tmp_path / "data" / "vegafs.db").all()
+    assert record.created_at is not None
+    assert created == record.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert abs(datetime.now(UTC) - record.created_at.replace(tzinfo=UTC)) < timedelta(minutes=1)
     shown = vegafs.run("ops", "show", "1", cwd=tmp_path, env=env).stdout.decode().splitlines()
     assert shown[0] == "operation 1: rename, committed, 6/6 steps"
     assert len(shown) == 7 and all(" -> " in line for line in shown[1:])

@@ -13,6 +13,8 @@ from stack import Backend, Stack
 from test_service_failures import FINISHED, SHORT_LEASE, running, sqlite_file
 from vegafs.db import Database
 from vegafs.db.models import WriteOp
+from vegafs.db.plain import PlainDatabase
+from vegafs.journal.store import Journal
 
 
 def rename_body(root: Path, *, apply: bool) -> dict[str, Any]:
@@ -69,6 +71,14 @@ def test_a_rename_applied_as_a_job_needs_the_write_scope(
             "rename", "committed", job_id, 2
         )  # fmt: skip
         assert op["beneath"] == [str(service_root)]
+        # The journal's own reader (ops list, recovery) reads the same row, its time included.
+        plain = PlainDatabase(s.backend.database_url or f"sqlite:///{sqlite_file(s)}")
+        try:
+            [record] = Journal(plain).all()
+        finally:
+            plain.close()
+        assert (record.id, record.state, record.job_id) == (op["id"], "committed", job_id)
+        assert record.created_at == op["created_at"]
 
 
 N = 20_000

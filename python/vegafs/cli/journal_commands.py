@@ -72,10 +72,14 @@ def forget_op(op_id: Annotated[int, typer.Argument(help="The operation's id.")])
 def list_ops(
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest N.")] = 20,
 ) -> None:
-    """The newest writing operations: id, state, operation, steps done/total, created (UTC)."""
+    """The newest writing operations, newest first, tab-separated: id, state, operation, steps
+    done/total, created (UTC, e.g. 2026-12-02T01:40:05Z)."""
 
     for op in open_journal().all(limit):
-        typer.echo(f"{op.id}\t{op.state}\t{op.operation}\t{op.steps_done}/{op.steps_total}")
+        created = op.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if op.created_at else "-"
+        typer.echo(
+            f"{op.id}\t{op.state}\t{op.operation}\t{op.steps_done}/{op.steps_total}\t{created}"
+        )
 
 
 @ops_app.command("show")

@@ -131,6 +131,10 @@ class PlainDatabase:
         """A time column's value: SQLAlchemy's text on SQLite, which compares as the time does."""
         return value.isoformat(" ", "microseconds") if self.is_sqlite else value
 
+    def time_out(self, value: Any) -> datetime:
+        """A time column's value as ``utcnow()`` gives it (naive UTC), from either database."""
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
 
 class Cursor:
     """A driver's cursor, taking ``?`` placeholders on both databases."""

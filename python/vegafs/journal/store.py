@@ -52,6 +52,7 @@ class OpRecord:
     owner: str | None = None  # see ``owner()``
     job_id: int | None = None
     beneath: tuple[str, ...] = ()  # a job's roots: its changes stay beneath them
+    created_at: datetime | None = None  # naive UTC
 
 
 def owner() -> str:
@@ -81,7 +82,10 @@ def _start_ticks(pid: int) -> str:
     return stat[stat.rindex(b")") + 2 :].split()[19].decode()
 
 
-_OP_COLUMNS = "id, operation, params, state, steps_total, steps_done, error, owner, job_id, beneath"
+_OP_COLUMNS = (
+    "id, operation, params, state, steps_total, steps_done, error, owner, job_id, beneath, "
+    "created_at"
+)
 
 
 class Journal:
@@ -196,7 +200,7 @@ class Journal:
         return [
             OpRecord(id=r[0], operation=r[1], params=out(r[2]), state=r[3], steps_total=r[4],
                      steps_done=r[5], error=r[6], owner=r[7], job_id=r[8],
-                     beneath=tuple(out(r[9]) or ()))
+                     beneath=tuple(out(r[9]) or ()), created_at=self.db.time_out(r[10]))
             for r in rows
         ]  # fmt: skip
 
