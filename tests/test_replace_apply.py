@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env
+from conftest import SUBPROCESS_TIMEOUT, Vegafs, cli_env, ops_listed
 from test_rename_apply import applying_span, journal_at, start_and_wait_for_apply
 from vegafs.engine.replacing import ReplaceOptions, plan_replace
 from vegafs.errors import ApplyError
@@ -83,7 +83,7 @@ def test_apply_writes_exactly_the_planned_files(vegafs: Vegafs, tree: Path, tmp_
     assert outside.stat().st_mtime_ns == 7_000_000_001
     assert not list(tmp_path.rglob(".vegafs-*"))
     listed = vegafs.run("ops", "list", cwd=tmp_path, env=env)
-    assert listed.stdout == b"1\tcommitted\treplace\t3/3\n"
+    assert ops_listed(listed.stdout) == [["1", "committed", "replace", "3/3"]]
     backups = sorted((tmp_path / "data" / "backups").glob("*/*"))
     assert sorted(p.read_bytes() for p in backups) == sorted(
         [b"colour one\nplain\n", b"no colour here? colour!\n", b"colour outside\n"]
@@ -196,6 +196,38 @@ def test_undo_restores_exact_bytes_modes_and_times(vegafs: Vegafs, tree: Path,
                                                           ["undone", "replace"]]  # fmt: skip
 
 
+def test_an_undo_with_every_entry_refused_applies_nothing_and_may_be_run_again(
+    vegafs: Vegafs, tree: Path, env: dict[str, str]
+) -> None:
+    """Both changed files edited since: `undo --apply` refuses both, records no operation and
+    leaves the replace committed (it used to record an empty undo and mark the replace undone,
+    so nothing could be undone once the edits were taken back); then it undoes."""
+    before = tree_state(tree)
+    out = vegafs.run("replace", "colour", "color", "t", "--apply", cwd=tree.parent, env=env)
+    assert out.returncode == 0, out.stderr
+    written = {n: (tree / n).read_bytes() for n in ["a.txt", "sub/b.txt"]}
+    for name in written:
+        with (tree / name).open("ab") as f:
+            f.write(b"edited\n")
+    edited = tree_state(tree)
+    done = vegafs.run("undo", "1", "--apply", cwd=tree.parent, env=env)
+    assert done.returncode == 1
+    assert done.stderr.endswith(
+        "vegafs: undo of operation 1: 0 to restore, 2 refused; every entry refused, nothing to "
+        "undo: nothing was changed and operation 1 stays committed.\n"
+    )
+    assert tree_state(tree) == edited
+    listed = vegafs.run("ops", "list", cwd=tree.parent, env=env).stdout.decode().splitlines()
+    assert [line.split("\t")[:3] for line in listed] == [["1", "committed", "replace"]]
+    for name, content in written.items():  # the edits taken back
+        (tree / name).write_bytes(content)
+    again = vegafs.run("undo", "1", "--apply", cwd=tree.parent, env=env)
+    assert again.returncode == 0, again.stderr
+    # The contents and modes as before; the times the files have now (a restore keeps them, as
+    # the replace kept theirs).
+    assert {n: v[:2] for n, v in tree_state(tree).items()} == {n: v[:2] for n, v in before.items()}
+
+
 def test_undo_round_trip(vegafs: Vegafs, tree: Path, env: dict[str, str]) -> None:
     before = tree_state(tree)
     assert vegafs.run("replace", "o", "0", "t", "--apply", cwd=tree.parent, env=env).returncode == 0
@@ -215,7 +247,7 @@ def test_ops_forget_deletes_the_backups(vegafs: Vegafs, tree: Path, env: dict[st
     assert (out.returncode, out.stderr) == (0, "vegafs: operation 1 forgotten: 2 backups deleted\n")
     assert list(backups.iterdir()) == []
     listed = vegafs.run("ops", "list", cwd=tree.parent, env=env)
-    assert listed.stdout == b"1\tforgotten\treplace\t2/2\n"
+    assert ops_listed(listed.stdout) == [["1", "forgotten", "replace", "2/2"]]
     undo = vegafs.run("undo", "1", cwd=tree.parent, env=env)
     assert (undo.returncode, undo.stderr) == (
         2, "vegafs: error: operation 1 was forgotten (vegafs ops forget): its backups are "
@@ -272,9 +304,11 @@ def test_backups_older_than_the_retention_are_forgotten_when_a_writing_operation
     assert vegafs.run("replace", "plain", "PLAIN", "t", "--apply", cwd=tree.parent,
                       env=keep).returncode == 0  # fmt: skip
     listed = vegafs.run("ops", "list", cwd=tree.parent, env=env)
-    assert listed.stdout == (
-        b"3\tcommitted\treplace\t1/1\n2\tcommitted\treplace\t1/1\n1\tforgotten\treplace\t2/2\n"
-    )
+    assert ops_listed(listed.stdout) == [
+        ["3", "committed", "replace", "1/1"],
+        ["2", "committed", "replace", "1/1"],
+        ["1", "forgotten", "replace", "2/2"],
+    ]
     assert len(list(backups.glob("*/*"))) == 2  # operations 2 and 3: one file each
 
 
@@ -297,7 +331,7 @@ def test_permission_denied_rolls_back(vegafs: Vegafs, tree: Path, env: dict[str,
     assert tree_state(tree) == before
     assert not list(tree.rglob(".vegafs-*"))
     listed = vegafs.run("ops", "list", cwd=tree.parent, env=env)
-    assert listed.stdout == b"1\trolled_back\treplace\t0/2\n"
+    assert ops_listed(listed.stdout) == [["1", "rolled_back", "replace", "0/2"]]
 
 
 def test_a_full_disk_rolls_back(vegafs: Vegafs, small_disk: Path, env: dict[str, str]) -> None:

@@ -57,7 +57,7 @@ def test_an_undo_job_restores_the_tree_a_rename_job_changed(
             assert planned["summary"] == {
                 "schema_version": 1, "undo_of": op_id, "operation": "rename", "moves": 2,
                 "restores": 0, "removes": 0, "rmdirs": 0, "refused": 0, "steps": 2,
-                "applied_op": None,
+                "ok": True, "applied_op": None,
             }  # fmt: skip
             assert sorted((r["from"], r["to"], r["action"]) for r in rows_of(http, plan_id)) == [
                 (str(root / "x.b"), str(root / "x.a"), "move"),
@@ -134,6 +134,33 @@ def test_an_undo_job_refuses_each_entry_changed_since_and_undoes_the_others(
         assert names(root) == ["x.a", "y.b"]
         assert (root / "y.b").read_text() == "someone else's"
         assert [op["state"] for op in journal_rows(s)] == ["undone", "committed"]
+
+
+def test_an_undo_job_with_every_entry_refused_applies_nothing(
+    backend: Backend, tmp_path: Path, service_root: Path
+) -> None:
+    """Every entry changed since: the job succeeds with ``ok`` false and no ``applied_op``; no
+    undo is journaled and the rename stays committed, to be undone later."""
+    root = service_root / "r"
+    root.mkdir()
+    for name in ["x.a", "y.a"]:
+        (root / name).write_text(name)
+    with running(Stack(backend, tmp_path / "data", [service_root])) as s:
+        s.start()
+        with s.client(s.create_key("writer", WRITER)) as http:
+            op_id = rename_job(s, http, root)
+            for name in ["x.b", "y.b"]:  # other files under the names the rename gave
+                (root / name).unlink()
+                (root / name).write_text("someone else's")
+            done = s.wait_job(
+                http, http.post("/jobs", json=undo_body(op_id, apply=True)).json()["id"], FINISHED
+            )
+        assert done["status"] == "succeeded", done
+        summary = done["summary"]
+        assert (summary["moves"], summary["refused"], summary["steps"]) == (0, 2, 0)
+        assert (summary["ok"], summary["applied_op"]) == (False, None)
+        assert names(root) == ["x.b", "y.b"]
+        assert [op["state"] for op in journal_rows(s)] == ["committed"]
 
 
 def test_an_undo_job_of_an_operation_outside_the_keys_root_is_refused(

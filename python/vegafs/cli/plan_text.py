@@ -97,8 +97,9 @@ class UndoLines(RowLines):
 
     exit_codes: ClassVar[str | None] = (
         "Exit code 0: the undo is shown (or, with --apply, applied) with nothing refused; 1: "
-        "entries refused (changed since the operation: listed, left as they are), or an apply "
-        "that failed and was rolled back; 2: the operation cannot be undone (unknown, not "
+        "entries refused (changed since the operation: listed, left as they are; when all are, "
+        "--apply changes nothing and the operation stays committed), or an apply that failed "
+        "and was rolled back; 2: the operation cannot be undone (unknown, not "
         "committed, undone already, or forgotten); 130: interrupted. Without --apply nothing on "
         "disk changes."
     )
@@ -107,16 +108,20 @@ class UndoLines(RowLines):
         s = summary
         if s["operation"] == "copy":
             what = f"{s['removes']:,} to remove"
-        elif s["restores"]:
+        elif s["restores"] or s["operation"] == "replace":
             what = f"{s['restores']:,} to restore"
         else:
             what = f"{s['moves']:,} to move back"
         op = s.get("applied_op")
-        outcome = (
-            f"applied as operation {op}."
-            if op is not None
-            else "nothing was changed (--apply to undo)."
-        )
+        if op is not None:
+            outcome = f"applied as operation {op}."
+        elif not s.get("ok", True):
+            outcome = (
+                f"every entry refused, nothing to undo: nothing was changed and operation "
+                f"{s['undo_of']} stays committed."
+            )
+        else:
+            outcome = "nothing was changed (--apply to undo)."
         print(
             f"vegafs: undo of operation {s['undo_of']}: {what}, {s['refused']:,} refused; "
             f"{outcome}",

@@ -3,7 +3,7 @@ copy, or an undo), planned from its journal (``vegafs.journal.undo``) and checke
 disk: each entry still as the operation left it goes back, each one changed since is refused
 with its reason and stays. Without ``apply`` the plan is shown; with it, the plan is applied
 through the journal as an operation of its own (all of it, or none of it), and the undone one
-is marked ``undone``.
+is marked ``undone``; when every entry is refused nothing is applied and it stays committed.
 
 As a job, every path the operation changed must lie inside the job's roots (refused at submit,
 naming the path), and every path is opened beneath them.
@@ -62,6 +62,9 @@ class UndoSummary(BaseModel):
     rmdirs: int  # directories removed if empty
     refused: int
     steps: int
+    # False when every entry is refused: nothing would go back, so --apply changes nothing and
+    # the operation stays committed (undo it once its entries are back as it left them).
+    ok: bool = True
     applied_op: int | None = None  # the journal's id of the undo, once applied
 
 
@@ -81,11 +84,13 @@ def run(params: UndoParams, ctx: RunContext) -> UndoSummary:
         for i in range(0, len(rows), 1024):
             ctx.rows(rows[i : i + 1024])
         count = Counter(r["action"] for r in rows)
+        goes_back = count["move"] + count["restore"] + count["remove"]
         summary = UndoSummary(undo_of=params.op_id, operation=operation, moves=count["move"],
                               restores=count["restore"], removes=count["remove"],
                               rmdirs=count["rmdir"], refused=count["refused"],
-                              steps=len(plan.steps))  # fmt: skip
-        if not params.apply:
+                              steps=len(plan.steps),
+                              ok=goes_back > 0 or not count["refused"])  # fmt: skip
+        if not params.apply or not summary.ok:
             return summary
         applied = apply_undo(
             journal, plan, ctx.cancel, job_id=ctx.job_id, beneath=beneath, steps_of=ctx.steps
