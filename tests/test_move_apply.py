@@ -229,6 +229,39 @@ def test_something_in_the_way_of_a_directory_rolls_back(tmp_path: Path) -> None:
     assert [(op.state, op.steps_done) for op in journal.all()] == [("rolled_back", 0)]
 
 
+def test_a_failed_move_onto_a_file_system_that_cannot_sync_directories_rolls_back(
+    vegafs: Vegafs, tmp_path: Path
+) -> None:
+    """--dest under /proc: its mkdir fails, and the rollback's fsync of /proc says EINVAL (a
+    file system with nothing to sync). That error used to escape the rollback: the operation
+    stayed `applying` and every later recovery, so every writing command, failed on it. Now the
+    move is rolled back, the journal is clear, and the next command runs."""
+    root = tmp_path / "r"
+    (root / "d").mkdir(parents=True)
+    (root / "a.txt").write_text("a")
+    (root / "d" / "b.txt").write_text("b")
+    before = tree(root)
+    env = {"VEGAFS_DATA_DIR": str(tmp_path / "data")}
+    dest = f"/proc/vegafs-test-{os.getpid()}"
+    out = vegafs.run("move", "r", "-t", "file", "--to", "{name}", "--dest", dest, "--apply",
+                     cwd=tmp_path, env=env)  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert out.stderr == (
+        f"vegafs: error: not applied: {dest}: No such file or directory (os error 2); every "
+        "change was rolled back\n"
+    )
+    assert tree(root) == before
+    listed = vegafs.run("ops", "list", cwd=tmp_path, env=env)
+    # A mkdir, then each file copied and its source removed (across file systems).
+    assert ops_listed(listed.stdout) == [["1", "rolled_back", "move", "0/5"]]
+    recovered = vegafs.run("recover", cwd=tmp_path, env=env)
+    assert (recovered.returncode, recovered.stderr) == (0, "vegafs: nothing to recover\n")
+    renamed = vegafs.run("rename", "r", "-m", "^a", "--to", "A.txt", "--apply", cwd=tmp_path,
+                         env=env)  # fmt: skip
+    assert renamed.returncode == 0, renamed.stderr
+    assert (root / "A.txt").read_text() == "a"
+
+
 def test_overwrite_replaces_then_undo_and_forget(vegafs: Vegafs, tmp_path: Path) -> None:
     """--on-conflict overwrite: an existing file in the way is moved aside (a step of its own),
     undo puts both back, and `ops forget` deletes what was set aside."""

@@ -279,7 +279,8 @@ pub fn roll_back(places: &Places, steps: &[DoneStep]) -> RolledBack {
 }
 
 /// fsyncs the directories that hold these paths (each once, in parallel), so that renames in
-/// them survive a power loss once this returns; one that is not there any more is passed over.
+/// them survive a power loss once this returns; one that is not there any more, or on a file
+/// system that cannot sync directories, is passed over.
 pub fn sync_parents(places: &Places, paths: &[PathBuf]) -> io::Result<()> {
     let dirs: BTreeSet<&Path> = paths.iter().map(|p| p.parent().unwrap_or(Path::new(""))).collect();
     dirs.into_par_iter().try_for_each(|dir| sync_dir(places, dir))
@@ -300,10 +301,16 @@ fn sync_dir(places: &Places, dir: &Path) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     };
-    rustix::fs::fsync(&fd).map_err(|e| {
-        let e = io::Error::from(e);
-        io::Error::new(e.kind(), format!("{}: {e}", dir.display()))
-    })
+    match rustix::fs::fsync(&fd) {
+        // A file system that cannot sync a directory (procfs, sysfs, some FUSE ones) says
+        // EINVAL: there is nothing more to make durable (PostgreSQL's fsync_fname takes it
+        // so too). Failing there left a rollback, and so every later recovery, stuck.
+        Ok(()) | Err(rustix::io::Errno::INVAL) => Ok(()),
+        Err(e) => {
+            let e = io::Error::from(e);
+            Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
+        }
+    }
 }
 
 /// The identity of the entry at `path` (a symlink's own), in its directory as `places` opens

@@ -56,9 +56,9 @@ def local_run_errors() -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         fail("interrupted", INTERRUPTED)
-    except OSError as e:
-        where = show_path(str(e.filename)) if e.filename is not None else "?"
-        fail(f"{where}: {e.strerror or e}", USAGE)
+    except OSError as e:  # the core's errors name their path in the message
+        where = f"{show_path(str(e.filename))}: " if e.filename is not None else ""
+        fail(f"{where}{e.strerror or e}", USAGE)
     except ManifestError as e:  # verify's manifest: a line that is not a checksum line
         where = f"line {e.line}: " if e.line else ""
         fail(f"{show_path(e.path)}: {where}{e.message}", USAGE)
