@@ -16,11 +16,11 @@ from vegafs.engine.copying import digests
 
 
 def snapshot(root: Path) -> list[tuple[str, bytes]]:
-    """Every path below `root` with its content (directories: b"/", symlinks: their text),
-    sorted."""
+    """Every path below `root` with its content (directories: b"/", symlinks: their text,
+    FIFOs: b"|", never opened), sorted."""
     return sorted(
         (str(p), os.fsencode(p.readlink()) if p.is_symlink() else b"/" if p.is_dir()
-         else p.read_bytes())
+         else b"|" if p.is_fifo() else p.read_bytes())
         for p in root.rglob("*")
     )  # fmt: skip
 
@@ -74,6 +74,29 @@ def test_a_template_makes_the_paths(vegafs: Vegafs, work: Path) -> None:
         "src/a.txt -> out/01/A.TXT",
         "src/sub/b.txt -> out/02/B.TXT",
     ]
+
+
+def test_a_refused_plan_shows_the_directories_its_copies_need(vegafs: Vegafs, work: Path) -> None:
+    """A FIFO refuses the plan (--on-conflict fail): the preview still lists the directories
+    and counts them, as the same plan with skip does (it said 0 and listed none)."""
+    os.mkfifo(work / "src" / "fifo")
+    code, lines, err = plan(vegafs, work, "src", "out")
+    assert code == 1
+    assert lines == [
+        "out/ (new directory)",
+        "out/sub/ (new directory)",
+        "src/a.txt -> out/a.txt",
+        "src/fifo -> out/fifo: refused, a special file (FIFO, socket or device) is not copied",
+        "src/link -> out/link",
+        "src/sub/b.txt -> out/sub/b.txt",
+    ]
+    assert err.endswith(
+        "3 to copy (8 bytes), 0 already copied, 1 refused, 2 directories to create; refused: "
+        "see the reasons above. Nothing was changed.\n"
+    )
+    code, skipped, err = plan(vegafs, work, "src", "out", "--on-conflict", "skip")
+    assert (code, skipped) == (0, lines)
+    assert "1 refused, left out, 2 directories to create; may be applied." in err
 
 
 def test_copies_already_made_are_skipped(vegafs: Vegafs, work: Path) -> None:

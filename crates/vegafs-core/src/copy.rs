@@ -357,18 +357,16 @@ fn check(
     let refused = rows.iter().any(|r| matches!(r.action, CopyAction::Refused(_)));
     // Skip and Suffix leave the refused files; Fail and Overwrite refuse the plan.
     let ok = !refused || matches!(options.on_conflict, OnConflict::Skip | OnConflict::Suffix);
+    // The directories the copies need, also when the plan is refused: its preview shows them.
     let mut dirs = BTreeSet::new();
-    if ok {
-        for row in
-            rows.iter().filter(|r| matches!(r.action, CopyAction::Copy | CopyAction::Overwrite))
-        {
-            let mut dir = row.to.parent();
-            while let Some(d) = dir {
-                if ways.get(d).map(|w| w.0) != Some(Way::Missing) || !dirs.insert(d.to_path_buf()) {
-                    break;
-                }
-                dir = d.parent();
+    for row in rows.iter().filter(|r| matches!(r.action, CopyAction::Copy | CopyAction::Overwrite))
+    {
+        let mut dir = row.to.parent();
+        while let Some(d) = dir {
+            if ways.get(d).map(|w| w.0) != Some(Way::Missing) || !dirs.insert(d.to_path_buf()) {
+                break;
             }
+            dir = d.parent();
         }
     }
     // Parents first: by depth, then by path.
