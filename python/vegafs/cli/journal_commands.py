@@ -76,7 +76,7 @@ def list_ops(
     done/total, created (UTC, e.g. 2026-12-02T01:40:05Z)."""
 
     for op in open_journal().all(limit):
-        created = op.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if op.created_at else "-"
+        created = op.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         typer.echo(
             f"{op.id}\t{op.state}\t{op.operation}\t{op.steps_done}/{op.steps_total}\t{created}"
         )

@@ -49,10 +49,10 @@ class OpRecord:
     steps_total: int
     steps_done: int
     error: str | None
+    created_at: datetime  # naive UTC
     owner: str | None = None  # see ``owner()``
     job_id: int | None = None
     beneath: tuple[str, ...] = ()  # a job's roots: its changes stay beneath them
-    created_at: datetime | None = None  # naive UTC
 
 
 def owner() -> str:
@@ -199,8 +199,8 @@ class Journal:
         out = self.db.json_out
         return [
             OpRecord(id=r[0], operation=r[1], params=out(r[2]), state=r[3], steps_total=r[4],
-                     steps_done=r[5], error=r[6], owner=r[7], job_id=r[8],
-                     beneath=tuple(out(r[9]) or ()), created_at=self.db.time_out(r[10]))
+                     steps_done=r[5], error=r[6], created_at=self.db.time_out(r[10]),
+                     owner=r[7], job_id=r[8], beneath=tuple(out(r[9]) or ()))
             for r in rows
         ]  # fmt: skip
 
