@@ -33,6 +33,14 @@ def rename_job(s: Stack, http: Any, root: Path) -> int:
     return op_id
 
 
+def files_in(root: Path, *names: str) -> Path:
+    """``root``, made, with a file of each name holding its name."""
+    root.mkdir()
+    for name in names:
+        (root / name).write_text(name)
+    return root
+
+
 def rows_of(http: Any, job_id: int) -> list[dict[str, Any]]:
     return [item["data"] for item in http.get(f"/jobs/{job_id}/results").json()["items"]]
 
@@ -40,10 +48,7 @@ def rows_of(http: Any, job_id: int) -> list[dict[str, Any]]:
 def test_an_undo_job_restores_the_tree_a_rename_job_changed(
     backend: Backend, tmp_path: Path, service_root: Path
 ) -> None:
-    root = service_root / "r"
-    root.mkdir()
-    for name in ["x.a", "y.a", "z.c"]:
-        (root / name).write_text(name)
+    root = files_in(service_root / "r", "x.a", "y.a", "z.c")
     with running(Stack(backend, tmp_path / "data", [service_root])) as s:
         s.start()
         submitter = s.create_key("submitter")
@@ -110,10 +115,7 @@ def test_an_undo_job_of_an_unknown_operation_is_refused_at_submit(
 def test_an_undo_job_refuses_each_entry_changed_since_and_undoes_the_others(
     backend: Backend, tmp_path: Path, service_root: Path
 ) -> None:
-    root = service_root / "r"
-    root.mkdir()
-    for name in ["x.a", "y.a"]:
-        (root / name).write_text(name)
+    root = files_in(service_root / "r", "x.a", "y.a")
     with running(Stack(backend, tmp_path / "data", [service_root])) as s:
         s.start()
         with s.client(s.create_key("writer", WRITER)) as http:
@@ -141,10 +143,7 @@ def test_an_undo_job_with_every_entry_refused_applies_nothing(
 ) -> None:
     """Every entry changed since: the job succeeds with ``ok`` false and no ``applied_op``; no
     undo is journaled and the rename stays committed, to be undone later."""
-    root = service_root / "r"
-    root.mkdir()
-    for name in ["x.a", "y.a"]:
-        (root / name).write_text(name)
+    root = files_in(service_root / "r", "x.a", "y.a")
     with running(Stack(backend, tmp_path / "data", [service_root])) as s:
         s.start()
         with s.client(s.create_key("writer", WRITER)) as http:
